@@ -1,0 +1,56 @@
+# msr: the two commands a user needs are `make book` and `make test`; both set
+# everything up on a fresh machine with Python 3.11.
+PYTHON  ?= python3
+VENV    ?= .venv
+PROFILE ?= fmnist
+ONLY    ?=
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed-stamp
+FMNIST  := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+
+.PHONY: venv data book html test test-browser test-gpu bench clean help
+
+help:
+	@echo "make book     build the book (PROFILE=fmnist renders committed results; PROFILE=smoke computes on CPU)"
+	@echo "make test     run the test suite"
+	@echo "make test-browser  open the built book in headless Chromium and check every chapter"
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[book,dev]"
+	touch $@
+
+venv: $(STAMP)
+
+# Fashion-MNIST from Debian's dataset-fashion-mnist where apt is available (offline
+# default data); elsewhere msr.data falls back to torchvision's download.
+data:
+	@if [ ! -e $(FMNIST) ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian package dataset-fashion-mnist"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
+	fi
+
+book: venv data
+	$(BIN)/msr reproduce --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
+	$(MAKE) html
+
+html: venv
+	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
+
+test: venv data
+	$(BIN)/python -m pytest -q -m "not browser"
+
+# Needs a built book (make book) and Debian's chromium, installed here when apt is available.
+test-browser: venv
+	@if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian package chromium"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+	$(BIN)/python -m pytest -q -m browser
+
+bench: venv
+	$(BIN)/msr bench
+
+clean:
+	rm -rf _build book/_executed

@@ -1,0 +1,218 @@
+"""Residual blocks of the paper, on time-first tensors ``[T, B, C, H, W]``.
+
+Every block has the same constructor, ``Block(c_in, c_out, stride, spec)``, and names
+its parts consistently so that analyses can find them with hooks:
+
+* ``conv1``/``bn1`` and ``conv2``/``bn2``: the first and second Conv/BN of the
+  residual path (gamma1 and gamma2 of Fig. 5 are the initial scales of bn1/bn2);
+* ``lif1``/``lif2``: the LIFs inside the residual path, in path order;
+* ``lif_out``: the interblock LIF after the addition (vanilla only);
+* ``shortcut``: identity, or the downsampling branch.
+
+``spiking_output`` says whether the block emits spikes; models built from blocks
+that do not (wolif, ms, sr_b, sr_c) add one LIF at the end of the convolutional part
+so the classifier receives spikes (Sec. III-C).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from msr.layers import AvgPoolFolded, Conv, Norm, initial_gamma
+from msr.neuron import LIF, SURROGATE_WIDTH, TAU, V_RESET, V_TH
+
+SHORTCUTS = ("conv", "avgpool_conv")
+
+
+@dataclass(frozen=True)
+class SpikingSpec:
+    """Neuron, normalisation and initialisation settings shared by every block of a model.
+
+    ``gamma1``/``gamma2`` are the initial-scale multipliers alpha of the first and
+    second BN of each residual path (``None``: the block type's default, 1 and 1,
+    except gamma2 = 0 for the membrane-shortcut family ms/sr_b/sr_c, Sec. IV-D).
+    """
+
+    tau: float = TAU
+    v_th: float = V_TH
+    v_reset: float = V_RESET
+    a: float = SURROGATE_WIDTH
+    lif_backend: str = "reference"
+    norm: str = "tdbn"
+    gamma1: float | None = None
+    gamma2: float | None = None
+    shortcut: str = "conv"
+
+    def lif(self) -> LIF:
+        return LIF(self.tau, self.v_th, self.v_reset, self.a, self.lif_backend)
+
+    def norm_layer(self, channels: int, alpha: float) -> Norm:
+        return Norm(channels, initial_gamma(self.norm, alpha, self.v_th))
+
+
+def downsample(c_in: int, c_out: int, stride: int, spec: SpikingSpec) -> nn.Module:
+    """Shortcut branch: identity, 1x1 conv (stride) + BN, or for ResNet-104 (Table IX)
+    2x2 average pooling then a stride-1 1x1 conv + BN."""
+    if stride == 1 and c_in == c_out:
+        return nn.Identity()
+    if spec.shortcut not in SHORTCUTS:
+        raise ValueError(f"unknown shortcut {spec.shortcut!r}; valid: {', '.join(SHORTCUTS)}")
+    layers: list[nn.Module] = []
+    if spec.shortcut == "avgpool_conv" and stride == 2:
+        layers += [AvgPoolFolded(), Conv(c_in, c_out, 1, 1)]
+    else:
+        layers += [Conv(c_in, c_out, 1, stride)]
+    layers.append(spec.norm_layer(c_out, 1.0))
+    return nn.Sequential(*layers)
+
+
+class Block(nn.Module):
+    """Common constructor: the two 3x3 convolutions and BNs of a residual path."""
+
+    spiking_input = True  # True: expects spikes from the previous block
+    spiking_output = True
+    default_gamma2 = 1.0
+    has_shortcut = True
+    bn1_before_conv1 = False  # SR-B normalises the block input before conv1
+
+    def __init__(self, c_in: int, c_out: int, stride: int, spec: SpikingSpec):
+        super().__init__()
+        g1 = 1.0 if spec.gamma1 is None else spec.gamma1
+        g2 = self.default_gamma2 if spec.gamma2 is None else spec.gamma2
+        self.conv1 = Conv(c_in, c_out, 3, stride)
+        self.conv2 = Conv(c_out, c_out, 3, 1)
+        c_bn1 = c_in if self.bn1_before_conv1 else c_out
+        self.bn1 = spec.norm_layer(c_bn1, g1)
+        self.bn2 = spec.norm_layer(c_out, g2)
+        self.lif1 = spec.lif()
+        self.shortcut = downsample(c_in, c_out, stride, spec) if self.has_shortcut else None
+
+
+class PlainBlock(Block):
+    """PlainNet (Fig. 1): two Conv-BN-LIF layers, no shortcut."""
+
+    has_shortcut = False
+
+    def __init__(self, c_in, c_out, stride, spec):
+        super().__init__(c_in, c_out, stride, spec)
+        self.lif2 = spec.lif()
+
+    def forward(self, o):
+        return self.lif2(self.bn2(self.conv2(self.lif1(self.bn1(self.conv1(o))))))
+
+
+class VanillaBlock(Block):
+    """Vanilla spiking ResNet (Eq. 5, Fig. 1): o_{l+1} = LIF(F(o_l) + o_l),
+    F = Conv-BN-LIF-Conv-BN.  Inputs and outputs are spikes."""
+
+    def __init__(self, c_in, c_out, stride, spec):
+        super().__init__(c_in, c_out, stride, spec)
+        self.lif_out = spec.lif()
+
+    def forward(self, o):
+        f = self.bn2(self.conv2(self.lif1(self.bn1(self.conv1(o)))))
+        return self.lif_out(f + self.shortcut(o))
+
+
+class WoLIFBlock(Block):
+    """Vanilla block without the interblock LIF (Table II, row 3):
+    x_{l+1} = BN(Conv(LIF(BN(Conv(x_l))))) + x_l; the first Conv of every block after
+    the first receives real values, not spikes."""
+
+    spiking_output = False
+
+    def forward(self, x):
+        return self.bn2(self.conv2(self.lif1(self.bn1(self.conv1(x))))) + self.shortcut(x)
+
+
+class MSBlock(Block):
+    """Membrane shortcut, MS-ResNet = SR-A (Eq. 10, Fig. 2a):
+    x_{l+1} = x_l + BN(Conv(LIF(BN(Conv(LIF(x_l)))))).
+
+    The shortcut carries membrane potential; both convolutions receive spikes.  With
+    gamma2 = 0 the block is the identity at initialisation (block dynamical isometry,
+    Proposition 1)."""
+
+    spiking_input = False
+    spiking_output = False
+    default_gamma2 = 0.0
+
+    def __init__(self, c_in, c_out, stride, spec):
+        super().__init__(c_in, c_out, stride, spec)
+        self.lif2 = spec.lif()
+
+    def forward(self, x):
+        return self.bn2(self.conv2(self.lif2(self.bn1(self.conv1(self.lif1(x)))))) + self.shortcut(x)
+
+
+class SRBBlock(MSBlock):
+    """SR-B (Fig. 6): x_{l+1} = x_l + Conv(LIF(BN(Conv(LIF(BN(x_l)))))).
+
+    Our reading, following the text: the cyclic order starts at BN, so every CONV still
+    receives spikes but each CONV is separated from the BN that normalises it (no BN
+    folding into the conv at inference).  bn1 normalises the block input (c_in
+    channels), bn2 sits between conv1 and lif2."""
+
+    bn1_before_conv1 = True
+
+    def forward(self, x):
+        return self.conv2(self.lif2(self.bn2(self.conv1(self.lif1(self.bn1(x)))))) + self.shortcut(x)
+
+
+class SRCBlock(MSBlock):
+    """SR-C (Fig. 6): x_{l+1} = x_l + LIF(BN(Conv(LIF(BN(Conv(x_l)))))).
+
+    Our reading, following the text: the cyclic order starts at CONV, so the first CONV
+    of each block receives the real-valued membrane shortcut (not spikes) and the
+    path ends in a LIF, so the residual added to the shortcut is binary."""
+
+    def forward(self, x):
+        return self.lif2(self.bn2(self.conv2(self.lif1(self.bn1(self.conv1(x)))))) + self.shortcut(x)
+
+
+BLOCKS: dict[str, type[Block]] = {
+    "plain": PlainBlock,
+    "vanilla": VanillaBlock,
+    "wolif": WoLIFBlock,
+    "ms": MSBlock,
+    "sr_b": SRBBlock,
+    "sr_c": SRCBlock,
+}
+#: SR-A is the paper's other name for the MS block (Fig. 6).
+BLOCK_ALIASES = {"sr_a": "ms"}
+
+
+def get_block(name: str) -> type[Block]:
+    """Block class by name (``plain``, ``vanilla``, ``wolif``, ``ms``/``sr_a``, ``sr_b``, ``sr_c``)."""
+    key = BLOCK_ALIASES.get(name, name)
+    if key not in BLOCKS:
+        valid = ", ".join(list(BLOCKS) + list(BLOCK_ALIASES))
+        raise ValueError(f"unknown block {name!r}; valid: {valid}")
+    return BLOCKS[key]
+
+
+def residual_convs(model: nn.Module) -> list[nn.Conv2d]:
+    """The spike-driven convolutions of the residual paths (conv1/conv2 of every block),
+    the ones Table V counts; the encoding layer and shortcut convs are excluded."""
+    convs = []
+    for m in model.modules():
+        if isinstance(m, Block):
+            convs += [m.conv1.conv, m.conv2.conv]
+    return convs
+
+
+def block_lifs(block: Block) -> dict[str, LIF]:
+    """The LIF layers of one block by role name (``lif1``, ``lif2``, ``lif_out``)."""
+    return {n: m for n, m in block.named_children() if isinstance(m, LIF)}
+
+
+__all__ = [
+    "BLOCKS",
+    "Block",
+    "SpikingSpec",
+    "get_block",
+    "residual_convs",
+    "block_lifs",
+    "downsample",
+]

@@ -1,0 +1,53 @@
+"""The ``msr`` command.
+
+Each subcommand lives in the module of its concept, which provides
+``add_arguments(parser)`` and ``main(args) -> int``; this file only dispatches, so
+importing ``msr.cli`` stays cheap and one subcommand's dependencies never slow another.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: subcommand -> (module, one-line help)
+COMMANDS = {
+    "info": ("msr.structure_cli", "parameters and MACs of a model (Table IV/V structure)"),
+    "train": ("msr.train_cli", "train one model and store its result"),
+    "sweep": ("msr.sweep", "run one of the paper's experiments (table2, table6, init, ...)"),
+    "reproduce": ("msr.reproduce", "execute the book's notebooks with papermill"),
+    "bench": ("msr.bench", "benchmark LIF backends and training steps"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="msr", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            if err.name != module:
+                raise
+            p.set_defaults(_missing=module)
+            continue
+        mod.add_arguments(p)
+        p.set_defaults(_main=mod.main)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "_missing", None):
+        print(f"msr {args.command}: not available in this installation ({args._missing} missing)", file=sys.stderr)
+        return 2
+    try:
+        return int(args._main(args) or 0)
+    except ValueError as err:  # bad input: one clear line, no traceback
+        print(f"msr {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

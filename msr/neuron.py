@@ -1,0 +1,125 @@
+"""The iterative leaky integrate-and-fire neuron of the paper (Eq. 1-3, Table VII).
+
+For every neuron and timestep t = 0 .. T-1, with input current I_t:
+
+    u_t = tau * (u_{t-1} * (1 - o_{t-1}) + V_reset * o_{t-1}) + I_t      (Eq. 1-2)
+    o_t = 1  if u_t > V_th  else 0                                       (Eq. 3)
+
+With the paper's V_reset = 0 this is u_t = tau * u_{t-1} * (1 - o_{t-1}) + I_t.  The
+reset factor (1 - o_{t-1}) is detached from the autograd graph (as in the authors'
+release), so gradients flow through the membrane but not through the reset.  The
+Heaviside step is differentiated with the rectangular surrogate
+
+    d o / d u = (1 / a) * 1[|u - V_th| < a / 2].
+
+Tensors are time-first, ``[T, ...]``.  :func:`lif_reference` is the plain PyTorch
+oracle that every faster backend (``msr.kernels``) is tested against.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+#: Table VII defaults.
+TAU, V_TH, V_RESET, SURROGATE_WIDTH = 0.25, 0.5, 0.0, 1.0
+
+BACKENDS = ("reference", "cpu", "triton", "auto")
+
+
+def check_lif_params(tau: float, v_th: float, a: float) -> None:
+    """Reject parameters for which Eq. 1-3 make no sense."""
+    if not 0.0 <= float(tau) <= 1.0:
+        raise ValueError(f"tau must lie in [0, 1] (a decay factor), got {tau}")
+    if not float(a) > 0.0:
+        raise ValueError(f"surrogate width a must be > 0, got {a}")
+    if not torch.isfinite(torch.tensor(float(v_th))):
+        raise ValueError(f"v_th must be finite, got {v_th}")
+
+
+class RectSpike(torch.autograd.Function):
+    """Heaviside forward (u > V_th, strictly), rectangular surrogate backward."""
+
+    @staticmethod
+    def forward(ctx, u: torch.Tensor, v_th: float, a: float) -> torch.Tensor:
+        ctx.save_for_backward(u)
+        ctx.v_th, ctx.a = v_th, a
+        return (u > v_th).to(u.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        (u,) = ctx.saved_tensors
+        window = (u - ctx.v_th).abs() < ctx.a / 2
+        return grad_out * window.to(grad_out.dtype) / ctx.a, None, None
+
+
+def lif_reference(
+    x: torch.Tensor,
+    tau: float = TAU,
+    v_th: float = V_TH,
+    v_reset: float = V_RESET,
+    a: float = SURROGATE_WIDTH,
+) -> torch.Tensor:
+    """Spikes ``[T, ...]`` of LIF neurons driven by input currents ``x`` ``[T, ...]`` (Eq. 1-3)."""
+    if x.dim() < 1 or x.shape[0] < 1:
+        raise ValueError(f"LIF input must be time-first [T, ...] with T >= 1, got shape {tuple(x.shape)}")
+    spikes = []
+    u = None
+    o = None
+    for t in range(x.shape[0]):
+        if u is None:
+            u = x[t]
+        else:
+            keep = (1.0 - o).detach()
+            u = tau * (u * keep + v_reset * o.detach()) + x[t]
+        o = RectSpike.apply(u, v_th, a)
+        spikes.append(o)
+    return torch.stack(spikes)
+
+
+def lif(
+    x: torch.Tensor,
+    tau: float = TAU,
+    v_th: float = V_TH,
+    v_reset: float = V_RESET,
+    a: float = SURROGATE_WIDTH,
+    backend: str = "reference",
+) -> torch.Tensor:
+    """Multi-step LIF with a selectable implementation (see ``msr.kernels``).
+
+    ``backend`` is one of ``reference`` (this module), ``cpu``, ``triton`` or ``auto``;
+    all produce bit-identical spikes.
+    """
+    if backend == "reference":
+        return lif_reference(x, tau, v_th, v_reset, a)
+    from msr import kernels  # local import: kernels depends on this module
+
+    return kernels.lif(x, tau=tau, v_th=v_th, v_reset=v_reset, a=a, backend=backend)
+
+
+class LIF(nn.Module):
+    """Multi-step LIF layer: ``[T, ...]`` currents in, ``[T, ...]`` spikes out (Eq. 1-3).
+
+    State lives only inside one forward call, so there is nothing to reset between
+    batches.  All parameters are constructor arguments (Table VII defaults).
+    """
+
+    def __init__(
+        self,
+        tau: float = TAU,
+        v_th: float = V_TH,
+        v_reset: float = V_RESET,
+        a: float = SURROGATE_WIDTH,
+        backend: str = "reference",
+    ):
+        super().__init__()
+        check_lif_params(tau, v_th, a)
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown LIF backend {backend!r}; valid: {', '.join(BACKENDS)}")
+        self.tau, self.v_th, self.v_reset, self.a = float(tau), float(v_th), float(v_reset), float(a)
+        self.backend = backend
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return lif(x, self.tau, self.v_th, self.v_reset, self.a, self.backend)
+
+    def extra_repr(self) -> str:
+        return f"tau={self.tau}, v_th={self.v_th}, v_reset={self.v_reset}, a={self.a}, backend={self.backend}"
