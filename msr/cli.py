@@ -16,6 +16,7 @@ COMMANDS = {
     "train": ("msr.train_cli", "train one model and store its result"),
     "sweep": ("msr.sweep", "run one of the paper's experiments (table2, table6, init, ...)"),
     "reproduce": ("msr.reproduce", "execute the book's notebooks with papermill"),
+    "compute": ("msr.pipeline", "run the compute step of chapters without notebooks (e.g. on a GPU box)"),
     "bench": ("msr.bench", "benchmark LIF backends and training steps"),
 }
 
