@@ -1,0 +1,237 @@
+"""Blocks and model families (Table I, IX, IV) and their structure (Table IV, V)."""
+import json
+
+import pytest
+import torch
+
+from msr import create_model, list_models
+from msr.blocks import BLOCKS, Block, MSBlock, SpikingSpec, get_block, residual_convs
+from msr.cli import main as cli_main
+from msr.structure import summarize
+
+SMALL = {  # family -> kwargs for a small, fast instance
+    "cifar_resnet": dict(depth=8),
+    "dvs_resnet20": dict(input_size=(2, 32, 32)),
+    "imagenet_resnet18": dict(num_classes=7),
+    "imagenet_resnet34": dict(num_classes=7),
+    "imagenet_resnet104": dict(num_classes=7),
+}
+IMAGE = {"cifar_resnet": (3, 32, 32), "dvs_resnet20": (2, 32, 32)}
+
+
+def test_registry_lists_every_family():
+    assert set(SMALL) == set(list_models())
+
+
+@pytest.mark.parametrize("family", sorted(SMALL))
+@pytest.mark.parametrize("block", sorted(BLOCKS))
+def test_every_block_runs_on_every_family(family, block):
+    torch.manual_seed(0)
+    model = create_model(family, block=block, T=2, **SMALL[family])
+    size = IMAGE.get(family, (3, 32, 32))
+    x = torch.randn(2, *size)
+    y = model(x)
+    assert y.shape == (2, model.num_classes)
+    y.square().sum().backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None for g in grads)
+    assert any(g.abs().sum() > 0 for g in grads)
+
+
+@pytest.mark.parametrize("block", ["ms", "sr_b", "sr_c"])
+def test_membrane_shortcut_blocks_are_identity_at_init(block):
+    torch.manual_seed(1)
+    b = get_block(block)(16, 16, 1, SpikingSpec())  # gamma2 defaults to 0
+    x = torch.randn(3, 2, 16, 8, 8) * 2
+    assert torch.equal(b.train()(x), x)
+    assert torch.equal(b.eval()(x), x)
+
+
+def test_ms_identity_needs_gamma2_zero():
+    torch.manual_seed(1)
+    b = MSBlock(16, 16, 1, SpikingSpec(gamma2=1.0))
+    x = torch.randn(3, 2, 16, 8, 8) * 2
+    assert not torch.equal(b(x), x)
+
+
+def test_gamma_initialisation_tdbn_and_bn():
+    ms = MSBlock(8, 8, 1, SpikingSpec(norm="tdbn", gamma1=1.0, gamma2=0.5))
+    assert torch.all(ms.bn1.bn.weight == 0.5) and torch.all(ms.bn2.bn.weight == 0.25)  # alpha * V_th
+    ms = MSBlock(8, 8, 1, SpikingSpec(norm="bn", gamma1=0.5, gamma2=0.0))
+    assert torch.all(ms.bn1.bn.weight == 0.5) and torch.all(ms.bn2.bn.weight == 0.0)
+    vanilla = get_block("vanilla")(8, 8, 1, SpikingSpec(norm="bn"))
+    assert torch.all(vanilla.bn2.bn.weight == 1.0)
+
+
+def test_tdbn_statistics_span_time_and_batch():
+    b = MSBlock(4, 4, 1, SpikingSpec())
+    x = torch.randn(3, 2, 4, 5, 5) + torch.arange(3.0).view(3, 1, 1, 1, 1)  # mean differs per timestep
+    b.bn1.bn.momentum = 1.0
+    b.train()(x)
+    spikes = b.lif1(x).flatten(0, 1)
+    expected = b.conv1.conv(spikes).mean(dim=(0, 2, 3))
+    torch.testing.assert_close(b.bn1.bn.running_mean, expected)
+
+
+@pytest.mark.parametrize("depth", [8, 14, 20, 32, 44, 56, 104, 110, 482])
+def test_cifar_depths_build_with_6n_plus_2_layers(depth):
+    model = create_model("cifar_resnet", depth=depth, block="plain")
+    weighted = 1 + len(residual_convs(model)) + 1  # encoding conv + residual convs + FC
+    assert weighted == depth
+    assert [len(s) for s in model.stages] == [(depth - 2) // 6] * 3
+
+
+@pytest.mark.parametrize("depth", [33, 7, 0, 21])
+def test_invalid_depth(depth):
+    with pytest.raises(ValueError, match="6n\\+2"):
+        create_model("cifar_resnet", depth=depth)
+
+
+def test_feature_map_sizes_follow_table_i():
+    model = create_model("cifar_resnet", depth=20, in_channels=1, T=1)
+    shapes = []
+    h = model.encode(torch.randn(2, 1, 32, 32), 1)
+    for stage in model.stages:
+        h = stage(h)
+        shapes.append(tuple(h.shape[2:]))
+    assert shapes == [(16, 32, 32), (32, 16, 16), (64, 8, 8)]
+
+
+def test_imagenet_stages_follow_table_ix():
+    model = create_model("imagenet_resnet34", T=1)
+    assert [len(s) for s in model.stages] == [3, 4, 6, 3]
+    assert [len(s) for s in create_model("imagenet_resnet104").stages] == [3, 8, 32, 8]
+    # max-pool replaced by a stride-2 conv at the start of conv2: 224 -> 112 -> 56
+    h = model.encode(torch.randn(1, 3, 224, 224), 1)
+    assert h.shape[-1] == 112
+    assert model.stages[0](h).shape[-1] == 56
+
+
+def test_resnet104_extras():
+    model = create_model("imagenet_resnet104")
+    assert model.dropout.p == 0.2
+    first = model.stages[1][0].shortcut
+    kinds = [type(m).__name__ for m in first]
+    assert kinds == ["AvgPoolFolded", "Conv", "Norm"]
+    assert first[1].conv.stride == (1, 1)
+    assert create_model("imagenet_resnet34").stages[1][0].shortcut[0].conv.stride == (2, 2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(block="resnet"), "valid: plain, vanilla"),
+        (dict(T=0), "T"),
+        (dict(norm="layernorm"), "valid: tdbn, bn"),
+        (dict(taus=0.3), "unknown model argument"),
+    ],
+)
+def test_bad_model_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        create_model("cifar_resnet", depth=8, **kwargs)
+
+
+def test_unknown_model_names_valid_ones():
+    with pytest.raises(ValueError, match="cifar_resnet"):
+        create_model("resnet50")
+
+
+@pytest.mark.parametrize(
+    "x, match",
+    [
+        (torch.randn(3, 32, 32), "\\[B, C, H, W\\]"),
+        (torch.randn(2, 1, 32, 32), "in_channels=3"),
+        (torch.randn(2, 2, 2, 3, 32, 32), "\\[T, B, C, H, W\\]"),
+    ],
+)
+def test_bad_inputs(x, match):
+    with pytest.raises(ValueError, match=match):
+        create_model("cifar_resnet", depth=8)(x)
+
+
+def test_bad_T_in_forward():
+    model = create_model("cifar_resnet", depth=8)
+    with pytest.raises(ValueError, match="T"):
+        model(torch.randn(1, 3, 32, 32), T=0)
+    with pytest.raises(ValueError, match="disagrees"):
+        model(torch.randn(2, 1, 3, 32, 32), T=3)
+
+
+def test_images_are_repeated_over_time():
+    torch.manual_seed(0)
+    model = create_model("cifar_resnet", depth=8, T=3).double()
+    x = torch.randn(4, 3, 32, 32, dtype=torch.float64)
+    frames = x.unsqueeze(0).expand(3, *x.shape).contiguous()
+    torch.testing.assert_close(model(x), model(frames))
+
+
+def test_event_frames_set_T():
+    model = create_model("dvs_resnet20", T=6)
+    assert model(torch.rand(4, 2, 2, 32, 32)).shape == (2, 10)
+
+
+def test_T_owns_no_weights():
+    torch.manual_seed(0)
+    t1 = create_model("cifar_resnet", depth=14, T=1)
+    t6 = create_model("cifar_resnet", depth=14, T=6)
+    t6.load_state_dict(t1.state_dict())
+    x = torch.randn(2, 3, 32, 32)
+    t1.eval(), t6.eval()
+    torch.testing.assert_close(t6(x, T=1), t1(x))
+
+
+@pytest.mark.slow
+def test_ms_resnet482_forward_backward_cpu():
+    model = create_model("cifar_resnet", depth=482, T=1)
+    loss = model(torch.randn(1, 3, 32, 32)).logsumexp(1).sum()
+    loss.backward()
+    assert model.stem_conv.conv.weight.grad.abs().sum() > 0
+
+
+def test_resnet34_residual_macs_match_table_v():
+    s = summarize(create_model("imagenet_resnet34"))
+    assert abs(s.macs_residual / 3.53e9 - 1) < 0.005
+    # the excluded encoding layer + shortcut downsampling are "4 % of FLOPs"
+    assert abs((s.macs_encoding + s.macs_shortcut) / s.macs_total - 0.04) < 0.005
+
+
+def test_resnet104_residual_macs_match_table_v():
+    s = summarize(create_model("imagenet_resnet104"))
+    assert abs(s.macs_residual / 11.79e9 - 1) < 0.02
+
+
+def test_dvs_resnet20_parameters_match_table_iv():
+    s = summarize(create_model("dvs_resnet20"))
+    assert round(s.params / 1e6, 2) == 0.27
+    assert round(s.macs_residual / 1e6, 2) == 40.11  # Table V's CIFAR10-DVS FLOPs
+
+
+def test_residual_macs_are_per_conv_and_sum():
+    s = summarize(create_model("cifar_resnet", depth=8))
+    assert set(s.residual_convs) == {f"stages.{i}.0.conv{j}" for i in range(3) for j in (1, 2)}
+    assert sum(s.residual_convs.values()) == s.macs_residual
+    # stage 1 conv: 16 * 16 * 9 * 32 * 32 MACs
+    assert s.residual_convs["stages.0.0.conv1"] == 16 * 16 * 9 * 32 * 32
+
+
+def test_info_command_json(capsys):
+    assert cli_main(["info", "dvs_resnet20", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["params"] == summarize(create_model("dvs_resnet20")).params
+    assert data["input_size"] == [2, 64, 64]
+
+
+def test_info_command_table_and_errors(capsys):
+    assert cli_main(["info", "cifar_resnet", "--depth", "20", "--block", "vanilla"]) == 0
+    assert "residual-path" in capsys.readouterr().out
+    assert cli_main(["info", "cifar_resnet", "--depth", "33"]) == 2
+    assert "6n+2" in capsys.readouterr().err
+    assert cli_main(["info", "cifar_resnet", "--input-size", "3x32"]) == 2
+    assert cli_main(["info", "nope"]) == 2
+
+
+def test_blocks_expose_named_parts():
+    for name, cls in BLOCKS.items():
+        b = cls(8, 16, 2, SpikingSpec())
+        assert isinstance(b, Block)
+        assert hasattr(b, "conv1") and hasattr(b, "bn2") and hasattr(b, "lif1"), name
