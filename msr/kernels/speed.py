@@ -1,0 +1,158 @@
+"""Whole-model speed switches (GitHub issue 6), for the training loop and the bench.
+
+The stateless layers already run once on T folded into the batch (``msr.layers``);
+what is left to choose per run:
+
+* ``lif_backend``: the LIF implementation of every layer (``auto`` picks the Triton
+  kernel on CUDA and the fused CPU path otherwise; all give the same spikes);
+* ``channels_last``: NHWC weights and activations, which cuDNN and oneDNN convolve
+  faster; the LIF kernels read channels-last tensors without a copy;
+* ``compile``: ``torch.compile`` of the model (worth it on GPU for the BN/elementwise
+  glue; compile time is minutes for deep models);
+* bf16 autocast on CUDA (:func:`autocast`): convolutions in bf16, the LIF membrane
+  still in fp32 (see :mod:`msr.kernels`);
+* CUDA graphs for fixed shapes (:func:`graphed_train_step`), used by the bench.
+
+Typical use in a training loop::
+
+    model = prepare_model(create_model(...).cuda(), channels_last=True, lif_backend="auto")
+    with autocast(device, enabled=True):
+        loss = criterion(model(to_memory_format(x, channels_last=True)), y)
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Callable
+
+import torch
+from torch import nn
+
+from msr.neuron import BACKENDS, LIF
+
+
+def set_lif_backend(model: nn.Module, backend: str) -> nn.Module:
+    """Switch every :class:`msr.neuron.LIF` in ``model`` to ``backend`` (in place)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown LIF backend {backend!r}; valid: {', '.join(BACKENDS)}")
+    for m in model.modules():
+        if isinstance(m, LIF):
+            m.backend = backend
+    if hasattr(model, "spec"):
+        try:
+            import dataclasses
+
+            model.spec = dataclasses.replace(model.spec, lif_backend=backend)
+        except (TypeError, ValueError):
+            pass
+    return model
+
+
+def prepare_model(
+    model: nn.Module,
+    *,
+    channels_last: bool = False,
+    compile: bool = False,
+    lif_backend: str | None = "auto",
+    compile_mode: str | None = None,
+) -> nn.Module:
+    """Apply the speed switches to ``model`` and return it (compiled if asked).
+
+    ``lif_backend=None`` leaves the layers' backends as they are.  The returned module
+    is the compiled wrapper when ``compile=True``; its parameters are the model's.
+    """
+    if lif_backend is not None:
+        set_lif_backend(model, lif_backend)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if compile:
+        model = torch.compile(model, mode=compile_mode)
+    return model
+
+
+def to_memory_format(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """An input batch in the layout the model was prepared for (4-D images only)."""
+    if channels_last and x.dim() == 4:
+        return x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def autocast(device: torch.device | str, enabled: bool = True, dtype: torch.dtype = torch.bfloat16):
+    """bf16 autocast on CUDA (a no-op context elsewhere or when ``enabled`` is False)."""
+    device = torch.device(device)
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=dtype)
+    return contextlib.nullcontext()
+
+
+def train_step_fn(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    amp: bool = False,
+) -> Callable[[], torch.Tensor]:
+    """A closure running one SGD training step (forward, cross-entropy, backward, step)."""
+    criterion = nn.CrossEntropyLoss()
+
+    def step() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        with autocast(x.device, enabled=amp):
+            loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
+
+def graphed_train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    amp: bool = False,
+    warmup: int = 3,
+) -> Callable[[], torch.Tensor]:
+    """Capture one whole training step into a CUDA graph (fixed shapes) and return a
+    function that replays it.  ``x``/``y`` are the static input buffers: copy each new
+    batch into them before calling.  Gradients must be zeroed with ``set_to_none=False``
+    semantics inside the graph, so the step zeroes them in place."""
+    if not x.is_cuda:
+        raise ValueError("CUDA graphs need CUDA tensors")
+    criterion = nn.CrossEntropyLoss()
+
+    def body() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=False)
+        with autocast(x.device, enabled=amp):
+            loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(warmup):
+            body()
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        static_loss = body()
+
+    def replay() -> torch.Tensor:
+        graph.replay()
+        return static_loss
+
+    return replay
+
+
+__all__ = [
+    "autocast",
+    "graphed_train_step",
+    "prepare_model",
+    "set_lif_backend",
+    "to_memory_format",
+    "train_step_fn",
+]

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The one script to run on a lent GPU (issue 6): GPU tests, then the full bench.
+# Usage on the device machine, from the repository root:  bash scripts/gpu_bench.sh
+# Writes $OUT/bench.json, $OUT/gpu_tests.log and $OUT/bench.log (OUT defaults to ./gpu_out).
+set -u
+export PYTHONUNBUFFERED=1
+OUT=${OUT:-gpu_out}
+mkdir -p "$OUT"
+PY=${PYTHON:-python3}
+# Optional: SpikingJelly for the comparison rows, carried as wheels in .whl/.
+if ls .whl/*.whl >/dev/null 2>&1; then
+  $PY -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:.
+fi
+export PYTHONPATH=${PYTHONPATH:-.}
+export SJ_LIF_CUDA_IMPLEMENTATION=${SJ_LIF_CUDA_IMPLEMENTATION:-triton}  # its Triton kernels: no nvcc build inside the lease
+nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.mem --format=csv | tee "$OUT/nvidia_smi.txt"
+$PY -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name())"
+timeout 150 $PY -m pytest -q -m gpu tests/test_kernels.py -p no:cacheprovider 2>&1 | tee "$OUT/gpu_tests.log" | tail -15
+timeout 400 $PY -m msr.cli bench --device cuda --out "$OUT/bench.json" 2>&1 | grep -v -E "USDT|profiler_st|DeviceProperties" | tee "$OUT/bench.log" | tail -40
