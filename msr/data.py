@@ -1,0 +1,397 @@
+"""Data sets and transforms (torchvision), and a sampler that makes resume exact.
+
+* ``fashion_mnist``: the offline default.  Read from Debian's ``dataset-fashion-mnist``
+  idx ``.gz`` files (``/usr/share/datasets/fashion-mnist``, or ``$MSR_FMNIST_DIR``) when
+  present, else torchvision's download into the data root; padded 28 -> 32 so the
+  32/16/8 feature maps of Table I hold; one input channel.
+* ``cifar10`` / ``cifar100``: torchvision (downloaded unless ``$MSR_OFFLINE`` is set).
+* ``imagenet``: ``ImageFolder`` roots ``<data_root>/imagenet/{train,val}``.
+* ``cifar10_dvs``: event files ``<data_root>/cifar10_dvs/<class>/*.npz`` with arrays
+  ``x, y, t, p`` (the layout spikingjelly extracts), turned into T frames by Fang et
+  al.'s PLIF pre-processing (Table IV): events split into T slices of equal event
+  count, integrated per polarity, 128x128 summed down to 64x64 -> ``[T, 2, 64, 64]``.
+* ``synthetic``: class-dependent mean patterns plus noise, learnable in a few steps.
+
+Augmentations: Table VIII (RandomCrop(32, padding=4), RandomRotation(15),
+RandomHorizontalFlip, Normalize) and Table X (RandomResizedCrop, AutoAugment,
+RandomHorizontalFlip, Normalize).
+"""
+from __future__ import annotations
+
+import gzip
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler, Subset
+
+DATASETS = ("fashion_mnist", "cifar10", "cifar100", "imagenet", "cifar10_dvs", "synthetic")
+
+#: Augmentation names (Tables VIII and X) accepted in ``augment``.
+AUGMENTS = ("random_crop_32", "random_rotation_15", "hflip", "random_resized_crop_224", "autoaugment", "normalize")
+
+DEBIAN_FMNIST = Path("/usr/share/datasets/fashion-mnist")
+FMNIST_FILES = {
+    True: ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    False: ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+MEAN_STD = {
+    "fashion_mnist": ((0.2860,), (0.3530,)),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+}
+
+
+class MissingDataError(ValueError):
+    """The data set's files are not where msr looks; the message says where to put them."""
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What a model needs to know about a data set."""
+
+    dataset: str
+    in_channels: int
+    num_classes: int
+    input_size: tuple[int, int, int]
+    n_train: int
+    n_test: int
+    time_first: bool  # batches are event frames [B, T, C, H, W] (moved to [T, B, ...] by the loop)
+
+    def as_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+
+def offline() -> bool:
+    return os.environ.get("MSR_OFFLINE", "") not in ("", "0")
+
+
+# ----------------------------------------------------------------------------- transforms
+def make_transform(dataset: str, train: bool, augment: tuple[str, ...] | list[str], input_size: int):
+    """Table VIII / X augmentation pipeline (torchvision v2) for one split."""
+    from torchvision.transforms import v2
+
+    augment = tuple(augment)
+    unknown = set(augment) - set(AUGMENTS)
+    if unknown:
+        raise ValueError(f"unknown augmentation(s) {sorted(unknown)}; valid: {', '.join(AUGMENTS)}")
+    t: list = [v2.ToImage()]
+    if dataset == "fashion_mnist":
+        t.append(v2.Pad(2))  # 28x28 -> 32x32 (Table I sizes)
+    if dataset == "imagenet":
+        if train and "random_resized_crop_224" in augment:
+            t.append(v2.RandomResizedCrop(input_size, antialias=True))
+        else:
+            t += [v2.Resize(round(input_size * 256 / 224), antialias=True), v2.CenterCrop(input_size)]
+    if train:
+        if "random_crop_32" in augment:
+            t.append(v2.RandomCrop(input_size, padding=4))
+        if "random_rotation_15" in augment:
+            t.append(v2.RandomRotation(15))
+        if "hflip" in augment:
+            t.append(v2.RandomHorizontalFlip())
+        if "autoaugment" in augment:
+            t.append(v2.AutoAugment(v2.AutoAugmentPolicy.IMAGENET))
+    t.append(v2.ToDtype(torch.float32, scale=True))
+    if "normalize" in augment and dataset in MEAN_STD:
+        mean, std = MEAN_STD[dataset]
+        t.append(v2.Normalize(mean, std))
+    return v2.Compose(t)
+
+
+# ----------------------------------------------------------------------------- Fashion-MNIST
+def read_idx(path: Path) -> np.ndarray:
+    """Parse an idx file (``.gz`` or raw): the format of (Fashion-)MNIST."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 8:
+        raise ValueError(f"{path} is not an idx file of unsigned bytes")
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    arr = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if arr.size != math.prod(shape):
+        raise ValueError(f"{path} is truncated: expected {math.prod(shape)} values, found {arr.size}")
+    return arr.reshape(shape).copy()
+
+
+class TensorImages(Dataset):
+    """uint8 images ``[N, H, W]`` or ``[N, C, H, W]`` + labels, with a transform."""
+
+    def __init__(self, images: np.ndarray | torch.Tensor, labels, transform=None):
+        images = torch.as_tensor(np.asarray(images))
+        self.images = images.unsqueeze(1) if images.dim() == 3 else images
+        self.targets = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, i):
+        x = self.images[i]
+        return (self.transform(x) if self.transform else x), int(self.targets[i])
+
+
+def _fmnist_dirs(root: Path) -> list[Path]:
+    env = os.environ.get("MSR_FMNIST_DIR")
+    dirs = [Path(env)] if env else []
+    return dirs + [DEBIAN_FMNIST, root / "fashion_mnist", root / "FashionMNIST" / "raw"]
+
+
+def fashion_mnist(root: Path, train: bool, transform) -> Dataset:
+    images_name, labels_name = FMNIST_FILES[train]
+    for d in _fmnist_dirs(root):
+        for suffix in ("", "_raw"):
+            img, lab = d / images_name, d / labels_name
+            if suffix:  # torchvision keeps un-gzipped copies
+                img, lab = img.with_suffix(""), lab.with_suffix("")
+            if img.exists() and lab.exists():
+                return TensorImages(read_idx(img), read_idx(lab), transform)
+    if not offline():
+        from torchvision.datasets import FashionMNIST
+
+        try:
+            FashionMNIST(str(root), train=train, download=True)
+        except Exception as err:  # noqa: BLE001 - no network
+            raise MissingDataError(_fmnist_missing(root, f" (download failed: {err})")) from err
+        return fashion_mnist(root, train, transform)
+    raise MissingDataError(_fmnist_missing(root, ""))
+
+
+def _fmnist_missing(root: Path, why: str) -> str:
+    return (
+        f"Fashion-MNIST not found{why}: install Debian's dataset-fashion-mnist (files in {DEBIAN_FMNIST}) "
+        f"or put {', '.join(FMNIST_FILES[True] + FMNIST_FILES[False])} in {root / 'fashion_mnist'}"
+    )
+
+
+# ----------------------------------------------------------------------------- CIFAR, ImageNet
+def cifar(name: str, root: Path, train: bool, transform) -> Dataset:
+    from torchvision import datasets
+
+    cls, folder, archive = {
+        "cifar10": (datasets.CIFAR10, "cifar-10-batches-py", "cifar-10-python.tar.gz"),
+        "cifar100": (datasets.CIFAR100, "cifar-100-python", "cifar-100-python.tar.gz"),
+    }[name]
+    missing = (
+        f"{name} not found: put {archive} (from https://www.cs.toronto.edu/~kriz/) extracted as "
+        f"{root / folder} (torchvision layout), or allow the network so torchvision downloads it"
+    )
+    try:
+        return cls(str(root), train=train, transform=transform, download=False)
+    except RuntimeError:
+        if offline():
+            raise MissingDataError(missing) from None
+    try:
+        return cls(str(root), train=train, transform=transform, download=True)
+    except Exception as err:  # noqa: BLE001 - no network
+        raise MissingDataError(f"{missing} (download failed: {err})") from err
+
+
+def imagenet(root: Path, train: bool, transform) -> Dataset:
+    from torchvision.datasets import ImageFolder
+
+    folder = root / "imagenet" / ("train" if train else "val")
+    if not folder.is_dir():
+        raise MissingDataError(
+            f"ImageNet not found: put the ILSVRC-2012 images as class folders in {root / 'imagenet' / 'train'} "
+            f"and {root / 'imagenet' / 'val'} (torchvision ImageFolder layout)"
+        )
+    return ImageFolder(str(folder), transform=transform)
+
+
+# ----------------------------------------------------------------------------- CIFAR10-DVS
+def events_to_frames(x, y, p, T: int, size: int = 128, out_size: int = 64) -> torch.Tensor:
+    """Fang et al. (PLIF) frames: split the event stream into T slices of equal event
+    count, count events per polarity and pixel, sum-pool ``size`` -> ``out_size``.
+    Returns ``[T, 2, out_size, out_size]`` float32 counts."""
+    x, y, p = (np.asarray(a).astype(np.int64) for a in (x, y, p))
+    n = len(x)
+    if not (len(y) == len(p) == n):
+        raise ValueError("event arrays x, y, p must have the same length")
+    if size % out_size:
+        raise ValueError(f"sensor size {size} must be a multiple of the frame size {out_size}")
+    f = size // out_size
+    frames = np.zeros((T, 2, out_size, out_size), dtype=np.float32)
+    if n == 0:
+        return torch.from_numpy(frames)
+    bounds = (np.arange(T + 1) * n) // T  # equal event count per slice (spikingjelly split_by="number")
+    slot = np.searchsorted(bounds[1:], np.arange(n), side="right")
+    pol = (p > 0).astype(np.int64)
+    flat = ((slot * 2 + pol) * out_size + np.clip(y // f, 0, out_size - 1)) * out_size + np.clip(x // f, 0, out_size - 1)
+    np.add.at(frames.reshape(-1), flat, 1.0)
+    return torch.from_numpy(frames)
+
+
+class EventFolder(Dataset):
+    """``<root>/<class>/*.npz`` event files (keys x, y, t, p) -> frames ``[T, 2, H, W]``;
+    per class the first 90 % of the sorted files train, the rest test (Fang et al.'s 9:1)."""
+
+    def __init__(self, root: Path, train: bool, T: int, size: int = 128, out_size: int = 64, hflip: bool = False):
+        classes = sorted(d.name for d in root.iterdir() if d.is_dir())
+        if not classes:
+            raise MissingDataError(f"no class folders in {root}")
+        self.classes, self.samples = classes, []
+        for c, name in enumerate(classes):
+            files = sorted((root / name).glob("*.npz"))
+            cut = int(round(0.9 * len(files)))
+            for path in files[:cut] if train else files[cut:]:
+                self.samples.append((path, c))
+        self.targets = [c for _, c in self.samples]
+        self.T, self.size, self.out_size, self.hflip = T, size, out_size, hflip
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i):
+        path, c = self.samples[i]
+        with np.load(path, allow_pickle=False) as ev:
+            frames = events_to_frames(ev["x"], ev["y"], ev["p"], self.T, self.size, self.out_size)
+        if self.hflip and torch.rand(()) < 0.5:
+            frames = frames.flip(-1)
+        return frames, c
+
+
+def cifar10_dvs(root: Path, train: bool, T: int, augment) -> Dataset:
+    folder = root / "cifar10_dvs"
+    if not folder.is_dir() or not any(folder.iterdir()):
+        raise MissingDataError(
+            f"CIFAR10-DVS not found: put the events as {folder}/<class>/<sample>.npz with arrays x, y, t, p "
+            f"(the layout spikingjelly's CIFAR10DVS extracts to events_np/)"
+        )
+    return EventFolder(folder, train, T, hflip=train and "hflip" in tuple(augment))
+
+
+# ----------------------------------------------------------------------------- synthetic
+class Synthetic(Dataset):
+    """Random but learnable: class c's images are a fixed random pattern ``m_c`` plus
+    Gaussian noise.  Deterministic in ``seed``; train and test share the patterns."""
+
+    def __init__(self, n: int, input_size=(1, 32, 32), num_classes: int = 10, train: bool = True,
+                 seed: int = 0, noise: float = 1.0):
+        g = torch.Generator().manual_seed(seed)
+        means = torch.randn(num_classes, *input_size, generator=g)
+        g.manual_seed(seed + (1 if train else 2))
+        self.targets = torch.randint(0, num_classes, (n,), generator=g)
+        self.images = means[self.targets] + noise * torch.randn(n, *input_size, generator=g)
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, i):
+        return self.images[i], int(self.targets[i])
+
+
+# ----------------------------------------------------------------------------- building
+def build_datasets(cfg) -> tuple[Dataset, Dataset, DataInfo]:
+    """Train and test sets of ``cfg.dataset`` (a ``TrainConfig`` or anything with its fields)."""
+    name = cfg.dataset
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
+    root = Path(cfg.data_root).expanduser()
+    augment = tuple(cfg.augment)
+    if name == "fashion_mnist":
+        tr, te = (fashion_mnist(root, s, make_transform(name, s, augment, 32)) for s in (True, False))
+        size, classes, time_first = (1, 32, 32), 10, False
+    elif name in ("cifar10", "cifar100"):
+        tr, te = (cifar(name, root, s, make_transform(name, s, augment, 32)) for s in (True, False))
+        size, classes, time_first = (3, 32, 32), 10 if name == "cifar10" else 100, False
+    elif name == "imagenet":
+        px = cfg.input_size[-1] if cfg.input_size else 224
+        tr, te = (imagenet(root, s, make_transform(name, s, augment, px)) for s in (True, False))
+        size, classes, time_first = (3, px, px), len(tr.classes), False
+    elif name == "cifar10_dvs":
+        tr, te = (cifar10_dvs(root, s, cfg.T, augment) for s in (True, False))
+        size, classes, time_first = (2, 64, 64), len(tr.classes), True
+    else:
+        size = tuple(cfg.input_size) if cfg.input_size else (1, 32, 32)
+        n_train = cfg.subset or 512
+        n_test = cfg.test_subset or 128
+        tr = Synthetic(n_train, size, 10, True, seed=cfg.data_seed)
+        te = Synthetic(n_test, size, 10, False, seed=cfg.data_seed)
+        classes, time_first = 10, False
+    tr, te = take_subset(tr, cfg.subset, cfg.subset_mode, cfg.seed), take_subset(te, cfg.test_subset, "first", 0)
+    info = DataInfo(name, size[0], classes, tuple(size), len(tr), len(te), time_first)
+    return tr, te, info
+
+
+def take_subset(ds: Dataset, n: int | None, mode: str = "first", seed: int = 0) -> Dataset:
+    """The first ``n`` samples, or ``n`` seeded random ones (``mode="random"``)."""
+    if n is None or n >= len(ds):
+        return ds
+    if n < 1:
+        raise ValueError(f"subset must be >= 1, got {n}")
+    if mode == "first":
+        idx = list(range(n))
+    elif mode == "random":
+        idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n].sort().values.tolist()
+    else:
+        raise ValueError(f"unknown subset mode {mode!r}; valid: first, random")
+    return Subset(ds, idx)
+
+
+class EpochSampler(Sampler[int]):
+    """Seeded per-epoch permutation, sharded over ranks, resumable mid-epoch.
+
+    Epoch e's order is ``randperm(n, seed + e)`` (independent of any RNG state), so a
+    run resumed at step k of epoch e sees exactly the samples it would have seen.
+    Rank r takes positions r, r + W, ... of each global batch, so W processes with
+    batch B/W see the same global batches as one process with batch B.
+    """
+
+    def __init__(self, n: int, batch_size: int, *, shuffle: bool, seed: int = 0, rank: int = 0,
+                 world_size: int = 1, drop_last: bool = True):
+        self.n, self.batch_size, self.shuffle, self.seed = n, batch_size, shuffle, seed
+        self.rank, self.world_size, self.drop_last = rank, world_size, drop_last
+        self.epoch, self.start_batch = 0, 0
+
+    def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
+        self.epoch, self.start_batch = epoch, start_batch
+
+    def global_order(self) -> list[int]:
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            return torch.randperm(self.n, generator=g).tolist()
+        return list(range(self.n))
+
+    def num_batches(self) -> int:
+        full = self.n // self.batch_size
+        return full if self.drop_last else math.ceil(self.n / self.batch_size)
+
+    def __iter__(self):
+        order = self.global_order()[: self.num_batches() * self.batch_size]
+        order = order[self.start_batch * self.batch_size:]
+        return iter(order[self.rank:: self.world_size])
+
+    def __len__(self) -> int:
+        return len(range(self.rank, len(self.global_order()[: self.num_batches() * self.batch_size][
+            self.start_batch * self.batch_size:]), self.world_size))
+
+
+def build_loaders(cfg, *, rank: int = 0, world_size: int = 1) -> tuple[DataLoader, DataLoader, dict]:
+    """``(train_loader, test_loader, info)``; ``cfg.batch_size`` is the global batch, split over ranks.
+
+    The train loader's sampler is an :class:`EpochSampler` (``loader.sampler.set_epoch``),
+    dropping the last incomplete batch; the test loader shards without padding.
+    """
+    tr, te, info = build_datasets(cfg)
+    if cfg.batch_size % world_size:
+        raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the {world_size} processes")
+    if len(tr) < cfg.batch_size:
+        raise ValueError(f"the training set has {len(tr)} samples, fewer than one batch of {cfg.batch_size}")
+    local = cfg.batch_size // world_size
+    # own generator: creating a loader iterator must not draw from the global RNG, so a
+    # run resumed mid-epoch sees the same augmentation/dropout stream as an uninterrupted one
+    kw = dict(num_workers=cfg.workers, generator=torch.Generator().manual_seed(cfg.seed), pin_memory=torch.cuda.is_available() and cfg.workers > 0,
+              persistent_workers=cfg.workers > 0)
+    train_sampler = EpochSampler(len(tr), cfg.batch_size, shuffle=True, seed=cfg.seed, rank=rank,
+                                 world_size=world_size, drop_last=True)
+    test_sampler = EpochSampler(len(te), cfg.batch_size, shuffle=False, rank=rank, world_size=world_size,
+                                drop_last=False)
+    train_loader = DataLoader(tr, batch_size=local, sampler=train_sampler, drop_last=False, **kw)
+    test_loader = DataLoader(te, batch_size=local, sampler=test_sampler, **kw)
+    return train_loader, test_loader, info.as_dict()

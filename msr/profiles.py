@@ -1,0 +1,115 @@
+"""Profiles: how much compute each of the paper's experiments gets (one definition).
+
+* ``smoke``: CPU, seconds per run: synthetic data, T = 2, 2 epochs of 4 steps.
+  Proves the pipeline end to end; its numbers mean nothing.
+* ``fmnist``: real Fashion-MNIST padded to 32x32, the paper's architectures and the
+  shape of the Table VIII recipes (T = 6, batch 100, lr 0.1, schedules stretched to
+  the epochs below), budgets sized for one GPU.
+* ``paper``: the paper's data sets and recipes (CIFAR-10/100, CIFAR10-DVS, ImageNet).
+
+A profile gives defaults for every run and per-experiment settings; ``msr.sweep``
+combines them with the recipe (``msr.recipes``) and the experiment's own variables:
+recipe < profile defaults < profile experiment settings < run variables.  Keys
+``depths``, ``datasets`` and ``fig5b_epochs`` are read by the experiment builders.
+
+Expected costs (``cost``) were measured on one H100 with the reference LIF backend
+(throughput at T = 6, batch 100: depth 8 2350 img/s, 20 1550, 56 600, 110 324);
+the fused backends (``lif_backend="auto"``) only make them shorter.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    dataset: str  # the data set of the image experiments (what the book labels results with)
+    device: str
+    defaults: dict
+    experiments: dict = field(default_factory=dict)
+    cost: dict = field(default_factory=dict)  # experiment -> expected cost, in words
+
+    def settings(self, experiment: str) -> dict:
+        """Profile defaults updated with this experiment's settings."""
+        return {**self.defaults, **self.experiments.get(experiment, {})}
+
+
+def _profiles() -> dict[str, Profile]:
+    smoke = Profile(
+        name="smoke",
+        description="CPU, seconds per run: synthetic data, T = 2, 2 epochs x 4 steps; numbers mean nothing",
+        dataset="synthetic",
+        device="cpu",
+        defaults=dict(dataset="synthetic", T=2, epochs=2, subset=64, test_subset=32, batch_size=16,
+                      workers=0, amp=False, log_every=1, device="cpu", lif_backend="reference"),
+        experiments={
+            "table6": dict(datasets=("synthetic",)),
+            "init": dict(epochs=1, fig5b_epochs=2),
+            "deep": dict(epochs=1, max_steps_per_epoch=2),
+            "dvs": dict(dataset="synthetic", input_size=(2, 32, 32)),
+            "imagenet": dict(dataset="synthetic", input_size=(3, 64, 64), batch_size=8, subset=16, test_subset=8,
+                             epochs=1),
+            "two_phase": dict(depths=(8,)),
+        },
+        cost={"table2": "about 1 min on 2 CPU cores (24 runs)", "table6": "about 1 min (12 runs)",
+              "init": "about 30 s (14 runs)", "deep": "about 30 s", "dvs": "seconds",
+              "imagenet": "about 1 min", "two_phase": "seconds"},
+    )
+    fm = dict(dataset="fashion_mnist", T=6, batch_size=100, subset=10000, test_subset=5000, epochs=8,
+              workers=4, amp=True, log_every=10, device="auto", lif_backend="auto")
+    fmnist = Profile(
+        name="fmnist",
+        description="Fashion-MNIST padded to 32x32, T = 6, Table VIII recipes on 10k training images x 8 epochs",
+        dataset="fashion_mnist",
+        device="auto",
+        defaults=fm,
+        experiments={
+            "table6": dict(datasets=("fashion_mnist",)),
+            "init": dict(epochs=1, fig5b_epochs=5),
+            "two_phase": dict(depths=(56,)),
+            # no Fashion-MNIST stand-in for event data or ImageNet: these need the real data
+            "dvs": dict(dataset="cifar10_dvs", subset=None, test_subset=None, epochs=30, batch_size=50,
+                        input_size=None),
+            "imagenet": dict(dataset="imagenet", subset=None, test_subset=None, epochs=10, batch_size=256,
+                             workers=12, input_size=None),
+        },
+        cost={"table2": "about 35 min on one H100 (24 runs, depth 8-56)",
+              "table6": "about 30 min (12 runs, depth 32-110)",
+              "init": "about 15 min (12 one-epoch runs at depth 56 + 4 five-epoch runs at depth 104)",
+              "deep": "about 25 min (depth 110 and 482)",
+              "two_phase": "about 3 min (depth 56: T = 1 pretrain, T = 6 finetune)",
+              "dvs": "needs CIFAR10-DVS", "imagenet": "needs ImageNet; days"},
+    )
+    paper = Profile(
+        name="paper",
+        description="the paper's data sets and recipes (Tables VIII and X)",
+        dataset="cifar10",
+        device="auto",
+        defaults=dict(dataset="cifar10", T=6, workers=8, amp=True, log_every=50, device="auto", lif_backend="auto"),
+        experiments={
+            "table6": dict(datasets=("cifar10", "cifar100")),
+            "init": dict(epochs=1, fig5b_epochs=10),
+            "dvs": dict(dataset="cifar10_dvs"),
+            "imagenet": dict(dataset="imagenet", workers=16),
+            "two_phase": dict(dataset="imagenet", workers=16),
+        },
+        cost={"table2": "24 runs x 100 epochs of CIFAR-10: about 2 GPU-days",
+              "table6": "24 runs x 100 epochs (CIFAR-10 and CIFAR-100): about 3 GPU-days",
+              "init": "about 4 GPU-hours", "deep": "MS-ResNet482: about a GPU-week",
+              "dvs": "about 3 GPU-hours", "imagenet": "weeks on 8 GPUs", "two_phase": "weeks on 8 GPUs"},
+    )
+    return {p.name: p for p in (smoke, fmnist, paper)}
+
+
+#: name -> Profile (a fresh copy per import; profiles are frozen).
+PROFILES: dict[str, Profile] = _profiles()
+
+
+def get_profile(name: str | Profile) -> Profile:
+    if isinstance(name, Profile):
+        return name
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; valid: {', '.join(PROFILES)}")
+    return PROFILES[name]

@@ -1,0 +1,188 @@
+"""The paper's experiments as data: ``EXPERIMENTS[name](profile) -> list[TrainConfig]``.
+
+* ``table2``: plain / vanilla / wolif / ms x depth 8, 14, 20, 32, 44, 56 (Table II, Table VIII first block);
+* ``table6``: ms / sr_b / sr_c x depth 32, 44, 56, 110 per data set (Table VI, Table VIII second block);
+* ``init``: Fig. 5 (a) accuracy after one epoch for (gamma1, gamma2) pairs, BN and TDBN,
+  MS-ResNet-56; (b) training-loss curves of MS-ResNet-104, gamma2 = 1 vs 0;
+* ``deep``: MS-ResNet-110 and -482 (Sec. III-D);
+* ``dvs``: MS-ResNet20 on CIFAR10-DVS (Table IV);
+* ``imagenet``: MS-ResNet-18 / 34 (Table III, Table X);
+* ``two_phase``: T = 1 pretrain, then T = 6 from those weights (Appendix B).
+
+``run_sweep(name, profile)`` trains every config not yet in the results store (one
+line per run) and skips the finished ones; ``msr sweep NAME --profile P``.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Callable
+
+from msr.profiles import Profile, get_profile
+from msr.recipes import get_recipe, scale_milestones
+from msr.results import ResultsStore, default_root
+from msr.train import TrainConfig, TrainingDiverged, train
+
+TABLE2_BLOCKS = ("plain", "vanilla", "wolif", "ms")
+TABLE2_DEPTHS = (8, 14, 20, 32, 44, 56)
+TABLE6_BLOCKS = ("ms", "sr_b", "sr_c")
+TABLE6_DEPTHS = (32, 44, 56, 110)
+#: Fig. 5a pairs (gamma1, gamma2): multipliers alpha of the first and second BN (msr.layers.initial_gamma).
+FIG5A_PAIRS = ((1.0, 1.0), (1.0, 0.5), (1.0, 0.0), (0.5, 0.5), (0.5, 0.0), (0.0, 0.0))
+FIG5A_DEPTH = 56
+FIG5B_DEPTH = 104
+SPECIAL_KEYS = ("depths", "datasets", "fig5b_epochs")
+
+
+def make_config(recipe: str, profile: Profile, experiment: str, **run) -> TrainConfig:
+    """recipe < profile defaults < profile experiment settings < ``run``; milestones follow the epochs."""
+    r = get_recipe(recipe)
+    s = {k: v for k, v in profile.settings(experiment).items() if k not in SPECIAL_KEYS}
+    merged = {**r, **s, **run}
+    if r.get("milestones") and "milestones" not in run and merged["epochs"] != r["epochs"]:
+        merged["milestones"] = scale_milestones(r["milestones"], r["epochs"], merged["epochs"])
+    return TrainConfig.from_dict(merged)
+
+
+def table2(profile) -> list[TrainConfig]:
+    p = get_profile(profile)
+    depths = p.settings("table2").get("depths", TABLE2_DEPTHS)
+    return [make_config("table2", p, "table2", model="cifar_resnet", block=b, depth=d)
+            for b in TABLE2_BLOCKS for d in depths]
+
+
+def table6(profile) -> list[TrainConfig]:
+    p = get_profile(profile)
+    s = p.settings("table6")
+    return [make_config("table6", p, "table6", model="cifar_resnet", dataset=ds, block=b, depth=d)
+            for ds in s.get("datasets", ("cifar10", "cifar100"))
+            for d in s.get("depths", TABLE6_DEPTHS) for b in TABLE6_BLOCKS]
+
+
+def init(profile) -> list[TrainConfig]:
+    """Fig. 5: (a) one epoch per (norm, gamma1, gamma2) at depth 56; (b) depth 104,
+    gamma2 = 1 (standard initialisation) vs 0, loss curve over several epochs."""
+    p = get_profile(profile)
+    s = p.settings("init")
+    depth_a = s.get("depths", (FIG5A_DEPTH,))[0]
+    out = [make_config("table6", p, "init", model="cifar_resnet", block="ms", depth=depth_a, norm=n,
+                       gamma1=g1, gamma2=g2)
+           for n in ("bn", "tdbn") for g1, g2 in FIG5A_PAIRS]
+    out += [make_config("table6", p, "init", model="cifar_resnet", block="ms", depth=FIG5B_DEPTH, norm=n,
+                        gamma1=1.0, gamma2=g2, epochs=s.get("fig5b_epochs", 10))
+            for n in ("bn", "tdbn") for g2 in (1.0, 0.0)]
+    return out
+
+
+def deep(profile) -> list[TrainConfig]:
+    p = get_profile(profile)
+    return [make_config("table2", p, "deep", model="cifar_resnet", block="ms", depth=d)
+            for d in p.settings("deep").get("depths", (110, 482))]
+
+
+def dvs(profile) -> list[TrainConfig]:
+    p = get_profile(profile)
+    return [make_config("dvs", p, "dvs", model="dvs_resnet20", block="ms")]
+
+
+def imagenet(profile) -> list[TrainConfig]:
+    p = get_profile(profile)
+    return [make_config("imagenet18_34", p, "imagenet", model=m, block="ms")
+            for m in ("imagenet_resnet18", "imagenet_resnet34")]
+
+
+def two_phase(profile) -> list[TrainConfig]:
+    """Appendix B: phase 1 at T = 1, phase 2 at T = 6 initialised from phase 1's final
+    weights (``init_from="hash:..."``); phase 2's result also holds the T = 1 weights'
+    accuracy at T = 6 before finetuning (``final.init_acc``).  Paper profile:
+    ImageNet ResNet-104; others: the profile's data set with cifar_resnet."""
+    p = get_profile(profile)
+    s = p.settings("two_phase")
+    if s.get("dataset") == "imagenet":
+        first = make_config("imagenet104_pretrain", p, "two_phase")
+        second = make_config("imagenet104_finetune", p, "two_phase", init_from=f"hash:{first.hash()}")
+        return [first, second]
+    out = []
+    for d in s.get("depths", (56,)):
+        first = make_config("table6", p, "two_phase", model="cifar_resnet", block="ms", depth=d, T=1,
+                            label_smoothing=0.1)
+        second = make_config("table6", p, "two_phase", model="cifar_resnet", block="ms", depth=d, T=6, lr=0.05,
+                             weight_decay=1e-5, label_smoothing=0.1, epochs=max(1, first.epochs // 2),
+                             init_from=f"hash:{first.hash()}")
+        out += [first, second]
+    return out
+
+
+#: experiment name -> builder(profile) -> list of configs
+EXPERIMENTS: dict[str, Callable[[str | Profile], list[TrainConfig]]] = {
+    "table2": table2, "table6": table6, "init": init, "deep": deep, "dvs": dvs, "imagenet": imagenet,
+    "two_phase": two_phase,
+}
+
+
+def experiment_configs(name: str, profile: str | Profile) -> list[TrainConfig]:
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; valid: {', '.join(EXPERIMENTS)}")
+    return EXPERIMENTS[name](get_profile(profile))
+
+
+def describe(cfg: TrainConfig) -> str:
+    parts = [cfg.model.replace("cifar_resnet", "resnet") + (str(cfg.depth) if cfg.model == "cifar_resnet" else ""),
+             cfg.block, cfg.dataset, f"T={cfg.T}"]
+    if cfg.gamma1 is not None or cfg.gamma2 is not None:
+        parts.append(f"{cfg.norm} g=({cfg.gamma1},{cfg.gamma2})")
+    return " ".join(parts)
+
+
+def run_sweep(name: str, profile: str | Profile, force: bool = False, device: str | None = None,
+              store: ResultsStore | None = None, run_dir: str = "runs", data_root: str | None = None) -> list[dict]:
+    """Train every config of experiment ``name`` under ``profile``; finished runs are skipped."""
+    p = get_profile(profile)
+    configs = experiment_configs(name, p)
+    runtime = {k: v for k, v in (("device", device), ("data_root", data_root)) if v is not None}
+    configs = [c.replace(**runtime) for c in configs]  # runtime fields only: hashes unchanged
+    store = store or ResultsStore(default_root())
+    out = []
+    for i, cfg in enumerate(configs, 1):
+        t0 = time.perf_counter()
+        result = train(cfg, profile=p.name, experiment=name, store=store, force=force, run_dir=run_dir)
+        acc = result["final"]["reported_acc"]
+        how = "skipped (stored)" if result.get("skipped") else "trained"
+        print(f"[{i}/{len(configs)}] {name} {describe(cfg)}: {how}, acc {acc:.2f} %, "
+              f"{time.perf_counter() - t0:.1f} s  ({cfg.hash()})", flush=True)
+        out.append(result)
+    return out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("experiment", help=f"one of: {', '.join(EXPERIMENTS)}")
+    parser.add_argument("--profile", default="smoke", help="smoke, fmnist or paper (msr.profiles)")
+    parser.add_argument("--force", action="store_true", help="retrain runs whose result is stored")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: the profile's)")
+    parser.add_argument("--results", default=None, help="results root (default $MSR_RESULTS or results)")
+    parser.add_argument("--runs", default="runs", help="checkpoint root (default runs)")
+    parser.add_argument("--data-root", default=None, help="where data sets live (default data)")
+    parser.add_argument("--list", action="store_true", help="print the configs and exit")
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.list:
+        for cfg in experiment_configs(args.experiment, args.profile):
+            print(f"{cfg.hash()}  {describe(cfg)}  epochs={cfg.epochs} batch={cfg.batch_size} subset={cfg.subset}")
+        return 0
+    store = ResultsStore(args.results or default_root())
+    try:
+        run_sweep(args.experiment, args.profile, force=args.force, device=args.device, store=store,
+                  run_dir=args.runs, data_root=args.data_root)
+    except TrainingDiverged as err:
+        print(f"msr sweep: {err}", flush=True)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    p = argparse.ArgumentParser(prog="msr sweep")
+    add_arguments(p)
+    sys.exit(main(p.parse_args()))

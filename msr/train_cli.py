@@ -1,0 +1,103 @@
+"""``msr train``: train one model and store its result (flags as in torchvision's
+classification reference; ``--recipe`` loads Table VIII / X, every flag overrides it).
+
+    msr train --recipe table2 --profile fmnist --model cifar_resnet --depth 20 --block ms
+    torchrun --nproc_per_node 8 -m msr.cli train --recipe imagenet18_34 --profile paper
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+
+from msr.profiles import get_profile
+from msr.recipes import get_recipe, list_recipes, scale_milestones
+from msr.results import ResultsStore, default_root
+from msr.train import TrainConfig, TrainingDiverged, train
+
+
+def _opt_float(v: str) -> float | None:
+    return None if v.lower() == "none" else float(v)
+
+
+def _ints(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in v.replace(",", " ").split()) if v.strip() else ()
+
+
+#: flag -> (TrainConfig field, type, help)
+FLAGS = {
+    "--model": ("model", str, "cifar_resnet, imagenet_resnet18/34/104, dvs_resnet20"),
+    "--depth": ("depth", int, "cifar_resnet depth 6n+2"),
+    "--block": ("block", str, "plain, vanilla, wolif, ms, sr_b, sr_c"),
+    "--dataset": ("dataset", str, "fashion_mnist, cifar10, cifar100, imagenet, cifar10_dvs, synthetic"),
+    "--T": ("T", int, "timesteps"),
+    "--test-T": ("test_T", int, "timesteps at inference (default T)"),
+    "--epochs": ("epochs", int, None),
+    "--batch-size": ("batch_size", int, "global batch size"),
+    "--lr": ("lr", float, None),
+    "--lr-scale-batch": ("lr_scale_batch", int, "lr is per this many images (Table X: 256)"),
+    "--momentum": ("momentum", float, None),
+    "--weight-decay": ("weight_decay", float, None),
+    "--schedule": ("schedule", str, "multistep, cosine, constant"),
+    "--milestones": ("milestones", _ints, "e.g. 40,60,80"),
+    "--lr-factor": ("lr_factor", float, None),
+    "--label-smoothing": ("label_smoothing", float, None),
+    "--dropout": ("dropout", _opt_float, None),
+    "--augment": ("augment", lambda v: tuple(a for a in v.replace(",", " ").split()), "comma list"),
+    "--seed": ("seed", int, None),
+    "--subset": ("subset", int, "train on the first N images"),
+    "--test-subset": ("test_subset", int, "test on the first N images"),
+    "--subset-mode": ("subset_mode", str, "first or random"),
+    "--norm": ("norm", str, "tdbn or bn"),
+    "--gamma1": ("gamma1", _opt_float, "initial alpha of the first BN (Fig. 5)"),
+    "--gamma2": ("gamma2", _opt_float, "initial alpha of the second BN (Fig. 5)"),
+    "--init-from": ("init_from", str, "weights file or hash:<run> (two-phase training)"),
+    "--max-steps-per-epoch": ("max_steps_per_epoch", int, None),
+    "--log-every": ("log_every", int, "steps per training-loss curve point"),
+    "--data-root": ("data_root", str, "where data sets live (default data)"),
+    "--device": ("device", str, "cpu, cuda, cuda:N or auto"),
+    "--lif-backend": ("lif_backend", str, "reference, cpu, triton, auto"),
+    "--workers": ("workers", int, "data loader processes"),
+    "--checkpoint-every": ("checkpoint_every", int, "also checkpoint every N steps"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--recipe", default=None, help=f"preset: {', '.join(list_recipes())}")
+    parser.add_argument("--profile", default="smoke", help="smoke, fmnist or paper: defaults and results folder")
+    parser.add_argument("--experiment", default="train", help="results sub-folder (default train)")
+    parser.add_argument("--force", action="store_true", help="retrain even if the result is stored")
+    parser.add_argument("--results", default=None, help="results root (default $MSR_RESULTS or results)")
+    parser.add_argument("--runs", default="runs", help="checkpoint root (default runs)")
+    parser.add_argument("--no-amp", dest="amp", action="store_false", default=None, help="no bf16 autocast")
+    parser.add_argument("--deterministic", action="store_true", default=None)
+    for flag, (dest, typ, help_text) in FLAGS.items():
+        parser.add_argument(flag, dest=dest, type=typ, default=None, help=help_text)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """recipe < profile defaults < flags."""
+    profile = get_profile(args.profile)
+    recipe = get_recipe(args.recipe) if args.recipe else {}
+    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
+             if getattr(args, f.name, None) is not None}
+    merged = {**recipe, **profile.defaults, **given}
+    if recipe.get("milestones") and "milestones" not in given and merged.get("epochs") != recipe["epochs"]:
+        merged["milestones"] = scale_milestones(recipe["milestones"], recipe["epochs"], merged["epochs"])
+    return TrainConfig.from_dict(merged)
+
+
+def main(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    store = ResultsStore(args.results or default_root())
+    try:
+        result = train(cfg, profile=args.profile, experiment=args.experiment, store=store, force=args.force,
+                       run_dir=args.runs)
+    except TrainingDiverged as err:
+        print(f"msr train: {err}", flush=True)
+        return 3
+    f = result["final"]
+    how = "skipped: result already stored (use --force to retrain)" if result.get("skipped") else "trained"
+    print(f"{how}; reported acc {f['reported_acc']:.2f} % (mean of the last {min(5, len(result['epochs']['test_acc']))} "
+          f"epochs), best {f['best_acc']:.2f} %, final {f['final_acc']:.2f} %  -> "
+          f"{store.path(args.profile, args.experiment, cfg.hash_dict())}")
+    return 0

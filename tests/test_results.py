@@ -1,0 +1,127 @@
+"""Results store: hashing, atomic writes, provenance, get_or_compute, checkpoints."""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from msr.results import (CheckpointError, ResultsStore, config_hash, load_checkpoint, provenance,
+                         save_checkpoint)
+
+
+def test_config_hash_is_canonical():
+    a = config_hash({"b": 1, "a": [1, 2], "c": {"y": 1.5, "x": None}})
+    b = config_hash({"c": {"x": None, "y": 1.5}, "a": (1, 2), "b": 1})
+    assert a == b and re.fullmatch(r"[0-9a-f]{16}", a)
+    assert config_hash({"b": 2, "a": [1, 2], "c": {"y": 1.5, "x": None}}) != a
+
+
+def test_provenance_has_the_fields_and_no_hostname():
+    import socket
+
+    p = provenance("cpu")
+    for key in ("git_commit", "git_dirty", "torch", "python", "device", "date_utc"):
+        assert key in p
+    assert p["torch"] == torch.__version__
+    assert socket.gethostname() not in json.dumps(p)
+
+
+def test_put_get_roundtrip_with_arrays(store):
+    cfg = {"model": "x", "depth": 8}
+    path = store.put("smoke", "exp", cfg, {"acc": 1.5, "curve": [1, 2]}, arrays={"w": np.arange(6).reshape(2, 3)})
+    assert path == store.root / "smoke" / "exp" / f"{config_hash(cfg)}.json"
+    got = store.get("smoke", "exp", cfg)
+    assert got["acc"] == 1.5 and got["config"] == cfg and got["hash"] == config_hash(cfg)
+    assert "git_commit" in got["provenance"]
+    np.testing.assert_array_equal(store.get_arrays("smoke", "exp", cfg)["w"], np.arange(6).reshape(2, 3))
+    assert store.get("smoke", "exp", {"model": "y"}) is None
+    assert [r["acc"] for r in store.list("smoke", "exp")] == [1.5]
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, path.with_suffix(".npz").name])
+
+
+def test_failed_write_keeps_the_old_file_and_leaves_no_temp(store, monkeypatch):
+    cfg = {"k": 1}
+    path = store.put("p", "e", cfg, {"v": 1})
+    before = path.read_bytes()
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("msr.results.os.replace", boom)
+    with pytest.raises(OSError):
+        store.put("p", "e", cfg, {"v": 2})
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def _writer(root, i):
+    s = ResultsStore(root)
+    for j in range(15):
+        s.put("p", "e", {"k": 0}, {"writer": i, "j": j, "blob": list(range(2000))})
+
+
+def test_concurrent_writers_never_leave_a_broken_file(tmp_path):
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_writer, args=(tmp_path, i)) for i in range(3)]
+    for p in procs:
+        p.start()
+    s = ResultsStore(tmp_path)
+    seen = 0
+    while any(p.is_alive() for p in procs):
+        r = s.get("p", "e", {"k": 0})  # raises on a half-written file
+        seen += r is not None
+    for p in procs:
+        p.join()
+        assert p.exitcode == 0
+    final = s.get("p", "e", {"k": 0})
+    assert final["j"] == 14 and len(final["blob"]) == 2000
+    assert [p.name for p in (tmp_path / "p" / "e").iterdir()] == [f"{config_hash({'k': 0})}.json"]
+
+
+def test_get_or_compute_computes_once(store):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"acc": 3.0}, {"curve": np.ones(3)}
+
+    a = store.get_or_compute("p", "e", {"c": 1}, compute)
+    b = store.get_or_compute("p", "e", {"c": 1}, compute)
+    assert a == b and len(calls) == 1 and a["acc"] == 3.0
+    assert a["wall_time_s"] >= 0 and "wall_time_s" in a["provenance"]
+    assert store.get_arrays("p", "e", {"c": 1})["curve"].tolist() == [1, 1, 1]
+    store.get_or_compute("p", "e", {"c": 1}, lambda: {"acc": 4.0}, recompute=True)
+    assert store.get("p", "e", {"c": 1})["acc"] == 4.0
+
+
+def test_bad_names_rejected(store):
+    with pytest.raises(ValueError, match="profile"):
+        store.path("../x", "e", {})
+
+
+def test_checkpoint_roundtrip_and_corrupt_file(tmp_path):
+    path = tmp_path / "ckpt" / "last.pt"
+    save_checkpoint(path, {"w": torch.arange(3.0), "epoch": 2, "hist": {"a": [1.0]}})
+    state = load_checkpoint(path)
+    assert state["epoch"] == 2 and state["w"].tolist() == [0.0, 1.0, 2.0]
+    path.write_bytes(b"this is not a checkpoint")
+    with pytest.raises(CheckpointError, match=re.escape(str(path))):
+        load_checkpoint(path)
+    assert path.read_bytes() == b"this is not a checkpoint"  # left as it was
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("unpickled!",))
+
+
+def test_checkpoint_never_unpickles_objects(tmp_path, capsys):
+    path = tmp_path / "evil.pt"
+    torch.save({"x": _Evil()}, path)
+    with pytest.raises(CheckpointError):
+        load_checkpoint(path)
+    assert "unpickled!" not in capsys.readouterr().out

@@ -1,0 +1,225 @@
+"""Training engine: learning, results payload, determinism, exact resume, bad input."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import HAVE_FMNIST, needs_fmnist
+from msr.models import create_model
+from msr.recipes import get_recipe, scale_milestones
+from msr.results import CheckpointError, load_checkpoint
+from msr.train import (TrainConfig, TrainingDiverged, base_lr, evaluate, load_trained, lr_at, run_folder,
+                       train)
+
+ROOT = Path(__file__).resolve().parents[1]
+EPOCH_KEYS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "epoch_time", "images_per_s",
+              "firing_rate")
+
+
+def _check_payload(r, cfg, epochs):
+    assert r["status"] == "complete" and r["hash"] == cfg.hash() and r["config"]["depth"] == cfg.depth
+    for k in EPOCH_KEYS:
+        assert len(r["epochs"][k]) == epochs, k
+    assert r["epochs"]["epoch"] == list(range(1, epochs + 1))
+    f = r["final"]
+    assert f["reported_acc"] == pytest.approx(sum(r["epochs"]["test_acc"][-5:]) / min(5, epochs))
+    assert f["best_acc"] == max(r["epochs"]["test_acc"]) and f["final_acc"] == r["epochs"]["test_acc"][-1]
+    assert 0 < f["firing_rate"] < 1
+    assert len(r["steps"]["step"]) == len(r["steps"]["loss"]) > 0
+    for k in ("git_commit", "torch", "device", "wall_time_s"):
+        assert k in r["provenance"]
+    assert r["seed"] == cfg.seed
+
+
+def test_synthetic_run_learns_and_stores_a_complete_result(tiny, store, tmp_path):
+    cfg = tiny(epochs=3, batch_size=32, subset=256, test_subset=64, log_every=2)
+    r = train(cfg, profile="smoke", experiment="t", store=store, run_dir=tmp_path / "runs")
+    losses = r["epochs"]["train_loss"]
+    assert losses[0] > losses[1] > losses[2] and losses[-1] < losses[0] - 0.03
+    _check_payload(r, cfg, 3)
+    assert len(r["steps"]["step"]) == 3 * 8 // 2
+    on_disk = json.loads(store.path("smoke", "t", cfg.hash_dict()).read_text())
+    assert on_disk["final"] == r["final"]
+    # a second call is skipped; force retrains
+    again = train(cfg, profile="smoke", experiment="t", store=store, run_dir=tmp_path / "runs")
+    assert again["skipped"] and again["final"] == r["final"]
+    model = load_trained(r, run_dir=tmp_path / "runs")
+    saved = load_checkpoint(run_folder(tmp_path / "runs", "smoke", "t", cfg) / "model.pt")
+    assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())
+
+
+@needs_fmnist
+def test_fashion_mnist_run_learns(tiny, store, tmp_path):
+    cfg = tiny(dataset="fashion_mnist", epochs=3, batch_size=32, subset=256, test_subset=64, log_every=2,
+               augment=("normalize",))
+    r = train(cfg, profile="smoke", experiment="t", store=store, run_dir=tmp_path / "runs")
+    losses = r["epochs"]["train_loss"]
+    assert losses[0] > losses[1] > losses[2] and losses[-1] < losses[0] - 0.05
+    _check_payload(r, cfg, 3)
+    assert r["data"]["input_size"] == [1, 32, 32]
+
+
+def _random_cfg(tiny, **kw):
+    """Uses every source of randomness: augmentation (real data) or dropout, shuffling."""
+    if HAVE_FMNIST:
+        return tiny(dataset="fashion_mnist", augment=("random_crop_32", "hflip", "normalize"), dropout=0.2, **kw)
+    return tiny(dropout=0.2, **kw)
+
+
+def test_same_seed_same_metrics(tiny, tmp_path):
+    from msr.results import ResultsStore
+
+    cfg = _random_cfg(tiny)
+    a = train(cfg, profile="s", experiment="a", store=ResultsStore(tmp_path / "a"), run_dir=tmp_path / "ra")
+    b = train(cfg, profile="s", experiment="a", store=ResultsStore(tmp_path / "b"), run_dir=tmp_path / "rb")
+    assert a["epochs"]["train_loss"] == b["epochs"]["train_loss"] and a["steps"] == b["steps"]
+    assert a["final"] == b["final"]
+    c = train(cfg.replace(seed=1), profile="s", experiment="a", store=ResultsStore(tmp_path / "c"),
+              run_dir=tmp_path / "rc")
+    assert c["steps"]["loss"] != a["steps"]["loss"]
+
+
+def _cli(args, tmp_path, env_extra=None, check=True):
+    env = {**os.environ, "MSR_OFFLINE": "1", "PYTHONPATH": str(ROOT), **(env_extra or {})}
+    env.pop("MSR_FAULT_AFTER_STEPS", None) if not env_extra else None
+    p = subprocess.run([sys.executable, "-m", "msr.cli", *args], cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=240)
+    if check and p.returncode != 0:
+        raise AssertionError(f"rc {p.returncode}\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def _train_args(results, runs, extra=()):
+    data = ["--dataset", "fashion_mnist", "--augment", "random_crop_32,hflip,normalize"] if HAVE_FMNIST else \
+        ["--dataset", "synthetic"]
+    return ["train", "--profile", "smoke", "--depth", "8", "--T", "2", "--epochs", "2", "--batch-size", "16",
+            "--subset", "64", "--test-subset", "32", "--dropout", "0.2", "--checkpoint-every", "3",
+            "--results", str(results), "--runs", str(runs), *data, *extra]
+
+
+def test_killed_run_resumes_exactly(tmp_path):
+    # uninterrupted reference
+    _cli(_train_args(tmp_path / "ref", tmp_path / "ref_runs"), tmp_path)
+    ref = json.loads(next((tmp_path / "ref").rglob("*.json")).read_text())
+    # killed after 7 steps: checkpoints at step 3 (mid epoch 1), 4 (epoch end), 6 (mid epoch 2)
+    p = _cli(_train_args(tmp_path / "res", tmp_path / "runs"), tmp_path, {"MSR_FAULT_AFTER_STEPS": "7"},
+             check=False)
+    assert p.returncode == 17, p.stderr
+    assert not (tmp_path / "res").exists() or not list((tmp_path / "res").rglob("*")), "no result may exist"
+    ckpt = next((tmp_path / "runs").rglob("last.pt"))
+    state = load_checkpoint(ckpt)
+    assert (state["epoch"], state["batch"], state["step"]) == (1, 2, 6)
+    assert [p.name for p in ckpt.parent.iterdir()] == ["last.pt"]  # no temp files
+    p = _cli(_train_args(tmp_path / "res", tmp_path / "runs"), tmp_path)
+    assert "resuming" in p.stdout
+    got = json.loads(next((tmp_path / "res").rglob("*.json")).read_text())
+    assert got["epochs"]["train_loss"] == ref["epochs"]["train_loss"]
+    assert got["epochs"]["test_acc"] == ref["epochs"]["test_acc"]
+    assert got["steps"] == ref["steps"] and got["final"] == ref["final"]
+    w_ref = load_checkpoint(next((tmp_path / "ref_runs").rglob("model.pt")))
+    w_got = load_checkpoint(next((tmp_path / "runs").rglob("model.pt")))
+    assert all(torch.equal(w_ref[k], w_got[k]) for k in w_ref)
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny, store, tmp_path, monkeypatch):
+    cfg = tiny(epochs=3)  # 4 steps per epoch
+    monkeypatch.setenv("MSR_FAULT_NAN_AT_STEP", "6")
+    with pytest.raises(TrainingDiverged, match="last good checkpoint is kept at .*last.pt.*no result was written"):
+        train(cfg, profile="smoke", experiment="t", store=store, run_dir=tmp_path / "runs")
+    assert store.get("smoke", "t", cfg.hash_dict()) is None
+    state = load_checkpoint(run_folder(tmp_path / "runs", "smoke", "t", cfg) / "last.pt")
+    assert state["epoch"] == 1 and all(torch.isfinite(v).all() for v in state["model"].values())
+    monkeypatch.delenv("MSR_FAULT_NAN_AT_STEP")
+    r = train(cfg, profile="smoke", experiment="t", store=store, run_dir=tmp_path / "runs")  # resumes
+    assert r["epochs"]["epoch"] == [1, 2, 3]
+
+
+def test_corrupt_checkpoint_is_reported_and_kept(tiny, store, tmp_path):
+    cfg = tiny(epochs=1)
+    folder = run_folder(tmp_path / "runs", "smoke", "t", cfg)
+    folder.mkdir(parents=True)
+    (folder / "last.pt").write_bytes(b"\x80garbage")
+    with pytest.raises(CheckpointError, match=str(folder / "last.pt")):
+        train(cfg, profile="smoke", experiment="t", store=store, run_dir=tmp_path / "runs")
+    assert (folder / "last.pt").read_bytes() == b"\x80garbage"
+    assert store.get("smoke", "t", cfg.hash_dict()) is None
+
+
+def test_cli_bad_input_one_clear_line(tmp_path):
+    p = _cli(["train", "--profile", "nope", "--results", str(tmp_path)], tmp_path, check=False)
+    assert p.returncode == 2 and "unknown profile 'nope'; valid: smoke, fmnist, paper" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+    p = _cli(["train", "--dataset", "mnist", "--results", str(tmp_path)], tmp_path, check=False)
+    assert p.returncode == 2 and "unknown dataset 'mnist'; valid:" in p.stderr
+    p = _cli(["train", "--dataset", "cifar10", "--data-root", str(tmp_path / "d"), "--results", str(tmp_path)],
+             tmp_path, check=False)
+    assert p.returncode == 2 and str(tmp_path / "d" / "cifar-10-batches-py") in p.stderr
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def test_lr_schedules_match_torch():
+    cfg = TrainConfig(epochs=10, schedule="multistep", milestones=(4, 6, 8), lr_factor=0.2, lr=0.1)
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, [4, 6, 8], 0.2)
+    cos_opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    cos = torch.optim.lr_scheduler.CosineAnnealingLR(cos_opt, T_max=10)
+    for e in range(10):
+        assert lr_at(cfg, e) == pytest.approx(opt.param_groups[0]["lr"])
+        assert lr_at(cfg.replace(schedule="cosine"), e) == pytest.approx(cos_opt.param_groups[0]["lr"])
+        opt.step(), sched.step(), cos_opt.step(), cos.step()
+
+
+def test_recipes_follow_the_tables():
+    t2, t6 = TrainConfig.from_dict(get_recipe("table2")), TrainConfig.from_dict(get_recipe("table6"))
+    assert (t2.lr, t2.momentum, t2.batch_size, t2.weight_decay, t2.epochs) == (0.1, 0.9, 100, 0.0, 100)
+    assert t2.schedule == "multistep" and t2.milestones == (40, 60, 80) and t2.lr_factor == 0.2
+    assert t6.schedule == "cosine" and t6.weight_decay == 1e-4
+    assert t6.augment == ("random_crop_32", "random_rotation_15", "hflip", "normalize")
+    ft = TrainConfig.from_dict(get_recipe("imagenet104_finetune"))
+    assert (ft.lr, ft.weight_decay, ft.label_smoothing, ft.dropout, ft.test_T) == (0.05, 1e-5, 0.1, 0.2, 5)
+    assert "autoaugment" in ft.augment
+    assert TrainConfig.from_dict(get_recipe("imagenet104_pretrain")).T == 1
+    assert base_lr(ft.replace(batch_size=512)) == pytest.approx(0.1)  # linear per 256
+    assert scale_milestones((40, 60, 80), 100, 10) == (4, 6, 8)
+    with pytest.raises(ValueError, match="valid: dvs, imagenet104_finetune"):
+        get_recipe("table9")
+    with pytest.raises(ValueError, match="unknown TrainConfig field.*valid"):
+        TrainConfig.from_dict({"lr": 0.1, "learning_rate": 1})
+    with pytest.raises(ValueError, match="schedule.*multistep, cosine, constant"):
+        TrainConfig(schedule="step")
+
+
+def test_two_phase_T1_weights_continue_at_T6(tiny, store, tmp_path):
+    first = tiny(T=1, epochs=1)
+    r1 = train(first, profile="smoke", experiment="tp", store=store, run_dir=tmp_path / "runs")
+    second = tiny(T=6, epochs=1, init_from=f"hash:{first.hash()}")
+    r2 = train(second, profile="smoke", experiment="tp", store=store, run_dir=tmp_path / "runs")
+    m1 = load_trained(r1, run_dir=tmp_path / "runs")
+    m6 = create_model("cifar_resnet", depth=8, in_channels=1, T=6)
+    m6.load_state_dict(m1.state_dict())
+    from msr.data import build_loaders
+
+    _, test, info = build_loaders(second)
+    expect = evaluate(m6, test, torch.device("cpu"), second, False)
+    assert r2["final"]["init_acc"] == pytest.approx(expect["acc"])
+    assert r2["init_eval"]["loss"] == pytest.approx(expect["loss"])
+    with pytest.raises(ValueError, match="no finished run"):
+        train(tiny(init_from="hash:0000000000000000"), profile="smoke", experiment="tp", store=store,
+              run_dir=tmp_path / "runs")
+
+
+def test_dvs_frames_train_time_first(tiny, store, tmp_path):
+    from test_data import _write_events
+
+    _write_events(tmp_path)
+    cfg = tiny(dataset="cifar10_dvs", model="dvs_resnet20", data_root=str(tmp_path), T=3, batch_size=6,
+               subset=None, test_subset=None, epochs=1)
+    r = train(cfg, profile="smoke", experiment="dvs", store=store, run_dir=tmp_path / "runs")
+    assert r["data"]["time_first"] and r["data"]["input_size"] == [2, 64, 64]
+    assert len(r["epochs"]["test_acc"]) == 1 and r["params"] > 0
