@@ -31,8 +31,14 @@ data:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
 	fi
 
+# PROFILE=smoke computes everything on a CPU; other profiles render what results/ holds
+# (so `make book` never trains for hours) unless COMPUTE=1.  ONLY=NAMES executes those
+# chapters and renders the others that have no executed copy for this profile yet.
+RENDER_ONLY = $(if $(or $(filter smoke,$(PROFILE)),$(COMPUTE)),,--render-only)
+DEVICE ?= auto
+
 book: venv data
-	$(BIN)/msr reproduce --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
+	$(BIN)/msr reproduce --profile $(PROFILE) --device $(DEVICE) $(RENDER_ONLY) $(if $(ONLY),--only $(ONLY) --fill-missing)
 	$(MAKE) html
 
 html: venv
@@ -47,7 +53,7 @@ test-browser: venv
 		echo "installing Debian package chromium"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
-	$(BIN)/python -m pytest -q -m browser
+	MSR_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q -m browser -p no:cacheprovider
 
 bench: venv
 	$(BIN)/msr bench

@@ -1,0 +1,453 @@
+"""Helpers the book's notebooks share: parameters, figure style, provenance captions,
+tables beside the paper's values, and the "not computed yet" box.
+
+A notebook is narrative plus a few calls into :mod:`msr.pipeline` (compute) and this
+module (render).  Everything here renders; nothing here trains.
+
+Labelling rules the helpers enforce:
+
+* every figure carries a footer naming the profile, the data set, the hardware and the
+  commit that produced it (from the stored provenance);
+* values from :mod:`msr.paper` are labelled ``paper``; ours are labelled with the profile;
+* an item the results store does not hold is shown as a warning box with the command
+  that computes it, never as a blank or a copied value.
+"""
+from __future__ import annotations
+
+import math
+import os
+import platform
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+#: The parameters every chapter notebook takes (its first code cell, tagged ``parameters``).
+PARAMETERS: dict[str, Any] = {
+    "profile": "fmnist",
+    "device": "cpu",
+    "recompute": False,
+    "render_only": False,
+    "data_root": "data",
+}
+#: Names IPython puts into a kernel's namespace; never parameters.
+_IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+
+ROOT = Path(os.environ.get("MSR_ROOT", Path(__file__).resolve().parents[1]))
+FIGURES = ROOT / "figures"
+
+
+class ParameterError(ValueError):
+    """A notebook parameter is unknown, misspelt or impossible."""
+
+
+def profile_names() -> list[str]:
+    try:
+        from msr.profiles import PROFILES
+    except ImportError:  # pragma: no cover - until msr.profiles lands
+        return ["smoke", "fmnist", "paper"]
+    return list(PROFILES)
+
+
+def check_device(device: str) -> str:
+    """``cpu``, ``cuda``, ``cuda:N`` or ``auto``; ``auto`` picks CUDA when present."""
+    if not isinstance(device, str):
+        raise ParameterError(f"device must be a string (cpu, cuda, cuda:N, auto), got {device!r}")
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    base, _, idx = device.partition(":")
+    if base not in ("cpu", "cuda") or (idx and not idx.isdigit()) or (base == "cpu" and idx):
+        raise ParameterError(f"unknown device {device!r}; valid: cpu, cuda, cuda:N, auto")
+    if base == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ParameterError(f"device {device!r} asked for, but CUDA is not available here; use device='cpu'")
+    return device
+
+
+def _as_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+        return value.lower() in ("true", "1", "yes")
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise ParameterError(f"parameter {name!r} must be true or false, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Params:
+    """The validated parameters of one notebook run."""
+
+    profile: str
+    device: str
+    recompute: bool
+    render_only: bool
+    data_root: str
+    extra: dict = field(default_factory=dict)
+
+
+def check_parameters(values: dict[str, Any], extra_allowed: Iterable[str] = ()) -> Params:
+    """Validate parameter values by name; unknown names and impossible values raise
+    :class:`ParameterError` naming what is valid."""
+    allowed = set(PARAMETERS) | set(extra_allowed)
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise ParameterError(
+            f"unknown parameter(s) {', '.join(map(repr, unknown))}; valid parameters: {', '.join(sorted(allowed))}"
+        )
+    v = {**PARAMETERS, **values}
+    profiles = profile_names()
+    if v["profile"] not in profiles:
+        raise ParameterError(f"unknown profile {v['profile']!r}; valid profiles: {', '.join(profiles)}")
+    recompute = _as_bool("recompute", v["recompute"])
+    render_only = _as_bool("render_only", v["render_only"])
+    if recompute and render_only:
+        raise ParameterError("recompute and render_only cannot both be true (render_only never computes)")
+    if not isinstance(v["data_root"], str) or not v["data_root"]:
+        raise ParameterError(f"data_root must be a non-empty path, got {v['data_root']!r}")
+    device = check_device(v["device"]) if not render_only else str(v["device"])
+    return Params(v["profile"], device, recompute, render_only, v["data_root"],
+                  {k: v[k] for k in sorted(set(extra_allowed) & set(v))})
+
+
+def parameters(namespace: dict[str, Any], extra: Iterable[str] = ()) -> Params:
+    """Validate the parameters a notebook holds after papermill injected its own.
+
+    Papermill only *warns* about a parameter the notebook does not declare and then
+    defines it anyway; this looks at every public, non-module global of the notebook
+    (call it before any import besides ``msr.book``), so ``-p profle smoke`` stops the
+    notebook with a message naming the valid parameters.
+    """
+    values = {
+        k: v for k, v in namespace.items()
+        if not k.startswith("_") and k not in _IPYTHON_NAMES and not isinstance(v, types.ModuleType)
+        and not callable(v)
+    }
+    return check_parameters(values, extra)
+
+
+# ---------------------------------------------------------------- provenance ----
+
+def hardware() -> str:
+    """This machine in words: the GPU name or the CPU and its core count."""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.get_device_name(0)
+    except Exception:  # pragma: no cover - torch always present in practice
+        pass
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU {cpu} ({os.cpu_count()} cores)"
+
+
+def hardware_of(prov: dict | None) -> str:
+    """The hardware named in a stored provenance record."""
+    if not prov:
+        return "unknown"
+    for key in ("hardware", "device_name", "gpu", "device"):
+        if prov.get(key):
+            return str(prov[key])
+    return "unknown"
+
+
+def commit_of(prov: dict | None) -> str:
+    if not prov:
+        return "unknown"
+    c = prov.get("git_commit") or prov.get("commit") or "unknown"
+    return str(c)[:10] + ("+dirty" if prov.get("git_dirty") or prov.get("dirty") else "")
+
+
+def date_of(prov: dict | None) -> str:
+    if not prov:
+        return "unknown"
+    return str(prov.get("date_utc") or prov.get("date") or "unknown")[:19]
+
+
+def dataset_of(profile: str, experiment: str | None = None) -> str:
+    """The data set a profile's runs use (from :mod:`msr.profiles`)."""
+    try:
+        from msr.profiles import get_profile
+
+        p = get_profile(profile)
+    except ImportError:  # pragma: no cover - until msr.profiles lands
+        p = None
+    for key in ("dataset", "data"):
+        val = getattr(p, key, None) if not isinstance(p, dict) else p.get(key)
+        if isinstance(val, str):
+            return val
+        if isinstance(val, dict) and experiment in val:
+            return str(val[experiment])
+    return {"smoke": "synthetic / tiny subset", "fmnist": "Fashion-MNIST", "paper": "paper's data sets"}.get(profile, "?")
+
+
+def provenance_line(profile: str, provs: Iterable[dict | None], dataset: str | None = None) -> str:
+    """``profile smoke · data synthetic · hardware CPU ... · commit abc · 2025-..``
+    for one or more stored results (distinct values are joined)."""
+    provs = [p for p in provs if p]
+    def uniq(fn):
+        vals = sorted({fn(p) for p in provs}) or ["unknown"]
+        return ", ".join(vals[:3]) + (f" (+{len(vals) - 3})" if len(vals) > 3 else "")
+    parts = [f"profile {profile}"]
+    parts.append(f"data {dataset or dataset_of(profile)}")
+    parts.append(f"hardware {uniq(hardware_of)}")
+    parts.append(f"commit {uniq(commit_of)}")
+    parts.append(f"date {uniq(lambda p: date_of(p)[:10])}")
+    return " · ".join(parts)
+
+
+def local_provenance() -> dict:
+    """Provenance of something computed right here (structure counts, analytic values)."""
+    try:
+        from msr.results import provenance
+
+        return provenance()
+    except ImportError:  # pragma: no cover - results store lands with msr.results
+        import datetime
+        import subprocess
+
+        try:
+            commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+        except OSError:
+            commit = "unknown"
+        return {"git_commit": commit or "unknown", "hardware": hardware(),
+                "date": datetime.datetime.now().isoformat(timespec="seconds")}
+
+
+# ---------------------------------------------------------------- rendering ----
+
+PALETTE = {"plain": "#7f7f7f", "vanilla": "#d62728", "wolif": "#ff7f0e", "ms": "#1f77b4",
+           "sr_a": "#1f77b4", "sr_b": "#2ca02c", "sr_c": "#9467bd", "paper": "#000000"}
+BLOCK_LABELS = {"plain": "PlainNet", "vanilla": "Vanilla spiking ResNet", "wolif": "W/O interblock LIF",
+                "ms": "MS-ResNet (SR-A)", "sr_a": "MS-ResNet (SR-A)", "sr_b": "SR-B", "sr_c": "SR-C"}
+
+
+def use_style() -> None:
+    """The one figure style of the book (seaborn, colour-blind palette, readable sizes)."""
+    import matplotlib
+
+    matplotlib.rcParams.update({"svg.hashsalt": "msr", "svg.fonttype": "none"})
+    import seaborn as sns
+
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind",
+                  rc={"figure.dpi": 100, "savefig.dpi": 120, "figure.figsize": (7.0, 4.2),
+                      "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 9,
+                      "savefig.bbox": "tight", "svg.hashsalt": "msr", "svg.fonttype": "none"})
+
+
+def save_figure(fig, name: str, profile: str, footer: str):
+    """Stamp ``footer`` (profile, data set, hardware, commit) on ``fig`` and write
+    ``figures/<profile>/<name>.png`` and ``.svg``; returns the figure for display."""
+    import matplotlib.pyplot as plt
+
+    fig.text(0.0, -0.01, footer, fontsize=7, color="#555555", ha="left", va="top",
+             transform=fig.transFigure)
+    out = FIGURES / profile
+    out.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out / f"{name}.png")
+    fig.savefig(out / f"{name}.svg", metadata={"Date": None})
+    plt.close(fig)
+    return fig
+
+
+def md(text: str):
+    """A MyST-markdown output (rendered by the book like page text)."""
+    from IPython.display import Markdown
+
+    return Markdown(text)
+
+
+def not_computed(name: str, profile: str, what: str = "this result") -> str:
+    """The MyST box shown where the store holds nothing for an item."""
+    return (
+        ":::{admonition} Not computed yet\n:class: warning\n"
+        f"The results store holds no `{profile}` result for {what}. Compute it with\n\n"
+        f"`msr reproduce --profile {profile} --only {name}` (or `msr compute {name} --profile {profile} --device cuda`).\n"
+        ":::\n"
+    )
+
+
+def smoke_note(profile: str) -> str:
+    if profile != "smoke":
+        return ""
+    return (":::{admonition} Smoke profile: these numbers mean nothing\n:class: caution\nThe numbers and figures on this page come from the `smoke` "
+            "profile: tiny models, T = 2, a few steps on synthetic or tiny data. They prove that the "
+            "pipeline runs end to end and **mean nothing** about the paper's claims.\n:::\n")
+
+
+def header(params: Params, chapter: str):
+    """Markdown shown at the top of every chapter: the run's parameters and, for smoke,
+    the warning that its numbers mean nothing."""
+    mode = "render only (reads the results store)" if params.render_only else (
+        "recompute" if params.recompute else "compute what the store lacks")
+    text = (f"*Rendered with profile `{params.profile}` (data: {dataset_of(params.profile)}), "
+            f"mode: {mode}.*\n\n" + smoke_note(params.profile))
+    return md(text)
+
+
+def fmt(x: Any, digits: int = 2) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def table(df, name: str, profile: str, caption: str, footer: str, digits: int = 2):
+    """Write ``results/<profile>/tables/<name>.csv`` and return a styled table whose
+    caption names the provenance.  Columns from the paper should be named ``paper ...``."""
+    from msr.results import default_root
+
+    out = default_root() / profile / "tables"
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / f"{name}.csv", index=True)
+    styler = df.style.format(lambda v: fmt(v, digits), na_rep="—")
+    paper_cols = [c for c in df.columns if "paper" in str(c).lower()]
+    if paper_cols:
+        styler = styler.set_properties(subset=paper_cols, **{"color": "#555", "font-style": "italic"})
+    styler = styler.set_caption(f"{caption}<br><small>{footer}</small>")
+    styler = styler.set_table_attributes('class="msr-table"')
+    return styler
+
+
+def verdict(shown: bool | None) -> str:
+    """A computed claim status in words."""
+    return {True: "**shown** by our run", False: "**not shown** by our run", None: "**not run** yet"}[shown]
+
+
+def claim_md(paper: str, shown: bool | None, evidence: str, profile: str) -> str:
+    return f"- *Paper:* {paper}  \n  *Ours ({profile}):* {verdict(shown)} — {evidence}"
+
+
+# ------------------------------------------------------- chapter 1: structure ----
+
+_KIND_STYLE = {"Conv": ("Conv 3x3", "#9ecae1"), "Norm": ("BN", "#a1d99b"), "LIF": ("LIF", "#fdae6b")}
+
+
+def draw_block_flows(flows: dict, order=("plain", "vanilla", "wolif", "ms", "sr_b", "sr_c")):
+    """Fig. 1 / 2a / 6: one column per block type, drawn from the forward order traced
+    on the module (:func:`msr.pipeline.block_flow`), not from a picture."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+
+    order = [b for b in order if b in flows]
+    fig, axes = plt.subplots(1, len(order), figsize=(2.1 * len(order), 6.2))
+    for ax, name in zip(axes, order):
+        f = flows[name]
+        steps = f["path"] + (["+"] if f["shortcut"] else []) + f["post"]
+        n = len(steps) + 2
+        ys = {i: 1 - (i + 0.5) / n for i in range(n)}
+        carried = "membrane pot." if not f["spiking_input"] else (
+            "spikes" if f["spiking_output"] else "spikes / prev. sum")
+        ax.text(0.5, ys[0], f"input\n({carried})", ha="center", va="center", fontsize=8)
+        prev = ys[0]
+        for i, step in enumerate(steps, 1):
+            y = ys[i]
+            ax.annotate("", xy=(0.5, y + 0.035), xytext=(0.5, prev - 0.035),
+                        arrowprops=dict(arrowstyle="->", lw=1.0, color="#333"))
+            if step == "+":
+                ax.text(0.5, y, "\u2295", ha="center", va="center", fontsize=18)
+                # shortcut: from the input around the right-hand side into the adder
+                ax.plot([0.5, 0.9, 0.9, 0.535], [ys[0] - 0.03, ys[0] - 0.03, y, y], color="#d62728", lw=1.2)
+                ax.text(0.93, (ys[0] + y) / 2, "shortcut", rotation=90, va="center", fontsize=7, color="#d62728")
+            else:
+                label, colour = _KIND_STYLE.get(f["kinds"].get(step, ""), (step, "#dddddd"))
+                ax.add_patch(FancyBboxPatch((0.2, y - 0.03), 0.6, 0.06, boxstyle="round,pad=0.005",
+                                            fc=colour, ec="#333", lw=0.8, transform=ax.transAxes))
+                ax.text(0.5, y, f"{label}  ({step})", ha="center", va="center", fontsize=7.5)
+            prev = y
+        out = "spikes" if f["spiking_output"] else "membrane pot."
+        ax.annotate("", xy=(0.5, ys[n - 1] + 0.03), xytext=(0.5, prev - 0.035),
+                    arrowprops=dict(arrowstyle="->", lw=1.0, color="#333"))
+        ax.text(0.5, ys[n - 1], f"output\n({out})", ha="center", va="center", fontsize=8)
+        ax.set_title(BLOCK_LABELS.get(name, name), fontsize=9)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.axis("off")
+    fig.suptitle("Residual blocks as built: forward order traced with hooks on the modules", fontsize=11)
+    return fig
+
+
+def models_frame(structure: dict):
+    """Parameters and MACs of every model (ours, counted) beside the paper's (Table IV, V)."""
+    import pandas as pd
+    from msr import paper
+
+    rows = []
+    for r in structure["models"]:
+        p = paper.TABLE_V.get(r["label"], {})
+        rows.append({
+            "model": r["label"], "input": "x".join(map(str, r["input_size"])),
+            "params (M)": r["params"] / 1e6,
+            "paper params (M)": paper.DVS_PARAMS / 1e6 if r["label"] == "dvs_resnet20" else None,
+            "residual MACs (M)": r["macs_residual"] / 1e6,
+            "paper FLOPs (M)": p["flops"] / 1e6 if p else None,
+            "encoding MACs (M)": r["macs_encoding"] / 1e6, "shortcut MACs (M)": r["macs_shortcut"] / 1e6,
+            "total MACs (M)": r["macs_total"] / 1e6,
+        })
+    return pd.DataFrame(rows).set_index("model")
+
+
+def stages_frame(shapes: list[dict], depth_check: bool = False):
+    """A structure table as built (Table I / IX) from traced stage shapes."""
+    import pandas as pd
+
+    rows = []
+    for s in shapes:
+        if s["stage"] == 0:
+            rows.append({"stage": "stem (encoding layer)", "layers": 1, "blocks": "",
+                         "output": s.get("output", ""), "channels": s.get("channels", ""),
+                         "note": f"{s.get('kernel')}x{s.get('kernel')} conv, stride {s.get('stride')}"})
+        else:
+            rows.append({"stage": str(s["stage"]), "layers": 2 * s["blocks"], "blocks": s["blocks"],
+                         "output": s["output"], "channels": s["channels"], "note": ""})
+    return pd.DataFrame(rows).set_index("stage")
+
+
+def unavailable(result: dict) -> Any:
+    """The box for a chapter whose compute step this version of msr lacks."""
+    return md(":::{admonition} Not available yet\n:class: warning\n" + result["unavailable"] + ".\n:::\n")
+
+
+# ---------------------------------------------------------- chapter 3: Eq. 8 ----
+
+def plot_eq8(eq8: dict):
+    """P(state change) against sigma: closed form (lines), Monte-Carlo (dots), paper's point."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    from msr import paper
+
+    df = pd.DataFrame(eq8["grid"])
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for rate, g in df.groupby("rate"):
+        line, = ax.plot(g["sigma"], g["analytic"], label=f"Eq. 8, firing rate {rate:g}")
+        ax.plot(g["sigma"], g["monte_carlo"], "o", ms=4, color=line.get_color(), label=f"Monte-Carlo, rate {rate:g}")
+    ax.plot([paper.NEURON["v_th"]], [paper.EQ8_PROBABILITY], "k*", ms=12, label="paper: about 16 % at sigma = V_th")
+    ax.set_xlabel("sigma of the residual F (V_th = 0.5)")
+    ax.set_ylabel("P(block changes the firing state)")
+    ax.legend(fontsize=8)
+    ax.set_title("Unavailing residuals (Eq. 7-8)")
+    return fig
+
+
+# ----------------------------------------------------------- chapter 12: report ----
+
+def report_frame(rows: list, profile: str):
+    import pandas as pd
+
+    return pd.DataFrame([r.as_dict(profile) for r in rows])
+
+
+def claims_md(claims: list[dict], profile: str) -> Any:
+    return md("\n".join(claim_md(c["paper"], c["shown"], c["evidence"], profile) for c in claims))

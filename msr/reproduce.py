@@ -1,0 +1,177 @@
+"""``msr reproduce``: execute the book's notebooks with papermill.
+
+Sources are jupytext MyST-markdown files in ``book/notebooks/NAME.md``; each is
+converted in memory and executed to ``book/_executed/NAME.ipynb`` (build output, not
+committed) with the parameters injected.  One progress line per notebook, a summary
+at the end; a failing notebook does not stop the others and makes the exit status 1.
+
+Parameters are validated twice: here, before anything runs (an unknown ``-p`` name
+fails that notebook with the names it declares: papermill itself would only warn),
+and inside each notebook by :func:`msr.book.parameters` (values: an unknown profile
+names the valid ones).
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import sys
+import time
+from pathlib import Path
+
+from msr.book import PARAMETERS, ParameterError, check_parameters
+from msr.pipeline import CHAPTER_ORDER
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = ROOT / "book" / "notebooks"
+EXECUTED = ROOT / "book" / "_executed"
+
+
+def chapters() -> list[str]:
+    """Notebook names in book order (every ``book/notebooks/*.md``)."""
+    present = {p.stem for p in SOURCES.glob("*.md")}
+    return [c for c in CHAPTER_ORDER if c in present] + sorted(present - set(CHAPTER_ORDER))
+
+
+def load(name: str):
+    """The notebook of chapter ``name`` as an nbformat node (jupytext, MyST markdown)."""
+    import jupytext
+
+    nb = jupytext.read(SOURCES / f"{name}.md")
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def declared_parameters(nb) -> list[str]:
+    """Names assigned in the notebook's cell tagged ``parameters``."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            names = []
+            for node in ast.parse(cell.source).body:
+                targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+                names += [t.id for t in targets if isinstance(t, ast.Name)]
+            return names
+    raise ParameterError("the notebook has no code cell tagged 'parameters'")
+
+
+def check_names(nb, given: dict) -> None:
+    """Reject parameter names the notebook does not declare, naming the valid ones."""
+    valid = declared_parameters(nb)
+    unknown = sorted(set(given) - set(valid))
+    if unknown:
+        raise ParameterError(
+            f"unknown parameter(s) {', '.join(map(repr, unknown))}; valid parameters: {', '.join(sorted(valid))}")
+
+
+def executed_profile(name: str) -> str | None:
+    """The profile the executed copy of ``name`` was rendered with (None: none exists)."""
+    import nbformat
+
+    path = EXECUTED / f"{name}.ipynb"
+    if not path.exists():
+        return None
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception:  # noqa: BLE001 - an unreadable copy is as good as none
+        return None
+    return (nb.metadata.get("papermill", {}).get("parameters") or {}).get("profile")
+
+
+def execute(name: str, parameters: dict, timeout: int | None = None) -> None:
+    """Execute chapter ``name`` to ``book/_executed/NAME.ipynb``; raises on failure."""
+    import papermill as pm
+
+    nb = load(name)
+    check_names(nb, parameters)
+    EXECUTED.mkdir(parents=True, exist_ok=True)
+    env_root = os.environ.get("MSR_ROOT")
+    os.environ["MSR_ROOT"] = str(ROOT)
+    try:
+        pm.execute_notebook(nb, str(EXECUTED / f"{name}.ipynb"), parameters=parameters, cwd=str(ROOT),
+                            kernel_name="python3", progress_bar=False, execution_timeout=timeout)
+    finally:
+        if env_root is None:
+            os.environ.pop("MSR_ROOT", None)
+        else:
+            os.environ["MSR_ROOT"] = env_root
+
+
+def _error_message(err: Exception) -> str:
+    evalue = getattr(err, "evalue", None)  # PapermillExecutionError: the cell's exception
+    ename = getattr(err, "ename", None)
+    if evalue is not None:
+        return f"{ename}: {evalue}"
+    return f"{type(err).__name__}: {err}"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", default="fmnist", help="smoke, fmnist or paper (msr.profiles)")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="chapters to execute (default: all)")
+    p.add_argument("--recompute", action="store_true", help="ignore stored results and compute again")
+    p.add_argument("--render-only", action="store_true",
+                   help="never train: render what results/ holds, 'not computed yet' boxes elsewhere")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    p.add_argument("--data-root", default="data", help="where data sets live")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="extra notebook parameter (validated against the notebook's parameters cell)")
+    p.add_argument("--fill-missing", action="store_true",
+                   help="also render (render-only) chapters outside --only that have no executed copy "
+                        "for this profile, so the book builds")
+    p.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
+
+
+def _value(text: str):
+    """``-p`` values as papermill's CLI reads them: numbers, booleans, else strings."""
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def main(args: argparse.Namespace) -> int:
+    names = chapters()
+    only = args.only or names
+    unknown = [n for n in only if n not in names]
+    if unknown:
+        raise ValueError(f"unknown notebook(s) {', '.join(unknown)}; valid: {', '.join(names)}")
+    base = {"profile": args.profile, "device": args.device, "recompute": args.recompute,
+            "render_only": args.render_only, "data_root": args.data_root}
+    params = check_parameters(base)  # unknown profile / impossible values: stop before any kernel starts
+    base["device"] = params.device
+    extra = {k: _value(v) for k, v in args.parameter}
+    plan = [(n, {**base, **extra}) for n in names if n in only]
+    if args.fill_missing:
+        render = {**base, "recompute": False, "render_only": True}
+        plan = [(n, render) for n in names if n not in only and executed_profile(n) != args.profile] + plan
+        plan.sort(key=lambda item: names.index(item[0]))
+    results = []
+    total_start = time.perf_counter()
+    for i, (name, parameters) in enumerate(plan, 1):
+        mode = "render-only" if parameters["render_only"] else ("recompute" if parameters["recompute"] else "compute")
+        print(f"[{i}/{len(plan)}] {name} (profile {args.profile}, {mode}) ...", flush=True)
+        start = time.perf_counter()
+        try:
+            execute(name, parameters, args.timeout)
+            status, message = "ok", ""
+        except Exception as err:  # noqa: BLE001 - report and go on with the next notebook
+            status, message = "FAILED", _error_message(err)
+        dt = time.perf_counter() - start
+        results.append((name, status, dt, message))
+        print(f"[{i}/{len(plan)}] {name}: {status} in {dt:.1f} s" + (f" -- {message}" if message else ""),
+              flush=True)
+    failed = [r for r in results if r[1] != "ok"]
+    print(f"\nmsr reproduce, profile {args.profile}: {len(results) - len(failed)}/{len(results)} notebooks ok "
+          f"in {time.perf_counter() - total_start:.1f} s")
+    for name, status, dt, message in results:
+        print(f"  {status:6s} {dt:7.1f} s  {name}" + (f"  ({message})" if message else ""))
+    if failed:
+        print(f"executed copies (with the error) are in {EXECUTED.relative_to(ROOT)}/", file=sys.stderr)
+    return 1 if failed else 0
+
+
+__all__ = ["chapters", "load", "declared_parameters", "check_names", "execute", "main", "add_arguments", "PARAMETERS"]

@@ -1,0 +1,83 @@
+"""msr.book (parameters, boxes, tables) and msr.pipeline (compute functions, report)."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from msr import book, paper, pipeline
+
+
+def test_check_parameters_defaults_and_errors():
+    p = book.check_parameters({"profile": "smoke", "device": "cpu"})
+    assert (p.profile, p.device, p.recompute, p.render_only) == ("smoke", "cpu", False, False)
+    with pytest.raises(book.ParameterError, match="unknown profile 'smok'; valid profiles: smoke, fmnist, paper"):
+        book.check_parameters({"profile": "smok"})
+    with pytest.raises(book.ParameterError, match=r"unknown parameter\(s\) 'profle'; valid parameters: .*profile"):
+        book.check_parameters({"profle": "smoke"})
+    with pytest.raises(book.ParameterError, match="unknown device 'gpu'"):
+        book.check_parameters({"profile": "smoke", "device": "gpu"})
+    with pytest.raises(book.ParameterError, match="cannot both be true"):
+        book.check_parameters({"profile": "smoke", "recompute": True, "render_only": True})
+    with pytest.raises(book.ParameterError, match="true or false"):
+        book.check_parameters({"profile": "smoke", "recompute": "maybe"})
+
+
+def test_parameters_reads_notebook_globals():
+    """What a kernel holds after papermill injected a misspelt name."""
+    import types
+
+    ns = {"__name__": "__main__", "In": [], "Out": {}, "_i1": "", "book": types.ModuleType("book"),
+          "get_ipython": lambda: None, **book.PARAMETERS, "profle": "smoke"}
+    with pytest.raises(book.ParameterError, match="'profle'"):
+        book.parameters(ns)
+    del ns["profle"]
+    assert book.parameters({**ns, "profile": "smoke"}).profile == "smoke"
+    assert book.parameters({**ns, "depths": [8]}, extra=("depths",)).extra == {"depths": [8]}
+
+
+def test_not_computed_box_names_the_command():
+    text = book.not_computed("degradation", "fmnist", "Table II")
+    assert "msr reproduce --profile fmnist --only degradation" in text and "Not computed yet" in text
+
+
+@pytest.mark.parametrize("block, path, post", [
+    ("plain", ["conv1", "bn1", "lif1", "conv2", "bn2", "lif2"], []),
+    ("vanilla", ["conv1", "bn1", "lif1", "conv2", "bn2"], ["lif_out"]),
+    ("ms", ["lif1", "conv1", "bn1", "lif2", "conv2", "bn2"], []),
+    ("sr_b", ["bn1", "lif1", "conv1", "bn2", "lif2", "conv2"], []),
+    ("sr_c", ["conv1", "bn1", "lif1", "conv2", "bn2", "lif2"], []),
+])
+def test_block_flow_traces_forward_order(block, path, post):
+    f = pipeline.block_flow(block)
+    assert f["path"] == path and f["post"] == post
+
+
+def test_eq8_closed_form_and_simulation_agree():
+    p = pipeline.eq8_probability(0.5)
+    assert p == pytest.approx(0.5 * (1 - math.erf(1 / math.sqrt(2))), rel=1e-12)  # P(F > 0.5) = 15.87 %
+    assert abs(p - paper.EQ8_PROBABILITY) < 0.01
+    assert pipeline.eq8_monte_carlo(0.5, n=200_000) == pytest.approx(p, abs=0.005)
+
+
+def test_render_only_never_computes(tmp_path):
+    from msr.results import ResultsStore
+
+    ctx = pipeline.Ctx("smoke", render_only=True, store=ResultsStore(tmp_path))
+    calls = []
+    assert ctx.item("x", {"a": 1}, lambda: calls.append(1) or {"v": 1}) is None
+    assert calls == []
+    assert ctx.item("x", {"a": 1}, lambda: {"v": 2}, cheap=True)["v"] == 2  # cheap items still run
+
+
+def test_report_lists_every_paper_number_not_run_when_store_empty():
+    rows = pipeline.report_rows("smoke", {})
+    n_expected = (sum(len(v) for v in paper.TABLE_II.values()) + len(paper.DEEP_CIFAR10) + 2
+                  + len(paper.TABLE_III) + 1 + len(paper.TABLE_III_ANN) + len(paper.TABLE_IV) + 1
+                  + 5 * len(paper.TABLE_V) + len(paper.EXCLUDED_FLOPS_SHARE) + len(paper.FIRING_RATE) + 1
+                  + sum(len(b) for d in paper.TABLE_VI.values() for b in d.values()) + len(paper.TWO_PHASE))
+    results = [r for r in rows if r.section != "Table VII"]
+    assert len(results) == n_expected
+    assert all(r.as_dict("smoke")["ours"] == "not run" for r in results)
+    claims = pipeline.claims({})
+    assert claims and all(c["shown"] is None for c in claims)

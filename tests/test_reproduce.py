@@ -1,0 +1,91 @@
+"""`msr reproduce` and the notebooks' parameter validation (issue 5).
+
+A misspelt parameter or an unknown profile must stop the notebook with a message
+naming the valid ones: the runner rejects unknown ``-p`` names before any kernel
+starts, and each notebook validates what papermill injected (papermill alone only
+warns about unknown names).
+"""
+from __future__ import annotations
+
+import ast
+
+import pytest
+import yaml
+
+from msr import cli, reproduce
+from msr.book import PARAMETERS
+from msr.pipeline import CHAPTER_ORDER
+
+pm = pytest.importorskip("papermill")
+
+
+def test_every_chapter_has_a_notebook_in_the_toc():
+    toc = yaml.safe_load((reproduce.ROOT / "_toc.yml").read_text())
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    executed = [f.split("/")[-1] for f in files if f.startswith("book/_executed/")]
+    assert executed == list(CHAPTER_ORDER) == reproduce.chapters()
+
+
+@pytest.mark.parametrize("name", CHAPTER_ORDER)
+def test_notebook_shape(name):
+    """Parameters cell first, validated by msr.book in the next cell, thin notebooks."""
+    nb = reproduce.load(name)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", []), f"{name}: first code cell must be tagged parameters"
+    assert set(reproduce.declared_parameters(nb)) >= set(PARAMETERS)
+    assert "book.parameters(globals()" in code[1].source, f"{name}: second cell must validate the parameters"
+    before = code[1].source.split("book.parameters(globals()")[0]
+    assert [l for l in before.splitlines() if l.strip()] == ["from msr import book", "params = "], \
+        f"{name}: nothing but msr.book may be imported before validation"
+    lines = sum(len([l for l in c.source.splitlines() if l.strip()]) for c in code)
+    assert lines < 100, f"{name}: {lines} lines of code; move logic into msr"
+    for c in code:
+        ast.parse(c.source)
+
+
+def test_runner_rejects_misspelt_parameter(capsys):
+    rc = cli.main(["reproduce", "--profile", "smoke", "--only", "architectures", "-p", "profle", "smoke"])
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert "unknown parameter(s) 'profle'" in out
+    for name in PARAMETERS:
+        assert name in out.split("valid parameters:")[1]
+
+
+def test_runner_rejects_unknown_profile(capsys):
+    rc = cli.main(["reproduce", "--profile", "smok", "--only", "architectures"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "unknown profile 'smok'" in err and "smoke, fmnist, paper" in err
+
+
+def test_runner_rejects_unknown_notebook(capsys):
+    rc = cli.main(["reproduce", "--profile", "smoke", "--only", "architecture"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "unknown notebook(s) architecture" in err and "architectures" in err
+
+
+def test_runner_rejects_impossible_combination(capsys):
+    rc = cli.main(["reproduce", "--profile", "smoke", "--recompute", "--render-only", "--only", "report"])
+    assert rc == 2 and "cannot both be true" in capsys.readouterr().err
+
+
+def _execute(tmp_path, parameters):
+    nb = reproduce.load("architectures")
+    with pytest.raises(pm.PapermillExecutionError) as err:
+        pm.execute_notebook(nb, str(tmp_path / "out.ipynb"), parameters=parameters, cwd=str(reproduce.ROOT),
+                            kernel_name="python3", progress_bar=False)
+    return err.value
+
+
+def test_notebook_stops_on_misspelt_parameter(tmp_path):
+    """Papermill would only warn: the notebook's own validation stops it."""
+    err = _execute(tmp_path, {"profle": "smoke", "render_only": True})
+    assert err.ename == "ParameterError"
+    assert "unknown parameter(s) 'profle'" in err.evalue and "valid parameters" in err.evalue
+    assert "profile" in err.evalue.split("valid parameters:")[1]
+
+
+def test_notebook_stops_on_unknown_profile(tmp_path):
+    err = _execute(tmp_path, {"profile": "cifar", "render_only": True})
+    assert err.ename == "ParameterError"
+    assert "unknown profile 'cifar'" in err.evalue and "smoke, fmnist, paper" in err.evalue
