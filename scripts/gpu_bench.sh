@@ -12,7 +12,7 @@ if ls .whl/*.whl >/dev/null 2>&1; then
   $PY -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:.
 fi
 export PYTHONPATH=${PYTHONPATH:-.}
-export SJ_LIF_CUDA_IMPLEMENTATION=${SJ_LIF_CUDA_IMPLEMENTATION:-triton}  # its Triton kernels: no nvcc build inside the lease
+# SpikingJelly picks its own CUDA implementation (its fused kernels do not take the Rect surrogate).
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.mem --format=csv | tee "$OUT/nvidia_smi.txt"
 $PY -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name())"
 timeout 150 $PY -m pytest -q -m gpu tests/test_kernels.py -p no:cacheprovider 2>&1 | tee "$OUT/gpu_tests.log" | tail -15
