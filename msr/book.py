@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
+
 #: The parameters every chapter notebook takes (its first code cell, tagged ``parameters``).
 PARAMETERS: dict[str, Any] = {
     "profile": "fmnist",
@@ -251,6 +253,10 @@ def save_figure(fig, name: str, profile: str, footer: str):
     ``figures/<profile>/<name>.png`` and ``.svg``; returns the figure for display."""
     import matplotlib.pyplot as plt
 
+    try:
+        fig.tight_layout()
+    except Exception:  # noqa: BLE001 - polar/complex layouts: keep matplotlib's own
+        pass
     fig.text(0.0, -0.01, footer, fontsize=7, color="#555555", ha="left", va="top",
              transform=fig.transFigure)
     out = FIGURES / profile
@@ -415,11 +421,6 @@ def stages_frame(shapes: list[dict], depth_check: bool = False):
     return pd.DataFrame(rows).set_index("stage")
 
 
-def unavailable(result: dict) -> Any:
-    """The box for a chapter whose compute step this version of msr lacks."""
-    return md(":::{admonition} Not available yet\n:class: warning\n" + result["unavailable"] + ".\n:::\n")
-
-
 # ---------------------------------------------------------- chapter 3: Eq. 8 ----
 
 def plot_eq8(eq8: dict):
@@ -451,3 +452,281 @@ def report_frame(rows: list, profile: str):
 
 def claims_md(claims: list[dict], profile: str) -> Any:
     return md("\n".join(claim_md(c["paper"], c["shown"], c["evidence"], profile) for c in claims))
+
+
+def box(name: str, profile: str, what: str, needs: str | None = None):
+    """The "not computed yet" box as a displayable; ``needs``: the chapter whose runs it reads."""
+    text = not_computed(needs or name, profile, what)
+    if needs:
+        text = text.replace(":::\n", f"(This chapter analyses the runs of chapter `{needs}`; then rerun `--only {name}`.)\n:::\n")
+    return md(text)
+
+
+def provs(*items) -> list:
+    """Provenance records of stored results (dicts with a ``provenance`` key), skipping None."""
+    out = []
+    for it in items:
+        if isinstance(it, dict) and "provenance" in it:
+            out.append(it["provenance"])
+        elif isinstance(it, dict):
+            out += provs(*it.values())
+        elif isinstance(it, (list, tuple)):
+            out += provs(*it)
+    return out
+
+
+# ------------------------------------------------------ chapter 2: degradation ----
+
+def accuracy_frame(table: dict, paper_table: dict, labels: dict, depths=None):
+    """Rows: block type; columns: ``ours d`` and ``paper d`` for each depth (Table II / VI)."""
+    import pandas as pd
+
+    depths = depths or sorted({d for _, d in table} | {d for v in paper_table.values() for d in v})
+    rows = []
+    for block, label in labels.items():
+        row = {"model": label}
+        for d in depths:
+            r = table.get((block, d))
+            row[f"ours {d}"] = r["acc"] if r else "not run"
+            row[f"paper {d}"] = paper_table.get(block, {}).get(d)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("model")
+
+
+def plot_depth(table: dict, paper_table: dict, labels: dict, title: str):
+    """Accuracy against depth per block type: ours solid with dots, the paper's dashed."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
+    for block, label in labels.items():
+        c = PALETTE.get(block)
+        ours = sorted((d, r["acc"]) for (b, d), r in table.items() if b == block and r)
+        if ours:
+            axes[0].plot(*zip(*ours), "o-", color=c, label=label)
+        pp = sorted((d, a) for d, a in paper_table.get(block, {}).items() if a is not None)
+        if pp:
+            axes[1].plot(*zip(*pp), "s--", color=c, label=label)
+    axes[0].set_title("ours")
+    axes[1].set_title("paper")
+    for ax in axes:
+        ax.set_xlabel("depth")
+        ax.set_ylabel("test accuracy (%)")
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    return fig
+
+
+# ------------------------------------------------------- chapter 3: trained ----
+
+def plot_ssim(series: dict):
+    import matplotlib.pyplot as plt
+
+    from msr.analysis.ssim import plot_ssim_radar
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5), subplot_kw={"projection": "polar"})
+    for ax, depth in zip(axes, (44, 56)):
+        s = {f"{'vanilla' if k.startswith('vanilla') else 'MS'} ResNet-{depth}": v["ssim"]
+             for k, v in series.items() if k.endswith(f"-{depth}")}
+        if s:
+            plot_ssim_radar(ax, s)
+        ax.set_title(f"depth {depth}: SSIM of consecutive blocks", fontsize=10)
+    return fig
+
+
+def plot_state_change(rows_by_label: dict, eq8: float):
+    import matplotlib.pyplot as plt
+
+    from msr.analysis.unavailing import plot_state_changes
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    plot_state_changes(ax, rows_by_label, eq8=eq8)
+    ax.set_title("How often a vanilla block changes a neuron's firing state")
+    return fig
+
+
+# ------------------------------------------------------ chapter 4: isometry ----
+
+def plot_isometry(rows: list[dict]):
+    import matplotlib.pyplot as plt
+
+    init = [r for r in rows if r["state"] == "init"]
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for ax, block in zip(axes[:2], ("vanilla", "ms")):
+        for r in sorted((r for r in init if r["block"] == block), key=lambda r: r["depth"]):
+            g = np.asarray(r["grad_norms"], dtype=float)
+            ax.plot(np.linspace(0, 1, len(g)), np.where(g > 0, g, np.nan), label=f"depth {r['depth']}")
+        ax.set_yscale("log")
+        ax.set_title(f"{BLOCK_LABELS[block]} at initialisation", fontsize=10)
+        ax.set_xlabel("relative block position (input = 0)")
+        ax.set_ylabel("||dL / d x_i||")
+        ax.legend(fontsize=7)
+    for block in ("vanilla", "ms"):
+        pts = sorted((r["depth"], float(np.mean(r["phi"]))) for r in init if r["block"] == block and r.get("phi"))
+        if pts:
+            axes[2].plot(*zip(*pts), "o-", color=PALETTE[block], label=BLOCK_LABELS[block])
+    axes[2].axhline(1.0, color="k", lw=0.8, ls="--", label="isometry: phi = 1")
+    axes[2].set_xscale("log")
+    axes[2].set_xlabel("depth")
+    axes[2].set_ylabel("mean phi(J J^T) over blocks")
+    axes[2].legend(fontsize=8)
+    return fig
+
+
+
+# ---------------------------------------------------- chapter 5: benchmarks ----
+
+def benchmark_frames(R: dict, profile: str):
+    """Table III and IV: the paper's rows (labelled paper or cited) and ours."""
+    import pandas as pd
+    from msr import paper
+
+    def ours(exp, model):
+        for b in R.get(exp, []):
+            if b["model"] == model:
+                return (b["result"]["acc"] if b["result"] else f"not run ({b['why']}): {b['command']}"), b
+        return "not in this profile's sweep", None
+
+    rows = [{"method": m, "work": w, "model": mo, "T": t, "paper / cited acc (%)": a, "ours": ""}
+            for m, w, mo, t, a in paper.TABLE_III_OTHERS]
+    for (model, T), acc in paper.TABLE_III.items():
+        o, b = ours("imagenet", model)
+        rows.append({"method": "direct training", "work": "MS-ResNet (paper)", "model": model, "T": str(T),
+                     "paper / cited acc (%)": acc, "ours": o if b is None or b["T"] == T else f"{o} (T = {b['T']})"})
+    rows.append({"method": "direct training", "work": "MS-ResNet (paper)", "model": "imagenet_resnet104, 288 px",
+                 "T": "5", "paper / cited acc (%)": paper.TABLE_III_104_AT_288, "ours": "not in this profile's sweep"})
+    t3 = pd.DataFrame(rows)
+    rows = [{"work": w, "method": m, "params (M)": (p / 1e6 if p else None), "paper / cited acc (%)": a,
+             "ours": (ours("dvs", "dvs_resnet20")[0] if w == "paper" else "")} for w, m, p, a in paper.TABLE_IV]
+    t4 = pd.DataFrame(rows).set_index("work")
+    return t3, t4
+
+
+# ------------------------------------------------------- chapter 6: energy ----
+
+def measured_energy_frame(measured: dict):
+    import pandas as pd
+    from msr import paper
+
+    rows = []
+    for label, m in measured.items():
+        p = paper.TABLE_V.get(label, {})
+        rows.append({"model": label, "data": m["dataset"], "T": m["T"], "our rate": m["rate"],
+                     "paper rate": p.get("rate"), "our MACs (M)": m["flops"] / 1e6,
+                     "our SyOPs (M)": m["syops"] / 1e6, "our E(ANN) mJ": m["e_ann_mj"],
+                     "our E(SNN) mJ": m["e_snn_mj"], "our ratio": m["ratio"],
+                     "our ratio (per-conv rates)": m["ratio_measured"], "paper ratio": p.get("ratio")})
+    return pd.DataFrame(rows).set_index("model")
+
+
+# ------------------------------------------------------- chapter 7: firing ----
+
+def plot_firing(models: dict, rasters: dict):
+    import matplotlib.pyplot as plt
+
+    from msr.analysis.firing import plot_block_rates, plot_raster
+
+    n = len(models)
+    fig, axes = plt.subplots(n, 2, figsize=(13, 3.8 * n), squeeze=False)
+    for (label, m), row in zip(models.items(), axes):
+        plot_block_rates(row[0], m["blocks"])
+        row[0].set_title(f"{label}: firing rate per block and LIF (network {m['network_rate']:.3f})", fontsize=10)
+        r = {f"{m['kept'][i]}": rasters[f"{label}__{i}"] for i in range(len(m["kept"])) if f"{label}__{i}" in rasters}
+        if r:
+            plot_raster(row[1], r, T=m["T"])
+        row[1].set_title(f"{label}: spikes of 100 neurons, 3 layers", fontsize=10)
+    return fig
+
+
+# ---------------------------------------------------- chapter 8: landscape ----
+
+def plot_landscapes(landscapes: dict):
+    import matplotlib.pyplot as plt
+
+    from msr.analysis.landscape import plot_landscape
+
+    keys = sorted(landscapes, key=lambda k: (k.split("-")[0] != "vanilla", int(k.split("-")[1])))
+    depths = sorted({int(k.split("-")[1]) for k in keys})
+    fig, axes = plt.subplots(2, len(depths), figsize=(3.6 * len(depths), 7), squeeze=False)
+    for k in keys:
+        b, d = k.split("-")
+        ax = axes[0 if b == "vanilla" else 1][depths.index(int(d))]
+        plot_landscape(ax, landscapes[k], levels=15, log=True, clabel=False)
+        ax.set_title(f"{BLOCK_LABELS[b].split(' (')[0]}-{d}\nnon-convex share {landscapes[k]['nonconvexity']:.2f}",
+                     fontsize=9)
+    return fig
+
+
+# --------------------------------------------------------- chapter 9: init ----
+
+def plot_init(a: list[dict], b: list[dict]):
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    df = pd.DataFrame([r for r in a if r.get("acc") is not None])
+    for ax, norm in zip(axes[:2], ("bn", "tdbn")):
+        sub = df[df["norm"] == norm] if len(df) else df
+        if len(sub):
+            piv = sub.pivot_table(index="gamma1", columns="gamma2", values="acc")
+            import seaborn as sns
+
+            sns.heatmap(piv, annot=True, fmt=".1f", cmap="viridis", ax=ax, cbar_kws={"label": "acc after epoch 1 (%)"})
+        ax.set_title(f"Fig. 5a, {norm.upper()}: first-epoch accuracy", fontsize=10)
+    for r in b:
+        if r.get("curve"):
+            ls = "-" if r["gamma2"] == 0 else "--"
+            axes[2].plot(r["curve"]["step"], r["curve"]["loss"], ls,
+                         label=f"{r['norm'].upper()}, gamma2 = {r['gamma2']:g}")
+    axes[2].set_xlabel("step")
+    axes[2].set_ylabel("training loss")
+    axes[2].set_title("Fig. 5b: MS-ResNet104 training loss", fontsize=10)
+    axes[2].legend(fontsize=8)
+    return fig
+
+
+# ---------------------------------------------------- chapter 10: shortcuts ----
+
+def table6_frame(t6: dict, dataset: str):
+    import pandas as pd
+    from msr import paper
+
+    pdata = "cifar100" if dataset == "cifar100" else "cifar10"
+    rows = []
+    for depth, by_block in paper.TABLE_VI[pdata].items():
+        row = {"depth": depth}
+        for block in ("ms", "sr_b", "sr_c"):
+            r = t6.get((dataset, block, depth))
+            row[f"ours {BLOCK_LABELS[block]}"] = r["acc"] if r else "not run"
+            row[f"paper {BLOCK_LABELS[block]} ({pdata})"] = by_block[block]
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("depth")
+
+
+def claims_of(R: dict, profile: str):
+    """The claims a chapter's compute step checked, as Markdown."""
+    return claims_md(R.get("claims", []), profile)
+
+
+# --------------------------------------------------- chapter 13: performance ----
+
+def performance_tables(result: dict, profile: str, slug: str):
+    """msr bench results of one machine: targets, LIF timings and training steps."""
+    from IPython.display import HTML
+
+    from msr import bench
+
+    p = result["provenance"]
+    footer = (f"hardware {p.get('device')} · torch {p.get('torch')} · commit {commit_of(p)} · "
+              f"{'quick' if result.get('quick') else 'full'} bench · {date_of(p)[:10]}")
+    t = bench.bench_table(result)
+    parts = [md(f"### {p.get('device')}\n")]
+    for key, caption in (("targets", "Targets: measured ratios (same hardware)"),
+                         ("lif", "LIF forward + backward, median ms, and ratios to the fastest msr backend"),
+                         ("train", "Training steps: ms per step, images/s, speed-up over the authors' execution")):
+        parts.append(HTML(table(t[key], f"bench_{slug}_{key}", profile, f"{caption} on {p.get('device')}",
+                                footer, digits=3).to_html()))
+    from IPython.display import display
+
+    for x in parts:
+        display(x)
+    return md("")

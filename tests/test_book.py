@@ -53,13 +53,6 @@ def test_block_flow_traces_forward_order(block, path, post):
     assert f["path"] == path and f["post"] == post
 
 
-def test_eq8_closed_form_and_simulation_agree():
-    p = pipeline.eq8_probability(0.5)
-    assert p == pytest.approx(0.5 * (1 - math.erf(1 / math.sqrt(2))), rel=1e-12)  # P(F > 0.5) = 15.87 %
-    assert abs(p - paper.EQ8_PROBABILITY) < 0.01
-    assert pipeline.eq8_monte_carlo(0.5, n=200_000) == pytest.approx(p, abs=0.005)
-
-
 def test_render_only_never_computes(tmp_path):
     from msr.results import ResultsStore
 
