@@ -1,6 +1,6 @@
 """Profiles: how much compute each of the paper's experiments gets (one definition).
 
-* ``smoke``: CPU, seconds per run: synthetic data, T = 2, 2 epochs of 4 steps.
+* ``smoke``: CPU, seconds per run: synthetic 16x16 data, T = 2, 2 epochs of 2 steps.
   Proves the pipeline end to end; its numbers mean nothing.
 * ``fmnist``: real Fashion-MNIST padded to 32x32, the paper's architectures and the
   shape of the Table VIII recipes (T = 6, batch 100, lr 0.1, schedules stretched to
@@ -12,9 +12,10 @@ combines them with the recipe (``msr.recipes``) and the experiment's own variabl
 recipe < profile defaults < profile experiment settings < run variables.  Keys
 ``depths``, ``datasets`` and ``fig5b_epochs`` are read by the experiment builders.
 
-Expected costs (``cost``) were measured on one H100 with the reference LIF backend
-(throughput at T = 6, batch 100: depth 8 2350 img/s, 20 1550, 56 600, 110 324);
-the fused backends (``lif_backend="auto"``) only make them shorter.
+Expected costs (``cost``) are from throughput measured on one H100 at T = 6, batch 100,
+bf16 autocast, Fashion-MNIST: with ``lif_backend="auto"`` (the profile's) depth 20
+5200 img/s, depth 56 1900 img/s; the reference backend is 2-3x slower (depth 8 2350,
+20 1550, 56 600-735, 110 324 img/s), so costs then grow by that factor.
 """
 from __future__ import annotations
 
@@ -39,29 +40,30 @@ class Profile:
 def _profiles() -> dict[str, Profile]:
     smoke = Profile(
         name="smoke",
-        description="CPU, seconds per run: synthetic data, T = 2, 2 epochs x 4 steps; numbers mean nothing",
+        description="CPU, seconds per run: synthetic 16x16 data, T = 2, 2 epochs x 2 steps; numbers mean nothing",
         dataset="synthetic",
         device="cpu",
-        defaults=dict(dataset="synthetic", T=2, epochs=2, subset=64, test_subset=32, batch_size=16,
+        defaults=dict(dataset="synthetic", input_size=(1, 16, 16), T=2, epochs=2, subset=32, test_subset=32,
+                      batch_size=16,
                       workers=0, amp=False, log_every=1, device="cpu", lif_backend="reference"),
         experiments={
             "table6": dict(datasets=("synthetic",)),
             "init": dict(epochs=1, fig5b_epochs=2),
             "deep": dict(epochs=1, max_steps_per_epoch=2),
-            "dvs": dict(dataset="synthetic", input_size=(2, 32, 32)),
+            "dvs": dict(dataset="synthetic", input_size=(2, 16, 16)),
             "imagenet": dict(dataset="synthetic", input_size=(3, 64, 64), batch_size=8, subset=16, test_subset=8,
                              epochs=1),
             "two_phase": dict(depths=(8,)),
         },
-        cost={"table2": "about 1 min on 2 CPU cores (24 runs)", "table6": "about 1 min (12 runs)",
-              "init": "about 30 s (14 runs)", "deep": "about 30 s", "dvs": "seconds",
-              "imagenet": "about 1 min", "two_phase": "seconds"},
+        cost={"table2": "about 10 s on 2 CPU cores (24 runs)", "table6": "about 10 s (12 runs)",
+              "init": "about 10 s (16 runs)", "deep": "about 6 s", "dvs": "seconds",
+              "imagenet": "about 5 s", "two_phase": "seconds"},
     )
-    fm = dict(dataset="fashion_mnist", T=6, batch_size=100, subset=10000, test_subset=5000, epochs=8,
+    fm = dict(dataset="fashion_mnist", T=6, batch_size=100, subset=20000, test_subset=5000, epochs=8,
               workers=4, amp=True, log_every=10, device="auto", lif_backend="auto")
     fmnist = Profile(
         name="fmnist",
-        description="Fashion-MNIST padded to 32x32, T = 6, Table VIII recipes on 10k training images x 8 epochs",
+        description="Fashion-MNIST padded to 32x32, T = 6, Table VIII recipes on 20k training images x 8 epochs",
         dataset="fashion_mnist",
         device="auto",
         defaults=fm,
@@ -75,11 +77,11 @@ def _profiles() -> dict[str, Profile]:
             "imagenet": dict(dataset="imagenet", subset=None, test_subset=None, epochs=10, batch_size=256,
                              workers=12, input_size=None),
         },
-        cost={"table2": "about 35 min on one H100 (24 runs, depth 8-56)",
-              "table6": "about 30 min (12 runs, depth 32-110)",
-              "init": "about 15 min (12 one-epoch runs at depth 56 + 4 five-epoch runs at depth 104)",
-              "deep": "about 25 min (depth 110 and 482)",
-              "two_phase": "about 3 min (depth 56: T = 1 pretrain, T = 6 finetune)",
+        cost={"table2": "about 25 min on one H100 (24 runs, depth 8-56)",
+              "table6": "about 20 min (12 runs, depth 32-110)",
+              "init": "about 10 min (12 one-epoch runs at depth 56 + 4 five-epoch runs at depth 104)",
+              "deep": "about 15 min (depth 110 and 482)",
+              "two_phase": "about 2 min (depth 56: T = 1 pretrain, T = 6 finetune)",
               "dvs": "needs CIFAR10-DVS", "imagenet": "needs ImageNet; days"},
     )
     paper = Profile(
@@ -87,7 +89,7 @@ def _profiles() -> dict[str, Profile]:
         description="the paper's data sets and recipes (Tables VIII and X)",
         dataset="cifar10",
         device="auto",
-        defaults=dict(dataset="cifar10", T=6, workers=8, amp=True, log_every=50, device="auto", lif_backend="auto"),
+        defaults=dict(dataset="cifar10", workers=8, amp=True, log_every=50, device="auto", lif_backend="auto"),
         experiments={
             "table6": dict(datasets=("cifar10", "cifar100")),
             "init": dict(epochs=1, fig5b_epochs=10),

@@ -18,6 +18,7 @@ import platform
 import subprocess
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -138,7 +139,9 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
     """``torch.load(weights_only=True)``; a damaged file raises :class:`CheckpointError` naming it."""
     path = Path(path)
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # a damaged file may look like an odd pickle protocol
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise
     except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file

@@ -1,0 +1,107 @@
+"""Experiments as data, profiles, and `msr sweep` (runs once, then skips)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from msr.data import MissingDataError
+from msr.paper import TABLE_II_DEPTHS, TABLE_VI
+from msr.profiles import PROFILES, get_profile
+from msr.results import ResultsStore
+from msr.sweep import EXPERIMENTS, FIG5A_PAIRS, experiment_configs, run_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_profiles():
+    assert list(PROFILES) == ["smoke", "fmnist", "paper"]
+    with pytest.raises(ValueError, match="unknown profile 'big'; valid: smoke, fmnist, paper"):
+        get_profile("big")
+    for p in PROFILES.values():
+        assert set(p.cost) == set(EXPERIMENTS), p.name
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_every_experiment_builds_distinct_configs(profile):
+    for name in EXPERIMENTS:
+        cfgs = experiment_configs(name, profile)
+        assert cfgs and len({c.hash() for c in cfgs}) == len(cfgs), name
+
+
+def test_table2_and_table6_grids():
+    t2 = experiment_configs("table2", "fmnist")
+    assert {(c.block, c.depth) for c in t2} == {(b, d) for b in ("plain", "vanilla", "wolif", "ms")
+                                               for d in TABLE_II_DEPTHS}
+    c = t2[0]
+    assert (c.dataset, c.T, c.batch_size, c.lr, c.schedule, c.weight_decay) == ("fashion_mnist", 6, 100, 0.1,
+                                                                                 "multistep", 0.0)
+    assert c.milestones == (3, 5, 6) and c.epochs == 8 and c.subset == 20000  # [40, 60, 80] of 100 stretched to 8 epochs
+    t6 = experiment_configs("table6", "paper")
+    assert {(c.dataset, c.depth, c.block) for c in t6} == {
+        (ds, d, b) for ds in TABLE_VI for d in TABLE_VI[ds] for b in TABLE_VI[ds][d]}
+    assert all(c.schedule == "cosine" and c.epochs == 100 for c in t6)
+    assert {c.dataset for c in experiment_configs("table6", "fmnist")} == {"fashion_mnist"}
+
+
+def test_init_experiment_covers_fig5():
+    cfgs = experiment_configs("init", "fmnist")
+    a = [c for c in cfgs if c.depth == 56]
+    assert {(c.norm, c.gamma1, c.gamma2) for c in a} == {(n, g1, g2) for n in ("bn", "tdbn") for g1, g2 in FIG5A_PAIRS}
+    assert all(c.epochs == 1 for c in a)
+    b = [c for c in cfgs if c.depth == 104]
+    assert {(c.norm, c.gamma2) for c in b} == {("bn", 1.0), ("bn", 0.0), ("tdbn", 1.0), ("tdbn", 0.0)}
+
+
+def test_two_phase_links_phases_by_hash():
+    first, second = experiment_configs("two_phase", "paper")
+    assert first.T == 1 and first.model == "imagenet_resnet104" and first.epochs == 200
+    assert second.T == 6 and second.init_from == f"hash:{first.hash()}" and second.lr == 0.05
+
+
+@pytest.mark.parametrize("name,where", [("table2", "cifar-10-batches-py"), ("dvs", "cifar10_dvs"),
+                                        ("imagenet", "imagenet")])
+def test_paper_profile_without_data_fails_clearly(tmp_path, name, where):
+    with pytest.raises(MissingDataError, match=where):
+        run_sweep(name, "paper", device="cpu", store=ResultsStore(tmp_path / "r"), run_dir=str(tmp_path / "runs"),
+                  data_root=str(tmp_path / "data"))
+    assert not list((tmp_path).rglob("*.json"))
+
+
+def _sweep(tmp_path, *args):
+    env = {**os.environ, "MSR_OFFLINE": "1", "PYTHONPATH": str(ROOT), "MSR_RESULTS": str(tmp_path / "results")}
+    p = subprocess.run([sys.executable, "-m", "msr.cli", "sweep", *args, "--runs", str(tmp_path / "runs")],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return p.stdout.splitlines()
+
+
+@pytest.mark.slow
+def test_sweep_table2_smoke_then_skips(tmp_path):
+    first = [l for l in _sweep(tmp_path, "table2", "--profile", "smoke") if l.startswith("[")]
+    assert len(first) == 24 and all(": trained, acc" in l for l in first)
+    files = list((tmp_path / "results" / "smoke" / "table2").glob("*.json"))
+    assert len(files) == 24
+    mtimes = {f: f.stat().st_mtime_ns for f in files}
+    second = [l for l in _sweep(tmp_path, "table2", "--profile", "smoke") if l.startswith("[")]
+    assert len(second) == 24 and all("skipped (stored)" in l for l in second)
+    assert {f: f.stat().st_mtime_ns for f in files} == mtimes
+
+
+def test_sweep_two_phase_smoke(tmp_path):
+    store = ResultsStore(tmp_path / "results")
+    r1, r2 = run_sweep("two_phase", "smoke", store=store, run_dir=str(tmp_path / "runs"))
+    assert r1["config"]["T"] == 1 and r2["config"]["T"] == 6 and "init_acc" in r2["final"]
+    assert all(r["skipped"] for r in run_sweep("two_phase", "smoke", store=store, run_dir=str(tmp_path / "runs")))
+
+
+def test_sweep_list_and_unknown(tmp_path):
+    lines = _sweep(tmp_path, "table6", "--profile", "fmnist", "--list")
+    assert len(lines) == 12 and all("fashion_mnist" in l for l in lines)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.run([sys.executable, "-m", "msr.cli", "sweep", "table9"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "unknown experiment 'table9'; valid: table2, table6, init" in p.stderr
