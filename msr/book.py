@@ -51,8 +51,10 @@ def profile_names() -> list[str]:
     return list(PROFILES)
 
 
-def check_device(device: str) -> str:
-    """``cpu``, ``cuda``, ``cuda:N`` or ``auto``; ``auto`` picks CUDA when present."""
+def check_device(device: str, require: bool = True) -> str:
+    """``cpu``, ``cuda``, ``cuda:N`` or ``auto``; ``auto`` picks CUDA when present.
+    ``require=False`` (render-only runs, which never compute on it) accepts a CUDA
+    device this machine lacks."""
     if not isinstance(device, str):
         raise ParameterError(f"device must be a string (cpu, cuda, cuda:N, auto), got {device!r}")
     if device == "auto":
@@ -62,7 +64,7 @@ def check_device(device: str) -> str:
     base, _, idx = device.partition(":")
     if base not in ("cpu", "cuda") or (idx and not idx.isdigit()) or (base == "cpu" and idx):
         raise ParameterError(f"unknown device {device!r}; valid: cpu, cuda, cuda:N, auto")
-    if base == "cuda":
+    if base == "cuda" and require:
         import torch
 
         if not torch.cuda.is_available():
@@ -111,7 +113,7 @@ def check_parameters(values: dict[str, Any], extra_allowed: Iterable[str] = ()) 
         raise ParameterError("recompute and render_only cannot both be true (render_only never computes)")
     if not isinstance(v["data_root"], str) or not v["data_root"]:
         raise ParameterError(f"data_root must be a non-empty path, got {v['data_root']!r}")
-    device = check_device(v["device"]) if not render_only else str(v["device"])
+    device = check_device(v["device"], require=not render_only)
     return Params(v["profile"], device, recompute, render_only, v["data_root"],
                   {k: v[k] for k in sorted(set(extra_allowed) & set(v))})
 
@@ -198,6 +200,9 @@ def provenance_line(profile: str, provs: Iterable[dict | None], dataset: str | N
     """``profile smoke · data synthetic · hardware CPU ... · commit abc · 2025-..``
     for one or more stored results (distinct values are joined)."""
     provs = [p for p in provs if p]
+    if not provs:
+        return f"profile {profile} · data {dataset or dataset_of(profile)} · no stored results yet"
+
     def uniq(fn):
         vals = sorted({fn(p) for p in provs}) or ["unknown"]
         return ", ".join(vals[:3]) + (f" (+{len(vals) - 3})" if len(vals) > 3 else "")
@@ -511,7 +516,8 @@ def plot_depth(table: dict, paper_table: dict, labels: dict, title: str):
     for ax in axes:
         ax.set_xlabel("depth")
         ax.set_ylabel("test accuracy (%)")
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     fig.suptitle(title)
     return fig
 

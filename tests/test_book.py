@@ -23,6 +23,14 @@ def test_check_parameters_defaults_and_errors():
         book.check_parameters({"profile": "smoke", "recompute": "maybe"})
 
 
+def test_device_auto_is_resolved_even_in_render_only_mode():
+    for render_only in (False, True):
+        p = book.check_parameters({"profile": "fmnist", "device": "auto", "render_only": render_only})
+        assert p.device in ("cpu", "cuda")
+    # a render-only build on a CPU box may name the GPU the results came from
+    assert book.check_parameters({"profile": "fmnist", "device": "cuda", "render_only": True}).device == "cuda"
+
+
 def test_parameters_reads_notebook_globals():
     """What a kernel holds after papermill injected a misspelt name."""
     import types
