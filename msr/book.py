@@ -616,7 +616,8 @@ def measured_energy_frame(measured: dict):
     rows = []
     for label, m in measured.items():
         p = paper.TABLE_V.get(label, {})
-        rows.append({"model": label, "data": m["dataset"], "T": m["T"], "our rate": m["rate"],
+        rows.append({"model": label, "data": m["dataset"], "training": m.get("budget"), "T": m["T"],
+                     "our rate": m["rate"],
                      "paper rate": p.get("rate"), "our MACs (M)": m["flops"] / 1e6,
                      "our SyOPs (M)": m["syops"] / 1e6, "our E(ANN) mJ": m["e_ann_mj"],
                      "our E(SNN) mJ": m["e_snn_mj"], "our ratio": m["ratio"],

@@ -185,17 +185,6 @@ def _eq8_payload(sigmas, rates, n) -> dict:
                                      "monte_carlo": p_state_change_mc(v, v, 0.5, n=n, seed=99)}}
 
 
-def unavailing(ctx: Ctx) -> dict:
-    """Chapter 3: Eq. 7-8 closed form and Monte-Carlo (cheap), measured state changes and
-    the SSIM radar of Fig. 2b (from trained models, when engineer B's analyses exist)."""
-    sigmas = [round(x, 2) for x in np.linspace(0.1, 1.5, 15)]
-    rates = [0.1, 0.25, 0.5]
-    n = 200_000 if ctx.profile == "smoke" else 2_000_000
-    cfg = {"kind": "eq8", "sigmas": sigmas, "rates": rates, "n": n, "v_th": paper.NEURON["v_th"]}
-    out = {"eq8": ctx.item("eq8", cfg, lambda: _eq8_payload(sigmas, rates, n), cheap=True)}
-    return out
-
-
 # ---------------------------------------------------------- training sweeps ----
 
 def sweep_command(experiment: str, profile: str) -> str:
@@ -307,23 +296,26 @@ def _ssim_payload(ctx, runs, depths):
     return out
 
 
-def _state_change_payload(ctx, runs, depth):
+def _state_change_payload(ctx, base_cfg, depths, trained_runs) -> dict:
+    """Per block, how often a vanilla block changes a neuron's firing state: freshly
+    initialised networks at ``depths`` (BN in training mode, as they would first run) and
+    the trained ``trained_runs`` ({depth: (config, result)}, BN in eval mode)."""
+    import torch
+
     from msr.analysis.unavailing import state_change_fraction
     from msr.train import build_model, model_info
 
-    cfg, r = runs.get(("vanilla", depth), (None, None))
-    if cfg is None or r is None:
-        return {}
-    x, _ = test_batch(cfg, _analysis_sizes(ctx.profile)["samples"])
-    trained = trained_model(ctx, cfg, "table2")
-    import torch
-
-    torch.manual_seed(cfg.seed)
-    init = build_model(cfg, model_info(cfg))
-    out = {"init": state_change_fraction(init, x, mode="train")}
-    if trained is not None:
-        out["trained"] = state_change_fraction(trained, x)
-    return out
+    x, _ = test_batch(base_cfg, _analysis_sizes(ctx.profile)["samples"])
+    rows = {}
+    for depth in depths:
+        cfg = base_cfg.replace(block="vanilla", depth=depth)
+        torch.manual_seed(cfg.seed)
+        rows[f"vanilla-{depth} init"] = state_change_fraction(build_model(cfg, model_info(cfg)), x, mode="train")
+    for depth, (cfg, _) in sorted(trained_runs.items()):
+        model = trained_model(ctx, cfg, "table2")
+        if model is not None:
+            rows[f"vanilla-{depth} trained"] = state_change_fraction(model, x)
+    return {"rows": rows}
 
 
 def unavailing(ctx: Ctx) -> dict:
@@ -347,12 +339,20 @@ def unavailing(ctx: Ctx) -> dict:
         out["ssim"] = ctx.item("ssim", c, lambda: {"series": _ssim_payload(ctx, runs, depths)})
     else:
         out["ssim"] = None
-    if keys.get(("vanilla", deepest)):
-        c = {"kind": "state_change", "run": keys[("vanilla", deepest)], "samples": sizes["samples"]}
-        out["state_change"] = ctx.item("state_change", c, lambda: _state_change_payload(ctx, runs, deepest))
-        out["state_change_depth"] = deepest
-    else:
-        out["state_change"] = None
+    base = next(iter(runs.values()))[0]
+    # at initialisation: needs no training, so it is computed in every compute mode
+    init_depths = sorted({20, deepest})
+    c = {"kind": "state_change_init", "base": base.hash_dict(), "depths": init_depths, "samples": sizes["samples"]}
+    init = ctx.item("state_change", c, lambda: _state_change_payload(ctx, base, init_depths, {}))
+    trained = {d: runs[("vanilla", d)] for d in (deepest,) if keys.get(("vanilla", d))}
+    tr = None
+    if trained:
+        c = {"kind": "state_change_trained", "runs": sorted(keys[("vanilla", d)] for d in trained),
+             "samples": sizes["samples"]}
+        tr = ctx.item("state_change", c, lambda: _state_change_payload(ctx, base, (), trained))
+    parts = [p for p in (init, tr) if p]
+    out["state_change"] = ({"rows": {k: v for p in parts for k, v in p["rows"].items()},
+                            "provenances": [p["provenance"] for p in parts]} if parts else None)
     out["claims"] = _unavailing_claims(out)
     return out
 
@@ -373,7 +373,10 @@ def _unavailing_claims(out: dict) -> list[dict]:
 
 # ----------------------------------------------------------------- isometry ----
 
-def _isometry_payload(ctx, base_cfg, depths, trained_runs):
+def _isometry_payload(ctx, base_cfg, depths, trained_runs) -> dict:
+    """Rows ``{block, depth, state, grad_norms, phi, stages}``: vanilla and MS at every
+    depth of ``depths`` at initialisation (gradient norms and phi(J J^T) per block), and
+    the gradient norms of the trained ``trained_runs`` ({(block, depth): (config, result)})."""
     import torch
 
     from msr.analysis.isometry import block_isometry, gradient_norms
@@ -391,9 +394,7 @@ def _isometry_payload(ctx, base_cfg, depths, trained_runs):
             rows.append({"block": block, "depth": depth, "state": "init",
                          "grad_norms": gradient_norms(model, x, y), "phi": [r["phi"] for r in iso],
                          "stages": [r["stage"] for r in iso]})
-    for (block, depth), (cfg, r) in trained_runs.items():
-        if block not in ("vanilla", "ms") or r is None:
-            continue
+    for (block, depth), (cfg, r) in sorted(trained_runs.items()):
         model = trained_model(ctx, cfg, "table2")
         if model is None:
             continue
@@ -404,21 +405,29 @@ def _isometry_payload(ctx, base_cfg, depths, trained_runs):
 
 
 def isometry(ctx: Ctx) -> dict:
-    """Chapter 4: gradient norms per block and phi(J J^T) at initialisation across depth,
-    and gradient norms of the trained Table II models."""
+    """Chapter 4: gradient norms per block and phi(J J^T) at initialisation across depth
+    (needs no training: computed in every compute mode), and gradient norms of the
+    trained Table II models (when the store has them)."""
     runs = train_runs(ctx.reader(), "table2")
     base = runs[0][0]
-    trained = {(c.block, c.depth): (c, r) for c, r, _ in runs}
     sizes = _analysis_sizes(ctx.profile)
-    cfg = {"kind": "isometry", "base": base.hash_dict(), "depths": sizes["iso_depths"], "probes": sizes["probes"],
-           "batch": sizes["iso_batch"],
-           "trained": sorted((r or {}).get("hash") or "" for _, (c, r) in trained.items())}
-    res = ctx.item("isometry", cfg, lambda: _isometry_payload(ctx, base, sizes["iso_depths"], trained))
+    c = {"kind": "isometry_init", "base": base.hash_dict(), "depths": sizes["iso_depths"], "probes": sizes["probes"],
+         "batch": sizes["iso_batch"]}
+    init = ctx.item("isometry", c, lambda: _isometry_payload(ctx, base, sizes["iso_depths"], {}))
+    trained = {(c.block, c.depth): (c, r) for c, r, _ in runs if c.block in ("vanilla", "ms") and r}
+    tr = None
+    if trained:
+        c = {"kind": "isometry_trained", "runs": sorted(r["hash"] for _, r in trained.values()),
+             "batch": sizes["iso_batch"]}
+        tr = ctx.item("isometry", c, lambda: _isometry_payload(ctx, base, (), trained))
+    parts = [p for p in (init, tr) if p]
+    res = ({"rows": [row for p in parts for row in p["rows"]], "provenances": [p["provenance"] for p in parts]}
+           if parts else None)
     out = {"isometry": res}
     text = ("MS-ResNet keeps gradient norms equal across blocks at initialisation (block dynamical "
             "isometry, Proposition 1); the vanilla network does not")
-    if res:
-        init = [r for r in res["rows"] if r["state"] == "init"]
+    init = [r for r in (res or {}).get("rows", []) if r["state"] == "init"]
+    if init:
         deep = max(r["depth"] for r in init)
 
         def spread(block):
@@ -464,26 +473,24 @@ def _energy_structure_payload() -> dict:
 
 def _measured_models(ctx: Ctx) -> list[tuple[str, Any, str, dict | None]]:
     """(label, config, experiment, stored result) of the trained MS models we can measure:
-    the deepest MS model of Table II, MS-ResNet20 on DVS and the ImageNet models."""
+    the deepest MS model of Table II, the CPU-sized ``short`` run (trained here when
+    computing), MS-ResNet20 on DVS and the ImageNet models."""
     ro = ctx.reader()
     out = []
     t2 = [(c, r) for c, r, _ in train_runs(ro, "table2") if c.block == "ms"]
     if t2:
         c, r = max(t2, key=lambda cr: cr[0].depth)
         out.append((f"cifar_resnet{c.depth}", c, "table2", r))
+    out += [(f"cifar_resnet{c.depth} (short run)", c, "short", r) for c, r, _ in train_runs(ctx, "short")]
     for exp in ("dvs", "imagenet"):
         out += [(c.model, c, exp, r) for c, r, _ in train_runs(ro, exp)]
     return out
 
 
-def _firing_of(ctx, cfg, experiment, keep=()):
-    from msr.analysis.firing import firing_rates
-
-    model = trained_model(ctx, cfg, experiment)
-    if model is None:
-        return None, None
-    x, _ = test_batch(cfg, _analysis_sizes(ctx.profile)["samples"])
-    return model, (x, firing_rates(model, x, keep=keep))
+def run_budget(cfg) -> str:
+    """How much training a run had, in words (``1 epoch x 5,000 images``)."""
+    n = f"{cfg.subset:,}" if cfg.subset else "all"
+    return f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} x {n} images"
 
 
 def _energy_measured_payload(ctx, models) -> dict:
@@ -500,7 +507,7 @@ def _energy_measured_payload(ctx, models) -> dict:
                       "syops_measured": m.syops_measured, "e_ann_mj": m.formula.e_ann_mj,
                       "e_snn_mj": m.formula.e_snn_mj, "ratio": m.formula.ratio,
                       "e_snn_measured_mj": m.measured.e_snn_mj, "ratio_measured": m.measured.ratio,
-                      "dataset": cfg.dataset, "run": r.get("hash"), "notes": m.notes}
+                      "dataset": cfg.dataset, "run": r.get("hash"), "budget": run_budget(cfg), "notes": m.notes}
     return {"models": out}
 
 
@@ -537,7 +544,8 @@ def _firing_payload(ctx, models):
         rec = firing_rates(model, x, keep=keep)
         d = rec.to_dict()
         out[label] = {"network_rate": d["network_rate"], "blocks": d["blocks"], "stages": d["stages"],
-                      "kept": keep, "dataset": cfg.dataset, "T": model.T, "run": r.get("hash")}
+                      "kept": keep, "dataset": cfg.dataset, "T": model.T, "run": r.get("hash"),
+                      "budget": run_budget(cfg)}
         for i, n in enumerate(keep):
             spikes = rec.kept(n)
             arrays[f"{label}__{i}"] = spike_raster(spikes, neurons=min(100, spikes[0, 0].numel()),

@@ -54,10 +54,11 @@ def _profiles() -> dict[str, Profile]:
             "imagenet": dict(dataset="synthetic", input_size=(3, 64, 64), batch_size=8, subset=16, test_subset=8,
                              epochs=1),
             "two_phase": dict(depths=(8,)),
+            "short": dict(epochs=1),
         },
         cost={"table2": "about 10 s on 2 CPU cores (24 runs)", "table6": "about 10 s (12 runs)",
               "init": "about 10 s (16 runs)", "deep": "about 6 s", "dvs": "seconds",
-              "imagenet": "about 5 s", "two_phase": "seconds"},
+              "imagenet": "about 5 s", "two_phase": "seconds", "short": "seconds"},
     )
     fm = dict(dataset="fashion_mnist", T=6, batch_size=100, subset=20000, test_subset=5000, epochs=8,
               workers=4, amp=True, log_every=10, device="auto", lif_backend="auto")
@@ -71,6 +72,7 @@ def _profiles() -> dict[str, Profile]:
             "table6": dict(datasets=("fashion_mnist",)),
             "init": dict(epochs=1, fig5b_epochs=5),
             "two_phase": dict(depths=(56,)),
+            "short": dict(epochs=1, subset=5000, test_subset=2000, workers=0),
             # no Fashion-MNIST stand-in for event data or ImageNet: these need the real data
             "dvs": dict(dataset="cifar10_dvs", subset=None, test_subset=None, epochs=30, batch_size=50,
                         input_size=None),
@@ -82,6 +84,7 @@ def _profiles() -> dict[str, Profile]:
               "init": "about 10 min (12 one-epoch runs at depth 56 + 4 five-epoch runs at depth 104)",
               "deep": "about 15 min (depth 110 and 482)",
               "two_phase": "about 2 min (depth 56: T = 1 pretrain, T = 6 finetune)",
+              "short": "about 2 min on two CPU cores (MS-ResNet20, 1 epoch x 5,000 images)",
               "dvs": "needs CIFAR10-DVS", "imagenet": "needs ImageNet; days"},
     )
     paper = Profile(
@@ -96,11 +99,13 @@ def _profiles() -> dict[str, Profile]:
             "dvs": dict(dataset="cifar10_dvs"),
             "imagenet": dict(dataset="imagenet", workers=16),
             "two_phase": dict(dataset="imagenet", workers=16),
+            "short": dict(epochs=1, subset=5000, test_subset=2000),
         },
         cost={"table2": "24 runs x 100 epochs of CIFAR-10: about 2 GPU-days",
               "table6": "24 runs x 100 epochs (CIFAR-10 and CIFAR-100): about 3 GPU-days",
               "init": "about 4 GPU-hours", "deep": "MS-ResNet482: about a GPU-week",
-              "dvs": "about 3 GPU-hours", "imagenet": "weeks on 8 GPUs", "two_phase": "weeks on 8 GPUs"},
+              "dvs": "about 3 GPU-hours", "imagenet": "weeks on 8 GPUs", "two_phase": "weeks on 8 GPUs",
+              "short": "about 2 min on two CPU cores (1 epoch x 5,000 CIFAR-10 images)"},
     )
     return {p.name: p for p in (smoke, fmnist, paper)}
 

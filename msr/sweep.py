@@ -7,7 +7,9 @@
 * ``deep``: MS-ResNet-110 and -482 (Sec. III-D);
 * ``dvs``: MS-ResNet20 on CIFAR10-DVS (Table IV);
 * ``imagenet``: MS-ResNet-18 / 34 (Table III, Table X);
-* ``two_phase``: T = 1 pretrain, then T = 6 from those weights (Appendix B).
+* ``two_phase``: T = 1 pretrain, then T = 6 from those weights (Appendix B);
+* ``short``: one short MS-ResNet20 run that fits on a CPU (minutes), whose firing rates
+  feed the energy (Table V) and firing (Fig. 3) chapters until the long runs exist.
 
 ``run_sweep(name, profile)`` trains every config not yet in the results store (one
 line per run) and skips the finished ones; ``msr sweep NAME --profile P``.
@@ -113,10 +115,17 @@ def two_phase(profile) -> list[TrainConfig]:
     return out
 
 
+def short(profile) -> list[TrainConfig]:
+    """MS-ResNet20 with the Table II recipe on the profile's budget for ``short``
+    (fmnist: one epoch of 5,000 images, minutes on two CPU cores)."""
+    p = get_profile(profile)
+    return [make_config("table2", p, "short", model="cifar_resnet", block="ms", depth=20)]
+
+
 #: experiment name -> builder(profile) -> list of configs
 EXPERIMENTS: dict[str, Callable[[str | Profile], list[TrainConfig]]] = {
     "table2": table2, "table6": table6, "init": init, "deep": deep, "dvs": dvs, "imagenet": imagenet,
-    "two_phase": two_phase,
+    "two_phase": two_phase, "short": short,
 }
 
 
