@@ -22,17 +22,12 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="msr", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="msr", description="MS-ResNet spiking networks: inspect, train, sweep, benchmark and reproduce the paper.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
-            p.set_defaults(_missing=module)
-            continue
+        mod = importlib.import_module(module)
         mod.add_arguments(p)
         p.set_defaults(_main=mod.main)
     return parser
@@ -40,9 +35,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "_missing", None):
-        print(f"msr {args.command}: not available in this installation ({args._missing} missing)", file=sys.stderr)
-        return 2
     try:
         return int(args._main(args) or 0)
     except ValueError as err:  # bad input: one clear line, no traceback

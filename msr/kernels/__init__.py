@@ -4,8 +4,9 @@
 ``lif(x, tau, v_th, v_reset, a, backend)`` with ``backend`` one of
 
 * ``reference``: the plain PyTorch oracle (:mod:`msr.neuron`);
-* ``cpu``: an autograd Function with a few in-place ops per timestep that saves two
-  bool masks per neuron-step (:mod:`msr.kernels.cpu_lif`); runs on any device;
+* ``cpu``: an autograd Function with a few in-place ops per timestep that saves one
+  int8 {spike, surrogate window} per neuron-step (:mod:`msr.kernels.cpu_lif`); runs on
+  any device;
 * ``triton``: a Triton kernel on CUDA tensors, membrane in registers, one uint8 per
   neuron-step saved for the backward (:mod:`msr.kernels.triton_lif`);
 * ``auto``: ``triton`` for CUDA tensors when Triton is installed, ``cpu`` otherwise.

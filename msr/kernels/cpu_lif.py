@@ -1,10 +1,12 @@
 """Fused multi-step LIF for CPU tensors (``backend="cpu"``): an autograd Function that
 runs Eq. 1-3 over T with a handful of in-place vectorised ops per timestep.
 
-What it saves for the backward, per neuron and timestep: the spikes o_t it returns
-(shared with the next convolution, which saves them anyway; they give the detached
-reset factor 1 - o_t) and one uint8 w_t = 1[|u_t - V_th| < a/2], the surrogate window;
-the reference instead keeps the float membrane and a per-step autograd graph.
+What it saves for the backward: one int8 per neuron and timestep,
+c_t = o_t + 2 w_t with w_t = 1[|u_t - V_th| < a/2] the surrogate window (the same
+one-byte code as the Triton kernel); the reference instead keeps the float membrane
+and a per-step autograd graph.  The float spikes it returns are not saved, so a
+convolution that stores its spike input compactly (:mod:`msr.kernels.spike_conv`)
+lets them be freed after the forward.
 
 Backward (reset factor and the V_reset * o term detached), in reverse over t:
 
@@ -17,9 +19,10 @@ inputs (bf16/fp16) are upcast: the membrane is always accumulated in fp32 (the s
 definition as ``lif(..., backend="reference")``), spikes and gradients come back in
 the input dtype.
 
-torch.compile of this loop was measured on the 2-core CI machine (notes/perf-notes.md):
-17 s to compile the forward, a recompile per input size, and slower than these
-in-place ops, so the eager form is the backend.
+int8, not uint8: float <-> int8 conversions are vectorised in ATen on CPU, float ->
+uint8 is 5x slower (notes/perf-notes.md).  torch.compile of this loop was measured on
+the 2-core CI machine: 17 s to compile the forward, a recompile per input size, and
+slower than these in-place ops, so the eager form is the backend.
 """
 from __future__ import annotations
 
@@ -27,11 +30,9 @@ import torch
 
 from msr.kernels.layout import time_major_view
 
-LOW_PRECISION = (torch.float16, torch.bfloat16)
-
 
 def _forward(x: torch.Tensor, tau: float, v_th: float, v_reset: float, a: float):
-    """x: [T, N] fp32 contiguous -> spikes fp32 [T, N], window uint8 [T, N].
+    """x: [T, N] fp32 contiguous -> spikes fp32 [T, N], code int8 [T, N] (o + 2 w).
 
     Only float ops (vectorised and multi-threaded in ATen; comparisons into bool
     tensors and masked_fill are several times slower on CPU, measured in
@@ -40,7 +41,7 @@ def _forward(x: torch.Tensor, tau: float, v_th: float, v_reset: float, a: float)
     """
     T = x.shape[0]
     spikes = torch.empty_like(x)
-    window = torch.empty(x.shape, dtype=torch.uint8, device=x.device)
+    code = torch.empty(x.shape, dtype=torch.int8, device=x.device)
     u = x[0].clone()
     d = torch.empty_like(u)
     half_a = a / 2
@@ -56,25 +57,28 @@ def _forward(x: torch.Tensor, tau: float, v_th: float, v_reset: float, a: float)
         torch.sub(u, v_th, out=d)
         d.abs_()
         torch.lt(d, half_a, out=d)
-        window[t].copy_(d)
-    return spikes, window
+        torch.add(spikes[t], d, alpha=2, out=d)  # o + 2 w
+        code[t].copy_(d)
+    return spikes, code
 
 
-def _backward(grad: torch.Tensor, spikes: torch.Tensor, window: torch.Tensor, tau: float, a: float):
+def _backward(grad: torch.Tensor, code: torch.Tensor, tau: float, a: float):
     """grad: [T, N] fp32 -> grad of the input currents, [T, N] fp32."""
     T = grad.shape[0]
     gx = torch.empty_like(grad)
-    w = torch.empty_like(grad[0])
+    c = torch.empty_like(grad[0])
+    w = torch.empty_like(c)
     carry = kept = None
     for t in range(T - 1, -1, -1):
         g = gx[t]
-        w.copy_(window[t])
+        c.copy_(code[t])
+        torch.ge(c, 2.0, out=w)
         torch.mul(grad[t], w, out=g)  # grad_o * window / a, as the reference rounds it
         if a != 1.0:
             g.div_(a)
         if carry is not None:
-            o = spikes[t].float() if spikes.dtype != torch.float32 else spikes[t]
-            kept = torch.addcmul(carry, carry, o, value=-1.0, out=kept)  # tau g_{t+1} (1 - o_t)
+            torch.sub(c, w, alpha=2, out=c)  # o_t
+            kept = torch.addcmul(carry, carry, c, value=-1.0, out=kept)  # tau g_{t+1} (1 - o_t)
             g.add_(kept)
         if t > 0:
             carry = torch.mul(g, tau, out=carry) if carry is not None else g * tau
@@ -84,23 +88,22 @@ def _backward(grad: torch.Tensor, spikes: torch.Tensor, window: torch.Tensor, ta
 class CpuLIF(torch.autograd.Function):
     """Multi-step LIF on a ``[T, N]`` tensor (any float dtype, any device torch supports).
 
-    Saves the spikes it returns (the next convolution keeps them alive anyway, so this
-    costs no memory) and one uint8 surrogate-window flag per neuron-step.
+    Saves one int8 code (spike + 2 * surrogate window) per neuron-step.
     """
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, tau: float, v_th: float, v_reset: float, a: float):
         x32 = x.float().contiguous()
-        spikes, window = _forward(x32, tau, v_th, v_reset, a)
+        spikes, code = _forward(x32, tau, v_th, v_reset, a)
         out = spikes if x.dtype == torch.float32 else spikes.to(x.dtype)
-        ctx.save_for_backward(out, window)
+        ctx.save_for_backward(code)
         ctx.tau, ctx.a, ctx.dtype = tau, a, x.dtype
         return out
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
-        out, window = ctx.saved_tensors
-        g = _backward(grad_out.float().contiguous(), out, window, ctx.tau, ctx.a)
+        (code,) = ctx.saved_tensors
+        g = _backward(grad_out.float().contiguous(), code, ctx.tau, ctx.a)
         return g.to(ctx.dtype), None, None, None, None
 
 
