@@ -82,3 +82,37 @@ def test_report_lists_every_paper_number_not_run_when_store_empty():
     assert all(r.as_dict("smoke")["ours"] == "not run" for r in results)
     claims = pipeline.claims({})
     assert claims and all(c["shown"] is None for c in claims)
+
+
+def test_initialisation_analyses_need_no_training_and_survive_new_runs(tmp_path, monkeypatch):
+    """Isometry and state changes at initialisation are computed with no Table II run
+    stored, and stay stored (same key) once trained runs appear."""
+    from msr.results import ResultsStore
+
+    monkeypatch.setattr(pipeline, "_analysis_sizes",
+                        lambda p: dict(samples=4, grid=3, probes=1, iso_depths=(8,), iso_batch=2))
+    store = ResultsStore(tmp_path)
+    ctx = pipeline.Ctx("smoke", store=store, quiet=True)
+    iso = pipeline.isometry(ctx)["isometry"]
+    assert {(r["block"], r["depth"], r["state"]) for r in iso["rows"]} == {("vanilla", 8, "init"), ("ms", 8, "init")}
+    sc = pipeline.unavailing(ctx)["state_change"]
+    assert sc and all(k.endswith(" init") for k in sc["rows"])
+    before = sorted(p.name for p in (tmp_path / "smoke").rglob("*.json"))
+    pipeline.isometry(pipeline.Ctx("smoke", store=store, quiet=True, render_only=True))
+    assert sorted(p.name for p in (tmp_path / "smoke").rglob("*.json")) == before  # read, not recomputed
+    # a render-only reader finds the initialisation rows without any trained run
+    assert pipeline.isometry(ctx.reader())["isometry"]["rows"] == iso["rows"]
+
+
+def test_run_times_counts_stored_runs(tmp_path):
+    from msr.results import ResultsStore
+
+    store = ResultsStore(tmp_path)
+    for i, speeds in enumerate(([100.0, 300.0], [50.0])):
+        store.put("smoke", "table2", {"i": i}, {"epochs": {"images_per_s": speeds}, "wall_time_s": 60.0 * (i + 1),
+                                                 "provenance": {"device": "CPU X"}})
+    store.put("smoke", "isometry", {"k": 1}, {"rows": [], "wall_time_s": 30.0, "provenance": {"device": "CPU X"}})
+    rows = {r["experiment"]: r for r in pipeline.run_times(store, "smoke")}
+    assert rows["table2"]["results"] == 2 and rows["table2"]["wall time (min)"] == 3.0
+    assert rows["table2"]["training images/s (median)"] == 125.0  # median of the run means 200 and 50
+    assert rows["isometry"]["training images/s (median)"] is None and rows["isometry"]["hardware"] == "CPU X"
