@@ -9,6 +9,10 @@ its parts consistently so that analyses can find them with hooks:
 * ``lif_out``: the interblock LIF after the addition (vanilla only);
 * ``shortcut``: identity, or the downsampling branch.
 
+``spike_fed`` names the convolutions (``conv1``, ``conv2``, ``shortcut``) whose input
+is by construction the output of a LIF, i.e. spikes (:func:`spike_fed_convs`; they
+may store that input compactly for the backward, :mod:`msr.kernels.spike_conv`).
+
 ``spiking_output`` says whether the block emits spikes; models built from blocks
 that do not (wolif, ms, sr_b, sr_c) add one LIF at the end of the convolutional part
 so the classifier receives spikes (Sec. III-C).
@@ -75,6 +79,7 @@ class Block(nn.Module):
     default_gamma2 = 1.0
     has_shortcut = True
     bn1_before_conv1 = False  # SR-B normalises the block input before conv1
+    spike_fed: tuple[str, ...] = ("conv1", "conv2")  # convs whose input is a LIF's output
 
     def __init__(self, c_in: int, c_out: int, stride: int, spec: SpikingSpec):
         super().__init__()
@@ -106,6 +111,8 @@ class VanillaBlock(Block):
     """Vanilla spiking ResNet (Eq. 5, Fig. 1): o_{l+1} = LIF(F(o_l) + o_l),
     F = Conv-BN-LIF-Conv-BN.  Inputs and outputs are spikes."""
 
+    spike_fed = ("conv1", "conv2", "shortcut")
+
     def __init__(self, c_in, c_out, stride, spec):
         super().__init__(c_in, c_out, stride, spec)
         self.lif_out = spec.lif()
@@ -121,6 +128,7 @@ class WoLIFBlock(Block):
     the first receives real values, not spikes."""
 
     spiking_output = False
+    spike_fed = ("conv2",)
 
     def forward(self, x):
         return self.bn2(self.conv2(self.lif1(self.bn1(self.conv1(x))))) + self.shortcut(x)
@@ -167,6 +175,8 @@ class SRCBlock(MSBlock):
     of each block receives the real-valued membrane shortcut (not spikes) and the
     path ends in a LIF, so the residual added to the shortcut is binary."""
 
+    spike_fed = ("conv2",)
+
     def forward(self, x):
         return self.lif2(self.bn2(self.conv2(self.lif1(self.bn1(self.conv1(x)))))) + self.shortcut(x)
 
@@ -202,6 +212,22 @@ def residual_convs(model: nn.Module) -> list[nn.Conv2d]:
     return convs
 
 
+def spike_fed_convs(model: nn.Module) -> list[nn.Conv2d]:
+    """The convolutions whose input is, by the block structure, the output of a LIF
+    (each block's ``spike_fed``; a shortcut counts only when its convolution comes
+    first, not after average pooling).  The stem convolution reads images."""
+    convs = []
+    for m in model.modules():
+        if isinstance(m, Block):
+            for name in m.spike_fed:
+                layer = getattr(m, name)
+                if isinstance(layer, nn.Sequential):
+                    layer = layer[0]
+                if isinstance(layer, Conv):
+                    convs.append(layer.conv)
+    return convs
+
+
 def block_lifs(block: Block) -> dict[str, LIF]:
     """The LIF layers of one block by role name (``lif1``, ``lif2``, ``lif_out``)."""
     return {n: m for n, m in block.named_children() if isinstance(m, LIF)}
@@ -213,6 +239,7 @@ __all__ = [
     "SpikingSpec",
     "get_block",
     "residual_convs",
+    "spike_fed_convs",
     "block_lifs",
     "downsample",
 ]

@@ -17,6 +17,8 @@ oracle that every faster backend (``msr.kernels``) is tested against.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -32,7 +34,7 @@ def check_lif_params(tau: float, v_th: float, a: float) -> None:
         raise ValueError(f"tau must lie in [0, 1] (a decay factor), got {tau}")
     if not float(a) > 0.0:
         raise ValueError(f"surrogate width a must be > 0, got {a}")
-    if not torch.isfinite(torch.tensor(float(v_th))):
+    if not math.isfinite(float(v_th)):
         raise ValueError(f"v_th must be finite, got {v_th}")
 
 

@@ -1,6 +1,7 @@
 """Fused LIF backends (issue 6) against the reference LIF's forward and autograd."""
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
@@ -12,7 +13,9 @@ import torch
 
 from msr import create_model, kernels
 from msr.authors_baseline import authors_lif, to_authors_execution
-from msr.kernels.speed import prepare_model, set_lif_backend
+from msr.blocks import spike_fed_convs
+from msr.kernels.speed import prepare_model, set_compact_spikes, set_lif_backend
+from msr.kernels.spike_conv import SpikeConv2d
 from msr.neuron import LIF, lif, lif_reference
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -245,3 +248,121 @@ def test_model_bf16_autocast_same_spikes_across_backends():
         fr = ref.features(x.contiguous(memory_format=torch.channels_last))
         ff = fast.features(x.contiguous(memory_format=torch.channels_last))
     assert torch.equal(ff, fr)
+
+
+# ----------------------------------------------------------------- compact spike storage
+
+
+def _spikes(shape, seed=0, dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(shape, generator=g) < 0.3).to(dtype)
+
+
+@pytest.mark.parametrize("mode", ["int8", "bits"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("kernel,stride", [(3, 1), (3, 2), (1, 2)])
+def test_spike_conv_same_as_conv(mode, dtype, channels_last, kernel, stride):
+    """Forward bit-identical to nn.Conv2d, gradients equal (odd sizes: bits padding)."""
+    torch.manual_seed(0)
+    ref = torch.nn.Conv2d(5, 7, kernel, stride, padding=kernel // 2, bias=False).to(dtype)
+    fast = SpikeConv2d.convert(copy.deepcopy(ref), mode, check=True)
+    x = _spikes((6, 5, 9, 11), dtype=dtype)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+        ref, fast = ref.to(memory_format=torch.channels_last), fast.to(memory_format=torch.channels_last)
+    xr, xf = x.clone().requires_grad_(), x.clone().requires_grad_()
+    yr, yf = ref(xr), fast(xf)
+    assert torch.equal(yf, yr) and yf.stride() == yr.stride()
+    g = torch.randn(yr.shape, generator=torch.Generator().manual_seed(1)).to(dtype)
+    yr.backward(g)
+    yf.backward(g)
+    torch.testing.assert_close(xf.grad, xr.grad, rtol=0, atol=0)
+    torch.testing.assert_close(fast.weight.grad, ref.weight.grad, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["int8", "bits"])
+def test_spike_conv_under_autocast(mode):
+    """bf16 autocast semantics: operands cast as autocast casts them (run on CPU autocast)."""
+    torch.manual_seed(0)
+    ref = torch.nn.Conv2d(4, 6, 3, padding=1, bias=False)
+    fast = SpikeConv2d.convert(copy.deepcopy(ref), mode)
+    x = _spikes((3, 4, 8, 8))
+    xr, xf = x.clone().requires_grad_(), x.clone().requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        yr, yf = ref(xr), fast(xf)
+    assert yr.dtype == yf.dtype == torch.bfloat16 and torch.equal(yf, yr)
+    yr.float().square().sum().backward()
+    yf.float().square().sum().backward()
+    assert xf.grad.dtype == torch.float32 and fast.weight.grad.dtype == torch.float32
+    torch.testing.assert_close(xf.grad, xr.grad, rtol=0, atol=0)
+    torch.testing.assert_close(fast.weight.grad, ref.weight.grad, rtol=1e-6, atol=1e-6)
+
+
+def test_spike_conv_rejects_non_binary_input():
+    conv = SpikeConv2d.convert(torch.nn.Conv2d(2, 3, 3, padding=1, bias=False), "bits")
+    x = _spikes((2, 2, 5, 5)).requires_grad_()
+    for bad in (0.5, -1.0, 2.0):
+        z = x.detach().clone()
+        z[0, 0, 0, 0] = bad
+        with pytest.raises(ValueError, match="non-binary input"):
+            conv(z.requires_grad_())
+    conv(x).sum().backward()  # binary: accepted, and later calls skip the check ...
+    assert conv._verified
+    conv.check = True  # ... unless asked to check every call
+    with pytest.raises(ValueError, match="non-binary input"):
+        conv(z)
+    with torch.no_grad():  # no backward, nothing saved: the plain convolution
+        conv(z)
+    with pytest.raises(ValueError, match="valid: off, int8, bits"):
+        SpikeConv2d.convert(torch.nn.Conv2d(2, 3, 3, bias=False), "uint4")
+    with pytest.raises(ValueError, match="bias-free"):
+        SpikeConv2d.convert(torch.nn.Conv2d(2, 3, 3), "bits")
+
+
+@pytest.mark.parametrize("block,shortcut", [(b, "conv") for b in ("plain", "vanilla", "wolif", "ms", "sr_b", "sr_c")]
+                         + [("vanilla", "avgpool_conv"), ("ms", "avgpool_conv")])
+def test_spike_fed_convs_receive_spikes(block, shortcut):
+    """The block structure's guarantee, checked on every call: every convolution that
+    compact storage is applied to receives binary input, forward and backward work."""
+    torch.manual_seed(0)
+    model = create_model("cifar_resnet", depth=14, block=block, T=2, gamma2=1.0, shortcut=shortcut,
+                         lif_backend="auto")
+    convs = spike_fed_convs(model)
+    per_block = {"plain": 2, "vanilla": 2, "wolif": 1, "ms": 2, "sr_b": 2, "sr_c": 1}[block]
+    down = 2 if block == "vanilla" and shortcut == "conv" else 0  # vanilla shortcut convs read spikes
+    assert len(convs) == 6 * per_block + down
+    set_compact_spikes(model, "bits", check=True)
+    model(torch.randn(2, 3, 16, 16)).sum().backward()
+    assert all(c._verified for c in convs)
+
+
+def test_compact_spikes_save_fewer_bytes_same_training_step():
+    from msr.bench import saved_bytes
+
+    torch.manual_seed(0)
+    base = create_model("cifar_resnet", depth=8, T=3, gamma2=1.0)
+    x, y = torch.randn(4, 3, 16, 16), torch.randint(0, 10, (4,))
+    results = {}
+    for mode in ("off", "int8", "bits"):
+        m = prepare_model(copy.deepcopy(base), lif_backend="auto", compact_spikes=mode if mode != "off" else False)
+        loss, nbytes = saved_bytes(lambda: torch.nn.functional.cross_entropy(m(x), y))
+        loss.backward()
+        results[mode] = (nbytes, loss, [p.grad for p in m.parameters()])
+    assert results["bits"][0] < results["int8"][0] < results["off"][0]
+    for mode in ("int8", "bits"):
+        assert torch.equal(results[mode][1], results["off"][1])
+        for g, g0 in zip(results[mode][2], results["off"][2]):
+            torch.testing.assert_close(g, g0, rtol=1e-5, atol=1e-6)
+    set_compact_spikes(m, "off")
+    assert {c.compact for c in spike_fed_convs(m)} == {"off"}
+
+
+def test_models_compile_without_graph_breaks():
+    """torch.compile sees each model as one graph (no graph breaks from the LIF or the
+    compact convolutions), so compiling pays off."""
+    if not hasattr(torch, "_dynamo"):
+        pytest.skip("torch.compile unavailable")
+    m = prepare_model(create_model("cifar_resnet", depth=8, T=2), lif_backend="auto", compact_spikes=True)
+    explained = torch._dynamo.explain(m)(torch.randn(2, 3, 16, 16))
+    assert explained.graph_break_count == 0, [b.reason for b in explained.break_reasons]

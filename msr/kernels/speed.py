@@ -9,6 +9,8 @@ what is left to choose per run:
   faster; the LIF kernels read channels-last tensors without a copy;
 * ``compile``: ``torch.compile`` of the model (worth it on GPU for the BN/elementwise
   glue; compile time is minutes for deep models);
+* ``compact_spikes``: the convolutions fed by spikes save their input as bits (or
+  int8) instead of floats for the backward (:mod:`msr.kernels.spike_conv`);
 * bf16 autocast on CUDA (:func:`autocast`): convolutions in bf16, the LIF membrane
   still in fp32 (see :mod:`msr.kernels`);
 * CUDA graphs for fixed shapes (:func:`graphed_train_step`), used by the bench.
@@ -54,18 +56,35 @@ def prepare_model(
     compile: bool = False,
     lif_backend: str | None = "auto",
     compile_mode: str | None = None,
+    compact_spikes: bool | str = False,
 ) -> nn.Module:
     """Apply the speed switches to ``model`` and return it (compiled if asked).
 
     ``lif_backend=None`` leaves the layers' backends as they are.  The returned module
     is the compiled wrapper when ``compile=True``; its parameters are the model's.
+    ``compact_spikes``: False/``"off"``, True (= ``"bits"``) or ``"int8"``.
     """
     if lif_backend is not None:
         set_lif_backend(model, lif_backend)
+    if compact_spikes:
+        set_compact_spikes(model, "bits" if compact_spikes is True else compact_spikes)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     if compile:
         model = torch.compile(model, mode=compile_mode)
+    return model
+
+
+def set_compact_spikes(model: nn.Module, mode: str = "bits", check: bool = False) -> nn.Module:
+    """Store the spike inputs of the spike-fed convolutions (:func:`msr.blocks.spike_fed_convs`)
+    compactly for the backward: ``mode`` ``bits``, ``int8`` or ``off`` (in place)."""
+    from msr.blocks import spike_fed_convs
+    from msr.kernels.spike_conv import SpikeConv2d, check_mode
+
+    check_mode(mode)
+    for conv in spike_fed_convs(model):
+        if mode != "off" or isinstance(conv, SpikeConv2d):
+            SpikeConv2d.convert(conv, mode, check)
     return model
 
 
@@ -152,6 +171,7 @@ __all__ = [
     "autocast",
     "graphed_train_step",
     "prepare_model",
+    "set_compact_spikes",
     "set_lif_backend",
     "to_memory_format",
     "train_step_fn",
