@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from msr.data import build_loaders
+from msr.kernels.speed import prepare_model, to_memory_format
 from msr.models import create_model
 from msr.neuron import LIF
 from msr.results import (ResultsStore, config_hash, default_root, load_checkpoint, provenance,
@@ -36,7 +37,7 @@ from msr.results import (ResultsStore, config_hash, default_root, load_checkpoin
 SCHEDULES = ("multistep", "cosine", "constant")
 #: Fields that change how a run executes but not its numbers: left out of the config hash.
 RUNTIME_FIELDS = ("device", "workers", "data_root", "lif_backend", "checkpoint_every", "deterministic",
-                  "recipe", "progress")
+                  "recipe", "progress", "channels_last", "compile", "compact_spikes")
 
 
 @dataclass
@@ -78,6 +79,10 @@ class TrainConfig:
     data_root: str = "data"
     device: str = "auto"
     lif_backend: str = "reference"
+    # speed switches (msr.kernels.speed); same spikes, numbers equal up to float rounding
+    channels_last: bool = False  # NHWC weights and activations
+    compile: bool = False  # torch.compile of the training forward (evaluation runs eager)
+    compact_spikes: bool = False  # spike-fed convs save their input as bits for the backward
     workers: int = 0
     checkpoint_every: int = 0  # steps; 0 = at epoch ends only
     deterministic: bool = False
@@ -267,6 +272,7 @@ def evaluate(model: nn.Module, loader, device: torch.device, cfg: TrainConfig, t
     try:
         for x, y in loader:
             x, y = to_model_input(x.to(device, non_blocking=True), time_first), y.to(device, non_blocking=True)
+            x = to_memory_format(x, cfg.channels_last)
             with autocast(device, cfg.amp):
                 logits = model(x, T=None if x.dim() == 5 else (T or cfg.test_T or cfg.T))
             sums += torch.stack([F.cross_entropy(logits.float(), y, reduction="sum").double(),
@@ -407,11 +413,13 @@ def _train(cfg, profile, experiment, store, force, run_dir, key) -> dict:
     if cfg.init_from:  # two-phase training (Appendix B): T owns no weights
         model.load_state_dict(load_checkpoint(resolve_init(cfg.init_from, run_dir)))
     model.to(device)
+    prepare_model(model, channels_last=cfg.channels_last, compact_spikes=cfg.compact_spikes, lif_backend=None)
     if world > 1:
         model = convert_sync_bn(model, device)
         ddp = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     else:
         ddp = model
+    forward = torch.compile(ddp) if cfg.compile else ddp
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (no_decay if p.dim() <= 1 else decay).append(p)  # no weight decay on BN/bias (torchvision reference)
@@ -483,8 +491,9 @@ def _train(cfg, profile, experiment, store, force, run_dir, key) -> dict:
             if batch >= steps_per_epoch:
                 break
             x, y = to_model_input(x.to(device, non_blocking=True), time_first), y.to(device, non_blocking=True)
+            x = to_memory_format(x, cfg.channels_last)
             with autocast(device, cfg.amp):
-                logits = ddp(x)
+                logits = forward(x)
                 loss = criterion(logits.float(), y)
             if fault_nan is not None and step + 1 == fault_nan:
                 loss = loss * float("nan")
@@ -568,7 +577,9 @@ def _train(cfg, profile, experiment, store, force, run_dir, key) -> dict:
         "final": final, "init_eval": init_eval, "data": info, "world_size": world, "seed": cfg.seed,
         "params": sum(p.numel() for p in model.parameters()), "wall_time_s": wall, "runtime": {
             "device": str(device), "lif_backend": cfg.lif_backend, "workers": cfg.workers},
-        "provenance": {**provenance(device), "wall_time_s": wall},
+        "provenance": {**provenance(device), "wall_time_s": wall, "speed": {
+            "lif_backend": cfg.lif_backend, "bf16_autocast": cfg.amp and device.type == "cuda",
+            "channels_last": cfg.channels_last, "compile": cfg.compile, "compact_spikes": cfg.compact_spikes}},
     }
     if master:
         save_checkpoint(weights_path, model.state_dict())

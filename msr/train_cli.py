@@ -70,6 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", default="runs", help="checkpoint root (default runs)")
     parser.add_argument("--no-amp", dest="amp", action="store_false", default=None, help="no bf16 autocast")
     parser.add_argument("--deterministic", action="store_true", default=None)
+    parser.add_argument("--channels-last", action="store_true", default=None, help="NHWC weights and activations")
+    parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the training forward")
+    parser.add_argument("--compact-spikes", action="store_true", default=None,
+                        help="spike-fed convolutions save their input as bits for the backward")
     for flag, (dest, typ, help_text) in FLAGS.items():
         parser.add_argument(flag, dest=dest, type=typ, default=None, help=help_text)
 

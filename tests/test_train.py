@@ -223,3 +223,48 @@ def test_dvs_frames_train_time_first(tiny, store, tmp_path):
     r = train(cfg, profile="smoke", experiment="dvs", store=store, run_dir=tmp_path / "runs")
     assert r["data"]["time_first"] and r["data"]["input_size"] == [2, 64, 64]
     assert len(r["epochs"]["test_acc"]) == 1 and r["params"] > 0
+
+
+def test_speed_switches_same_metrics_and_recorded(tiny, tmp_path):
+    """channels_last + compact spike storage: a runtime switch (same hash), same spikes,
+    so the same metrics up to float rounding; recorded in the provenance."""
+    from msr.results import ResultsStore
+
+    cfg = tiny(lif_backend="auto")
+    fast_cfg = cfg.replace(channels_last=True, compact_spikes=True)
+    assert fast_cfg.hash() == cfg.hash()
+    a = train(cfg, profile="s", experiment="a", store=ResultsStore(tmp_path / "a"), run_dir=tmp_path / "ra")
+    b = train(fast_cfg, profile="s", experiment="a", store=ResultsStore(tmp_path / "b"), run_dir=tmp_path / "rb")
+    assert b["provenance"]["speed"] == {"lif_backend": "auto", "bf16_autocast": False, "channels_last": True,
+                                        "compile": False, "compact_spikes": True}
+    assert a["provenance"]["speed"]["compact_spikes"] is False
+    assert b["steps"]["step"] == a["steps"]["step"]
+    assert b["steps"]["loss"] == pytest.approx(a["steps"]["loss"], rel=1e-4)
+    for k in ("reported_acc", "final_train_loss", "final_test_loss", "firing_rate"):
+        assert b["final"][k] == pytest.approx(a["final"][k], rel=1e-4, abs=1e-6), k
+
+
+def test_compile_switch_trains(tiny, store, tmp_path, monkeypatch):
+    """compile=True runs the training forward through torch.compile.  The test compiles
+    with the aot_eager backend (graph capture and AOT autograd, as inductor gets them)
+    to stay fast; inductor's C++ build of the same graphs takes 15-40 s on 2 cores
+    (timed by ``msr bench``'s msr-compile rows)."""
+    if not hasattr(torch, "compile"):
+        pytest.skip("torch.compile unavailable")
+    from torch import _dynamo
+
+    calls = []
+    real = torch.compile
+
+    def compile_aot_eager(model, **kw):
+        calls.append(model)
+        return real(model, backend="aot_eager")
+
+    monkeypatch.setattr(torch, "compile", compile_aot_eager)
+    _dynamo.reset()
+    cfg = tiny(lif_backend="auto", compile=True, compact_spikes=True, epochs=1)
+    r = train(cfg, profile="smoke", experiment="c", store=store, run_dir=tmp_path / "runs")
+    assert len(calls) == 1 and r["provenance"]["speed"]["compile"] is True
+    ref = train(cfg.replace(compile=False, compact_spikes=False), profile="smoke", experiment="c", store=store,
+                run_dir=tmp_path / "runs2", force=True)
+    assert r["final"]["final_train_loss"] == pytest.approx(ref["final"]["final_train_loss"], rel=1e-4)
