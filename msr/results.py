@@ -211,12 +211,13 @@ class ResultsStore:
             found = self.get(profile, experiment, config)
             if found is not None:
                 return found
+        prov = provenance(device)  # the code as it was when the computation started
         start = time.perf_counter()
         out = compute()
         payload, arrays = out if isinstance(out, tuple) else (out, None)
         payload = dict(payload)
         payload.setdefault("wall_time_s", time.perf_counter() - start)
-        payload["provenance"] = {**provenance(device), "wall_time_s": payload["wall_time_s"]}
+        payload["provenance"] = {**prov, "wall_time_s": payload["wall_time_s"]}
         self.put(profile, experiment, config, payload, arrays=arrays)
         return self.get(profile, experiment, config)
 
