@@ -116,3 +116,12 @@ def test_run_times_counts_stored_runs(tmp_path):
     assert rows["table2"]["results"] == 2 and rows["table2"]["wall time (min)"] == 3.0
     assert rows["table2"]["training images/s (median)"] == 125.0  # median of the run means 200 and 50
     assert rows["isometry"]["training images/s (median)"] is None and rows["isometry"]["hardware"] == "CPU X"
+
+
+def test_state_change_claim_compares_measured_with_eq8():
+    row = lambda changed: {"changed": changed, "eq8": 0.159}
+    near = pipeline._state_change_claim({"rows": {"vanilla-20 init": [row(0.15), row(0.16), {"changed": None}]}})
+    far = pipeline._state_change_claim({"rows": {"vanilla-20 init": [row(0.05), row(0.06)]}})
+    assert near["shown"] is True and "15.5 % measured" in near["evidence"]
+    assert far["shown"] is False
+    assert pipeline._state_change_claim(None)["shown"] is None
