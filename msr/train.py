@@ -404,6 +404,7 @@ def _train(cfg, profile, experiment, store, force, run_dir, key) -> dict:
     folder = run_folder(run_dir, profile, experiment, cfg)
     ckpt_path, weights_path = folder / "last.pt", folder / "model.pt"
     t_start = time.perf_counter()
+    prov = provenance(device)  # the code as it was when this (piece of the) run started
 
     # --- data, model, optimizer
     train_loader, test_loader, info = build_loaders(cfg, rank=rank, world_size=world)
@@ -577,7 +578,7 @@ def _train(cfg, profile, experiment, store, force, run_dir, key) -> dict:
         "final": final, "init_eval": init_eval, "data": info, "world_size": world, "seed": cfg.seed,
         "params": sum(p.numel() for p in model.parameters()), "wall_time_s": wall, "runtime": {
             "device": str(device), "lif_backend": cfg.lif_backend, "workers": cfg.workers},
-        "provenance": {**provenance(device), "wall_time_s": wall, "speed": {
+        "provenance": {**prov, "wall_time_s": wall, "speed": {
             "lif_backend": cfg.lif_backend, "bf16_autocast": cfg.amp and device.type == "cuda",
             "channels_last": cfg.channels_last, "compile": cfg.compile, "compact_spikes": cfg.compact_spikes}},
     }
