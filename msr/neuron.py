@@ -93,10 +93,6 @@ def lif(
     bf16/fp16 inputs: the membrane is accumulated in fp32 (the input is upcast exactly,
     the spikes are cast back), the same definition for every backend.
     """
-    if backend == "reference":
-        if x.dtype in (torch.float16, torch.bfloat16):
-            return lif_reference(x.float(), tau, v_th, v_reset, a).to(x.dtype)
-        return lif_reference(x, tau, v_th, v_reset, a)
     from msr import kernels  # local import: kernels depends on this module
 
     return kernels.lif(x, tau=tau, v_th=v_th, v_reset=v_reset, a=a, backend=backend)
