@@ -14,7 +14,11 @@ CUDA events on GPU).  Rows:
   MS-ResNet-18 (ImageNet family) at T = 6: msr's execution (T folded into the batch,
   fused LIF) against the authors' (per-timestep layers, Python LIF loop), with the
   share of the step inside convolutions (torch.profiler), the bytes saved for
-  backward and, on CUDA, the peak allocated memory; images/s;
+  backward and, on CUDA, the peak allocated memory; images/s; on CPU (full mode) also
+  ``torch.compile`` of the model, its compile time reported apart from the step time;
+* memory: bytes saved for backward per training step (and the CUDA peak) of
+  MS-ResNet-20/-56 and -18 at T = 6 with the spike-fed convolutions' inputs stored as
+  floats, int8 or bits (:mod:`msr.kernels.spike_conv`), and the step time of each;
 * on a GPU, MS-ResNet-104 at batch 64, T = 6, 224x224: peak memory of a step.
 
 The result is one JSON-able dict (:func:`run_bench`), stored through
@@ -328,7 +332,7 @@ def train_configs(device: torch.device, quick: bool) -> list[dict]:
     ]
 
 
-def strategies(device: torch.device) -> list[dict]:
+def strategies(device: torch.device, quick: bool = False) -> list[dict]:
     """Execution strategies compared per model (the first is the baseline)."""
     rows = [{"strategy": "authors", "lif": "reference", "channels_last": False, "amp": False, "graphs": False}]
     if device.type == "cuda":
@@ -342,6 +346,9 @@ def strategies(device: torch.device) -> list[dict]:
             {"strategy": "msr", "lif": "auto", "channels_last": False, "amp": False, "graphs": False},
             {"strategy": "msr-channels-last", "lif": "auto", "channels_last": True, "amp": False, "graphs": False},
         ]
+        if not quick:  # compiling takes tens of seconds per model on 2 cores
+            rows.append({"strategy": "msr-compile", "lif": "auto", "channels_last": True, "amp": False,
+                         "graphs": False, "compile": True})
     return rows
 
 
@@ -355,7 +362,8 @@ def _build_step(cfg: dict, strat: dict, device: torch.device, T: int):
     if strat["strategy"] == "authors":
         model = to_authors_execution(model, share_weights=True)
     else:
-        model = prepare_model(model, channels_last=strat["channels_last"], lif_backend=strat["lif"])
+        model = prepare_model(model, channels_last=strat["channels_last"], lif_backend=strat["lif"],
+                              compact_spikes=strat.get("compact", False), compile=strat.get("compile", False))
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x = torch.randn(cfg["batch"], 3, cfg["hw"], cfg["hw"], device=device)
     x = to_memory_format(x, strat["channels_last"])
@@ -368,37 +376,60 @@ def _build_step(cfg: dict, strat: dict, device: torch.device, T: int):
     return model, opt, x, y, step
 
 
-def bench_train(device: torch.device, quick: bool, T: int = 6) -> list[dict]:
+def _row(cfg: dict, strat: dict, T: int) -> dict:
+    return {"model": cfg["label"], "arch": cfg["model"], **cfg["kw"], "input": f"{cfg['hw']}x{cfg['hw']}",
+            "batch": cfg["batch"], "T": T, **strat}
+
+
+def _fresh(device: torch.device, row: dict) -> None:
+    """Free what the previous row left and start the CUDA peak counter afresh."""
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+        row["mem_at_start_MB"] = torch.cuda.memory_allocated(device) / 2**20
+
+
+def _saved_mb(model, x, y, device: torch.device, amp: bool) -> float:
+    """MB saved for backward by one forward + loss (then released)."""
     from msr.kernels.speed import autocast
 
+    def fwd_loss():
+        with autocast(device, enabled=amp):
+            return torch.nn.functional.cross_entropy(model(x), y)
+
+    loss, nbytes = saved_bytes(fwd_loss)
+    del loss
+    return nbytes / 2**20
+
+
+def bench_train(device: torch.device, quick: bool, T: int = 6) -> list[dict]:
     rows = []
     warm, reps = (1, 2) if quick else ((3, 10) if device.type == "cuda" else (2, 5))
     for cfg in train_configs(device, quick):
-        for strat in strategies(device):
-            row = {"model": cfg["label"], "arch": cfg["model"], **{k: v for k, v in cfg["kw"].items()},
-                   "input": f"{cfg['hw']}x{cfg['hw']}", "batch": cfg["batch"], "T": T, **strat}
+        for strat in strategies(device, quick):
+            row = _row(cfg, strat, T)
             try:
-                gc.collect()
-                if device.type == "cuda":
-                    torch.cuda.empty_cache()
-                    torch.cuda.reset_peak_memory_stats(device)
-                    row["mem_at_start_MB"] = torch.cuda.memory_allocated(device) / 2**20
+                _fresh(device, row)
+                if strat.get("compile"):
+                    torch._dynamo.reset()
                 model, opt, x, y, step = _build_step(cfg, strat, device, T)
+                if strat.get("compile"):  # the first step compiles forward and backward
+                    t0 = time.perf_counter()
+                    step()
+                    _sync(device)
+                    first_s = time.perf_counter() - t0
                 ms = time_steps_ms(step, device, warm, reps)
                 row["median_ms"] = ms
                 row["images_per_s"] = cfg["batch"] / (ms * 1e-3)
+                if strat.get("compile"):
+                    row["compile_s"] = first_s - ms * 1e-3
                 if device.type == "cuda":
                     row["peak_mem_MB"] = torch.cuda.max_memory_allocated(device) / 2**20
                 if not strat["graphs"]:
                     row["conv_share"] = conv_share(step, device)
-
-                    def fwd_loss():
-                        with autocast(device, enabled=strat["amp"]):
-                            return torch.nn.functional.cross_entropy(model(x), y)
-
-                    loss, nbytes = saved_bytes(fwd_loss)
-                    row["saved_for_backward_MB"] = nbytes / 2**20
-                    del loss
+                    if not strat.get("compile"):  # saved-tensor hooks would recompile the graph
+                        row["saved_for_backward_MB"] = _saved_mb(model, x, y, device, strat["amp"])
                 row["status"] = "ok"
             except Exception as err:
                 row["status"] = f"error: {type(err).__name__}: {err}"[:300]
@@ -407,6 +438,58 @@ def bench_train(device: torch.device, quick: bool, T: int = 6) -> list[dict]:
             model = opt = x = y = step = del_vars
             if device.type == "cuda":
                 torch.cuda.empty_cache()
+    return rows
+
+
+COMPACT_MODES = ("off", "int8", "bits")
+
+
+def memory_configs(device: torch.device, quick: bool) -> list[dict]:
+    """Models of the memory section: CIFAR MS-ResNet-20/-56 and ImageNet MS-ResNet-18 (224 px)."""
+    if quick:
+        return [{"model": "cifar_resnet", "label": "MS-ResNet-20", "kw": {"depth": 20}, "hw": 32, "batch": 2}]
+    cifar, imagenet = (128, 32) if device.type == "cuda" else (8, 2)
+    return [
+        {"model": "cifar_resnet", "label": "MS-ResNet-20", "kw": {"depth": 20}, "hw": 32, "batch": cifar},
+        {"model": "cifar_resnet", "label": "MS-ResNet-56", "kw": {"depth": 56}, "hw": 32, "batch": cifar},
+        {"model": "imagenet_resnet18", "label": "MS-ResNet-18", "kw": {}, "hw": 224, "batch": imagenet},
+    ]
+
+
+def bench_memory(device: torch.device, quick: bool, T: int = 6) -> list[dict]:
+    """Bytes saved for backward per training step (torch.autograd.graph.saved_tensors_hooks,
+    distinct storages, weights included) with the spike-fed convolutions' inputs stored as
+    floats (``off``), int8 or bits; on CUDA the peak allocated memory of a whole step; the
+    median step time (full mode).  msr execution: fused LIF, on CUDA bf16 autocast and
+    channels-last."""
+    cuda = device.type == "cuda"
+    rows = []
+    for cfg in memory_configs(device, quick):
+        for mode in COMPACT_MODES:
+            strat = {"strategy": f"msr-compact-{mode}", "lif": "auto", "channels_last": cuda, "amp": cuda,
+                     "graphs": False, "compact": mode}
+            row = _row(cfg, strat, T)
+            try:
+                _fresh(device, row)
+                model, opt, x, y, step = _build_step(cfg, strat, device, T)
+                mb = _saved_mb(model, x, y, device, strat["amp"])
+                row["saved_for_backward_MB"] = mb
+                row["saved_per_image_MB"] = mb / cfg["batch"]
+                step()
+                _sync(device)
+                if cuda:
+                    row["peak_mem_MB"] = torch.cuda.max_memory_allocated(device) / 2**20
+                if not quick:
+                    row["median_ms"] = time_steps_ms(step, device, 1, 5 if cuda else 3)
+                row["status"] = "ok"
+            except Exception as err:
+                row["status"] = f"error: {type(err).__name__}: {err}"[:300]
+            rows.append(row)
+            model = opt = x = y = step = None
+    off = {r["model"]: r for r in rows if r["compact"] == "off" and r["status"] == "ok"}
+    for r in rows:
+        if r["status"] == "ok" and r["model"] in off:
+            r["saved_vs_off"] = r["saved_for_backward_MB"] / off[r["model"]]["saved_for_backward_MB"]
     return rows
 
 
@@ -466,7 +549,7 @@ def summarize(result: dict) -> list[dict]:
     target(f"LIF fwd+bwd T=6: SpikingJelly / {fast}", sj / ours if sj and ours else None, 2.0)
     target(f"LIF fwd+bwd T=6: authors' loop / {fast}", authors_lif / ours if authors_lif and ours else None, 2.0)
     models = ["MS-ResNet-18", "MS-ResNet-20"] if not gpu else ["MS-ResNet-18"]
-    best = ["msr", "msr-channels-last"] if not gpu else ["msr-bf16", "msr-bf16-graphs", "msr-fp32"]
+    best = ["msr", "msr-channels-last", "msr-compile"] if not gpu else ["msr-bf16", "msr-bf16-graphs", "msr-fp32"]
     for m in models:
         a = _train_row(result, m, "authors")
         ours_rows = [r for s in best if (r := _train_row(result, m, s))]
@@ -495,6 +578,10 @@ def run_bench(quick: bool = True, device: str | torch.device = "cpu", progress: 
     t0 = time.perf_counter()
     log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if progress else (lambda *a: None)
     result: dict = {"schema": SCHEMA, "quick": bool(quick), "provenance": provenance(device)}
+    if device.type == "cpu":
+        from msr.kernels.speed import tune_cpu_allocator
+
+        result["provenance"]["cpu_allocator_tuned"] = tune_cpu_allocator()
     log("msr bench: LIF ...")
     result["lif"] = bench_lif(device, quick)
     if device.type == "cuda":
@@ -505,6 +592,8 @@ def run_bench(quick: bool = True, device: str | torch.device = "cpu", progress: 
             result["lif_bandwidth"] = {"status": f"error: {type(err).__name__}: {err}"[:300], "rows": []}
     log("msr bench: training steps ...")
     result["train"] = bench_train(device, quick)
+    log("msr bench: memory (compact spike storage) ...")
+    result["memory"] = bench_memory(device, quick)
     if device.type == "cuda" and not quick:
         log("msr bench: MS-ResNet-104 memory ...")
         result["resnet104"] = bench_resnet104_memory(device)
@@ -514,7 +603,7 @@ def run_bench(quick: bool = True, device: str | torch.device = "cpu", progress: 
 
 
 def bench_table(result: dict):
-    """The chapter's tables: ``{"lif": DataFrame, "train": DataFrame, "targets": DataFrame}``.
+    """The chapter's tables: ``{"lif", "train", "memory", "targets"}`` -> DataFrame.
 
     The LIF table has one row per (neurons, T) and one column per backend (median ms)
     plus each backend's speed-up of the fastest msr backend over it; the training
@@ -534,7 +623,8 @@ def bench_table(result: dict):
         base = train[train["strategy"] == "authors"].set_index("model")["median_ms"]
         train["speedup_vs_authors"] = [base.get(m, float("nan")) / ms if ms else float("nan")
                                        for m, ms in zip(train["model"], train["median_ms"])]
-    return {"lif": wide.reset_index(), "train": train, "targets": pd.DataFrame(result["targets"])}
+    return {"lif": wide.reset_index(), "train": train, "memory": pd.DataFrame(result.get("memory", [])),
+            "targets": pd.DataFrame(result["targets"])}
 
 
 # --------------------------------------------------------------------------- storage
@@ -601,6 +691,12 @@ def _print_summary(result: dict) -> None:
                   f"{r['images_per_s']:8.1f} img/s  conv {r.get('conv_share', float('nan')):.0%}")
         else:
             print(f"  {r['model']:14s} {r['strategy']:18s} {r.get('status')}")
+        if r.get("compile_s") is not None:
+            print(f"  {'':14s} {'':18s} compile {r['compile_s']:.1f} s")
+    for r in result.get("memory", []):
+        if r.get("status") == "ok":
+            print(f"  {r['model']:14s} {r['strategy']:18s} saved for backward {r['saved_for_backward_MB']:8.1f} MB "
+                  f"({r['saved_vs_off']:.0%} of off)" + (f", peak {r['peak_mem_MB']:.0f} MB" if "peak_mem_MB" in r else ""))
     for t in result["targets"]:
         v = "n/a" if t["value"] is None else f"{t['value']:.3g}"
         mark = {True: "MET", False: "not met", None: "not measured"}[t["met"]]

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from msr.data import build_loaders
-from msr.kernels.speed import prepare_model, to_memory_format
+from msr.kernels.speed import prepare_model, to_memory_format, tune_cpu_allocator
 from msr.models import create_model
 from msr.neuron import LIF
 from msr.results import (ResultsStore, config_hash, default_root, load_checkpoint, provenance,
@@ -401,6 +401,8 @@ def train(cfg: TrainConfig, *, profile: str, experiment: str, store: ResultsStor
 def _train(cfg, profile, experiment, store, force, run_dir, key) -> dict:
     rank, world, device = _dist_setup(cfg)
     master = rank == 0
+    if device.type == "cpu":
+        tune_cpu_allocator()  # large activations reused without page faults (same numbers)
     folder = run_folder(run_dir, profile, experiment, cfg)
     ckpt_path, weights_path = folder / "last.pt", folder / "model.pt"
     t_start = time.perf_counter()

@@ -54,6 +54,20 @@ def test_fused_lif_beats_authors_loop_and_saves_memory(quick_result):
         "saved_for_backward_MB"]
 
 
+def test_compact_spike_storage_saves_memory(quick_result):
+    """The memory section: per model, bits < int8 < float storage of the spike-fed
+    convolutions' inputs, strictly."""
+    rows = {(r["model"], r["compact"]): r for r in quick_result["memory"]}
+    assert {m for m, _ in rows} == {"MS-ResNet-20"}
+    for r in rows.values():
+        assert r["status"] == "ok", r
+        assert r["T"] == 6 and r["saved_per_image_MB"] > 0
+    mb = {mode: rows[("MS-ResNet-20", mode)]["saved_for_backward_MB"] for mode in ("off", "int8", "bits")}
+    assert mb["bits"] < mb["int8"] < mb["off"]
+    assert rows[("MS-ResNet-20", "bits")]["saved_vs_off"] < 0.8
+    assert "saved_vs_off" in bench.bench_table(quick_result)["memory"].columns
+
+
 def test_bench_table_and_store(quick_result, tmp_path):
     tables = bench.bench_table(quick_result)
     lif = tables["lif"]

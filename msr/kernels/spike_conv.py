@@ -57,36 +57,39 @@ def _use_numpy(x: torch.Tensor) -> bool:
 
 
 def pack_spikes(x: torch.Tensor, mode: str) -> tuple[torch.Tensor, tuple]:
-    """``x`` (0/1 values) -> (packed tensor, what :func:`unpack_spikes` needs)."""
-    if mode == "int8":
-        return x.to(torch.int8), (x.dtype,)
+    """``x`` (0/1 values) -> (packed tensor, what :func:`unpack_spikes` needs).
+
+    Conversions run on the storage-order (contiguous) view: on CPU, dtype conversions
+    of a permuted (channels-last) view are 7x slower than of the same bytes in order."""
     perm = _dense_order(x)
     if perm is None:
         x = x.contiguous()
         perm = list(range(x.dim()))
-    flat = x.permute(perm).reshape(-1).to(torch.bool)
+    flat = x.permute(perm).reshape(-1)
     n = flat.numel()
-    if _use_numpy(flat):
-        bits = torch.from_numpy(np.packbits(flat.numpy(), bitorder="little"))
+    if mode == "int8":
+        packed = flat.to(torch.int8)
+    elif _use_numpy(flat):
+        packed = torch.from_numpy(np.packbits(flat.to(torch.bool).numpy(), bitorder="little"))
     else:
         shifts = torch.arange(8, dtype=torch.uint8, device=x.device)
         u8 = F.pad(flat.to(torch.uint8), (0, -n % 8)).view(-1, 8)
-        bits = torch.sum(u8 << shifts, dim=-1, dtype=torch.uint8)
-    return bits, (x.dtype, tuple(x.shape), tuple(x.stride()), perm, n)
+        packed = torch.sum(u8 << shifts, dim=-1, dtype=torch.uint8)
+    return packed, (mode, x.dtype, tuple(x.shape), tuple(x.stride()), perm, n)
 
 
 def unpack_spikes(packed: torch.Tensor, meta: tuple) -> torch.Tensor:
     """Inverse of :func:`pack_spikes`: the spikes in their dtype, shape and strides."""
-    if len(meta) == 1:
-        return packed.to(meta[0])
-    dtype, shape, stride, perm, n = meta
-    if _use_numpy(packed):
-        u8 = torch.from_numpy(np.unpackbits(packed.numpy(), count=n, bitorder="little"))
+    mode, dtype, shape, stride, perm, n = meta
+    if mode == "int8":
+        values = packed
+    elif _use_numpy(packed):
+        values = torch.from_numpy(np.unpackbits(packed.numpy(), count=n, bitorder="little"))
     else:
         shifts = torch.arange(8, dtype=torch.uint8, device=packed.device)
-        u8 = ((packed.unsqueeze(-1) >> shifts) & 1).view(-1)[:n]
+        values = ((packed.unsqueeze(-1) >> shifts) & 1).view(-1)[:n]
     out = torch.empty_strided(shape, stride, dtype=dtype, device=packed.device)
-    out.permute(perm).view(-1).copy_(u8)
+    out.permute(perm).view(-1).copy_(values)
     return out
 
 
