@@ -281,6 +281,23 @@ def test_spike_conv_same_as_conv(mode, dtype, channels_last, kernel, stride):
     torch.testing.assert_close(fast.weight.grad, ref.weight.grad, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("numpy_path", [True, False])
+def test_pack_spikes_round_trip(numpy_path, monkeypatch):
+    """Both packers (numpy on CPU; shifts and sums on CUDA / under compile) restore the
+    spikes exactly, with their strides, for sizes that are not multiples of 8."""
+    from msr.kernels import spike_conv
+
+    monkeypatch.setattr(spike_conv, "_use_numpy", lambda t: numpy_path)
+    for x in (_spikes((3, 5, 7)), _spikes((4, 3, 5, 7)).contiguous(memory_format=torch.channels_last),
+              _spikes((2, 3, 4, 5), dtype=torch.bfloat16), _spikes((6, 2, 3, 9)).transpose(1, 3)):
+        packed, meta = spike_conv.pack_spikes(x, "bits")
+        assert packed.dtype == torch.uint8 and packed.numel() == -(-x.numel() // 8)
+        y = spike_conv.unpack_spikes(packed, meta)
+        assert torch.equal(y, x) and y.dtype == x.dtype
+        if x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last):
+            assert y.stride() == x.stride()
+
+
 @pytest.mark.parametrize("mode", ["int8", "bits"])
 def test_spike_conv_under_autocast(mode):
     """bf16 autocast semantics: operands cast as autocast casts them (run on CPU autocast)."""
