@@ -45,6 +45,8 @@ from typing import Callable
 
 import torch
 
+from msr.results import cpu_model
+
 SCHEMA = 1
 LIF_TS = (1, 2, 4, 6, 8)
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,25 +54,15 @@ ROOT = Path(__file__).resolve().parent.parent
 # --------------------------------------------------------------------------- provenance
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{_cpu_name()} ({torch.get_num_threads()} threads)"
+    return f"{cpu_model()} ({torch.get_num_threads()} threads)"
 
 
 def hardware_slug(device: torch.device) -> str:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else \
-        f"cpu-{_cpu_name()}-{torch.get_num_threads()}t"
+        f"cpu-{cpu_model()}-{torch.get_num_threads()}t"
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 

@@ -73,7 +73,7 @@ def _git(*args: str) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -88,7 +88,7 @@ def device_name(device: str | torch.device | None = None) -> str:
     dev = torch.device(device) if device is not None else None
     if (dev is None or dev.type == "cuda") and torch.cuda.is_available():
         return torch.cuda.get_device_name(dev if dev is not None and dev.index is not None else None)
-    return _cpu_model()
+    return cpu_model()
 
 
 def provenance(device: str | torch.device | None = None) -> dict:
@@ -223,6 +223,6 @@ class ResultsStore:
 
 
 __all__ = [
-    "CheckpointError", "ResultsStore", "atomic_write_bytes", "atomic_write_json", "config_hash",
+    "CheckpointError", "ResultsStore", "atomic_write_bytes", "atomic_write_json", "config_hash", "cpu_model",
     "default_root", "device_name", "load_checkpoint", "provenance", "save_checkpoint",
 ]
