@@ -139,12 +139,13 @@ def train_step_fn(
     y: torch.Tensor,
     *,
     amp: bool = False,
+    set_to_none: bool = True,
 ) -> Callable[[], torch.Tensor]:
     """A closure running one SGD training step (forward, cross-entropy, backward, step)."""
     criterion = nn.CrossEntropyLoss()
 
     def step() -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad(set_to_none=set_to_none)
         with autocast(x.device, enabled=amp):
             loss = criterion(model(x), y)
         loss.backward()
@@ -169,15 +170,7 @@ def graphed_train_step(
     semantics inside the graph, so the step zeroes them in place."""
     if not x.is_cuda:
         raise ValueError("CUDA graphs need CUDA tensors")
-    criterion = nn.CrossEntropyLoss()
-
-    def body() -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=False)
-        with autocast(x.device, enabled=amp):
-            loss = criterion(model(x), y)
-        loss.backward()
-        optimizer.step()
-        return loss
+    body = train_step_fn(model, optimizer, x, y, amp=amp, set_to_none=False)
 
     stream = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())
