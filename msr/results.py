@@ -94,7 +94,9 @@ def device_name(device: str | torch.device | None = None) -> str:
 def provenance(device: str | torch.device | None = None) -> dict:
     """Where and with what a result was computed (no host name)."""
     commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    # dirty = tracked code differs from the commit; generated results and figures do not count
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ":(top)",
+                  ":(top,exclude)results", ":(top,exclude)figures")
     return {
         "git_commit": commit,
         "git_dirty": bool(status) if status is not None else None,
