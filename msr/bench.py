@@ -655,13 +655,10 @@ def store_result(result: dict, out: str | os.PathLike | None = None) -> Path:
 def load_results(directory: str | os.PathLike | None = None, include_quick: bool = False) -> dict[str, dict]:
     """Stored bench results by hardware slug (for the book's Performance chapter)."""
     d = Path(directory) if directory else ROOT / "results" / "bench"
-    out = {}
-    for p in sorted(list(d.glob("*.json")) + list(d.glob("performance/*.json"))):
-        r = json.loads(p.read_text())
-        if "lif" not in r or (r.get("quick") and not include_quick):
-            continue
-        out[r["provenance"]["hardware_slug"]] = r
-    return out
+    found = [json.loads(p.read_text()) for p in list(d.glob("*.json")) + list(d.glob("performance/*.json"))]
+    found = [r for r in found if "lif" in r and (include_quick or not r.get("quick"))]
+    # the newest result per hardware
+    return {r["provenance"]["hardware_slug"]: r for r in sorted(found, key=lambda r: r["provenance"].get("date", ""))}
 
 
 # --------------------------------------------------------------------------- CLI

@@ -83,6 +83,11 @@ def test_bench_table_and_store(quick_result, tmp_path):
     loaded = bench.load_results(tmp_path / "bench", include_quick=True)
     assert list(loaded) == [quick_result["provenance"]["hardware_slug"]]
     assert bench.load_results(tmp_path / "bench") == {}  # quick results are not for the book
+    for name, date in (("b.json", "2030-01-01T00:00:00+00:00"), ("a.json", "2020-01-01T00:00:00+00:00")):
+        bench.store_result({**quick_result, "provenance": {**quick_result["provenance"], "date": date}},
+                           tmp_path / "bench" / name)
+    newest = bench.load_results(tmp_path / "bench", include_quick=True)
+    assert [r["provenance"]["date"] for r in newest.values()] == ["2030-01-01T00:00:00+00:00"]
 
 
 def test_cli_rejects_missing_cuda():
