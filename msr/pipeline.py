@@ -12,7 +12,12 @@ of the full configuration, so a second call with the same configuration only rea
   even then.
 
 The notebooks call the same functions, so ``msr compute NAMES --profile P --device cuda``
-on a GPU box without Jupyter fills the store that ``make book`` then renders.
+on a GPU box without Jupyter fills the store that ``make book`` then renders.  With
+``--budget 9m`` the names are experiments instead, worked through in value order within
+the time budget (:mod:`msr.budget`, ``notes/gpu-runs.md``).
+
+Trained models are analysed as soon as they are trained (:mod:`msr.per_run`); the
+chapters assemble those per-run results, so they need no checkpoint.
 """
 from __future__ import annotations
 
@@ -193,8 +198,10 @@ def sweep_command(experiment: str, profile: str) -> str:
 
 def train_runs(ctx: Ctx, experiment: str) -> list[tuple[Any, dict | None, str | None]]:
     """``[(config, stored result or None, why not)]`` for every run of ``experiment``
-    (``msr.sweep.EXPERIMENTS``): trained unless stored (or ``recompute``); in render-only
-    mode only read.  A run whose data set is missing is reported, not raised."""
+    (``msr.sweep.EXPERIMENTS``): trained unless stored (or ``recompute``), then analysed
+    at once (:mod:`msr.per_run`); in render-only mode only read.  A run whose data set
+    is missing is reported, not raised."""
+    from msr import per_run
     from msr.data import MissingDataError
     from msr.sweep import experiment_configs
     from msr.train import train
@@ -203,6 +210,7 @@ def train_runs(ctx: Ctx, experiment: str) -> list[tuple[Any, dict | None, str | 
     import io
 
     out, trained, start = [], 0, time.perf_counter()
+    inputs = None
     for cfg in experiment_configs(experiment, ctx.profile):
         cfg = cfg.replace(device=ctx.device, data_root=ctx.data_root, progress=False)
         if ctx.render_only:
@@ -213,6 +221,10 @@ def train_runs(ctx: Ctx, experiment: str) -> list[tuple[Any, dict | None, str | 
         try:
             with contextlib.redirect_stdout(log) if ctx.quiet else contextlib.nullcontext():
                 r = train(cfg, profile=ctx.profile, experiment=experiment, store=ctx.store, force=ctx.recompute)
+                if per_run.applicable(experiment, cfg):
+                    inputs = inputs or per_run.Inputs(ctx.device)
+                    per_run.analyse(cfg, experiment, ctx.profile, store=ctx.store, device=ctx.device,
+                                    force=not r.get("skipped"), inputs=inputs)
             trained += not r.get("skipped")
             out.append((cfg, r, None))
         except MissingDataError as err:
@@ -281,25 +293,23 @@ def degradation(ctx: Ctx) -> dict:
 
 # ------------------------------------------------------- unavailing (trained) ----
 
-def _ssim_payload(ctx, runs, depths):
-    from msr.analysis.ssim import block_ssim
+def _per_run(ctx: Ctx, kind: str, chosen: dict, experiment: str = "table2") -> dict:
+    """``{label: (stored per-run item, arrays)}`` of analysis ``kind`` (:mod:`msr.per_run`)
+    for the runs ``chosen`` (``{label: (config, stored result or None)}``) that have one."""
+    from msr import per_run
 
     out = {}
-    for (block, depth), (cfg, r) in runs.items():
-        if block not in ("vanilla", "ms") or depth not in depths or r is None:
-            continue
-        model = trained_model(ctx, cfg, "table2")
-        if model is None:
-            continue
-        x, _ = test_batch(cfg, _analysis_sizes(ctx.profile)["samples"])
-        out[f"{block}-{depth}"] = block_ssim(model, x).to_dict()
+    for label, (cfg, r) in chosen.items():
+        found = per_run.result(ctx, kind, experiment, cfg) if r is not None else None
+        if found is not None:
+            out[label] = found
     return out
 
 
-def _state_change_payload(ctx, base_cfg, depths, trained_runs) -> dict:
-    """Per block, how often a vanilla block changes a neuron's firing state: freshly
-    initialised networks at ``depths`` (BN in training mode, as they would first run) and
-    the trained ``trained_runs`` ({depth: (config, result)}, BN in eval mode)."""
+def _state_change_payload(ctx, base_cfg, depths) -> dict:
+    """Per block, how often a vanilla block changes a neuron's firing state in freshly
+    initialised networks at ``depths`` (BN in training mode, as they would first run);
+    the trained networks' rows are per-run items (:mod:`msr.per_run`)."""
     import torch
 
     from msr.analysis.unavailing import state_change_fraction
@@ -311,16 +321,15 @@ def _state_change_payload(ctx, base_cfg, depths, trained_runs) -> dict:
         cfg = base_cfg.replace(block="vanilla", depth=depth)
         torch.manual_seed(cfg.seed)
         rows[f"vanilla-{depth} init"] = state_change_fraction(build_model(cfg, model_info(cfg)), x, mode="train")
-    for depth, (cfg, _) in sorted(trained_runs.items()):
-        model = trained_model(ctx, cfg, "table2")
-        if model is not None:
-            rows[f"vanilla-{depth} trained"] = state_change_fraction(model, x)
     return {"rows": rows}
 
 
 def unavailing(ctx: Ctx) -> dict:
     """Chapter 3: Eq. 7-8 closed form and Monte-Carlo (cheap), state changes measured in
-    vanilla networks, and the SSIM radar of Fig. 2b (vanilla vs MS, depths 44 and 56)."""
+    vanilla networks, and the SSIM radar of Fig. 2b (vanilla vs MS, depths 44 and 56)
+    from the per-run analyses of the Table II models."""
+    from msr.per_run import SSIM_DEPTHS, payload
+
     sigmas = [round(x, 2) for x in np.linspace(0.1, 1.5, 15)]
     rates = [0.1, 0.25, 0.5]
     n = 200_000 if ctx.profile == "smoke" else 2_000_000
@@ -328,31 +337,21 @@ def unavailing(ctx: Ctx) -> dict:
     out = {"eq8": ctx.item("eq8", cfg, lambda: _eq8_payload(sigmas, rates, n), cheap=True)}
     runs = _by(train_runs(ctx.reader(), "table2"),
                "block", "depth")
-    keys = {k: (r or {}).get("hash") for k, (c, r) in runs.items()}
-    depths = (44, 56)
-    have = all(keys.get((b, d)) for b in ("vanilla", "ms") for d in depths)
     deepest = max(d for b, d in runs if b == "vanilla")
     sizes = _analysis_sizes(ctx.profile)
-    if have:
-        c = {"kind": "ssim", "runs": {f"{b}-{d}": keys[(b, d)] for b in ("vanilla", "ms") for d in depths},
-             "samples": sizes["samples"]}
-        out["ssim"] = ctx.item("ssim", c, lambda: {"series": _ssim_payload(ctx, runs, depths)})
-    else:
-        out["ssim"] = None
+    ssim = _per_run(ctx, "ssim", {f"{b}-{d}": runs[(b, d)] for b in ("vanilla", "ms") for d in SSIM_DEPTHS
+                                  if (b, d) in runs})
+    out["ssim"] = ({"series": {k: payload(item) for k, (item, _) in ssim.items()},
+                    "provenances": [item["provenance"] for item, _ in ssim.values()]} if ssim else None)
     base = next(iter(runs.values()))[0]
     # at initialisation: needs no training, so it is computed in every compute mode
     init_depths = sorted({20, deepest})
     c = {"kind": "state_change_init", "base": base.hash_dict(), "depths": init_depths, "samples": sizes["samples"]}
-    init = ctx.item("state_change", c, lambda: _state_change_payload(ctx, base, init_depths, {}))
-    trained = {d: runs[("vanilla", d)] for d in (deepest,) if keys.get(("vanilla", d))}
-    tr = None
-    if trained:
-        c = {"kind": "state_change_trained", "runs": sorted(keys[("vanilla", d)] for d in trained),
-             "samples": sizes["samples"]}
-        tr = ctx.item("state_change", c, lambda: _state_change_payload(ctx, base, (), trained))
-    parts = [p for p in (init, tr) if p]
-    out["state_change"] = ({"rows": {k: v for p in parts for k, v in p["rows"].items()},
-                            "provenances": [p["provenance"] for p in parts]} if parts else None)
+    init = ctx.item("state_change", c, lambda: _state_change_payload(ctx, base, init_depths))
+    trained = _per_run(ctx, "state_change", {f"vanilla-{deepest} trained": runs[("vanilla", deepest)]})
+    rows = {**(init["rows"] if init else {}), **{k: item["rows"] for k, (item, _) in trained.items()}}
+    provs = [p["provenance"] for p in [init] + [item for item, _ in trained.values()] if p]
+    out["state_change"] = {"rows": rows, "provenances": provs} if rows else None
     out["claims"] = _unavailing_claims(out)
     return out
 
@@ -393,10 +392,10 @@ def _ssim_claim(ssim_result: dict | None) -> dict:
 
 # ----------------------------------------------------------------- isometry ----
 
-def _isometry_payload(ctx, base_cfg, depths, trained_runs) -> dict:
+def _isometry_payload(ctx, base_cfg, depths) -> dict:
     """Rows ``{block, depth, state, grad_norms, phi, stages}``: vanilla and MS at every
-    depth of ``depths`` at initialisation (gradient norms and phi(J J^T) per block), and
-    the gradient norms of the trained ``trained_runs`` ({(block, depth): (config, result)})."""
+    depth of ``depths`` at initialisation (gradient norms and phi(J J^T) per block); the
+    trained models' rows are per-run items (:mod:`msr.per_run`)."""
     import torch
 
     from msr.analysis.isometry import block_isometry, gradient_norms
@@ -414,35 +413,26 @@ def _isometry_payload(ctx, base_cfg, depths, trained_runs) -> dict:
             rows.append({"block": block, "depth": depth, "state": "init",
                          "grad_norms": gradient_norms(model, x, y), "phi": [r["phi"] for r in iso],
                          "stages": [r["stage"] for r in iso]})
-    for (block, depth), (cfg, r) in sorted(trained_runs.items()):
-        model = trained_model(ctx, cfg, "table2")
-        if model is None:
-            continue
-        rows.append({"block": block, "depth": depth, "state": "trained",
-                     "grad_norms": gradient_norms(model, x, y, mode="eval"),
-                     "stages": [s for s, st in enumerate(model.stages) for _ in st]})
     return {"rows": rows}
 
 
 def isometry(ctx: Ctx) -> dict:
     """Chapter 4: gradient norms per block and phi(J J^T) at initialisation across depth
     (needs no training: computed in every compute mode), and gradient norms of the
-    trained Table II models (when the store has them)."""
+    trained Table II models (their per-run analyses, when the store has them)."""
+    from msr.per_run import payload
+
     runs = train_runs(ctx.reader(), "table2")
     base = runs[0][0]
     sizes = _analysis_sizes(ctx.profile)
     c = {"kind": "isometry_init", "base": base.hash_dict(), "depths": sizes["iso_depths"], "probes": sizes["probes"],
          "batch": sizes["iso_batch"]}
-    init = ctx.item("isometry", c, lambda: _isometry_payload(ctx, base, sizes["iso_depths"], {}))
-    trained = {(c.block, c.depth): (c, r) for c, r, _ in runs if c.block in ("vanilla", "ms") and r}
-    tr = None
-    if trained:
-        c = {"kind": "isometry_trained", "runs": sorted(r["hash"] for _, r in trained.values()),
-             "batch": sizes["iso_batch"]}
-        tr = ctx.item("isometry", c, lambda: _isometry_payload(ctx, base, (), trained))
-    parts = [p for p in (init, tr) if p]
-    res = ({"rows": [row for p in parts for row in p["rows"]], "provenances": [p["provenance"] for p in parts]}
-           if parts else None)
+    init = ctx.item("isometry", c, lambda: _isometry_payload(ctx, base, sizes["iso_depths"]))
+    trained = _per_run(ctx, "isometry", {(cf.block, cf.depth): (cf, r) for cf, r, _ in sorted(
+        runs, key=lambda run: (run[0].block, run[0].depth)) if cf.block in ("vanilla", "ms")})
+    rows = (init["rows"] if init else []) + [payload(item) for item, _ in trained.values()]
+    provs = [p["provenance"] for p in [init] + [item for item, _ in trained.values()] if p]
+    res = {"rows": rows, "provenances": provs} if rows else None
     out = {"isometry": res}
     text = ("MS-ResNet keeps gradient norms equal across blocks at initialisation (block dynamical "
             "isometry, Proposition 1); the vanilla network does not")
@@ -513,76 +503,52 @@ def run_budget(cfg) -> str:
     return f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} x {n} images"
 
 
-def _energy_measured_payload(ctx, models) -> dict:
-    from msr.analysis.energy import measure_energy
+def _measured(ctx: Ctx, kind: str) -> dict:
+    """``{label: (config, stored per-run item, arrays)}`` of analysis ``kind`` of the
+    models :func:`_measured_models` lists."""
+    from msr import per_run
 
     out = {}
-    for label, cfg, exp, r in models:
-        model = trained_model(ctx, cfg, exp)
-        if model is None:
-            continue
-        x, _ = test_batch(cfg, _analysis_sizes(ctx.profile)["samples"])
-        m = measure_energy(model, x)
-        out[label] = {"T": m.T, "flops": m.flops, "rate": m.network_rate, "syops": m.syops_formula,
-                      "syops_measured": m.syops_measured, "e_ann_mj": m.formula.e_ann_mj,
-                      "e_snn_mj": m.formula.e_snn_mj, "ratio": m.formula.ratio,
-                      "e_snn_measured_mj": m.measured.e_snn_mj, "ratio_measured": m.measured.ratio,
-                      "dataset": cfg.dataset, "run": r.get("hash"), "budget": run_budget(cfg), "notes": m.notes}
-    return {"models": out}
+    for label, cfg, exp, r in _measured_models(ctx):
+        found = per_run.result(ctx, kind, exp, cfg) if r is not None else None
+        if found is not None:
+            out[label] = (cfg, *found)
+    return out
 
 
 def energy(ctx: Ctx) -> dict:
     """Chapter 6: Table V from our counted MACs (cheap) and firing rates measured on our
-    trained models (when the store has them)."""
+    trained models (their per-run analyses, when the store has them)."""
+    from msr.per_run import payload
+
     cfg = {"kind": "energy_structure", "version": 1}
     out = {"structure": ctx.item("energy_structure", cfg, _energy_structure_payload, cheap=True)}
-    models = [m for m in _measured_models(ctx) if m[3] is not None]
-    if models:
-        c = {"kind": "energy_measured", "runs": [m[3]["hash"] for m in models],
-             "samples": _analysis_sizes(ctx.profile)["samples"]}
-        res = ctx.item("energy_measured", c, lambda: _energy_measured_payload(ctx, models))
-        if res:
-            out["measured"] = {k: {**v, "provenance": res.get("provenance")} for k, v in res["models"].items()}
+    measured = _measured(ctx, "energy")
+    if measured:
+        out["measured"] = {label: {**payload(item), "dataset": c.dataset, "run": item["config"]["run"],
+                                   "budget": run_budget(c), "provenance": item["provenance"]}
+                           for label, (c, item, _) in measured.items()}
     return out
 
 
 # ------------------------------------------------------------------ firing ----
 
-def _firing_payload(ctx, models):
-    from msr.analysis.firing import spike_raster
-
-    out, arrays = {}, {}
-    for label, cfg, exp, r in models:
-        model = trained_model(ctx, cfg, exp)
-        if model is None:
-            continue
-        names = [n for n, _ in model.named_modules() if n.endswith(("lif1", "lif2"))]
-        keep = [names[0], names[len(names) // 2], names[-1]] if names else []
-        from msr.analysis.firing import firing_rates
-
-        x, _ = test_batch(cfg, _analysis_sizes(ctx.profile)["samples"])
-        rec = firing_rates(model, x, keep=keep)
-        d = rec.to_dict()
-        out[label] = {"network_rate": d["network_rate"], "blocks": d["blocks"], "stages": d["stages"],
-                      "kept": keep, "dataset": cfg.dataset, "T": model.T, "run": r.get("hash"),
-                      "budget": run_budget(cfg)}
-        for i, n in enumerate(keep):
-            spikes = rec.kept(n)
-            arrays[f"{label}__{i}"] = spike_raster(spikes, neurons=min(100, spikes[0, 0].numel()),
-                                                   samples=min(4, spikes.shape[1]))
-    return {"models": out}, arrays
-
-
 def firing(ctx: Ctx) -> dict:
-    """Chapter 7: layer-wise firing rates (Fig. 3a) and rasters (Fig. 3b) of our trained MS models."""
-    models = [m for m in _measured_models(ctx) if m[3] is not None]
-    if not models:
+    """Chapter 7: layer-wise firing rates (Fig. 3a) and rasters (Fig. 3b) of our trained MS
+    models (their per-run analyses)."""
+    from msr.per_run import payload
+
+    measured = _measured(ctx, "firing")
+    if not measured:
         return {"firing": None, "rates": {}, "claims": [_firing_claim(None)]}
-    c = {"kind": "firing", "runs": [m[3]["hash"] for m in models], "samples": _analysis_sizes(ctx.profile)["samples"]}
-    res = ctx.item("firing", c, lambda: _firing_payload(ctx, models))
-    arrays = ctx.store.get_arrays(ctx.profile, "firing", c) if res else None
-    rates = {k: {"rate": v["network_rate"], "provenance": res.get("provenance")} for k, v in (res or {}).get("models", {}).items()}
-    return {"firing": res, "rasters": arrays or {}, "rates": rates, "claims": [_firing_claim(res)]}
+    res = {"models": {label: {**payload(item), "dataset": c.dataset, "run": item["config"]["run"],
+                              "budget": run_budget(c)} for label, (c, item, _) in measured.items()},
+           "provenances": [item["provenance"] for _, item, _ in measured.values()]}
+    rasters = {f"{label}__{i}": arrays[f"raster{i}"] for label, (_, item, arrays) in measured.items()
+               for i in range(len(item["kept"])) if arrays and f"raster{i}" in arrays}
+    rates = {label: {"rate": item["network_rate"], "provenance": item["provenance"]}
+             for label, (_, item, _) in measured.items()}
+    return {"firing": res, "rasters": rasters, "rates": rates, "claims": [_firing_claim(res)]}
 
 
 def _firing_claim(res) -> dict:
@@ -602,23 +568,6 @@ def _firing_claim(res) -> dict:
 
 # --------------------------------------------------------------- landscape ----
 
-def _landscape_payload(ctx, chosen):
-    from msr.analysis.landscape import loss_landscape
-
-    sizes = _analysis_sizes(ctx.profile)
-    out = {}
-    for key, (cfg, r) in chosen.items():
-        model = trained_model(ctx, cfg, "table2")
-        if model is None:
-            continue
-        x, y = test_batch(cfg, sizes["samples"], train_split=True)
-        ls = loss_landscape(model, [(x, y)], steps=sizes["grid"], span=1.0, seed=0)
-        d = ls.to_dict()
-        d["nonconvexity"] = _nonconvexity(np.asarray(d["loss"]))
-        out[key] = d
-    return {"landscapes": out}
-
-
 def _nonconvexity(loss: np.ndarray) -> float:
     """Share of interior grid points where the discrete Hessian along the axes is
     negative somewhere (a local non-convexity index; 0 for a convex bowl)."""
@@ -630,16 +579,16 @@ def _nonconvexity(loss: np.ndarray) -> float:
 
 
 def landscape(ctx: Ctx) -> dict:
-    """Chapter 8: loss landscapes (Fig. 4) of trained vanilla and MS models at several depths."""
+    """Chapter 8: loss landscapes (Fig. 4) of trained vanilla and MS models at several
+    depths (their per-run analyses)."""
+    from msr.per_run import LANDSCAPE_DEPTHS, payload
+
     runs = {(c.block, c.depth): (c, r) for c, r, _ in
             train_runs(ctx.reader(), "table2")}
-    depths = sorted({d for b, d in runs if d in (20, 32, 44, 56)})
-    chosen = {f"{b}-{d}": runs[(b, d)] for b in ("vanilla", "ms") for d in depths if runs[(b, d)][1] is not None}
-    if not chosen:
-        return {"landscape": None, "claims": [_landscape_claim(None)]}
-    c = {"kind": "landscape", "runs": sorted(r["hash"] for _, r in chosen.values()),
-         "grid": _analysis_sizes(ctx.profile)["grid"], "samples": _analysis_sizes(ctx.profile)["samples"]}
-    res = ctx.item("landscape", c, lambda: _landscape_payload(ctx, chosen))
+    depths = sorted({d for b, d in runs if d in LANDSCAPE_DEPTHS})
+    found = _per_run(ctx, "landscape", {f"{b}-{d}": runs[(b, d)] for b in ("vanilla", "ms") for d in depths})
+    res = ({"landscapes": {k: payload(item) for k, (item, _) in found.items()},
+            "provenances": [item["provenance"] for item, _ in found.values()]} if found else None)
     return {"landscape": res, "claims": [_landscape_claim(res)]}
 
 
@@ -1002,11 +951,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     p.add_argument("--recompute", action="store_true", help="ignore stored results and compute again")
     p.add_argument("--data-root", default="data", help="where data sets live or are downloaded to")
+    g = p.add_argument_group("budgeted commands (msr.budget): NAMES are then experiments of the value order, or all")
+    g.add_argument("--budget", default=None, metavar="TIME",
+                   help="train and analyse what is pending in value order, stop cleanly within TIME (e.g. 9m)")
+    g.add_argument("--reserve", default=None, metavar="TIME",
+                   help="part of the budget kept from training for the last analyses and packing "
+                        "(default: a quarter, at most 90s)")
+    g.add_argument("--pack-to", default=None, metavar="DIR",
+                   help="then pack new results and needed checkpoints into DIR (msr.pack; <= 8 files)")
+    g.add_argument("--runs", default="runs", help="checkpoint root (default runs)")
+    g.add_argument("--max-checkpoint", default=None, metavar="SIZE",
+                   help="skip runs not started yet whose checkpoint would exceed SIZE (e.g. 30MiB): "
+                        "it could not travel to the next command")
 
 
 def main(args: argparse.Namespace) -> int:
     from msr.book import check_parameters
 
+    if args.budget is not None:
+        from msr.budget import main as budget_main
+
+        return budget_main(args)
+    if args.pack_to is not None or args.reserve is not None:
+        raise ValueError("--pack-to and --reserve need --budget")
     names = list(CHAPTER_ORDER) if args.names == ["all"] else args.names
     unknown = [n for n in names if n not in CHAPTERS]
     if unknown:

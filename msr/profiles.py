@@ -7,6 +7,10 @@
   the epochs below), budgets sized for one GPU.
 * ``paper``: the paper's data sets and recipes (CIFAR-10/100, CIFAR10-DVS, ImageNet).
 
+``order`` is the value order in which a budgeted command (``msr compute all --budget``,
+:mod:`msr.budget`) works through the experiments; names that :mod:`msr.sweep` does not
+know (yet) are skipped with a note.
+
 A profile gives defaults for every run and per-experiment settings; ``msr.sweep``
 combines them with the recipe (``msr.recipes``) and the experiment's own variables:
 recipe < profile defaults < profile experiment settings < run variables.  Keys
@@ -21,6 +25,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+#: What a GPU minute is spent on first: Table II with its per-model analyses, Fig. 5, Table VI,
+#: MS-ResNet110/482, two-phase, the gamma2 = 0 ablation of Table II's baselines, more seeds of
+#: Table II and VI, MS-ResNet20 on emulated DVS events.
+VALUE_ORDER = ("table2", "init", "table6", "deep", "two_phase", "ablation", "table2_seeds", "table6_seeds", "dvs")
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -31,6 +40,7 @@ class Profile:
     defaults: dict
     experiments: dict = field(default_factory=dict)
     cost: dict = field(default_factory=dict)  # experiment -> expected cost, in words
+    order: tuple[str, ...] = VALUE_ORDER  # value order of budgeted commands (msr.budget)
 
     def settings(self, experiment: str) -> dict:
         """Profile defaults updated with this experiment's settings."""

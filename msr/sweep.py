@@ -12,7 +12,8 @@
   feed the energy (Table V) and firing (Fig. 3) chapters until the long runs exist.
 
 ``run_sweep(name, profile)`` trains every config not yet in the results store (one
-line per run) and skips the finished ones; ``msr sweep NAME --profile P``.
+line per run), analyses each model as soon as it is trained (:mod:`msr.per_run`) and
+skips the finished ones; ``msr sweep NAME --profile P``.
 """
 from __future__ import annotations
 
@@ -145,16 +146,23 @@ def describe(cfg: TrainConfig) -> str:
 
 def run_sweep(name: str, profile: str | Profile, force: bool = False, device: str | None = None,
               store: ResultsStore | None = None, run_dir: str = "runs", data_root: str | None = None) -> list[dict]:
-    """Train every config of experiment ``name`` under ``profile``; finished runs are skipped."""
+    """Train every config of experiment ``name`` under ``profile`` and analyse each trained
+    model at once (:mod:`msr.per_run`); finished runs are skipped."""
+    from msr import per_run
+
     p = get_profile(profile)
     configs = experiment_configs(name, p)
     runtime = {k: v for k, v in (("device", device), ("data_root", data_root)) if v is not None}
     configs = [c.replace(**runtime) for c in configs]  # runtime fields only: hashes unchanged
     store = store or ResultsStore(default_root())
-    out = []
+    out, inputs = [], None
     for i, cfg in enumerate(configs, 1):
         t0 = time.perf_counter()
         result = train(cfg, profile=p.name, experiment=name, store=store, force=force, run_dir=run_dir)
+        if per_run.applicable(name, cfg):
+            inputs = inputs or per_run.Inputs(cfg.device)
+            per_run.analyse(cfg, name, p.name, store=store, run_dir=run_dir, force=not result.get("skipped"),
+                            inputs=inputs)
         acc = result["final"]["reported_acc"]
         how = "skipped (stored)" if result.get("skipped") else "trained"
         print(f"[{i}/{len(configs)}] {name} {describe(cfg)}: {how}, acc {acc:.2f} %, "

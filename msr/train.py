@@ -6,6 +6,8 @@ exists is skipped unless ``force``.  Checkpoints (model, optimizer, epoch, step,
 states, metrics so far) go to ``runs/<profile>/<experiment>/<hash>/last.pt`` at every
 epoch end (and every ``checkpoint_every`` steps), so an interrupted run resumes
 exactly where it stopped.  Final weights: ``.../<hash>/model.pt`` (:func:`load_trained`).
+With a ``deadline`` (:class:`msr.budget.Deadline`) the loop checks it after every step:
+once it has passed, the run saves its checkpoint and raises :class:`msr.budget.BudgetExhausted`.
 
 Reported accuracy = mean test accuracy of the last five epochs (Table VIII note).
 Multi-GPU: run under ``torchrun``; the model's BNs become synchronized BNs (Appendix B:
@@ -27,6 +29,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from msr.budget import BudgetExhausted
 from msr.data import build_loaders
 from msr.kernels.speed import prepare_model, to_memory_format, tune_cpu_allocator
 from msr.models import create_model
@@ -386,8 +389,9 @@ def _deterministic(on: bool):
 
 # ----------------------------------------------------------------------------- the loop
 def train(cfg: TrainConfig, *, profile: str, experiment: str, store: ResultsStore | None = None,
-          force: bool = False, run_dir: str | Path = "runs") -> dict:
-    """Train ``cfg`` (resuming from its checkpoint if one exists) and return the stored payload."""
+          force: bool = False, run_dir: str | Path = "runs", deadline=None) -> dict:
+    """Train ``cfg`` (resuming from its checkpoint if one exists) and return the stored payload.
+    ``deadline`` (single process only): checkpoint and raise ``BudgetExhausted`` once it passed."""
     store = store or ResultsStore(default_root())
     key = cfg.hash_dict()
     if not force:
@@ -395,11 +399,13 @@ def train(cfg: TrainConfig, *, profile: str, experiment: str, store: ResultsStor
         if found is not None:
             return {**found, "skipped": True}
     with _deterministic(cfg.deterministic):
-        return _train(cfg, profile, experiment, store, force, Path(run_dir), key)
+        return _train(cfg, profile, experiment, store, force, Path(run_dir), key, deadline)
 
 
-def _train(cfg, profile, experiment, store, force, run_dir, key) -> dict:
+def _train(cfg, profile, experiment, store, force, run_dir, key, deadline=None) -> dict:
     rank, world, device = _dist_setup(cfg)
+    if deadline is not None and world > 1:
+        raise ValueError("a deadline needs a single-process run (WORLD_SIZE=1)")
     master = rank == 0
     if device.type == "cpu":
         tune_cpu_allocator()  # large activations reused without page faults (same numbers)
@@ -467,6 +473,10 @@ def _train(cfg, profile, experiment, store, force, run_dir, key) -> dict:
             "init_eval": init_eval, "rng": rng_state(),
         })
 
+    def out_of_time():
+        raise BudgetExhausted(f"time budget reached: {experiment} run {cfg.hash()} stopped at epoch "
+                              f"{epoch + 1}/{cfg.epochs}, step {step}; checkpoint saved to {ckpt_path}")
+
     def diverged(where: str):
         good = f"the last good checkpoint is kept at {ckpt_path}" if ckpt_path.exists() else "no checkpoint had been written yet"
         raise TrainingDiverged(f"loss became NaN/inf ({where}); training stopped, {good}; no result was written. "
@@ -525,7 +535,8 @@ def _train(cfg, profile, experiment, store, force, run_dir, key) -> dict:
                                     img_s=f"{seen / max(acc['time'] + time.perf_counter() - t0, 1e-9):.0f}")
             if bar is not None:
                 bar.update(1)
-            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and batch < steps_per_epoch:
+            late = deadline is not None and deadline.passed()
+            if (late or cfg.checkpoint_every and step % cfg.checkpoint_every == 0) and batch < steps_per_epoch:
                 if not _all_finite(loss_sum):
                     diverged(f"epoch {epoch + 1}, step {step}")
                 acc["loss"] += loss_sum.item()
@@ -535,6 +546,8 @@ def _train(cfg, profile, experiment, store, force, run_dir, key) -> dict:
                 loss_sum.zero_(), correct.zero_(), win.zero_()
                 t0 = time.perf_counter()
                 checkpoint()
+                if late:
+                    out_of_time()
             if fault_exit is not None and step >= fault_exit:
                 os._exit(17)  # test hook: simulate a kill mid-epoch
         if bar is not None:
@@ -561,6 +574,8 @@ def _train(cfg, profile, experiment, store, force, run_dir, key) -> dict:
         epoch, batch = epoch + 1, 0
         acc.update(loss=0.0, correct=0.0, seen=0, time=0.0)
         checkpoint()
+        if deadline is not None and epoch < cfg.epochs and deadline.passed():
+            out_of_time()
 
     # --- result
     last = hist["test_acc"][-5:]
