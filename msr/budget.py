@@ -24,6 +24,10 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 
+#: a file in a run's folder that marks a run whose loss became NaN/inf (it travels with the pack)
+DIVERGED = "diverged.txt"
+
+
 class BudgetExhausted(RuntimeError):
     """The time budget ran out during a training run; its checkpoint was saved first."""
 
@@ -99,6 +103,16 @@ def checkpoint_bytes(cfg) -> int:
     return 4 * (2 * params + sum(b.numel() for b in model.buffers()))
 
 
+def _weights_here(init_from: str, run_dir) -> bool:
+    from msr.train import resolve_init
+
+    try:
+        resolve_init(init_from, run_dir)
+    except ValueError:
+        return False
+    return True
+
+
 def experiment_names(names, profile) -> list[str]:
     """``["all"]`` -> the profile's value order; otherwise the names, each either known
     to :mod:`msr.sweep` or in the value order."""
@@ -128,7 +142,7 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
     from msr import per_run
     from msr.data import MissingDataError
     from msr.profiles import get_profile
-    from msr.results import ResultsStore, default_root
+    from msr.results import ResultsStore, atomic_write_bytes, default_root
     from msr.sweep import EXPERIMENTS, describe, experiment_configs
     from msr.train import TrainingDiverged, run_folder, train
 
@@ -152,11 +166,20 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
             if inputs is None:
                 inputs = per_run.Inputs(cfg.device)
             tag = f"{name} {describe(cfg)} ({cfg.hash()})"
+            folder = run_folder(run_dir, p.name, name, cfg)
+            if (folder / DIVERGED).exists():
+                out.skipped.append(f"{name}/{cfg.hash()}: diverged earlier")
+                log(f"note: {tag} diverged in an earlier command ({folder / DIVERGED}); skipped")
+                continue
             if store.get(p.name, name, cfg.hash_dict()) is None:
                 if deadline is not None and deadline.left() <= 0:
                     out.stopped = f"time budget reached before {tag} started"
                     break
-                started = (run_folder(run_dir, p.name, name, cfg) / "last.pt").exists()
+                started = (folder / "last.pt").exists()
+                if cfg.init_from and not started and not _weights_here(cfg.init_from, run_dir):
+                    out.skipped.append(f"{name}/{cfg.hash()}: its start weights are missing")
+                    log(f"note: {tag} starts from {cfg.init_from}, whose weights are not here; skipped")
+                    continue
                 if max_checkpoint is not None and not started and checkpoint_bytes(cfg) > max_checkpoint:
                     out.skipped.append(f"{name}/{cfg.hash()}: checkpoint too large to travel")
                     log(f"note: {tag}: its checkpoint ({checkpoint_bytes(cfg) / 2**20:.1f} MiB) is larger than "
@@ -172,7 +195,8 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
                     out.skipped.append(f"{name}: data missing")
                     log(f"note: {name}: {str(err).splitlines()[0]}; skipped")
                     break
-                except TrainingDiverged as err:
+                except TrainingDiverged as err:  # marked, so later commands do not spend time on it again
+                    atomic_write_bytes(folder / DIVERGED, lambda f: f.write(f"{err}\n".encode()))
                     out.skipped.append(f"{name}/{cfg.hash()}: diverged")
                     log(f"{left()}{tag}: {err}")
                     continue

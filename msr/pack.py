@@ -9,7 +9,8 @@ A GPU command may hand back at most 8 files, each under 16 MiB and 64 MiB togeth
 * ``checkpoints.tar`` (``checkpoints.tar.part00``, ``.part01``, ... when larger than one
   part): the checkpoints still needed: ``last.pt`` of every run that stopped before it
   finished, and ``model.pt`` of a finished run whose weights are still needed (the first
-  phase of two-phase training, or a run whose per-run analyses did not all run);
+  phase of two-phase training, or a run whose per-run analyses did not all run), and the
+  marker of a run that diverged (so that later commands skip it);
 * ``manifest.json``: size and sha256 of every part and of every file inside, what was
   left out and why, and what the command did.
 
@@ -107,11 +108,16 @@ def needed_checkpoints(profile: str, store, run_dir) -> list[tuple[str, Path, st
     from msr.sweep import EXPERIMENTS, experiment_configs
     from msr.train import TrainConfig
 
+    from msr.budget import DIVERGED
+
     root = Path(run_dir) / profile
     interrupted, inits, analyses = [], [], []
+    for mark in sorted(root.glob(f"*/*/{DIVERGED}")):  # a few bytes; the run's checkpoint stays behind
+        interrupted.append((f"runs/{profile}/{mark.parent.parent.name}/{mark.parent.name}/{DIVERGED}", mark,
+                            "marks a run that diverged: budgeted commands skip it"))
     for ck in sorted(root.glob("*/*/last.pt")):
         exp, h = ck.parent.parent.name, ck.parent.name
-        if _stored(store, profile, exp, h) is None:
+        if _stored(store, profile, exp, h) is None and not (ck.parent / DIVERGED).exists():
             state = load_checkpoint(ck)
             interrupted.append((f"runs/{profile}/{exp}/{h}/last.pt", ck,
                                 f"run stopped at epoch {state['epoch'] + 1}, step {state['step']}"))

@@ -273,6 +273,18 @@ def test_needed_checkpoints_keep_weights_a_later_run_or_analysis_needs(small, ti
         ["two_phase"]
 
 
+def test_a_diverged_run_is_marked_and_skipped_later(small, tmp_path, monkeypatch):
+    monkeypatch.setenv("MSR_FAULT_NAN_AT_STEP", "1")
+    store, runs = ResultsStore(tmp_path / "results"), tmp_path / "runs"
+    out = run_pending(["two_phase"], small, store=store, run_dir=runs, log=lambda *a: None)
+    assert out.trained == [] and [s.split(": ")[1] for s in out.skipped] == ["diverged", "its start weights are missing"]
+    lines = []
+    again = run_pending(["two_phase"], small, store=store, run_dir=runs, log=lines.append)
+    assert again.skipped[0].endswith("diverged earlier") and "diverged in an earlier command" in lines[0]
+    (name, _, why), = packing.needed_checkpoints("smoke", store, runs)
+    assert name.endswith("/diverged.txt") and "skip" in why
+
+
 # ---------------------------------------------------------------------- CLI ----
 
 BLOCKER = """
