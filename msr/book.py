@@ -601,10 +601,45 @@ def benchmark_frames(R: dict, profile: str):
     rows.append({"method": "direct training", "work": "MS-ResNet (paper)", "model": "imagenet_resnet104, 288 px",
                  "T": "5", "paper / cited acc (%)": paper.TABLE_III_104_AT_288, "ours": "not in this profile's sweep"})
     t3 = pd.DataFrame(rows)
+    o, b = ours("dvs", "dvs_resnet20")
     rows = [{"work": w, "method": m, "params (M)": (p / 1e6 if p else None), "paper / cited acc (%)": a,
-             "ours": (ours("dvs", "dvs_resnet20")[0] if w == "paper" else "")} for w, m, p, a in paper.TABLE_IV]
+             "ours": o if w == "paper" else "", "our data": (b or {}).get("data", "") if w == "paper" else ""}
+            for w, m, p, a in paper.TABLE_IV]
     t4 = pd.DataFrame(rows).set_index("work")
     return t3, t4
+
+
+def plot_event_frames(ex: dict, max_frames: int = 10):
+    """Emulated DVS samples (:func:`msr.data.emulated_examples`): the source image, then
+    its event frames (equal event count each), ON events orange, OFF events blue."""
+    import matplotlib.pyplot as plt
+
+    frames = np.asarray(ex["frames"])  # [n, T, 2, S, S]
+    n, T = frames.shape[:2]
+    shown = min(T, max_frames)
+    on_c, off_c = np.array([0.90, 0.62, 0.0]), np.array([0.0, 0.45, 0.70])  # colour-blind safe pair
+    fig, axes = plt.subplots(n, shown + 1, figsize=(1.25 * (shown + 1), 1.35 * n), squeeze=False)
+    for i in range(n):
+        scale = max(float(np.percentile(frames[i][frames[i] > 0], 99)) if (frames[i] > 0).any() else 1.0, 1.0)
+        axes[i, 0].imshow(ex["images"][i], cmap="gray", vmin=0, vmax=255)
+        axes[i, 0].set_title(f"{ex['classes'][i]}", fontsize=7)
+        axes[i, 0].set_ylabel(f"{ex['counts'][i]:,} events", fontsize=7)
+        for k in range(shown):
+            on = np.clip(frames[i, k, 1] / scale, 0, 1)[..., None]
+            off = np.clip(frames[i, k, 0] / scale, 0, 1)[..., None]
+            rgb = np.clip(1.0 - on * (1.0 - on_c) - off * (1.0 - off_c), 0, 1)
+            axes[i, k + 1].imshow(rgb, interpolation="nearest")
+            if i == 0:
+                axes[i, k + 1].set_title(f"frame {k + 1}", fontsize=7)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+    p = ex["params"]
+    fig.suptitle(f"{ex['label']}: T = {T} frames of equal event count (ON orange, OFF blue); "
+                 f"{p['sensor']}x{p['sensor']} sensor, C = {p['threshold']}, saccades of {p['amplitude']:g} px "
+                 f"x 3 x {p['move_ms']:g} ms", fontsize=8)
+    return fig
 
 
 # ------------------------------------------------------- chapter 6: energy ----

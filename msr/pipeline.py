@@ -456,14 +456,35 @@ def isometry(ctx: Ctx) -> dict:
 # --------------------------------------------------------------- benchmarks ----
 
 def benchmarks(ctx: Ctx) -> dict:
-    """Chapter 5: ImageNet (Table III) and CIFAR10-DVS (Table IV) runs; they need data we
-    may not have (then: not run, with the command)."""
+    """Chapter 5: ImageNet (Table III) and Table IV's DVS network.  ImageNet and CIFAR10-DVS
+    need data we may not have (then: not run, with the command); the fmnist profile's DVS
+    run trains on Fashion-MNIST made into event streams by emulated saccades
+    (``fashion_mnist_dvs``, :mod:`msr.events`), which ``data`` names."""
+    from msr.data import describe_dataset
+
     out = {}
     for exp in ("imagenet", "dvs"):
         runs = train_runs(ctx, exp)
-        out[exp] = [{"model": c.model, "T": c.T, "dataset": c.dataset, "result": _acc(r), "why": why,
-                     "command": sweep_command(exp, ctx.profile)} for c, r, why in runs]
+        out[exp] = [{"model": c.model, "T": c.T, "dataset": c.dataset, "data": describe_dataset(c.dataset),
+                     "result": _acc(r), "why": why, "command": sweep_command(exp, ctx.profile)}
+                    for c, r, why in runs]
     return out
+
+
+def dvs_examples(ctx: Ctx, n: int = 4) -> dict | None:
+    """A few test samples of the profile's emulated DVS data as event frames (the data the
+    ``dvs`` run reads, not a result): emulated here in milliseconds, never stored.  None when
+    the profile's DVS data is recorded (CIFAR10-DVS) or its source images are missing."""
+    from msr.data import EMULATED_EVENTS, MissingDataError, emulated_examples
+    from msr.sweep import experiment_configs
+
+    cfg = experiment_configs("dvs", ctx.profile)[0]
+    if cfg.dataset not in EMULATED_EVENTS:
+        return None
+    try:
+        return emulated_examples(cfg.dataset, ctx.data_root, n, cfg.T, seed=cfg.data_seed)
+    except MissingDataError:
+        return None
 
 
 # ------------------------------------------------------------------- energy ----
@@ -546,8 +567,8 @@ def firing(ctx: Ctx) -> dict:
            "provenances": [item["provenance"] for _, item, _ in measured.values()]}
     rasters = {f"{label}__{i}": arrays[f"raster{i}"] for label, (_, item, arrays) in measured.items()
                for i in range(len(item["kept"])) if arrays and f"raster{i}" in arrays}
-    rates = {label: {"rate": item["network_rate"], "provenance": item["provenance"]}
-             for label, (_, item, _) in measured.items()}
+    rates = {label: {"rate": item["network_rate"], "provenance": item["provenance"], "dataset": c.dataset}
+             for label, (c, item, _) in measured.items()}
     return {"firing": res, "rasters": rasters, "rates": rates, "claims": [_firing_claim(res)]}
 
 
@@ -812,13 +833,20 @@ def report_rows(profile: str, results: dict) -> list[Row]:
                     note="needs ImageNet"))
     for model, acc in paper.TABLE_III_ANN.items():
         rows.append(Row("Table III", f"{model}, ANN", acc, None, "%", note="ANN baseline, not in scope"))
-    dvs = next((b["result"] for b in bench_runs.get("dvs", []) if b["result"]), None)
+    dvs_runs = bench_runs.get("dvs", [])
+    dvs = next((b for b in dvs_runs if b["result"]), None)
     for work, method, params, acc in paper.TABLE_IV:
         ours = work == "paper"
-        r = dvs if ours else None
+        r = dvs["result"] if ours and dvs else None
+        if not ours:
+            note = "cited work, not reproduced"
+        elif r:
+            note = f"ours on {dvs['data']}" + ("" if r["dataset"] == "cifar10_dvs" else ", not CIFAR10-DVS")
+        else:
+            data = dvs_runs[0]["data"] if dvs_runs else "CIFAR10-DVS"
+            note = f"not run (ours would use {data})"
         rows.append(Row("Table IV", f"{work}: {method}", acc, r and r["acc"], "%", r and r.get("provenance"),
-                        r["dataset"] if r else "",
-                        ("" if r else "needs CIFAR10-DVS") if ours else "cited work, not reproduced"))
+                        r["dataset"] if r else "", note))
     arch = (results.get("architectures") or {}).get("structure")
     if arch:
         by = {r["label"]: r for r in arch["models"]}
@@ -838,7 +866,7 @@ def report_rows(profile: str, results: dict) -> list[Row]:
         m = measured.get(model)
         for key, unit in (("syops", ""), ("e_snn_mj", "mJ"), ("ratio", "")):
             rows.append(Row("Table V", f"{model} {key}", p[key], m and m.get(key), unit, m and m.get("provenance"),
-                            m and m.get("dataset") or ds))
+                            m and m.get("dataset") or ds, _measured_on(m)))
     for model, share in paper.EXCLUDED_FLOPS_SHARE.items():
         s = en["models"][model] if en else None
         rows.append(Row("Sec. IV-B", f"{model} share of MACs outside residual paths", share,
@@ -847,7 +875,7 @@ def report_rows(profile: str, results: dict) -> list[Row]:
     for model, rate in paper.FIRING_RATE.items():
         m = fir.get(model)
         rows.append(Row("Fig. 3", f"{model} network firing rate", rate, m and m["rate"], "",
-                        m and m.get("provenance"), ds))
+                        m and m.get("provenance"), m and m.get("dataset") or ds, _measured_on(m)))
     rows.append(Row("Fig. 3", "MS-ResNet104 stage 3, second LIF rate", paper.FIRING_STAGE3_SECOND_LIF_104,
                     fir.get("stage3_lif2_104"), "", None, ds))
     t6 = (results.get("shortcuts") or {}).get("table6") or {}
@@ -874,6 +902,14 @@ def report_rows(profile: str, results: dict) -> list[Row]:
             rows.append(Row("Table VII", f"neuron {key} (library default)", val, ours[key], "", None, "code",
                             note="a setting, not a result"))
     return rows
+
+
+def _measured_on(m: dict | None) -> str:
+    """A report note naming emulated event data a measured number comes from ("" otherwise)."""
+    from msr.data import EMULATED_EVENTS
+
+    ds = (m or {}).get("dataset")
+    return f"measured on {EMULATED_EVENTS[ds]}, not CIFAR10-DVS" if ds in EMULATED_EVENTS else ""
 
 
 def _peak(accs: dict) -> tuple[int, float] | None:

@@ -175,7 +175,8 @@ def model_info(cfg: TrainConfig) -> dict:
     from msr.data import MEAN_STD  # noqa: F401 - keeps the data module the one source
 
     sizes = {"fashion_mnist": ((1, 32, 32), 10), "cifar10": ((3, 32, 32), 10), "cifar100": ((3, 32, 32), 100),
-             "cifar10_dvs": ((2, 64, 64), 10), "imagenet": ((3, 224, 224), 1000),
+             "cifar10_dvs": ((2, 64, 64), 10), "fashion_mnist_dvs": ((2, 64, 64), 10),
+             "synthetic_dvs": ((2, 64, 64), 10), "imagenet": ((3, 224, 224), 1000),
              "synthetic": (tuple(cfg.input_size or (1, 32, 32)), 10)}
     size, classes = sizes[cfg.dataset]
     return {"in_channels": size[0], "num_classes": classes, "input_size": size}

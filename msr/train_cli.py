@@ -28,7 +28,8 @@ FLAGS = {
     "--model": ("model", str, "cifar_resnet, imagenet_resnet18/34/104, dvs_resnet20"),
     "--depth": ("depth", int, "cifar_resnet depth 6n+2"),
     "--block": ("block", str, "plain, vanilla, wolif, ms, sr_b, sr_c"),
-    "--dataset": ("dataset", str, "fashion_mnist, cifar10, cifar100, imagenet, cifar10_dvs, synthetic"),
+    "--dataset": ("dataset", str, "fashion_mnist, cifar10, cifar100, imagenet, cifar10_dvs, fashion_mnist_dvs, "
+                                  "synthetic_dvs, synthetic"),
     "--T": ("T", int, "timesteps"),
     "--test-T": ("test_T", int, "timesteps at inference (default T)"),
     "--epochs": ("epochs", int, None),

@@ -125,3 +125,46 @@ def test_state_change_claim_compares_measured_with_eq8():
     assert near["shown"] is True and "15.5 % measured" in near["evidence"]
     assert far["shown"] is False
     assert pipeline._state_change_claim(None)["shown"] is None
+
+
+def _dvs_bench(result):
+    return {"dvs": [{"model": "dvs_resnet20", "T": 10, "dataset": "fashion_mnist_dvs",
+                     "data": "emulated Fashion-MNIST events (saccades)", "result": result, "why": None if result
+                     else "not computed", "command": "msr sweep dvs --profile fmnist --device cuda"}], "imagenet": []}
+
+
+def test_table_iv_and_v_say_which_data_the_dvs_numbers_come_from():
+    res = {"acc": 88.5, "dataset": "fashion_mnist_dvs", "provenance": None}
+    measured = {"dvs_resnet20": {"T": 10, "rate": 0.1, "syops": 40e6, "e_snn_mj": 0.036, "ratio": 5.1,
+                                 "dataset": "fashion_mnist_dvs"}}
+    rows = pipeline.report_rows("fmnist", {"benchmarks": _dvs_bench(res), "energy": {"measured": measured}})
+    ours = next(r for r in rows if r.section == "Table IV" and r.quantity == "paper: MS-ResNet20")
+    assert ours.ours == 88.5 and ours.dataset == "fashion_mnist_dvs"
+    assert "emulated Fashion-MNIST events" in ours.note and "not CIFAR10-DVS" in ours.note
+    cited = next(r for r in rows if r.section == "Table IV" and r.quantity.startswith("Fang"))
+    assert cited.ours is None and cited.note == "cited work, not reproduced"
+    syops = next(r for r in rows if r.quantity == "dvs_resnet20 syops")
+    assert syops.ours == 40e6 and syops.dataset == "fashion_mnist_dvs" and "emulated" in syops.note
+    other = next(r for r in rows if r.quantity == "imagenet_resnet34 syops")
+    assert other.ours is None and other.note == ""
+    not_run = pipeline.report_rows("fmnist", {"benchmarks": _dvs_bench(None)})
+    row = next(r for r in not_run if r.section == "Table IV" and r.quantity == "paper: MS-ResNet20")
+    assert row.ours is None and "not run" in row.note and "emulated Fashion-MNIST" in row.note
+    # the Table V rows multiply the DVS run's measured rate into the counted MACs
+    structure = {"models": {m: {"macs_residual": 40.1e6} for m in paper.TABLE_V}}
+    dvs = next(r for r in pipeline.energy_rows(structure, measured) if r["model"] == "dvs_resnet20")
+    assert dvs["our rate"] == 0.1 and math.isclose(dvs["our SyOPs (M)"], 40.1 * 10 * 0.1)
+
+
+def test_table_iv_frame_and_event_figure_label_the_emulated_data(tmp_path, monkeypatch):
+    _, t4 = book.benchmark_frames(_dvs_bench({"acc": 88.5, "dataset": "fashion_mnist_dvs"}), "fmnist")
+    assert t4.loc["paper", "ours"] == 88.5 and "Fashion-MNIST" in t4.loc["paper", "our data"]
+    assert t4.loc["Fang et al.", "our data"] == ""
+    ex = pipeline.dvs_examples(pipeline.Ctx("smoke", data_root=str(tmp_path)), n=2)
+    assert ex["dataset"] in ("fashion_mnist_dvs", "synthetic_dvs") and ex["frames"].shape == (2, 2, 2, 64, 64)
+    assert ex["frames"].sum(axis=(1, 2, 3, 4)).tolist() == ex["counts"] and min(ex["counts"]) > 0
+    assert not list(tmp_path.rglob("*.npy"))  # examples are emulated on the fly, never stored
+    assert pipeline.dvs_examples(pipeline.Ctx("paper", data_root=str(tmp_path))) is None  # recorded data
+    monkeypatch.setattr(book, "FIGURES", tmp_path / "figures")
+    book.save_figure(book.plot_event_frames(ex), "dvs_event_frames", "smoke", "footer")
+    assert (tmp_path / "figures" / "smoke" / "dvs_event_frames.png").exists()

@@ -56,6 +56,31 @@ def test_init_experiment_covers_fig5():
     assert {(c.norm, c.gamma2) for c in b} == {("bn", 1.0), ("bn", 0.0), ("tdbn", 1.0), ("tdbn", 0.0)}
 
 
+def test_dvs_runs_table_iv_network_on_event_data():
+    from msr.data import EMULATED_EVENTS
+
+    (fm,) = experiment_configs("dvs", "fmnist")
+    assert (fm.model, fm.dataset, fm.T, fm.batch_size, fm.subset, fm.schedule) == (
+        "dvs_resnet20", "fashion_mnist_dvs", 10, 50, None, "cosine")
+    (smoke,) = experiment_configs("dvs", "smoke")
+    assert smoke.dataset in EMULATED_EVENTS and smoke.model == "dvs_resnet20" and smoke.input_size is None
+    (pp,) = experiment_configs("dvs", "paper")
+    assert (pp.dataset, pp.T, pp.epochs) == ("cifar10_dvs", 10, 100)  # the Table IV recipe, unchanged
+
+
+@pytest.mark.slow
+def test_sweep_dvs_smoke_on_emulated_events(tmp_path):
+    """The smoke profile's DVS run end to end: images -> emulated events (cached under the
+    data root) -> T frames -> MS-ResNet20-DVS; a second sweep reads the stored result."""
+    store = ResultsStore(tmp_path / "results")
+    kw = dict(store=store, run_dir=str(tmp_path / "runs"), data_root=str(tmp_path / "data"))
+    (r,) = run_sweep("dvs", "smoke", **kw)
+    assert r["config"]["dataset"] in ("fashion_mnist_dvs", "synthetic_dvs") and r["config"]["T"] == 2
+    assert 0.0 <= r["final"]["reported_acc"] <= 100.0
+    assert list((tmp_path / "data" / r["config"]["dataset"]).rglob("*.events.npy"))
+    assert run_sweep("dvs", "smoke", **kw)[0]["skipped"]
+
+
 def test_two_phase_links_phases_by_hash():
     first, second = experiment_configs("two_phase", "paper")
     assert first.T == 1 and first.model == "imagenet_resnet104" and first.epochs == 200
