@@ -1,9 +1,12 @@
 """Data sets and transforms (torchvision), and a sampler that makes resume exact.
 
-* ``fashion_mnist``: the offline default.  Read from Debian's ``dataset-fashion-mnist``
-  idx ``.gz`` files (``/usr/share/datasets/fashion-mnist``, or ``$MSR_FMNIST_DIR``) when
-  present, else torchvision's download into the data root; padded 28 -> 32 so the
-  32/16/8 feature maps of Table I hold; one input channel.
+* ``fashion_mnist``: the offline default.  Read from ``$MSR_FMNIST_DIR`` when set (only
+  there: a folder that does not hold the files is an error, never a silent fallback),
+  else Debian's ``dataset-fashion-mnist`` idx ``.gz`` files
+  (``/usr/share/datasets/fashion-mnist``) or the data root, else torchvision's download
+  into the data root; padded 28 -> 32 so the 32/16/8 feature maps of Table I hold; one
+  input channel.  A damaged file is an error naming it; ``DataInfo.source`` says which
+  copy was read.
 * ``cifar10`` / ``cifar100``: torchvision (downloaded unless ``$MSR_OFFLINE`` is set).
 * ``imagenet``: ``ImageFolder`` roots ``<data_root>/imagenet/{train,val}``.
 * ``cifar10_dvs``: event files ``<data_root>/cifar10_dvs/<class>/*.npz`` with arrays
@@ -28,6 +31,7 @@ from __future__ import annotations
 import gzip
 import math
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +75,10 @@ class MissingDataError(ValueError):
     """The data set's files are not where msr looks; the message says where to put them."""
 
 
+class CorruptDataError(ValueError):
+    """A data file exists but cannot be read; the message names it."""
+
+
 @dataclass(frozen=True)
 class DataInfo:
     """What a model needs to know about a data set."""
@@ -82,6 +90,7 @@ class DataInfo:
     n_train: int
     n_test: int
     time_first: bool  # batches are event frames [B, T, C, H, W] (moved to [T, B, ...] by the loop)
+    source: str = ""  # where the data came from (the folder read; "generated" for synthetic)
 
     def as_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -126,17 +135,22 @@ def make_transform(dataset: str, train: bool, augment: tuple[str, ...] | list[st
 
 # ----------------------------------------------------------------------------- Fashion-MNIST
 def read_idx(path: Path) -> np.ndarray:
-    """Parse an idx file (``.gz`` or raw): the format of (Fashion-)MNIST."""
+    """Parse an idx file (``.gz`` or raw): the format of (Fashion-)MNIST.  A damaged file
+    (bad gzip stream, truncated, not idx) raises :class:`CorruptDataError` naming it."""
+    fix = "replace the file (Debian: apt-get install --reinstall dataset-fashion-mnist) or remove it"
     opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (EOFError, OSError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
+        raise CorruptDataError(f"{path} is damaged ({type(err).__name__}: {err}); {fix}") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 8:
-        raise ValueError(f"{path} is not an idx file of unsigned bytes")
+        raise CorruptDataError(f"{path} is not an idx file of unsigned bytes; {fix}")
     ndim = data[3]
     shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     arr = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
     if arr.size != math.prod(shape):
-        raise ValueError(f"{path} is truncated: expected {math.prod(shape)} values, found {arr.size}")
+        raise CorruptDataError(f"{path} is truncated: expected {math.prod(shape)} values, found {arr.size}; {fix}")
     return arr.reshape(shape).copy()
 
 
@@ -159,8 +173,9 @@ class TensorImages(Dataset):
 
 def _fmnist_dirs(root: Path) -> list[Path]:
     env = os.environ.get("MSR_FMNIST_DIR")
-    dirs = [Path(env)] if env else []
-    return dirs + [DEBIAN_FMNIST, root / "fashion_mnist", root / "FashionMNIST" / "raw"]
+    if env:  # named by the user: that copy or an error, never another one
+        return [Path(env).expanduser()]
+    return [DEBIAN_FMNIST, root / "fashion_mnist", root / "FashionMNIST" / "raw"]
 
 
 def fashion_mnist_available(root: str | Path = "data") -> bool:
@@ -171,6 +186,7 @@ def fashion_mnist_available(root: str | Path = "data") -> bool:
 
 
 def fashion_mnist(root: Path, train: bool, transform) -> Dataset:
+    """The split's images and labels; the dataset's ``source`` is the folder they were read from."""
     images_name, labels_name = FMNIST_FILES[train]
     for d in _fmnist_dirs(root):
         for suffix in ("", "_raw"):
@@ -178,7 +194,14 @@ def fashion_mnist(root: Path, train: bool, transform) -> Dataset:
             if suffix:  # torchvision keeps un-gzipped copies
                 img, lab = img.with_suffix(""), lab.with_suffix("")
             if img.exists() and lab.exists():
-                return TensorImages(read_idx(img), read_idx(lab), transform)
+                ds = TensorImages(read_idx(img), read_idx(lab), transform)
+                ds.source = str(d)
+                return ds
+    env = os.environ.get("MSR_FMNIST_DIR")
+    if env:
+        what = "does not exist" if not Path(env).expanduser().is_dir() else f"does not hold {images_name} and {labels_name}"
+        raise MissingDataError(f"MSR_FMNIST_DIR={env} {what}; point it at the folder with the Fashion-MNIST idx files "
+                               f"or unset it to use {DEBIAN_FMNIST} or {root / 'fashion_mnist'}")
     if not offline():
         from torchvision.datasets import FashionMNIST
 
@@ -405,9 +428,11 @@ def build_datasets(cfg) -> tuple[Dataset, Dataset, DataInfo]:
         raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
     root = Path(cfg.data_root).expanduser()
     augment = tuple(cfg.augment)
+    source = str(root)
     if name == "fashion_mnist":
         tr, te = (fashion_mnist(root, s, make_transform(name, s, augment, 32)) for s in (True, False))
         size, classes, time_first = (1, 32, 32), 10, False
+        source = getattr(tr, "source", source)
     elif name in ("cifar10", "cifar100"):
         tr, te = (cifar(name, root, s, make_transform(name, s, augment, 32)) for s in (True, False))
         size, classes, time_first = (3, 32, 32), 10 if name == "cifar10" else 100, False
@@ -415,14 +440,17 @@ def build_datasets(cfg) -> tuple[Dataset, Dataset, DataInfo]:
         px = cfg.input_size[-1] if cfg.input_size else 224
         tr, te = (imagenet(root, s, make_transform(name, s, augment, px)) for s in (True, False))
         size, classes, time_first = (3, px, px), len(tr.classes), False
+        source = str(root / "imagenet")
     elif name == "cifar10_dvs":
         tr, te = (cifar10_dvs(root, s, cfg.T, augment) for s in (True, False))
         size, classes, time_first = (2, 64, 64), len(tr.classes), True
+        source = str(root / "cifar10_dvs")
     elif name in EMULATED_EVENTS:
         n = {True: cfg.subset or 512, False: cfg.test_subset or 128}
         tr, te = (emulated_events(name, root, s, cfg.T, augment, n[s], cfg.data_seed) for s in (True, False))
         s = tr.cache.params.sensor
         size, classes, time_first = (2, s, s), 10, True
+        source = str(root / name)
     else:
         size = tuple(cfg.input_size) if cfg.input_size else (1, 32, 32)
         n_train = cfg.subset or 512
@@ -430,8 +458,12 @@ def build_datasets(cfg) -> tuple[Dataset, Dataset, DataInfo]:
         tr = Synthetic(n_train, size, 10, True, seed=cfg.data_seed)
         te = Synthetic(n_test, size, 10, False, seed=cfg.data_seed)
         classes, time_first = 10, False
+        source = "generated"
+    home = str(Path.home())
+    if home not in ("", "/") and (source == home or source.startswith(home + os.sep)):
+        source = "~" + source[len(home):]  # no user names in stored results
     tr, te = take_subset(tr, cfg.subset, cfg.subset_mode, cfg.seed), take_subset(te, cfg.test_subset, "first", 0)
-    info = DataInfo(name, size[0], classes, tuple(size), len(tr), len(te), time_first)
+    info = DataInfo(name, size[0], classes, tuple(size), len(tr), len(te), time_first, source)
     return tr, te, info
 
 

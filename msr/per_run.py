@@ -216,7 +216,8 @@ def analyse(cfg, experiment: str, profile: str, *, store, run_dir="runs", device
     reported and nothing of it is stored; the others still run.  Returns
     ``{kind: "stored" | "computed" | "failed: ..." | "no weights" | "out of time"}``.
     """
-    from msr.train import load_trained, resolve_device
+    from msr.results import CheckpointError
+    from msr.train import WeightsNotFound, load_trained, resolve_device
 
     todo = [a for a in applicable(experiment, cfg) if kinds is None or a.kind in kinds]
     status = {}
@@ -231,8 +232,11 @@ def analyse(cfg, experiment: str, profile: str, *, store, run_dir="runs", device
     dev = resolve_device(str(device or cfg.device))
     try:
         model = load_trained(cfg, run_dir, profile=profile, experiment=experiment, device=dev)
-    except ValueError:
+    except WeightsNotFound:
         return {**status, **{a.kind: "no weights" for a in todo}}
+    except CheckpointError as err:  # weights present but damaged: say so, store nothing
+        log(f"  analyses of run {cfg.hash()} not computed, nothing stored: {err}")
+        return {**status, **{a.kind: f"failed: {err}" for a in todo}}
     inputs = inputs if inputs is not None and inputs.device == dev else Inputs(dev)
     from msr.pipeline import _analysis_sizes
 
@@ -263,8 +267,13 @@ def result(ctx, kind: str, experiment: str, cfg) -> tuple[dict, dict | None] | N
     key = item_config(kind, experiment, cfg, ctx.profile)
     found = ctx.store.get(ctx.profile, a.folder, key)
     if found is None and not ctx.render_only:
-        analyse(cfg, experiment, ctx.profile, store=ctx.store, device=ctx.device, kinds=(kind,),
-                log=lambda *_: None)
+        status = analyse(cfg, experiment, ctx.profile, store=ctx.store, device=ctx.device, kinds=(kind,),
+                         log=lambda *_: None)
+        if status.get(kind, "").startswith("failed"):  # damaged weights or a failing analysis: an error
+            from msr.pipeline import IncompleteInputs
+
+            raise IncompleteInputs(f"{kind} of run {cfg.hash()} not computed, nothing stored: "
+                                   f"{status[kind][len('failed: '):]}")
         found = ctx.store.get(ctx.profile, a.folder, key)
     if found is None:
         return None

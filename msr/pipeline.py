@@ -31,13 +31,17 @@ from typing import Any, Callable
 import numpy as np
 
 from msr import paper
-from msr.results import ResultsStore, default_root, provenance
+from msr.results import ResultsStore, check_writable_dir, default_root, provenance
 
 #: Chapters in book order (the names ``--only`` and ``msr compute`` take).
 CHAPTER_ORDER = (
     "architectures", "degradation", "unavailing", "isometry", "benchmarks", "energy",
     "firing", "landscape", "init", "shortcuts", "two_phase", "report", "performance",
 )
+
+
+class IncompleteInputs(ValueError):
+    """An analysis could not load every trained model it was asked for; nothing was stored."""
 
 
 @dataclass
@@ -62,10 +66,23 @@ class Ctx:
         return Ctx(self.profile, self.device, False, True, self.data_root, self.store, self.quiet)
 
     def item(self, experiment: str, config: dict, compute: Callable[[], Any], cheap: bool = False) -> dict | None:
-        """The stored result of ``config``, computed first if allowed."""
+        """The stored result of ``config``, computed first if allowed.  A trained model the
+        computation needs that is missing or unreadable stops it: nothing is stored, and the
+        error names the item and the weights (a result from fewer models than asked for
+        would look complete)."""
         if self.render_only and not cheap:
             return self.store.get(self.profile, experiment, config)
-        return self.store.get_or_compute(self.profile, experiment, config, compute,
+
+        def complete():
+            from msr.results import CheckpointError
+            from msr.train import WeightsNotFound
+
+            try:
+                return compute()
+            except (WeightsNotFound, CheckpointError) as err:
+                raise IncompleteInputs(f"{experiment} not computed, nothing stored: {err}") from err
+
+        return self.store.get_or_compute(self.profile, experiment, config, complete,
                                          recompute=self.recompute, device=self.device)
 
 
@@ -244,13 +261,12 @@ def _acc(r: dict | None) -> dict | None:
 
 
 def trained_model(ctx: Ctx, cfg, experiment: str):
-    """The weights of a finished run (``runs/``), or None when they are not on this machine."""
+    """The model of a finished run with its weights (``runs/``).  Weights not on this
+    machine raise :class:`msr.train.WeightsNotFound`; weights present but unreadable (or
+    of another model) raise :class:`msr.results.CheckpointError` naming the file."""
     from msr.train import load_trained
 
-    try:
-        return load_trained(cfg, profile=ctx.profile, experiment=experiment, device="cpu")
-    except ValueError:
-        return None
+    return load_trained(cfg, profile=ctx.profile, experiment=experiment, device="cpu")
 
 
 def test_batch(cfg, n: int, train_split: bool = False):
@@ -1016,6 +1032,8 @@ def main(args: argparse.Namespace) -> int:
         raise ValueError(f"unknown chapter(s) {', '.join(unknown)}; valid: {', '.join(CHAPTER_ORDER)} or all")
     params = check_parameters({"profile": args.profile, "device": args.device, "recompute": args.recompute,
                                "data_root": args.data_root})
+    check_writable_dir(default_root(), "results folder ($MSR_RESULTS)")  # before hours of work
+    check_writable_dir("runs", "runs folder")
     failed = []
     for name in names:
         start = time.perf_counter()

@@ -8,6 +8,9 @@ epoch end (and every ``checkpoint_every`` steps), so an interrupted run resumes
 exactly where it stopped.  Final weights: ``.../<hash>/model.pt`` (:func:`load_trained`).
 With a ``deadline`` (:class:`msr.budget.Deadline`) the loop checks it after every step:
 once it has passed, the run saves its checkpoint and raises :class:`msr.budget.BudgetExhausted`.
+Before any work the results and runs folders must be writable directories, and the run
+is claimed (:func:`claim_run`): a second process on the same run waits for the first
+and then skips it, instead of training it twice.
 
 Reported accuracy = mean test accuracy of the last five epochs (Table VIII note).
 Multi-GPU: run under ``torchrun``; the model's BNs become synchronized BNs (Appendix B:
@@ -15,6 +18,7 @@ Multi-GPU: run under ``torchrun``; the model's BNs become synchronized BNs (Appe
 """
 from __future__ import annotations
 
+import fcntl
 import math
 import os
 import random
@@ -34,8 +38,8 @@ from msr.data import build_loaders
 from msr.kernels.speed import prepare_model, to_memory_format, tune_cpu_allocator
 from msr.models import create_model
 from msr.neuron import LIF
-from msr.results import (ResultsStore, config_hash, default_root, load_checkpoint, provenance,
-                         save_checkpoint)
+from msr.results import (CheckpointError, ResultsStore, check_writable_dir, config_hash, default_root,
+                         load_checkpoint, pid_alive, provenance, remove_stale_temps, save_checkpoint)
 
 SCHEDULES = ("multistep", "cosine", "constant")
 #: Fields that change how a run executes but not its numbers: left out of the config hash.
@@ -101,8 +105,8 @@ class TrainConfig:
             raise ValueError(f"unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
         for name in ("epochs", "batch_size", "T", "log_every"):
             v = getattr(self, name)
-            if not isinstance(v, int) or v < (0 if name == "epochs" else 1):
-                raise ValueError(f"{name} must be an integer >= {0 if name == 'epochs' else 1}, got {v!r}")
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
 
@@ -130,6 +134,15 @@ class TrainConfig:
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN/inf; the last good checkpoint is kept and no result is written."""
+
+
+class WeightsNotFound(ValueError):
+    """A finished run's ``model.pt`` is not on this machine (unreadable weights raise
+    :class:`msr.results.CheckpointError` instead)."""
+
+
+class RunClaimed(RuntimeError):
+    """Another live process holds the claim on this run (:func:`claim_run` with ``wait=False``)."""
 
 
 # ----------------------------------------------------------------------------- pieces
@@ -325,6 +338,72 @@ def run_folder(run_dir: str | Path, profile: str, experiment: str, cfg: TrainCon
     return Path(run_dir) / profile / experiment / cfg.hash()
 
 
+def claim_path(folder: str | Path) -> Path:
+    """The claim (lock) file of run folder ``folder``: ``<hash>.lock`` beside it."""
+    folder = Path(folder)
+    return folder.parent / f"{folder.name}.lock"
+
+
+def _claim_holder(lock: Path) -> str:
+    try:
+        pid = int(lock.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return "another process"
+    return f"pid {pid}" + ("" if pid_alive(pid) else " (gone; the lock is being released)")
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+@contextmanager
+def claim_run(folder: str | Path, *, wait: bool = True, log=_say):
+    """Hold the claim on run ``folder`` while the block runs; yields whether it had to wait.
+
+    The claim is ``<hash>.lock`` beside the folder, holding the owner's pid, locked
+    with ``flock``: the kernel drops the lock when its process ends (also on kill -9),
+    so a lock file left by a dead process is stale and the next claimant takes it.
+    Held by a live process: ``wait=True`` waits for it (one line through ``log``, a
+    callable taking a string; None: silent), ``wait=False`` raises :class:`RunClaimed`
+    at once.  The file is removed on release.
+    """
+    lock = claim_path(folder)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    waited = False
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _claim_holder(lock)
+                if not wait:
+                    raise RunClaimed(f"run {Path(folder).name} is claimed by {holder} ({lock})") from None
+                if not waited and log is not None:
+                    log(f"run {Path(folder).name} is being trained by {holder} ({lock}); waiting for it")
+                waited = True
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            try:  # the previous holder may have removed the file while we waited: then claim the new one
+                if os.fstat(fd).st_ino == os.stat(lock).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield waited
+    finally:
+        try:
+            os.unlink(lock)
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
 def resolve_init(init_from: str, run_dir: str | Path) -> Path:
     """``hash:<16 hex>`` -> that run's ``model.pt`` under ``run_dir``; else a file path."""
     if init_from.startswith("hash:"):
@@ -399,8 +478,19 @@ def train(cfg: TrainConfig, *, profile: str, experiment: str, store: ResultsStor
         found = store.get(profile, experiment, key)
         if found is not None:
             return {**found, "skipped": True}
-    with _deterministic(cfg.deterministic):
-        return _train(cfg, profile, experiment, store, force, Path(run_dir), key, deadline)
+    # before any work: both outputs writable (else one line, not a traceback hours later)
+    check_writable_dir(store.root, "--results")
+    check_writable_dir(run_dir, "--runs")
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    master = int(os.environ.get("RANK", "0")) == 0
+    folder = run_folder(run_dir, profile, experiment, cfg)
+    with claim_run(folder) if master else nullcontext():  # under torchrun rank 0 claims for all
+        if not force and world == 1:  # another process may have finished it while we waited
+            found = store.get(profile, experiment, key)
+            if found is not None:
+                return {**found, "skipped": True}
+        with _deterministic(cfg.deterministic):
+            return _train(cfg, profile, experiment, store, force, Path(run_dir), key, deadline)
 
 
 def _train(cfg, profile, experiment, store, force, run_dir, key, deadline=None) -> dict:
@@ -412,11 +502,16 @@ def _train(cfg, profile, experiment, store, force, run_dir, key, deadline=None) 
         tune_cpu_allocator()  # large activations reused without page faults (same numbers)
     folder = run_folder(run_dir, profile, experiment, cfg)
     ckpt_path, weights_path = folder / "last.pt", folder / "model.pt"
+    if master:
+        remove_stale_temps(folder)  # of a process killed while writing a checkpoint
     t_start = time.perf_counter()
+    elapsed = 0.0  # seconds spent in earlier segments of this run (a resumed run sums them)
     prov = provenance(device)  # the code as it was when this (piece of the) run started
 
     # --- data, model, optimizer
     train_loader, test_loader, info = build_loaders(cfg, rank=rank, world_size=world)
+    if master and cfg.dataset != "synthetic":
+        print(f"data: {cfg.dataset} from {info['source']}", flush=True)  # which copy is used
     time_first = info["time_first"]
     seed_everything(cfg.seed)  # same initial weights on every rank
     model = build_model(cfg, info)
@@ -457,6 +552,7 @@ def _train(cfg, profile, experiment, store, force, run_dir, key, deadline=None) 
         optimizer.load_state_dict(state["optimizer"])
         epoch, batch, step = state["epoch"], state["batch"], state["step"]
         hist, curve, acc, init_eval = state["hist"], state["curve"], state["acc"], state["init_eval"]
+        elapsed = float(state.get("elapsed_s", 0.0))
         set_rng_state(state["rng"])
         if master:
             print(f"resuming {ckpt_path} at epoch {epoch + 1}, step {step}", flush=True)
@@ -471,7 +567,7 @@ def _train(cfg, profile, experiment, store, force, run_dir, key, deadline=None) 
                                                           "input_size": list(cfg.input_size) if cfg.input_size else None},
             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": {"epoch": epoch},
             "epoch": epoch, "batch": batch, "step": step, "hist": hist, "curve": curve, "acc": acc,
-            "init_eval": init_eval, "rng": rng_state(),
+            "init_eval": init_eval, "rng": rng_state(), "elapsed_s": elapsed + time.perf_counter() - t_start,
         })
 
     def out_of_time():
@@ -590,7 +686,7 @@ def _train(cfg, profile, experiment, store, force, run_dir, key, deadline=None) 
     }
     if init_eval is not None:
         final["init_acc"] = init_eval["acc"]
-    wall = time.perf_counter() - t_start
+    wall = elapsed + time.perf_counter() - t_start  # every segment of a resumed run
     payload = {
         "status": "complete", "profile": profile, "experiment": experiment, "epochs": hist, "steps": curve,
         "final": final, "init_eval": init_eval, "data": info, "world_size": world, "seed": cfg.seed,
@@ -624,8 +720,14 @@ def load_trained(cfg_or_result: TrainConfig | dict, run_dir: str | Path = "runs"
     pattern = f"{profile or '*'}/{experiment or '*'}/{h}/model.pt"
     found = sorted(Path(run_dir).glob(pattern))
     if not found:
-        raise ValueError(f"no trained weights for run {h} ({pattern} under {run_dir}); train it first "
-                         f"(msr train / msr sweep) on this machine, or rerun with --force if only the result exists")
+        raise WeightsNotFound(f"no trained weights for run {h} ({pattern} under {run_dir}); train it first "
+                              f"(msr train / msr sweep) on this machine, or rerun with --force if only the result exists")
     model = build_model(cfg, model_info(cfg))
-    model.load_state_dict(load_checkpoint(found[0]))
+    try:
+        model.load_state_dict(load_checkpoint(found[0]))
+    except RuntimeError as err:  # the file is readable but holds another model's weights
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        detail = (lines[1] if len(lines) > 1 else lines[0])[:160] if lines else type(err).__name__
+        raise CheckpointError(f"weights {found[0]} do not fit run {h}'s model ({detail}); they were left as "
+                              f"they are: delete them or retrain with --force") from None
     return model.to(device).eval()
