@@ -58,7 +58,7 @@ def _profiles() -> dict[str, Profile]:
         },
         cost={"table2": "about 10 s on 2 CPU cores (24 runs)", "table6": "about 10 s (12 runs)",
               "init": "about 10 s (16 runs)", "deep": "about 6 s", "dvs": "seconds",
-              "imagenet": "about 5 s", "two_phase": "seconds", "short": "seconds"},
+              "imagenet": "about 5 s", "two_phase": "seconds", "short": "seconds", "ablation": "about 5 s (12 runs)"},
     )
     fm = dict(dataset="fashion_mnist", T=6, batch_size=100, subset=20000, test_subset=5000, epochs=8,
               workers=4, amp=True, log_every=10, device="auto", lif_backend="auto")
@@ -85,6 +85,7 @@ def _profiles() -> dict[str, Profile]:
               "deep": "about 15 min (depth 110 and 482)",
               "two_phase": "about 2 min (depth 56: T = 1 pretrain, T = 6 finetune)",
               "short": "about 2 min on two CPU cores (MS-ResNet20, 1 epoch x 5,000 images)",
+              "ablation": "about 12 min (12 runs: vanilla and wolif, depth 8-56, gamma2 = 0)",
               "dvs": "needs CIFAR10-DVS", "imagenet": "needs ImageNet; days"},
     )
     paper = Profile(
@@ -105,7 +106,8 @@ def _profiles() -> dict[str, Profile]:
               "table6": "24 runs x 100 epochs (CIFAR-10 and CIFAR-100): about 3 GPU-days",
               "init": "about 4 GPU-hours", "deep": "MS-ResNet482: about a GPU-week",
               "dvs": "about 3 GPU-hours", "imagenet": "weeks on 8 GPUs", "two_phase": "weeks on 8 GPUs",
-              "short": "about 2 min on two CPU cores (1 epoch x 5,000 CIFAR-10 images)"},
+              "short": "about 2 min on two CPU cores (1 epoch x 5,000 CIFAR-10 images)",
+              "ablation": "12 runs x 100 epochs of CIFAR-10: about a GPU-day"},
     )
     return {p.name: p for p in (smoke, fmnist, paper)}
 
