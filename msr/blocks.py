@@ -203,7 +203,8 @@ class SRCBlock(MSBlock):
     Initialisation: standard TDBN for both BNs (gamma2 = V_th, not 0).  The path ends in
     lif2, fed by bn2; gamma2 = 0 would hold lif2's membrane at exactly 0 (outside the
     surrogate window), so no gradient would reach the path, as for :class:`SRBBlock`.
-    A LIF cannot output 0 for a trainable zero start, so nothing is zeroed here.
+    Its path ends in a LIF, which has no scale that could start at zero and still pass a
+    gradient, so nothing in SR-C is zeroed.
     Version 2: version 1 initialised gamma2 = 0 (a dead path)."""
 
     spike_fed = ("conv2",)

@@ -125,3 +125,70 @@ def test_state_change_claim_compares_measured_with_eq8():
     assert near["shown"] is True and "15.5 % measured" in near["evidence"]
     assert far["shown"] is False
     assert pipeline._state_change_claim(None)["shown"] is None
+
+
+def test_energy_rows_count_event_data_per_frame():
+    structure = {"models": {n: {"macs_residual": p["flops"]} for n, p in paper.TABLE_V.items()}}
+    measured = {"dvs_resnet20": {"T": 10, "rate": 0.2, "per_frame": True},
+                "imagenet_resnet104": {"T": 5, "rate": 0.192, "per_frame": False}}
+    rows = {r["model"]: r for r in pipeline.energy_rows(structure, measured)}
+    dvs, r104 = rows["dvs_resnet20"], rows["imagenet_resnet104"]
+    assert dvs["our SyOPs (M)"] == pytest.approx(0.2 * paper.TABLE_V["dvs_resnet20"]["flops"] / 1e6)
+    assert dvs["our ratio"] == pytest.approx(paper.ENERGY_PJ["mac"] / (paper.ENERGY_PJ["ac"] * 0.2))
+    # ResNet-104 at T = 5 with the paper's rate gives the paper's SyOPs and ratio
+    assert round(r104["our SyOPs (M)"] / 1e3, 2) == paper.TABLE_V["imagenet_resnet104"]["syops"] / 1e9
+    assert round(r104["our ratio"], 2) == paper.TABLE_V["imagenet_resnet104"]["ratio"]
+    assert rows["imagenet_resnet34"]["our ratio"] is None
+
+
+def test_trained_models_are_analysed_at_their_test_T(monkeypatch):
+    """ResNet-104 trains at T = 6 and runs at T = 5 (Table V, Appendix B): energy and
+    firing use ``test_T``."""
+    import torch
+
+    from msr.models import create_model
+    from msr.train import TrainConfig
+
+    cfg = TrainConfig(model="cifar_resnet", depth=8, T=6, test_T=5, dataset="synthetic", input_size=(1, 16, 16))
+    torch.manual_seed(0)
+    model = create_model("cifar_resnet", depth=8, T=6, in_channels=1, input_size=(1, 16, 16)).eval()
+    monkeypatch.setattr(pipeline, "trained_model", lambda ctx, c, exp: model)
+    monkeypatch.setattr(pipeline, "test_batch", lambda c, n, train_split=False: (torch.randn(4, 1, 16, 16),
+                                                                                  torch.zeros(4, dtype=torch.long)))
+    ctx = pipeline.Ctx("smoke")
+    models = [("imagenet_resnet104", cfg, "two_phase", {"hash": "h"})]
+    e = pipeline._energy_measured_payload(ctx, models)["models"]["imagenet_resnet104"]
+    assert e["T"] == 5 and e["per_frame"] is False
+    assert e["syops"] == pytest.approx(5 * e["rate"] * e["flops"])
+    f, _ = pipeline._firing_payload(ctx, models)
+    assert f["models"]["imagenet_resnet104"]["T"] == 5
+
+
+def test_report_fills_stage3_second_lif_of_resnet104():
+    def report(models):
+        firing = {"firing": {"models": models, "provenance": {"device": "GPU X"}}, "rates": {}}
+        return {r.quantity: r for r in pipeline.report_rows("fmnist", {"firing": firing})}
+
+    q = "MS-ResNet104 stage 3, second LIF rate"
+    stages = [{"stage": 1, "lif1": 0.3, "lif2": 0.2}, {"stage": 2, "lif1": 0.25, "lif2": 0.05}]
+    row = report({"imagenet_resnet104": {"stages": stages, "dataset": "imagenet"}})[q]
+    assert row.ours == 0.05 and row.dataset == "imagenet" and "0.250" in row.note
+    cifar = report({"cifar_resnet104 (Fig. 5b run)": {"stages": stages, "dataset": "fashion_mnist"},
+                    "cifar_resnet56": {"stages": [{"stage": 2, "lif2": 0.9}], "dataset": "fashion_mnist"}})[q]
+    assert cifar.ours == 0.05 and "Fig. 5b" in cifar.note
+    assert report({"cifar_resnet56": {"stages": stages}})[q].as_dict("fmnist")["ours"] == "not run"
+
+
+def test_degradation_reads_the_ablation_without_training(tmp_path):
+    from msr.results import ResultsStore
+    from msr.sweep import experiment_configs
+
+    store = ResultsStore(tmp_path)
+    cfg = experiment_configs("ablation", "smoke")[0]
+    store.put("smoke", "ablation", cfg.hash_dict(), {"final": {"reported_acc": 42.0}, "provenance": {}})
+    R = pipeline.degradation(pipeline.Ctx("smoke", store=store, render_only=True))
+    assert R["ablation"][(cfg.block, cfg.depth)]["acc"] == 42.0
+    assert sum(r is None for r in R["ablation"].values()) == len(R["ablation"]) - 1
+    df = book.ablation_frame(R["table2"], R["ablation"], {"vanilla": "Vanilla", "wolif": "W/O LIF"})
+    assert df.loc["Vanilla, gamma2 = 0", f"ours {cfg.depth}"] == 42.0
+    assert df.loc["Vanilla, gamma2 = 1 (Table II run)", f"ours {cfg.depth}"] == "not run"
