@@ -332,13 +332,28 @@ def table(df, name: str, profile: str, caption: str, footer: str, digits: int = 
     return styler
 
 
-def verdict(shown: bool | None) -> str:
-    """A computed claim status in words."""
-    return {True: "**shown** by our run", False: "**not shown** by our run", None: "**not run** yet"}[shown]
+#: How a claim row of each kind (msr.pipeline.CLAIM_KINDS) reads: only ``evidence`` rows are
+#: reproduction results; the others are checks that cannot tell us whether the paper holds.
+CLAIM_VERDICTS = {
+    "evidence": {True: "**shown** by our run", False: "**not shown** by our run", None: "**not run** yet"},
+    "arithmetic": {True: "**agrees**", False: "**disagrees**", None: "**not run** yet"},
+    "by construction": {True: "**holds**", False: "**fails**", None: "**not run** yet"},
+}
+CLAIM_LABELS = {"evidence": "evidence",
+                "arithmetic": "arithmetic check, not a reproduction result",
+                "by construction": "holds by construction, not a reproduction result"}
 
 
-def claim_md(paper: str, shown: bool | None, evidence: str, profile: str) -> str:
-    return f"- *Paper:* {paper}  \n  *Ours ({profile}):* {verdict(shown)} — {evidence}"
+def verdict(shown: bool | None, kind: str = "evidence") -> str:
+    """A computed claim status in words, for a claim of ``kind``."""
+    if kind not in CLAIM_VERDICTS:
+        raise ValueError(f"unknown claim kind {kind!r}; valid: {', '.join(CLAIM_VERDICTS)}")
+    return CLAIM_VERDICTS[kind][shown]
+
+
+def claim_md(paper: str, shown: bool | None, evidence: str, profile: str, kind: str = "evidence") -> str:
+    verdict_text = verdict(shown, kind)  # validates kind
+    return f"- *Paper:* {paper}  \n  *Ours ({profile}) [{CLAIM_LABELS[kind]}]:* {verdict_text} — {evidence}"
 
 
 # ------------------------------------------------------- chapter 1: structure ----
@@ -456,7 +471,17 @@ def report_frame(rows: list, profile: str):
 
 
 def claims_md(claims: list[dict], profile: str) -> Any:
-    return md("\n".join(claim_md(c["paper"], c["shown"], c["evidence"], profile) for c in claims))
+    return md("\n".join(claim_md(c["paper"], c["shown"], c["evidence"], profile, c.get("kind", "evidence"))
+                        for c in claims))
+
+
+def claim_tally(claims: list[dict]) -> dict:
+    """Counts for the report: ``shown`` / ``not shown`` / ``not run`` over the ``evidence``
+    claims only, and how many claims of the other kinds (checks, not results) there are."""
+    ev = [c for c in claims if c.get("kind", "evidence") == "evidence"]
+    other = {k: sum(c.get("kind") == k for c in claims) for k in CLAIM_VERDICTS if k != "evidence"}
+    return {"shown": sum(c["shown"] is True for c in ev), "not shown": sum(c["shown"] is False for c in ev),
+            "not run": sum(c["shown"] is None for c in ev), "evidence": len(ev), **other}
 
 
 def box(name: str, profile: str, what: str, needs: str | None = None):
@@ -495,6 +520,23 @@ def accuracy_frame(table: dict, paper_table: dict, labels: dict, depths=None):
             row[f"ours {d}"] = r["acc"] if r else "not run"
             row[f"paper {d}"] = paper_table.get(block, {}).get(d)
         rows.append(row)
+    return pd.DataFrame(rows).set_index("model")
+
+
+def ablation_frame(table2: dict, ablation: dict, labels: dict, depths=None):
+    """The gamma2 = 0 ablation beside Table II: one row per (block, gamma2), columns by
+    depth; ``table2``/``ablation``: {(block, depth): {"acc": ...} or None}."""
+    import pandas as pd
+
+    depths = depths or sorted({d for _, d in table2} | {d for _, d in ablation})
+    rows = []
+    for block, label in labels.items():
+        for name, table in ((f"{label}, gamma2 = 1 (Table II run)", table2), (f"{label}, gamma2 = 0", ablation)):
+            row = {"model": name}
+            for d in depths:
+                r = table.get((block, d))
+                row[f"ours {d}"] = r["acc"] if r else "not run"
+            rows.append(row)
     return pd.DataFrame(rows).set_index("model")
 
 
@@ -652,6 +694,7 @@ def measured_energy_frame(measured: dict):
     for label, m in measured.items():
         p = paper.TABLE_V.get(label, {})
         rows.append({"model": label, "data": m["dataset"], "training": m.get("budget"), "T": m["T"],
+                     "counted per": "frame" if m.get("per_frame") else "sample",
                      "our rate": m["rate"],
                      "paper rate": p.get("rate"), "our MACs (M)": m["flops"] / 1e6,
                      "our SyOPs (M)": m["syops"] / 1e6, "our E(ANN) mJ": m["e_ann_mj"],

@@ -47,6 +47,13 @@ def _table2(*blocks: str, depths: tuple[int, ...] | None = None) -> Callable:
 
 
 def _firing_applies(experiment: str, cfg) -> bool:
+    """Table II, the measured experiments, and the MS-ResNet104s (Table V, Fig. 3a stage 3):
+    the finetuned two-phase ImageNet model and Fig. 5b's CIFAR-family run with MS's own
+    initialisation (``msr.pipeline._measured_models`` labels the same runs)."""
+    if experiment == "two_phase":
+        return cfg.model == "imagenet_resnet104" and bool(cfg.init_from)
+    if experiment == "init":
+        return cfg.depth == 104 and cfg.norm == "tdbn" and cfg.gamma1 == 1.0 and cfg.gamma2 == 0.0
     return experiment == "table2" or experiment in MEASURED_EXPERIMENTS
 
 
@@ -84,8 +91,11 @@ def _firing(model, cfg, inputs, sizes):
 
     names = [n for n, _ in model.named_modules() if n.endswith(("lif1", "lif2"))]
     keep = [names[0], names[len(names) // 2], names[-1]] if names else []
+    from msr.pipeline import analysis_T
+
     x, _ = inputs.get(cfg, sizes["samples"])
-    rec = firing_rates(model, x, keep=keep)
+    T = analysis_T(cfg, x)  # the inference T (ResNet-104: 5, Table V); event frames bring theirs
+    rec = firing_rates(model, x, T=T, keep=keep)
     d = rec.to_dict()
     arrays = {}
     for i, n in enumerate(keep):
@@ -93,15 +103,17 @@ def _firing(model, cfg, inputs, sizes):
         arrays[f"raster{i}"] = spike_raster(spikes, neurons=min(100, spikes[0, 0].numel()),
                                             samples=min(4, spikes.shape[1]))
     return {"network_rate": d["network_rate"], "blocks": d["blocks"], "stages": d["stages"], "kept": keep,
-            "T": model.T}, arrays
+            "T": T or x.shape[0]}, arrays
 
 
 def _energy(model, cfg, inputs, sizes):
     from msr.analysis.energy import measure_energy
 
+    from msr.pipeline import analysis_T
+
     x, _ = inputs.get(cfg, sizes["samples"])
-    m = measure_energy(model, x)
-    return {"T": m.T, "flops": m.flops, "rate": m.network_rate, "syops": m.syops_formula,
+    m = measure_energy(model, x, T=analysis_T(cfg, x))  # event frames: counted per frame (Sec. IV-C)
+    return {"T": m.T, "per_frame": m.per_frame, "flops": m.flops, "rate": m.network_rate, "syops": m.syops_formula,
             "syops_measured": m.syops_measured, "e_ann_mj": m.formula.e_ann_mj, "e_snn_mj": m.formula.e_snn_mj,
             "ratio": m.formula.ratio, "e_snn_measured_mj": m.measured.e_snn_mj,
             "ratio_measured": m.measured.ratio, "notes": m.notes}

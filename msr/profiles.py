@@ -81,7 +81,8 @@ def _profiles() -> dict[str, Profile]:
         cost={"table2": "about 10 s on 2 CPU cores (24 runs)", "table6": "about 10 s (12 runs)",
               "init": "about 10 s (16 runs)", "deep": "about 6 s",
               "dvs": "about 10 s (events of 2 x 500 images emulated once, then 2 epochs x 2 steps at 64x64)",
-              "imagenet": "about 5 s", "two_phase": "seconds", "short": "seconds"},
+              "imagenet": "about 5 s", "two_phase": "seconds", "short": "seconds",
+              "ablation": "about 5 s (12 runs)"},
     )
     fm = dict(dataset="fashion_mnist", T=6, batch_size=100, subset=20000, test_subset=5000, epochs=8,
               workers=4, amp=True, log_every=10, device="auto", lif_backend="auto")
@@ -114,6 +115,7 @@ def _profiles() -> dict[str, Profile]:
                      "(5200 img/s measured) -> about 2,000-2,700 img/s at batch 50-100, 12 epochs x 60,000 "
                      "images; plus converting the 70,000 images to events once per machine, about 2 CPU-min, "
                      "4.6 GB under the data root)",
+              "ablation": "about 12 min (12 runs: vanilla and wolif, depth 8-56, gamma2 = 0)",
               "imagenet": "needs ImageNet; days"},
     )
     paper = Profile(
@@ -134,7 +136,8 @@ def _profiles() -> dict[str, Profile]:
               "table6": "24 runs x 100 epochs (CIFAR-10 and CIFAR-100): about 3 GPU-days",
               "init": "about 4 GPU-hours", "deep": "MS-ResNet482: about a GPU-week",
               "dvs": "about 3 GPU-hours", "imagenet": "weeks on 8 GPUs", "two_phase": "weeks on 8 GPUs",
-              "short": "about 2 min on two CPU cores (1 epoch x 5,000 CIFAR-10 images)"},
+              "short": "about 2 min on two CPU cores (1 epoch x 5,000 CIFAR-10 images)",
+              "ablation": "12 runs x 100 epochs of CIFAR-10: about a GPU-day"},
     )
     return {p.name: p for p in (smoke, fmnist, paper)}
 

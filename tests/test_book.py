@@ -168,3 +168,43 @@ def test_table_iv_frame_and_event_figure_label_the_emulated_data(tmp_path, monke
     monkeypatch.setattr(book, "FIGURES", tmp_path / "figures")
     book.save_figure(book.plot_event_frames(ex), "dvs_event_frames", "smoke", "footer")
     assert (tmp_path / "figures" / "smoke" / "dvs_event_frames.png").exists()
+
+
+def test_energy_rows_count_event_data_per_frame():
+    structure = {"models": {n: {"macs_residual": p["flops"]} for n, p in paper.TABLE_V.items()}}
+    measured = {"dvs_resnet20": {"T": 10, "rate": 0.2, "per_frame": True},
+                "imagenet_resnet104": {"T": 5, "rate": 0.192, "per_frame": False}}
+    rows = {r["model"]: r for r in pipeline.energy_rows(structure, measured)}
+    dvs, r104 = rows["dvs_resnet20"], rows["imagenet_resnet104"]
+    assert dvs["our SyOPs (M)"] == pytest.approx(0.2 * paper.TABLE_V["dvs_resnet20"]["flops"] / 1e6)
+    assert dvs["our ratio"] == pytest.approx(paper.ENERGY_PJ["mac"] / (paper.ENERGY_PJ["ac"] * 0.2))
+    # ResNet-104 at T = 5 with the paper's rate gives the paper's SyOPs and ratio
+    assert round(r104["our SyOPs (M)"] / 1e3, 2) == paper.TABLE_V["imagenet_resnet104"]["syops"] / 1e9
+    assert round(r104["our ratio"], 2) == paper.TABLE_V["imagenet_resnet104"]["ratio"]
+    assert rows["imagenet_resnet34"]["our ratio"] is None
+
+
+def test_trained_models_are_analysed_at_their_test_T():
+    """ResNet-104 trains at T = 6 and runs at T = 5 (Table V, Appendix B): the per-run
+    energy and firing analyses use ``test_T``."""
+    import torch
+
+    from msr import per_run
+    from msr.models import create_model
+    from msr.train import TrainConfig
+
+    cfg = TrainConfig(model="cifar_resnet", depth=8, T=6, test_T=5, dataset="synthetic", input_size=(1, 16, 16))
+    torch.manual_seed(0)
+    model = create_model("cifar_resnet", depth=8, T=6, in_channels=1, input_size=(1, 16, 16)).eval()
+
+    class Inputs:
+        def get(self, cfg, n, train_split=False):
+            return torch.randn(4, 1, 16, 16), torch.zeros(4, dtype=torch.long)
+
+    sizes = {"samples": 4}
+    e = per_run._energy(model, cfg, Inputs(), sizes)
+    assert e["T"] == 5 and e["per_frame"] is False
+    assert e["syops"] == pytest.approx(5 * e["rate"] * e["flops"])
+    f, _ = per_run._firing(model, cfg, Inputs(), sizes)
+    assert f["T"] == 5
+

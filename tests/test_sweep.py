@@ -47,6 +47,60 @@ def test_table2_and_table6_grids():
     assert {c.dataset for c in experiment_configs("table6", "fmnist")} == {"fashion_mnist"}
 
 
+def test_deep_uses_the_table6_recipe():
+    """Appendix B-A: pre-processing and weight decay are strengthened at great depth; the
+    paper's MS-ResNet110 number is Table VI's SR-A 110."""
+    cfgs = experiment_configs("deep", "paper")
+    assert [c.depth for c in cfgs] == [110, 482]
+    for c in cfgs:
+        assert (c.recipe, c.schedule, c.weight_decay, c.epochs) == ("table6", "cosine", 1e-4, 100)
+        assert c.augment == ("random_crop_32", "random_rotation_15", "hflip", "normalize")
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_ablation_is_table2_with_gamma2_zero(profile):
+    abl = experiment_configs("ablation", profile)
+    twins = {(c.block, c.depth): c for c in experiment_configs("table2", profile)}
+    assert len(abl) == 2 * len({d for _, d in twins}) and {c.block for c in abl} == {"vanilla", "wolif"}
+    if profile != "smoke":
+        assert {c.depth for c in abl} == set(TABLE_II_DEPTHS)
+    for c in abl:
+        assert c.gamma2 == 0.0 and c.recipe == "table2"
+        twin = twins[(c.block, c.depth)]
+        assert twin.gamma2 is None and c.hash() != twin.hash()
+        assert c.replace(gamma2=None).hash() == twin.hash()  # the only difference
+
+
+def test_changed_definition_retrains_instead_of_reusing(tmp_path, monkeypatch):
+    """A block's version and the training loop's result version are part of the key: bumping
+    either makes the sweep train again although the config is unchanged."""
+    import msr.train
+    from msr.blocks import MSBlock, SRBBlock
+    from msr.train import TrainConfig
+
+    store, runs = ResultsStore(tmp_path / "results"), str(tmp_path / "runs")
+    folder = tmp_path / "results" / "smoke" / "short"
+    (first,) = run_sweep("short", "smoke", store=store, run_dir=runs)
+    (again,) = run_sweep("short", "smoke", store=store, run_dir=runs)
+    assert not first["skipped"] and again["skipped"] and again["hash"] == first["hash"]
+    assert first["config"]["definitions"] == {"block": MSBlock.version, "train": msr.train.RESULT_VERSION}
+
+    ms_key = TrainConfig(block="ms").hash()
+    monkeypatch.setattr(SRBBlock, "version", SRBBlock.version + 1)
+    assert TrainConfig(block="ms").hash() == ms_key  # another block's definition: same key
+    (same,) = run_sweep("short", "smoke", store=store, run_dir=runs)
+    assert same["skipped"]
+
+    monkeypatch.setattr(MSBlock, "version", MSBlock.version + 1)
+    (block_bumped,) = run_sweep("short", "smoke", store=store, run_dir=runs)
+    assert not block_bumped["skipped"] and block_bumped["hash"] != first["hash"]
+
+    monkeypatch.setattr(msr.train, "RESULT_VERSION", msr.train.RESULT_VERSION + 1)
+    (train_bumped,) = run_sweep("short", "smoke", store=store, run_dir=runs)
+    assert not train_bumped["skipped"] and train_bumped["hash"] not in (first["hash"], block_bumped["hash"])
+    assert len(list(folder.glob("*.json"))) == 3  # the old results stay, unused
+
+
 def test_init_experiment_covers_fig5():
     cfgs = experiment_configs("init", "fmnist")
     a = [c for c in cfgs if c.depth == 56]
