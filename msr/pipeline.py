@@ -270,18 +270,12 @@ def trained_model(ctx: Ctx, cfg, experiment: str):
 
 
 def test_batch(cfg, n: int, train_split: bool = False):
-    """The first ``n`` test (or training) samples of ``cfg``'s data set as ``(x, y)``, model-ready."""
-    import torch
+    """The first ``n`` test (or training) samples of ``cfg``'s data set as ``(x, y)``,
+    model-ready, with the test transform (the training normalisation, no random
+    augmentation): :func:`msr.per_run.analysis_batch`, the inputs of every analysis."""
+    from msr.per_run import analysis_batch
 
-    from msr.data import build_datasets
-    from msr.train import to_model_input
-
-    tr, te, info = build_datasets(cfg.replace(augment=()))
-    ds = tr if train_split else te
-    items = [ds[i] for i in range(min(n, len(ds)))]
-    x = torch.stack([torch.as_tensor(a) for a, _ in items])
-    y = torch.as_tensor([int(b) for _, b in items])
-    return to_model_input(x, info.time_first), y
+    return analysis_batch(cfg, n, train_split)
 
 
 def _analysis_sizes(profile: str) -> dict:
@@ -347,7 +341,7 @@ def unavailing(ctx: Ctx) -> dict:
     """Chapter 3: Eq. 7-8 closed form and Monte-Carlo (cheap), state changes measured in
     vanilla networks, and the SSIM radar of Fig. 2b (vanilla vs MS, depths 44 and 56)
     from the per-run analyses of the Table II models."""
-    from msr.per_run import SSIM_DEPTHS, payload
+    from msr.per_run import INPUTS, SSIM_DEPTHS, payload
 
     sigmas = [round(x, 2) for x in np.linspace(0.1, 1.5, 15)]
     rates = [0.1, 0.25, 0.5]
@@ -365,7 +359,8 @@ def unavailing(ctx: Ctx) -> dict:
     base = next(iter(runs.values()))[0]
     # at initialisation: needs no training, so it is computed in every compute mode
     init_depths = sorted({20, deepest})
-    c = {"kind": "state_change_init", "base": base.hash_dict(), "depths": init_depths, "samples": sizes["samples"]}
+    c = {"kind": "state_change_init", "base": base.hash_dict(), "depths": init_depths, "samples": sizes["samples"],
+         "inputs": INPUTS}
     init = ctx.item("state_change", c, lambda: _state_change_payload(ctx, base, init_depths))
     trained = _per_run(ctx, "state_change", {f"vanilla-{deepest} trained": runs[("vanilla", deepest)]})
     rows = {**(init["rows"] if init else {}), **{k: item["rows"] for k, (item, _) in trained.items()}}
@@ -454,12 +449,13 @@ def isometry(ctx: Ctx) -> dict:
     """Chapter 4: gradient norms per block and phi(J J^T) at initialisation across depth
     (needs no training: computed in every compute mode), and gradient norms of the
     trained Table II models (their per-run analyses, when the store has them)."""
-    from msr.per_run import payload
+    from msr.per_run import INPUTS, payload
 
     runs = train_runs(ctx.reader(), "table2")
     base = runs[0][0]
     sizes = _analysis_sizes(ctx.profile)
     c = {"kind": "isometry_init", "base": base.hash_dict(), "depths": sizes["iso_depths"], "probes": sizes["probes"],
+         "inputs": INPUTS,
          "batch": sizes["iso_batch"]}
     init = ctx.item("isometry", c, lambda: _isometry_payload(ctx, base, sizes["iso_depths"]))
     trained = _per_run(ctx, "isometry", {(cf.block, cf.depth): (cf, r) for cf, r, _ in sorted(
