@@ -192,9 +192,7 @@ def reported_epochs(cfg: TrainConfig) -> list[int]:
     constant schedules just the last 5 %.  100 epochs, milestones (40, 60, 80): 96-100
     (the paper's "last five epochs", Appendix B-A); 8 epochs, milestones (3, 5, 6): 8.
     """
-    n = cfg.epochs
-    if n < 1:
-        return []
+    n = cfg.epochs  # >= 1 (TrainConfig validates it)
     first = n - max(1, -(-n // 20))  # 0-based index of the first averaged epoch
     if cfg.schedule == "multistep":
         reached = [m for m in cfg.milestones if m < n]

@@ -187,7 +187,6 @@ def test_lr_schedules_match_torch():
     (40, "multistep", (4, 6, 39), [40]),  # 2 would be due, but epoch 39 is before the last step (index 39)
     (40, "multistep", (20, 50), [39, 40]),  # a milestone past the run never steps
     (20, "constant", (), [20]),
-    (0, "cosine", (), []),
 ])
 def test_reported_epochs_known_answers(epochs, schedule, milestones, expected):
     cfg = TrainConfig(epochs=epochs, schedule=schedule, milestones=milestones)
