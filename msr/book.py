@@ -507,6 +507,33 @@ def provs(*items) -> list:
 
 # ------------------------------------------------------ chapter 2: degradation ----
 
+def acc_cell(r: dict | None, digits: int = 2):
+    """A table cell of a trained accuracy over seeds (:func:`msr.pipeline.seed_summary`):
+    ``"91.23 ± 0.41 (3)"`` for n > 1 seeds, ``"91.23 (1)"`` for one, ``(2 of 3)`` when
+    seeds asked for are missing, ``"not run"`` for none."""
+    if not r:
+        return "not run"
+    n, planned = r.get("n", 1), r.get("planned", r.get("n", 1))
+    count = f"({n})" if planned <= n else f"({n} of {planned})"
+    if n > 1 and r.get("std") is not None:
+        return f"{r['acc']:.{digits}f} ± {r['std']:.{digits}f} {count}"
+    return f"{r['acc']:.{digits}f} {count}"
+
+
+#: caption note for tables of :func:`acc_cell` cells
+SEEDS_CAPTION = "ours: mean ± std over seeds (n seeds in brackets)"
+
+
+def _errorbars(ax, points: list[tuple], color, label=None, fmt="o-"):
+    """``points``: [(x, summary)]: the mean with ± std bars and each seed's value as a small dot."""
+    pts = sorted(points, key=lambda p: p[0])
+    xs = [x for x, _ in pts]
+    ax.errorbar(xs, [r["acc"] for _, r in pts], yerr=[r.get("std") or 0.0 for _, r in pts], fmt=fmt, color=color,
+                capsize=3, label=label)
+    seeds = [(x, a) for x, r in pts if r.get("n", 1) > 1 for a in r.get("accs", ())]
+    if seeds:
+        ax.plot(*zip(*seeds), ".", color=color, alpha=0.4, markersize=4)
+
 def accuracy_frame(table: dict, paper_table: dict, labels: dict, depths=None):
     """Rows: block type; columns: ``ours d`` and ``paper d`` for each depth (Table II / VI)."""
     import pandas as pd
@@ -517,7 +544,7 @@ def accuracy_frame(table: dict, paper_table: dict, labels: dict, depths=None):
         row = {"model": label}
         for d in depths:
             r = table.get((block, d))
-            row[f"ours {d}"] = r["acc"] if r else "not run"
+            row[f"ours {d}"] = acc_cell(r)
             row[f"paper {d}"] = paper_table.get(block, {}).get(d)
         rows.append(row)
     return pd.DataFrame(rows).set_index("model")
@@ -535,25 +562,26 @@ def ablation_frame(table2: dict, ablation: dict, labels: dict, depths=None):
             row = {"model": name}
             for d in depths:
                 r = table.get((block, d))
-                row[f"ours {d}"] = r["acc"] if r else "not run"
+                row[f"ours {d}"] = acc_cell(r)
             rows.append(row)
     return pd.DataFrame(rows).set_index("model")
 
 
 def plot_depth(table: dict, paper_table: dict, labels: dict, title: str):
-    """Accuracy against depth per block type: ours solid with dots, the paper's dashed."""
+    """Accuracy against depth per block type: ours solid, mean ± std over seeds with each
+    seed as a small dot; the paper's dashed."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
     for block, label in labels.items():
         c = PALETTE.get(block)
-        ours = sorted((d, r["acc"]) for (b, d), r in table.items() if b == block and r)
+        ours = [(d, r) for (b, d), r in table.items() if b == block and r]
         if ours:
-            axes[0].plot(*zip(*ours), "o-", color=c, label=label)
+            _errorbars(axes[0], ours, c, label)
         pp = sorted((d, a) for d, a in paper_table.get(block, {}).items() if a is not None)
         if pp:
             axes[1].plot(*zip(*pp), "s--", color=c, label=label)
-    axes[0].set_title("ours")
+    axes[0].set_title("ours (mean ± std over seeds, dots: seeds)")
     axes[1].set_title("paper")
     for ax in axes:
         ax.set_xlabel("depth")
@@ -781,10 +809,38 @@ def table6_frame(t6: dict, dataset: str):
         row = {"depth": depth}
         for block in ("ms", "sr_b", "sr_c"):
             r = t6.get((dataset, block, depth))
-            row[f"ours {BLOCK_LABELS[block]}"] = r["acc"] if r else "not run"
+            row[f"ours {BLOCK_LABELS[block]}"] = acc_cell(r)
             row[f"paper {BLOCK_LABELS[block]} ({pdata})"] = by_block[block]
         rows.append(row)
     return pd.DataFrame(rows).set_index("depth")
+
+
+def plot_table6(t6: dict, dataset: str):
+    """Table VI against depth: SR-A, SR-B, SR-C on ``dataset``, mean ± std over seeds with
+    each seed as a small dot, beside the paper's (dashed, its CIFAR-10 or CIFAR-100 column)."""
+    import matplotlib.pyplot as plt
+
+    from msr import paper
+
+    pdata = "cifar100" if dataset == "cifar100" else "cifar10"
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
+    for block in ("ms", "sr_b", "sr_c"):
+        c, label = PALETTE[block], BLOCK_LABELS[block]
+        ours = [(d, r) for (ds, b, d), r in t6.items() if ds == dataset and b == block and r]
+        if ours:
+            _errorbars(axes[0], ours, c, label)
+        pp = sorted((d, by[block]) for d, by in paper.TABLE_VI[pdata].items() if by.get(block) is not None)
+        if pp:
+            axes[1].plot(*zip(*pp), "s--", color=c, label=label)
+    axes[0].set_title(f"ours on {dataset} (mean ± std over seeds, dots: seeds)")
+    axes[1].set_title(f"paper ({pdata})")
+    for ax in axes:
+        ax.set_xlabel("depth")
+        ax.set_ylabel("test accuracy (%)")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    fig.suptitle("Accuracy against depth (Table VI)")
+    return fig
 
 
 def claims_of(R: dict, profile: str):

@@ -6,7 +6,10 @@ GPU time comes in short commands on a fresh machine each time (see
 1. trains, experiment by experiment in the profile's value order
    (:attr:`msr.profiles.Profile.order`), every run the results store lacks, and analyses
    each model as soon as it is trained (:mod:`msr.per_run`); names of the order that
-   :mod:`msr.sweep` does not know are skipped with a note;
+   :mod:`msr.sweep` does not know are skipped with a note.  Where the order holds both
+   ``table2`` and ``table2_seeds`` (:data:`msr.sweep.SEED_EXTRAS`), ``table2`` is its
+   first seed only and ``table2_seeds`` the profile's other seeds, so seed 0 of every
+   experiment comes before seeds 1 and 2;
 2. stops cleanly before the budget ends: :func:`msr.train.train` checks the deadline
    after every training step, saves the run's checkpoint and raises
    :class:`BudgetExhausted`; ``reserve`` seconds of the budget are kept for the
@@ -117,16 +120,26 @@ def experiment_names(names, profile) -> list[str]:
     """``["all"]`` -> the profile's value order; otherwise the names, each either known
     to :mod:`msr.sweep` or in the value order."""
     from msr.profiles import get_profile
-    from msr.sweep import EXPERIMENTS
+    from msr.sweep import EXPERIMENTS, SEED_EXTRAS
 
     p = get_profile(profile)
     if list(names) == ["all"]:
         return list(p.order)
-    bad = [n for n in names if n not in EXPERIMENTS and n not in p.order]
+    bad = [n for n in names if n not in EXPERIMENTS and n not in SEED_EXTRAS and n not in p.order]
     if bad:
         raise ValueError(f"unknown experiment(s) {', '.join(bad)}; valid: all, "
-                         f"{', '.join(dict.fromkeys([*p.order, *EXPERIMENTS]))}")
+                         f"{', '.join(dict.fromkeys([*p.order, *EXPERIMENTS, *SEED_EXTRAS]))}")
     return list(names)
+
+
+def planned_seeds(name: str, names, profile) -> tuple[int, ...]:
+    """The seeds a budgeted command trains under ``name``: the profile's, except that an
+    experiment whose ``<name>_seeds`` is also in ``names`` gets its first seed only."""
+    from msr.sweep import SEED_EXTRAS, default_seeds
+
+    seeds = default_seeds(name, profile)
+    extra = next((k for k, v in SEED_EXTRAS.items() if v == name), None)
+    return seeds[:1] if extra is not None and extra in names else seeds
 
 
 def run_pending(names, profile, *, deadline: Deadline | None = None, store=None, run_dir="runs",
@@ -143,7 +156,7 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
     from msr.data import MissingDataError
     from msr.profiles import get_profile
     from msr.results import ResultsStore, atomic_write_bytes, default_root
-    from msr.sweep import EXPERIMENTS, describe, experiment_configs
+    from msr.sweep import EXPERIMENTS, SEED_EXTRAS, describe, experiment_configs, experiment_of
     from msr.train import TrainingDiverged, run_folder, train
 
     p = get_profile(profile)
@@ -155,13 +168,16 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
     def left() -> str:
         return "" if deadline is None else f"[{max(deadline.left(), 0):5.0f} s left] "
 
-    for name in experiment_names(names, p):
-        if name not in EXPERIMENTS:
-            out.skipped.append(f"{name}: not an experiment msr.sweep knows")
-            log(f"note: {name!r} is in the value order but not an experiment msr.sweep knows; skipped")
+    order = experiment_names(names, p)
+    for entry in order:
+        if entry not in EXPERIMENTS and entry not in SEED_EXTRAS:
+            out.skipped.append(f"{entry}: not an experiment msr.sweep knows")
+            log(f"note: {entry!r} is in the value order but not an experiment msr.sweep knows; skipped")
             continue
         start = time.perf_counter()
-        for cfg in experiment_configs(name, p):
+        name = experiment_of(entry)  # the store folder: table2_seeds are runs of table2
+        seeds = planned_seeds(entry, order, p)
+        for cfg in experiment_configs(entry, p, seeds) if seeds else []:
             cfg = cfg.replace(progress=False, **runtime)  # runtime fields only: hashes unchanged
             if inputs is None:
                 inputs = per_run.Inputs(cfg.device)
@@ -216,7 +232,7 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
             if "out of time" in status.values():
                 out.stopped = f"time budget reached during the analyses of {tag}"
                 break
-        out.seconds[name] = out.seconds.get(name, 0.0) + time.perf_counter() - start
+        out.seconds[entry] = out.seconds.get(entry, 0.0) + time.perf_counter() - start
         if out.stopped:
             break
     if out.stopped:

@@ -171,7 +171,12 @@ def item_config(kind: str, experiment: str, cfg, profile: str) -> dict:
 
 
 def applicable(experiment: str, cfg) -> list[Analysis]:
-    """The analyses the run ``cfg`` of ``experiment`` gets (possibly none)."""
+    """The analyses the run ``cfg`` of ``experiment`` gets (possibly none): runs of the
+    primary seed only (:data:`msr.sweep.PRIMARY_SEED`); the chapters show those models."""
+    from msr.sweep import PRIMARY_SEED
+
+    if cfg.seed != PRIMARY_SEED:
+        return []
     return [a for a in ANALYSES if a.applies(experiment, cfg)]
 
 

@@ -55,6 +55,7 @@ class Ctx:
     data_root: str = "data"
     store: ResultsStore = field(default_factory=lambda: ResultsStore(default_root()))
     quiet: bool = False  # notebooks: one summary line per sweep instead of per-epoch logs
+    seeds: tuple[int, ...] | None = None  # training seeds of Table II / VI / deep (None: the profile's)
 
     @classmethod
     def from_params(cls, params) -> "Ctx":
@@ -63,7 +64,7 @@ class Ctx:
 
     def reader(self) -> "Ctx":
         """The same context in render-only mode (for chapters that analyse another chapter's runs)."""
-        return Ctx(self.profile, self.device, False, True, self.data_root, self.store, self.quiet)
+        return Ctx(self.profile, self.device, False, True, self.data_root, self.store, self.quiet, self.seeds)
 
     def item(self, experiment: str, config: dict, compute: Callable[[], Any], cheap: bool = False) -> dict | None:
         """The stored result of ``config``, computed first if allowed.  A trained model the
@@ -213,14 +214,31 @@ def sweep_command(experiment: str, profile: str) -> str:
     return f"msr sweep {experiment} --profile {profile} --device cuda"
 
 
-def train_runs(ctx: Ctx, experiment: str) -> list[tuple[Any, dict | None, str | None]]:
+def _primary() -> tuple[int]:
+    """The seed of the runs a chapter shows one model of (:data:`msr.sweep.PRIMARY_SEED`)."""
+    from msr.sweep import PRIMARY_SEED
+
+    return (PRIMARY_SEED,)
+
+
+def stored_seeds(ctx: Ctx, experiment: str) -> set[int]:
+    """The training seeds of the results ``experiment`` holds in the store."""
+    folder = ctx.store.root / ctx.profile / experiment
+    if not folder.is_dir():
+        return set()
+    return {int((r.get("config") or {}).get("seed", 0)) for r in ctx.store.list(ctx.profile, experiment)}
+
+
+def train_runs(ctx: Ctx, experiment: str, seeds=None) -> list[tuple[Any, dict | None, str | None]]:
     """``[(config, stored result or None, why not)]`` for every run of ``experiment``
-    (``msr.sweep.EXPERIMENTS``): trained unless stored (or ``recompute``), then analysed
+    (``msr.sweep.EXPERIMENTS``) and every seed of ``seeds`` (default: ``ctx.seeds``, else
+    the profile's; in render-only mode also every other seed the store holds, whose
+    absence is not reported): trained unless stored (or ``recompute``), then analysed
     at once (:mod:`msr.per_run`); in render-only mode only read.  A run whose data set
     is missing is reported, not raised."""
     from msr import per_run
     from msr.data import MissingDataError
-    from msr.sweep import experiment_configs
+    from msr.sweep import check_seeds, default_seeds, experiment_configs
     from msr.train import train
 
     import contextlib
@@ -228,11 +246,15 @@ def train_runs(ctx: Ctx, experiment: str) -> list[tuple[Any, dict | None, str | 
 
     out, trained, start = [], 0, time.perf_counter()
     inputs = None
-    for cfg in experiment_configs(experiment, ctx.profile):
+    planned = check_seeds(seeds or ctx.seeds or default_seeds(experiment, ctx.profile))
+    extra = (tuple(sorted(stored_seeds(ctx, experiment) - set(planned)))
+             if ctx.render_only and seeds is None and ctx.seeds is None else ())
+    for cfg in experiment_configs(experiment, ctx.profile, planned + extra):
         cfg = cfg.replace(device=ctx.device, data_root=ctx.data_root, progress=False)
         if ctx.render_only:
             r = ctx.store.get(ctx.profile, experiment, cfg.hash_dict())
-            out.append((cfg, r, None if r else "not computed"))
+            if r is not None or cfg.seed in planned:
+                out.append((cfg, r, None if r else "not computed"))
             continue
         log = io.StringIO()
         try:
@@ -250,6 +272,35 @@ def train_runs(ctx: Ctx, experiment: str) -> list[tuple[Any, dict | None, str | 
         done = sum(r is not None for _, r, _ in out)
         print(f"{experiment}: {len(out)} runs, {trained} trained now, {done - trained} read from the store, "
               f"{len(out) - done} not run ({time.perf_counter() - start:.0f} s)")
+    return out
+
+
+def spread(values) -> dict:
+    """``{"acc": mean, "std": sample std (None with one value), "n", "accs"}`` of per-seed accuracies."""
+    v = [float(x) for x in values]
+    if not v:
+        raise ValueError("spread of no values; valid: at least one accuracy")
+    return {"acc": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else None, "n": len(v),
+            "accs": v}
+
+
+def seed_summary(runs, key: Callable) -> dict:
+    """``{key(config): summary or None}`` over ``runs`` (``[(config, result or None, why)]``
+    of :func:`train_runs`), grouping the seeds of one config (``key`` leaves the seed out):
+    the first seed's :func:`_acc` with ``acc`` the mean over the seeds stored, ``std``
+    (None for one seed), ``n``, ``accs``, ``seeds`` and ``planned`` (how many were asked
+    for); None when no seed of the config is stored."""
+    groups: dict = {}
+    for c, r, _ in runs:
+        groups.setdefault(key(c), []).append((c.seed, r))
+    out = {}
+    for k, items in groups.items():
+        done = sorted(((seed, r) for seed, r in items if r), key=lambda sr: sr[0])
+        if not done:
+            out[k] = None
+            continue
+        out[k] = {**_acc(done[0][1]), **spread([r["final"]["reported_acc"] for _, r in done]),
+                  "seeds": [seed for seed, _ in done], "planned": len(items), "hashes": [r.get("hash") for _, r in done]}
     return out
 
 
@@ -294,13 +345,13 @@ def _by(runs, *keys) -> dict:
 
 def degradation(ctx: Ctx) -> dict:
     """Chapter 2: Table II sweep (plain / vanilla / wolif / ms x depth) and MS-ResNet110/482;
-    the gamma2 = 0 ablation of vanilla and wolif (``msr sweep ablation``) is only read."""
+    the gamma2 = 0 ablation of vanilla and wolif (``msr sweep ablation``) is only read.
+    Each cell is the mean ± std over the seeds run (:func:`seed_summary`)."""
     t2 = train_runs(ctx, "table2")
     deep = train_runs(ctx, "deep")
     ablation = train_runs(ctx.reader(), "ablation")
-    return {"table2": {(c.block, c.depth): _acc(r) for c, r, _ in t2},
-            "deep": {(c.block, c.depth): _acc(r) for c, r, _ in deep},
-            "ablation": {(c.block, c.depth): _acc(r) for c, r, _ in ablation},
+    by = lambda c: (c.block, c.depth)  # noqa: E731
+    return {"table2": seed_summary(t2, by), "deep": seed_summary(deep, by), "ablation": seed_summary(ablation, by),
             "missing": [why for _, _, why in t2 + deep if why], "dataset": t2[0][0].dataset}
 
 
@@ -348,7 +399,7 @@ def unavailing(ctx: Ctx) -> dict:
     n = 200_000 if ctx.profile == "smoke" else 2_000_000
     cfg = {"kind": "eq8", "sigmas": sigmas, "rates": rates, "n": n, "v_th": paper.NEURON["v_th"]}
     out = {"eq8": ctx.item("eq8", cfg, lambda: _eq8_payload(sigmas, rates, n), cheap=True)}
-    runs = _by(train_runs(ctx.reader(), "table2"),
+    runs = _by(train_runs(ctx.reader(), "table2", seeds=_primary()),
                "block", "depth")
     deepest = max(d for b, d in runs if b == "vanilla")
     sizes = _analysis_sizes(ctx.profile)
@@ -451,7 +502,7 @@ def isometry(ctx: Ctx) -> dict:
     trained Table II models (their per-run analyses, when the store has them)."""
     from msr.per_run import INPUTS, payload
 
-    runs = train_runs(ctx.reader(), "table2")
+    runs = train_runs(ctx.reader(), "table2", seeds=_primary())
     base = runs[0][0]
     sizes = _analysis_sizes(ctx.profile)
     c = {"kind": "isometry_init", "base": base.hash_dict(), "depths": sizes["iso_depths"], "probes": sizes["probes"],
@@ -500,7 +551,7 @@ def benchmarks(ctx: Ctx) -> dict:
 
     out = {}
     for exp in ("imagenet", "dvs"):
-        runs = train_runs(ctx, exp)
+        runs = train_runs(ctx, exp, seeds=_primary())
         out[exp] = [{"model": c.model, "T": c.T, "dataset": c.dataset, "data": describe_dataset(c.dataset),
                      "result": _acc(r), "why": why, "command": sweep_command(exp, ctx.profile)}
                     for c, r, why in runs]
@@ -544,18 +595,18 @@ def _measured_models(ctx: Ctx) -> list[tuple[str, Any, str, dict | None]]:
     computing), MS-ResNet20 on DVS and the ImageNet models."""
     ro = ctx.reader()
     out = []
-    t2 = [(c, r) for c, r, _ in train_runs(ro, "table2") if c.block == "ms"]
+    t2 = [(c, r) for c, r, _ in train_runs(ro, "table2", seeds=_primary()) if c.block == "ms"]
     if t2:
         c, r = max(t2, key=lambda cr: cr[0].depth)
         out.append((f"cifar_resnet{c.depth}", c, "table2", r))
-    out += [(f"cifar_resnet{c.depth} (short run)", c, "short", r) for c, r, _ in train_runs(ctx, "short")]
+    out += [(f"cifar_resnet{c.depth} (short run)", c, "short", r) for c, r, _ in train_runs(ctx, "short", seeds=_primary())]
     for exp in ("dvs", "imagenet"):
-        out += [(c.model, c, exp, r) for c, r, _ in train_runs(ro, exp)]
+        out += [(c.model, c, exp, r) for c, r, _ in train_runs(ro, exp, seeds=_primary())]
     # MS-ResNet104 (Table V, Fig. 3a stage 3): the finetuned two-phase ImageNet model where the
     # profile trains one, and Fig. 5b's CIFAR-family MS-ResNet104 with MS's own initialisation
-    out += [(c.model, c, "two_phase", r) for c, r, _ in train_runs(ro, "two_phase")
+    out += [(c.model, c, "two_phase", r) for c, r, _ in train_runs(ro, "two_phase", seeds=_primary())
             if c.model == "imagenet_resnet104" and c.init_from]
-    out += [(f"cifar_resnet{c.depth} (Fig. 5b run)", c, "init", r) for c, r, _ in train_runs(ro, "init")
+    out += [(f"cifar_resnet{c.depth} (Fig. 5b run)", c, "init", r) for c, r, _ in train_runs(ro, "init", seeds=_primary())
             if c.depth == 104 and c.norm == "tdbn" and c.gamma1 == 1.0 and c.gamma2 == 0.0]
     return out
 
@@ -655,7 +706,7 @@ def landscape(ctx: Ctx) -> dict:
     from msr.per_run import LANDSCAPE_DEPTHS, payload
 
     runs = {(c.block, c.depth): (c, r) for c, r, _ in
-            train_runs(ctx.reader(), "table2")}
+            train_runs(ctx.reader(), "table2", seeds=_primary())}
     depths = sorted({d for b, d in runs if d in LANDSCAPE_DEPTHS})
     found = _per_run(ctx, "landscape", {f"{b}-{d}": runs[(b, d)] for b in ("vanilla", "ms") for d in depths})
     res = ({"landscapes": {k: payload(item) for k, (item, _) in found.items()},
@@ -683,7 +734,7 @@ def init(ctx: Ctx) -> dict:
     loss curves of MS-ResNet104 with gamma2 = 1 (standard) vs 0."""
     from msr.sweep import FIG5B_DEPTH
 
-    runs = train_runs(ctx, "init")
+    runs = train_runs(ctx, "init", seeds=_primary())
     a = [{"norm": c.norm, "gamma1": c.gamma1, "gamma2": c.gamma2, "depth": c.depth, **(_acc(r) or {"acc": None})}
          for c, r, _ in runs if c.depth != FIG5B_DEPTH]
     b = [{"norm": c.norm, "gamma2": c.gamma2, "depth": c.depth, **(_acc(r) or {"acc": None})}
@@ -702,7 +753,7 @@ def _init_claims(a, b) -> list[dict]:
             pairs.append((norm, g0, g1))
     out.append({"paper": text, "shown": all(g0 > g1 for _, g0, g1 in pairs) if pairs else None,
                 "evidence": "; ".join(f"{n}: {g0:.2f} % (gamma2 = 0) vs {g1:.2f} % (gamma2 = 1)" for n, g0, g1 in pairs)
-                or "not run", "kind": "evidence"})
+                + "; one seed" if pairs else "not run", "kind": "evidence"})
     text = "with standard BN initialisation (gamma2 = 1) MS-ResNet104's training loss does not decrease (Fig. 5b)"
     r = next((x for x in b if x["norm"] == "bn" and x["gamma2"] == 1.0 and x.get("curve")), None)
     if r and len(r["curve"]["loss"]) >= 2:
@@ -710,7 +761,7 @@ def _init_claims(a, b) -> list[dict]:
         k = max(1, len(l) // 5)
         first, last = float(np.mean(l[:k])), float(np.mean(l[-k:]))
         out.append({"paper": text, "shown": last > 0.95 * first, "kind": "evidence",
-                    "evidence": f"loss {first:.3f} over the first fifth of steps, {last:.3f} over the last"})
+                    "evidence": f"loss {first:.3f} over the first fifth of steps, {last:.3f} over the last; one seed"})
     else:
         out.append({"paper": text, "shown": None, "evidence": "not run", "kind": "evidence"})
     return out
@@ -721,26 +772,33 @@ def _init_claims(a, b) -> list[dict]:
 def shortcuts(ctx: Ctx) -> dict:
     """Chapter 10: Table VI sweep, SR-A (ms) / SR-B / SR-C x depth per data set."""
     runs = train_runs(ctx, "table6")
-    t6 = {(c.dataset, c.block, c.depth): _acc(r) for c, r, _ in runs}
+    t6 = seed_summary(runs, lambda c: (c.dataset, c.block, c.depth))
     return {"table6": t6, "datasets": sorted({c.dataset for c, _, _ in runs}), "claims": [_shortcuts_claim(t6)]}
 
 
 def _shortcuts_claim(t6: dict) -> dict:
-    """SR-A vs SR-B at each (data set, depth) both were run: shown when SR-A is at least as
-    accurate at more than half of them.  ``t6``: {(dataset, block, depth): {"acc": ...} or None}."""
+    """SR-A vs SR-B at each (data set, depth) both were run: SR-A is clearly better, within
+    the seed spread, or clearly worse (:data:`SPREAD_RULE`); shown when it is not clearly
+    worse at more than half of them.  ``t6``: {(dataset, block, depth): {"acc", "std", "n"}
+    or None}."""
     text = "SR-A (MS-ResNet) is at least as accurate as SR-B at most depths (Table VI)"
-    pairs = [(f"{ds} {d}", t6[(ds, "ms", d)]["acc"], t6[(ds, "sr_b", d)]["acc"]) for ds, b, d in t6
+    pairs = [(f"{ds} {d}", t6[(ds, "ms", d)], t6[(ds, "sr_b", d)]) for ds, b, d in t6
              if b == "ms" and t6.get((ds, "ms", d)) and t6.get((ds, "sr_b", d))]
-    return {"paper": text, "shown": sum(a >= bb for _, a, bb in pairs) > len(pairs) / 2 if pairs else None,
-            "evidence": "; ".join(f"{d}: {a:.2f} vs {bb:.2f}" for d, a, bb in pairs) or "not run",
-            "kind": "evidence"}
+    if not pairs:
+        return {"paper": text, "shown": None, "evidence": "not run", "kind": "evidence"}
+    better = sum(clearly_above(a, b) for _, a, b in pairs)
+    worse = sum(clearly_above(b, a) for _, a, b in pairs)
+    return {"paper": text, "shown": len(pairs) - worse > len(pairs) / 2, "kind": "evidence",
+            "evidence": "; ".join(f"{d}: {pm(a)} vs {pm(b)}" for d, a, b in pairs)
+                        + f" (SR-A clearly better at {better}, within the seed spread at {len(pairs) - better - worse}, "
+                          f"clearly worse at {worse}); {seeds_note([x for _, a, b in pairs for x in (a, b)])}"}
 
 
 # --------------------------------------------------------------- two-phase ----
 
 def two_phase(ctx: Ctx) -> dict:
     """Chapter 11: T = 1 pretraining, those weights at T = 6, then finetuning at T = 6."""
-    runs = train_runs(ctx, "two_phase")
+    runs = train_runs(ctx, "two_phase", seeds=_primary())
     first, second = runs[0], runs[1]
     res = {}
     if first[1]:
@@ -763,7 +821,7 @@ def _two_phase_claim(res: dict) -> dict:
         return {"paper": text, "shown": None, "evidence": "not run", "kind": "evidence"}
     a, b, c = (res[k]["acc"] for k in keys)
     return {"paper": text, "shown": b >= a - 1.0 and c > max(a, b), "kind": "evidence",
-            "evidence": f"T = 1: {a:.2f} %, its weights at T = 6: {b:.2f} %, finetuned: {c:.2f} %"}
+            "evidence": f"T = 1: {a:.2f} %, its weights at T = 6: {b:.2f} %, finetuned: {c:.2f} %; one seed"}
 
 
 # ------------------------------------------------------------- performance ----
@@ -875,12 +933,12 @@ def report_rows(profile: str, results: dict) -> list[Row]:
             r = deg.get((block, depth))
             rows.append(Row("Table II", f"{paper.TABLE_II_LABELS[block]}, depth {depth}", acc,
                             r["acc"] if r else None, "%", r and r.get("provenance"), ds,
-                            "paper: N/A" if acc is None else ""))
+                            "; ".join(x for x in ("paper: N/A" if acc is None else "", _seeds_row(r)) if x)))
     deep = (results.get("degradation") or {}).get("deep") or {}
     for depth, acc in paper.DEEP_CIFAR10.items():
         r = deep.get(("ms", depth))
         rows.append(Row("Sec. III-D", f"MS-ResNet{depth}", acc, r["acc"] if r else None, "%",
-                        r and r.get("provenance"), ds))
+                        r and r.get("provenance"), ds, _seeds_row(r)))
     eq8 = (results.get("unavailing") or {}).get("eq8")
     rows.append(Row("Eq. 8", "P(state change), sigma = V_th (closed form)", paper.EQ8_PROBABILITY,
                     eq8["at_vth"]["analytic"] if eq8 else None, "", eq8 and eq8.get("provenance"), "analytic"))
@@ -953,7 +1011,7 @@ def report_rows(profile: str, results: dict) -> list[Row]:
             for block, acc in by_block.items():
                 r = t6.get((mine, block, depth))
                 rows.append(Row("Table VI", f"{data} depth {depth} {block}", acc, r["acc"] if r else None, "%",
-                                r and r.get("provenance"), r["dataset"] if r else ds))
+                                r and r.get("provenance"), r["dataset"] if r else ds, _seeds_row(r)))
     tp = (results.get("two_phase") or {}).get("two_phase") or {}
     for key, acc in paper.TWO_PHASE.items():
         r = tp.get(key)
@@ -967,6 +1025,14 @@ def report_rows(profile: str, results: dict) -> list[Row]:
             rows.append(Row("Table VII", f"neuron {key} (library default)", val, ours[key], "", None, "code",
                             note="a setting, not a result"))
     return rows
+
+
+def _seeds_row(r: dict | None) -> str:
+    """A report note on the seeds behind a trained cell: "mean of 3 seeds, std 0.41" or "one seed"."""
+    if not r:
+        return ""
+    n = r.get("n", 1)
+    return f"mean of {n} seeds, std {r['std']:.2f}" if n > 1 and r.get("std") is not None else "one seed"
 
 
 def _measured_on(m: dict | None) -> str:
@@ -1002,24 +1068,78 @@ def _peak(accs: dict) -> tuple[int, float] | None:
     return d, done[d]
 
 
+#: How claims judge trained numbers against seed noise (the report chapter states it too).
+SPREAD_RULE = ("A difference between two trained accuracies counts only when it is larger than the sum of "
+               "their standard deviations over seeds, that is when their mean ± std bars do not overlap. "
+               "A cell trained with one seed has no known spread: its value is compared as it is, and the "
+               "verdict says 'one seed'.")
+
+
+def _sd(r: dict | None) -> float:
+    return (r or {}).get("std") or 0.0
+
+
+def clearly_above(a: dict, b: dict) -> bool:
+    """``a`` is more accurate than ``b`` beyond the seed spread (:data:`SPREAD_RULE`)."""
+    return a["acc"] - b["acc"] > _sd(a) + _sd(b)
+
+
+def pm(r: dict) -> str:
+    """``"91.23 ± 0.41 (n = 3)"``, or ``"91.23"`` for one seed."""
+    n = r.get("n", 1)
+    return f"{r['acc']:.2f} ± {r['std']:.2f} (n = {n})" if n > 1 and r.get("std") is not None else f"{r['acc']:.2f}"
+
+
+def seeds_note(items) -> str:
+    """How many seeds stand behind the stored cells ``items``: "one seed", "3 seeds", "2-3 seeds"."""
+    ns = sorted({(r or {}).get("n", 1) for r in items if r})
+    if not ns or ns == [1]:
+        return "one seed"
+    return f"{ns[0]} seeds" if len(ns) == 1 else f"{ns[0]}-{ns[-1]} seeds"
+
+
 def _table2_claims(t2: dict) -> list[dict]:
-    """The three Table II claims from ``t2`` ({(block, depth): {"acc": ...} or None}): where
-    PlainNet and the vanilla ResNet peak, and whether MS-ResNet's deepest model is its best
-    (each needs at least 3 depths run)."""
+    """The three Table II claims from ``t2`` ({(block, depth): {"acc", "std", "n"} or None,
+    :func:`seed_summary`}): where PlainNet and the vanilla ResNet peak (shown when the best
+    mean is at the paper's depth and the drop to the deepest depth exceeds the seed spread),
+    and whether MS-ResNet keeps improving (no depth clearly better than its deepest, which
+    is clearly better than its shallowest); each needs at least 3 depths run.  The rule:
+    :data:`SPREAD_RULE`."""
     out = []
     for block, depth, text in (("plain", 14, "PlainNet peaks at 14 layers and degrades beyond"),
                                ("vanilla", 20, "the vanilla spiking ResNet peaks at 20 layers")):
-        pk = _peak({d: (r or {}).get("acc") for (b, d), r in t2.items() if b == block})
-        out.append({"paper": text, "shown": None if pk is None else pk[0] == depth, "kind": "evidence",
-                    "evidence": "fewer than 3 depths run" if pk is None else
-                    f"ours peaks at depth {pk[0]} ({pk[1]:.2f} %)"})
-    ms = {d: (r or {}).get("acc") for (b, d), r in t2.items() if b == "ms"}
-    pk = _peak(ms)
-    deepest = max((d for d, a in ms.items() if a is not None), default=None)
-    out.append({"paper": "MS-ResNet keeps improving with depth (its deepest model is its best)",
-                "shown": None if pk is None else pk[0] == deepest, "kind": "evidence",
-                "evidence": "fewer than 3 depths run" if pk is None else
-                f"ours is best at depth {pk[0]} of depths up to {deepest}"})
+        rows = {d: r for (b, d), r in t2.items() if b == block and r}
+        pk = _peak({d: r["acc"] for d, r in rows.items()})
+        if pk is None:
+            out.append({"paper": text, "shown": None, "kind": "evidence", "evidence": "fewer than 3 depths run"})
+            continue
+        peak, deepest = rows[pk[0]], max(rows)
+        drop, noise = peak["acc"] - rows[deepest]["acc"], _sd(peak) + _sd(rows[deepest])
+        ev = f"ours peaks at depth {pk[0]} ({pm(peak)} %)"
+        if pk[0] != depth and depth in rows:
+            ev += f"; depth {depth} ({pm(rows[depth])} %) is {'below' if clearly_above(peak, rows[depth]) else 'within'} " \
+                  f"the seed spread of it"
+        if deepest > pk[0]:
+            ev += f"; drop to depth {deepest}: {drop:.2f} points, {'beyond' if drop > noise else 'inside'} " \
+                  f"the seed spread ({noise:.2f})"
+        out.append({"paper": text, "shown": pk[0] == depth and deepest > depth and drop > noise, "kind": "evidence",
+                    "evidence": f"{ev}; {seeds_note(rows.values())}"})
+    ms = {d: r for (b, d), r in t2.items() if b == "ms" and r}
+    pk = _peak({d: r["acc"] for d, r in ms.items()})
+    text = "MS-ResNet keeps improving with depth (its deepest model is its best)"
+    if pk is None:
+        out.append({"paper": text, "shown": None, "kind": "evidence", "evidence": "fewer than 3 depths run"})
+        return out
+    deepest, shallowest = max(ms), min(ms)
+    beaten = [d for d in ms if d != deepest and clearly_above(ms[d], ms[deepest])]
+    gain = clearly_above(ms[deepest], ms[shallowest])
+    out.append({"paper": text, "shown": not beaten and gain, "kind": "evidence",
+                "evidence": f"ours is best at depth {pk[0]} of depths up to {deepest}; depth {deepest} "
+                            f"({pm(ms[deepest])} %) is "
+                            + (f"clearly below depth(s) {', '.join(map(str, sorted(beaten)))}" if beaten else
+                               "below no depth beyond the seed spread")
+                            + f" and {'clearly above' if gain else 'within the spread of'} depth {shallowest} "
+                              f"({pm(ms[shallowest])} %); {seeds_note(ms.values())}"})
     return out
 
 
@@ -1060,11 +1180,18 @@ CHAPTERS: dict[str, Callable[[Ctx], dict]] = {
 }
 
 
-def run(name: str, params=None, **kw) -> dict:
-    """The compute step of chapter ``name`` with a notebook's :class:`msr.book.Params` (or keywords)."""
+def run(name: str, params=None, seeds=None, **kw) -> dict:
+    """The compute step of chapter ``name`` with a notebook's :class:`msr.book.Params` (or
+    keywords); ``seeds``: the training seeds of the seeded sweeps (default: the profile's)."""
+    from dataclasses import replace
+
     if name not in CHAPTERS:
         raise ValueError(f"unknown chapter {name!r}; valid: {', '.join(CHAPTER_ORDER)}")
     ctx = Ctx.from_params(params) if params is not None else Ctx(**kw)
+    if seeds is not None:
+        from msr.sweep import check_seeds
+
+        ctx = replace(ctx, seeds=check_seeds(seeds))
     return CHAPTERS[name](ctx)
 
 
@@ -1077,6 +1204,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     p.add_argument("--recompute", action="store_true", help="ignore stored results and compute again")
     p.add_argument("--data-root", default="data", help="where data sets live or are downloaded to")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, metavar="N",
+                   help="training seeds of Table II, VI and the deep runs, each its own stored run "
+                        "(default: the profile's; not with --budget, which follows the profile's value order)")
     g = p.add_argument_group("budgeted commands (msr.budget): NAMES are then experiments of the value order, or all")
     g.add_argument("--budget", default=None, metavar="TIME",
                    help="train and analyse what is pending in value order, stop cleanly within TIME (e.g. 9m)")
@@ -1094,6 +1224,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from msr.book import check_parameters
 
+    if args.budget is not None and getattr(args, "seeds", None) is not None:
+        raise ValueError("--seeds is not for --budget: a budgeted command trains the profile's seeds "
+                         "in value order (table2_seeds, table6_seeds)")
     if args.budget is not None:
         from msr.budget import main as budget_main
 
@@ -1108,11 +1241,16 @@ def main(args: argparse.Namespace) -> int:
                                "data_root": args.data_root})
     check_writable_dir(default_root(), "results folder ($MSR_RESULTS)")  # before hours of work
     check_writable_dir("runs", "runs folder")
+    seeds = None
+    if getattr(args, "seeds", None) is not None:
+        from msr.sweep import check_seeds
+
+        seeds = check_seeds(args.seeds)
     failed = []
     for name in names:
         start = time.perf_counter()
         try:
-            out = run(name, params)
+            out = run(name, params, seeds=seeds)
             status = "unavailable: " + out["unavailable"] if "unavailable" in out else "ok"
         except Exception as err:  # one chapter failing does not stop the others
             status = f"FAILED: {type(err).__name__}: {err}"

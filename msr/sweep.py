@@ -16,6 +16,14 @@
 ``run_sweep(name, profile)`` trains every config not yet in the results store (one
 line per run), analyses each model as soon as it is trained (:mod:`msr.per_run`) and
 skips the finished ones; ``msr sweep NAME --profile P``.
+
+Seeds: every config is run once per training seed (``TrainConfig.seed``, part of the
+hash, so each seed is its own stored run); the profile says how many seeds an experiment
+gets (:meth:`msr.profiles.Profile.seeds`), ``--seeds 0 1 2`` chooses them.  The names
+``table2_seeds`` / ``table6_seeds`` (:data:`SEED_EXTRAS`) are the profile's seeds after
+the first of ``table2`` / ``table6``, stored with them: the budgeted value order
+(:mod:`msr.budget`) trains seed 0 of everything first.  Per-run analyses
+(:mod:`msr.per_run`) are of seed :data:`PRIMARY_SEED` only.
 """
 from __future__ import annotations
 
@@ -37,7 +45,12 @@ TABLE6_DEPTHS = (32, 44, 56, 110)
 FIG5A_PAIRS = ((1.0, 1.0), (1.0, 0.5), (1.0, 0.0), (0.5, 0.5), (0.5, 0.0), (0.0, 0.0))
 FIG5A_DEPTH = 56
 FIG5B_DEPTH = 104
-SPECIAL_KEYS = ("depths", "datasets", "fig5b_epochs")
+SPECIAL_KEYS = ("depths", "datasets", "fig5b_epochs", "seeds")
+#: The seed every experiment runs first; the per-run analyses and the chapters that show
+#: one model (SSIM, isometry, landscape, firing, energy) use this seed's run.
+PRIMARY_SEED = 0
+#: value-order names for the seeds after the first of an experiment -> that experiment
+SEED_EXTRAS = {"table2_seeds": "table2", "table6_seeds": "table6"}
 
 
 def make_config(recipe: str, profile: Profile, experiment: str, **run) -> TrainConfig:
@@ -158,28 +171,66 @@ EXPERIMENTS: dict[str, Callable[[str | Profile], list[TrainConfig]]] = {
 }
 
 
-def experiment_configs(name: str, profile: str | Profile) -> list[TrainConfig]:
-    if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; valid: {', '.join(EXPERIMENTS)}")
-    return EXPERIMENTS[name](get_profile(profile))
+def experiment_of(name: str) -> str:
+    """The experiment (results-store folder) a sweep name trains: ``table2_seeds`` -> ``table2``."""
+    return SEED_EXTRAS.get(name, name)
+
+
+def default_seeds(name: str, profile: str | Profile) -> tuple[int, ...]:
+    """The profile's seeds of ``name``; for a :data:`SEED_EXTRAS` name, those after the first."""
+    p = get_profile(profile)
+    seeds = p.seeds(experiment_of(name))
+    return seeds[1:] if name in SEED_EXTRAS else seeds
+
+
+def check_seeds(seeds) -> tuple[int, ...]:
+    """``seeds`` as a tuple of distinct non-negative integers, in the order given."""
+    out = tuple(dict.fromkeys(seeds))
+    if not out or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in out):
+        raise ValueError(f"seeds must be non-negative integers, got {list(seeds)!r}; valid: e.g. --seeds 0 1 2")
+    return out
+
+
+def experiment_configs(name: str, profile: str | Profile, seeds=None) -> list[TrainConfig]:
+    """Every config of ``name`` for each seed of ``seeds`` (default: :func:`default_seeds`),
+    seed by seed: all configs of the first seed, then of the next."""
+    base = experiment_of(name)
+    if base not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; valid: {', '.join([*EXPERIMENTS, *SEED_EXTRAS])}")
+    p = get_profile(profile)
+    seeds = default_seeds(name, p) if seeds is None else check_seeds(seeds)
+    if not seeds:  # e.g. table2_seeds in a profile that gives table2 one seed
+        return []
+    configs = EXPERIMENTS[base](p)
+    if seeds == (PRIMARY_SEED,):
+        return configs
+    if any(c.init_from for c in configs):
+        raise ValueError(f"{base} links its runs by hash (init_from) and runs seed {PRIMARY_SEED} only; "
+                         f"valid: --seeds {PRIMARY_SEED}")
+    return [c.replace(seed=s) for s in seeds for c in configs]
 
 
 def describe(cfg: TrainConfig) -> str:
     parts = [cfg.model.replace("cifar_resnet", "resnet") + (str(cfg.depth) if cfg.model == "cifar_resnet" else ""),
              cfg.block, cfg.dataset, f"T={cfg.T}"]
+    if cfg.seed != PRIMARY_SEED:
+        parts.append(f"seed {cfg.seed}")
     if cfg.gamma1 is not None or cfg.gamma2 is not None:
         parts.append(f"{cfg.norm} g=({cfg.gamma1},{cfg.gamma2})")
     return " ".join(parts)
 
 
 def run_sweep(name: str, profile: str | Profile, force: bool = False, device: str | None = None,
-              store: ResultsStore | None = None, run_dir: str = "runs", data_root: str | None = None) -> list[dict]:
-    """Train every config of experiment ``name`` under ``profile`` and analyse each trained
-    model at once (:mod:`msr.per_run`); finished runs are skipped."""
+              store: ResultsStore | None = None, run_dir: str = "runs", data_root: str | None = None,
+              seeds=None) -> list[dict]:
+    """Train every config of experiment ``name`` under ``profile`` for each of ``seeds``
+    (default: the profile's) and analyse each trained model at once (:mod:`msr.per_run`);
+    finished runs are skipped."""
     from msr import per_run
 
     p = get_profile(profile)
-    configs = experiment_configs(name, p)
+    configs = experiment_configs(name, p, seeds)
+    name = experiment_of(name)
     runtime = {k: v for k, v in (("device", device), ("data_root", data_root)) if v is not None}
     configs = [c.replace(**runtime) for c in configs]  # runtime fields only: hashes unchanged
     store = store or ResultsStore(default_root())
@@ -200,25 +251,27 @@ def run_sweep(name: str, profile: str | Profile, force: bool = False, device: st
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("experiment", help=f"one of: {', '.join(EXPERIMENTS)}")
+    parser.add_argument("experiment", help=f"one of: {', '.join([*EXPERIMENTS, *SEED_EXTRAS])}")
     parser.add_argument("--profile", default="smoke", help="smoke, fmnist or paper (msr.profiles)")
     parser.add_argument("--force", action="store_true", help="retrain runs whose result is stored")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: the profile's)")
     parser.add_argument("--results", default=None, help="results root (default $MSR_RESULTS or results)")
     parser.add_argument("--runs", default="runs", help="checkpoint root (default runs)")
     parser.add_argument("--data-root", default=None, help="where data sets live (default data)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, metavar="N",
+                        help="training seeds, each its own stored run (default: the profile's, e.g. 0 1 2)")
     parser.add_argument("--list", action="store_true", help="print the configs and exit")
 
 
 def main(args: argparse.Namespace) -> int:
     if args.list:
-        for cfg in experiment_configs(args.experiment, args.profile):
+        for cfg in experiment_configs(args.experiment, args.profile, args.seeds):
             print(f"{cfg.hash()}  {describe(cfg)}  epochs={cfg.epochs} batch={cfg.batch_size} subset={cfg.subset}")
         return 0
     store = ResultsStore(args.results or default_root())
     try:
         run_sweep(args.experiment, args.profile, force=args.force, device=args.device, store=store,
-                  run_dir=args.runs, data_root=args.data_root)
+                  run_dir=args.runs, data_root=args.data_root, seeds=args.seeds)
     except TrainingDiverged as err:
         print(f"msr sweep: {err}", flush=True)
         return 3

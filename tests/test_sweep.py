@@ -60,7 +60,7 @@ def test_deep_uses_the_table6_recipe():
 @pytest.mark.parametrize("profile", list(PROFILES))
 def test_ablation_is_table2_with_gamma2_zero(profile):
     abl = experiment_configs("ablation", profile)
-    twins = {(c.block, c.depth): c for c in experiment_configs("table2", profile)}
+    twins = {(c.block, c.depth): c for c in experiment_configs("table2", profile, [0])}
     assert len(abl) == 2 * len({d for _, d in twins}) and {c.block for c in abl} == {"vanilla", "wolif"}
     if profile != "smoke":
         assert {c.depth for c in abl} == set(TABLE_II_DEPTHS)
@@ -161,12 +161,12 @@ def _sweep(tmp_path, *args):
 @pytest.mark.slow
 def test_sweep_table2_smoke_then_skips(tmp_path):
     first = [l for l in _sweep(tmp_path, "table2", "--profile", "smoke") if l.startswith("[")]
-    assert len(first) == 24 and all(": trained, acc" in l for l in first)
+    assert len(first) == 48 and all(": trained, acc" in l for l in first)  # 24 configs x 2 seeds
     files = list((tmp_path / "results" / "smoke" / "table2").glob("*.json"))
-    assert len(files) == 24
+    assert len(files) == 48
     mtimes = {f: f.stat().st_mtime_ns for f in files}
     second = [l for l in _sweep(tmp_path, "table2", "--profile", "smoke") if l.startswith("[")]
-    assert len(second) == 24 and all("skipped (stored)" in l for l in second)
+    assert len(second) == 48 and all("skipped (stored)" in l for l in second)
     assert {f: f.stat().st_mtime_ns for f in files} == mtimes
 
 
@@ -179,7 +179,9 @@ def test_sweep_two_phase_smoke(tmp_path):
 
 def test_sweep_list_and_unknown(tmp_path):
     lines = _sweep(tmp_path, "table6", "--profile", "fmnist", "--list")
-    assert len(lines) == 12 and all("fashion_mnist" in l for l in lines)
+    assert len(lines) == 36 and all("fashion_mnist" in l for l in lines)  # 12 configs x 3 seeds
+    lines = _sweep(tmp_path, "table6", "--profile", "fmnist", "--list", "--seeds", "4")
+    assert len(lines) == 12 and all("seed 4" in l for l in lines)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     p = subprocess.run([sys.executable, "-m", "msr.cli", "sweep", "table9"], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=120)
