@@ -25,7 +25,7 @@ import argparse
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -55,6 +55,7 @@ class Ctx:
     data_root: str = "data"
     store: ResultsStore = field(default_factory=lambda: ResultsStore(default_root()))
     quiet: bool = False  # notebooks: one summary line per sweep instead of per-epoch logs
+    jobs: int = 1  # runs trained at once in worker processes (msr.jobs)
 
     @classmethod
     def from_params(cls, params) -> "Ctx":
@@ -228,6 +229,8 @@ def train_runs(ctx: Ctx, experiment: str) -> list[tuple[Any, dict | None, str | 
 
     out, trained, start = [], 0, time.perf_counter()
     inputs = None
+    if ctx.jobs > 1 and not ctx.render_only:
+        return _train_runs_jobs(ctx, experiment)
     for cfg in experiment_configs(experiment, ctx.profile):
         cfg = cfg.replace(device=ctx.device, data_root=ctx.data_root, progress=False)
         if ctx.render_only:
@@ -250,6 +253,30 @@ def train_runs(ctx: Ctx, experiment: str) -> list[tuple[Any, dict | None, str | 
         done = sum(r is not None for _, r, _ in out)
         print(f"{experiment}: {len(out)} runs, {trained} trained now, {done - trained} read from the store, "
               f"{len(out) - done} not run ({time.perf_counter() - start:.0f} s)")
+    return out
+
+
+def _train_runs_jobs(ctx: Ctx, experiment: str) -> list[tuple[Any, dict | None, str | None]]:
+    """:func:`train_runs` with ``ctx.jobs`` worker processes (:mod:`msr.jobs`): a run whose
+    data set is missing is reported; any other failure is raised once all runs ended."""
+    from msr.jobs import RunsFailed, run_jobs
+    from msr.sweep import experiment_configs
+
+    start = time.perf_counter()
+    configs = [c.replace(device=ctx.device, data_root=ctx.data_root, progress=False)
+               for c in experiment_configs(experiment, ctx.profile)]
+    done = run_jobs(configs, profile=ctx.profile, experiment=experiment, store_root=ctx.store.root, jobs=ctx.jobs,
+                    force=ctx.recompute, quiet=ctx.quiet)
+    failed = [j for j in done if j.result is None and j.kind != "MissingDataError"]
+    if failed:
+        raise RunsFailed(f"{len(failed)} of {len(done)} {experiment} runs failed, first {failed[0].cfg.hash()}: "
+                         f"{failed[0].error}")
+    out = [(j.cfg, j.result, None if j.result else f"data missing: {j.error.split(': ', 1)[-1]}") for j in done]
+    if ctx.quiet:
+        trained = sum(bool(j.result) and not j.result.get("skipped") for j in done)
+        stored = sum(r is not None for _, r, _ in out)
+        print(f"{experiment}: {len(out)} runs, {trained} trained now ({ctx.jobs} at once), {stored - trained} read "
+              f"from the store, {len(out) - stored} not run ({time.perf_counter() - start:.0f} s)")
     return out
 
 
@@ -1077,6 +1104,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     p.add_argument("--recompute", action="store_true", help="ignore stored results and compute again")
     p.add_argument("--data-root", default="data", help="where data sets live or are downloaded to")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="train N runs at once in N processes (default 1; msr.jobs; not with --budget)")
     g = p.add_argument_group("budgeted commands (msr.budget): NAMES are then experiments of the value order, or all")
     g.add_argument("--budget", default=None, metavar="TIME",
                    help="train and analyse what is pending in value order, stop cleanly within TIME (e.g. 9m)")
@@ -1094,6 +1123,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from msr.book import check_parameters
 
+    from msr.jobs import check_jobs
+
+    if args.budget is not None and check_jobs(args.jobs) != 1:
+        raise ValueError("--jobs with --budget is not supported (a budgeted command trains one run at a time); "
+                         "drop one of them")
     if args.budget is not None:
         from msr.budget import main as budget_main
 
@@ -1112,7 +1146,7 @@ def main(args: argparse.Namespace) -> int:
     for name in names:
         start = time.perf_counter()
         try:
-            out = run(name, params)
+            out = CHAPTERS[name](replace(Ctx.from_params(params), jobs=args.jobs))
             status = "unavailable: " + out["unavailable"] if "unavailable" in out else "ok"
         except Exception as err:  # one chapter failing does not stop the others
             status = f"FAILED: {type(err).__name__}: {err}"
