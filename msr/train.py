@@ -51,7 +51,7 @@ from msr.results import (CheckpointError, ResultsStore, check_writable_dir, conf
 SCHEDULES = ("multistep", "cosine", "constant")
 #: Fields that change how a run executes but not its numbers: left out of the config hash.
 RUNTIME_FIELDS = ("device", "workers", "data_root", "lif_backend", "checkpoint_every", "deterministic",
-                  "recipe", "progress", "channels_last", "compile", "compact_spikes")
+                  "recipe", "progress", "channels_last", "compile", "compact_spikes", "resident_data", "cuda_graph")
 #: Version of what a training result means (what the loop stores and how ``final`` is
 #: computed); part of every result's hash.  2: reported accuracy by :func:`reported_epochs`.
 RESULT_VERSION = 2
@@ -100,6 +100,9 @@ class TrainConfig:
     channels_last: bool = False  # NHWC weights and activations
     compile: bool = False  # torch.compile of the training forward (evaluation runs eager)
     compact_spikes: bool = False  # spike-fed convs save their input as bits for the backward
+    # None = auto: on for CUDA where it applies, off on CPU (msr.resident, msr.graphs)
+    resident_data: bool | None = None  # whole data set on the device, augmentation in batch there
+    cuda_graph: bool | None = None  # training step replayed as a CUDA graph; ignored on CPU
     workers: int = 0
     checkpoint_every: int = 0  # steps; 0 = at epoch ends only
     deterministic: bool = False
@@ -176,6 +179,16 @@ def resolve_device(name: str) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} asked for but CUDA is not available; use --device cpu")
     return dev
+
+
+def use_resident_data(cfg: TrainConfig, device: torch.device) -> bool:
+    """``cfg.resident_data``, or when None: on for CUDA where the data set supports it
+    (:func:`msr.resident.resident_supported`).  True for data it cannot hold: ValueError."""
+    from msr.resident import resident_supported
+
+    if cfg.resident_data is None:
+        return device.type == "cuda" and resident_supported(cfg)
+    return bool(cfg.resident_data)
 
 
 def base_lr(cfg: TrainConfig) -> float:
@@ -552,7 +565,13 @@ def _train(cfg, profile, experiment, store, force, run_dir, key, deadline=None) 
     prov = provenance(device)  # the code as it was when this (piece of the) run started
 
     # --- data, model, optimizer
-    train_loader, test_loader, info = build_loaders(cfg, rank=rank, world_size=world)
+    resident = use_resident_data(cfg, device)
+    if resident:
+        from msr.resident import build_resident_loaders
+
+        train_loader, test_loader, info = build_resident_loaders(cfg, device, rank=rank, world_size=world)
+    else:
+        train_loader, test_loader, info = build_loaders(cfg, rank=rank, world_size=world)
     if master and cfg.dataset != "synthetic":
         print(f"data: {cfg.dataset} from {info['source']}", flush=True)  # which copy is used
     time_first = info["time_first"]
@@ -738,10 +757,11 @@ def _train(cfg, profile, experiment, store, force, run_dir, key, deadline=None) 
         "status": "complete", "profile": profile, "experiment": experiment, "epochs": hist, "steps": curve,
         "final": final, "init_eval": init_eval, "data": info, "world_size": world, "seed": cfg.seed,
         "params": sum(p.numel() for p in model.parameters()), "wall_time_s": wall, "runtime": {
-            "device": str(device), "lif_backend": cfg.lif_backend, "workers": cfg.workers},
+            "device": str(device), "lif_backend": cfg.lif_backend, "workers": cfg.workers, "resident_data": resident},
         "provenance": {**prov, "wall_time_s": wall, "speed": {
             "lif_backend": cfg.lif_backend, "bf16_autocast": cfg.amp and device.type == "cuda",
-            "channels_last": cfg.channels_last, "compile": cfg.compile, "compact_spikes": cfg.compact_spikes}},
+            "channels_last": cfg.channels_last, "compile": cfg.compile, "compact_spikes": cfg.compact_spikes,
+            "resident_data": resident}},
     }
     if master:
         save_checkpoint(weights_path, model.state_dict())
