@@ -25,7 +25,7 @@ import argparse
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -56,6 +56,7 @@ class Ctx:
     store: ResultsStore = field(default_factory=lambda: ResultsStore(default_root()))
     quiet: bool = False  # notebooks: one summary line per sweep instead of per-epoch logs
     seeds: tuple[int, ...] | None = None  # training seeds of Table II / VI / deep (None: the profile's)
+    jobs: int = 1  # runs trained at once in worker processes (msr.jobs)
 
     @classmethod
     def from_params(cls, params) -> "Ctx":
@@ -249,6 +250,8 @@ def train_runs(ctx: Ctx, experiment: str, seeds=None) -> list[tuple[Any, dict | 
     planned = check_seeds(seeds or ctx.seeds or default_seeds(experiment, ctx.profile))
     extra = (tuple(sorted(stored_seeds(ctx, experiment) - set(planned)))
              if ctx.render_only and seeds is None and ctx.seeds is None else ())
+    if ctx.jobs > 1 and not ctx.render_only:
+        return _train_runs_jobs(ctx, experiment, planned)
     for cfg in experiment_configs(experiment, ctx.profile, planned + extra):
         cfg = cfg.replace(device=ctx.device, data_root=ctx.data_root, progress=False)
         if ctx.render_only:
@@ -301,6 +304,30 @@ def seed_summary(runs, key: Callable) -> dict:
             continue
         out[k] = {**_acc(done[0][1]), **spread([r["final"]["reported_acc"] for _, r in done]),
                   "seeds": [seed for seed, _ in done], "planned": len(items), "hashes": [r.get("hash") for _, r in done]}
+    return out
+
+
+def _train_runs_jobs(ctx: Ctx, experiment: str, seeds) -> list[tuple[Any, dict | None, str | None]]:
+    """:func:`train_runs` with ``ctx.jobs`` worker processes (:mod:`msr.jobs`): a run whose
+    data set is missing is reported; any other failure is raised once all runs ended."""
+    from msr.jobs import RunsFailed, run_jobs
+    from msr.sweep import experiment_configs
+
+    start = time.perf_counter()
+    configs = [c.replace(device=ctx.device, data_root=ctx.data_root, progress=False)
+               for c in experiment_configs(experiment, ctx.profile, seeds)]
+    done = run_jobs(configs, profile=ctx.profile, experiment=experiment, store_root=ctx.store.root, jobs=ctx.jobs,
+                    force=ctx.recompute, quiet=ctx.quiet)
+    failed = [j for j in done if j.result is None and j.kind != "MissingDataError"]
+    if failed:
+        raise RunsFailed(f"{len(failed)} of {len(done)} {experiment} runs failed, first {failed[0].cfg.hash()}: "
+                         f"{failed[0].error}")
+    out = [(j.cfg, j.result, None if j.result else f"data missing: {j.error.split(': ', 1)[-1]}") for j in done]
+    if ctx.quiet:
+        trained = sum(bool(j.result) and not j.result.get("skipped") for j in done)
+        stored = sum(r is not None for _, r, _ in out)
+        print(f"{experiment}: {len(out)} runs, {trained} trained now ({ctx.jobs} at once), {stored - trained} read "
+              f"from the store, {len(out) - stored} not run ({time.perf_counter() - start:.0f} s)")
     return out
 
 
@@ -1180,9 +1207,10 @@ CHAPTERS: dict[str, Callable[[Ctx], dict]] = {
 }
 
 
-def run(name: str, params=None, seeds=None, **kw) -> dict:
+def run(name: str, params=None, seeds=None, jobs: int = 1, **kw) -> dict:
     """The compute step of chapter ``name`` with a notebook's :class:`msr.book.Params` (or
-    keywords); ``seeds``: the training seeds of the seeded sweeps (default: the profile's)."""
+    keywords); ``seeds``: the training seeds of the seeded sweeps (default: the profile's);
+    ``jobs``: runs trained at once in worker processes (:mod:`msr.jobs`)."""
     from dataclasses import replace
 
     if name not in CHAPTERS:
@@ -1192,6 +1220,10 @@ def run(name: str, params=None, seeds=None, **kw) -> dict:
         from msr.sweep import check_seeds
 
         ctx = replace(ctx, seeds=check_seeds(seeds))
+    if jobs != 1:
+        from msr.jobs import check_jobs
+
+        ctx = replace(ctx, jobs=check_jobs(jobs))
     return CHAPTERS[name](ctx)
 
 
@@ -1207,6 +1239,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=None, metavar="N",
                    help="training seeds of Table II, VI and the deep runs, each its own stored run "
                         "(default: the profile's; not with --budget, which follows the profile's value order)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="train N runs at once in N processes (default 1; msr.jobs; not with --budget)")
     g = p.add_argument_group("budgeted commands (msr.budget): NAMES are then experiments of the value order, or all")
     g.add_argument("--budget", default=None, metavar="TIME",
                    help="train and analyse what is pending in value order, stop cleanly within TIME (e.g. 9m)")
@@ -1227,6 +1261,11 @@ def main(args: argparse.Namespace) -> int:
     if args.budget is not None and getattr(args, "seeds", None) is not None:
         raise ValueError("--seeds is not for --budget: a budgeted command trains the profile's seeds "
                          "in value order (table2_seeds, table6_seeds)")
+    from msr.jobs import check_jobs
+
+    if args.budget is not None and check_jobs(args.jobs) != 1:
+        raise ValueError("--jobs with --budget is not supported (a budgeted command trains one run at a time); "
+                         "drop one of them")
     if args.budget is not None:
         from msr.budget import main as budget_main
 
@@ -1250,7 +1289,7 @@ def main(args: argparse.Namespace) -> int:
     for name in names:
         start = time.perf_counter()
         try:
-            out = run(name, params, seeds=seeds)
+            out = run(name, params, seeds=seeds, jobs=args.jobs)
             status = "unavailable: " + out["unavailable"] if "unavailable" in out else "ok"
         except Exception as err:  # one chapter failing does not stop the others
             status = f"FAILED: {type(err).__name__}: {err}"

@@ -34,6 +34,7 @@ from typing import Callable
 from msr.profiles import Profile, get_profile
 from msr.recipes import get_recipe, scale_milestones
 from msr.results import ResultsStore, default_root
+from msr.jobs import RunsFailed
 from msr.train import TrainConfig, TrainingDiverged, train
 
 TABLE2_BLOCKS = ("plain", "vanilla", "wolif", "ms")
@@ -222,11 +223,14 @@ def describe(cfg: TrainConfig) -> str:
 
 def run_sweep(name: str, profile: str | Profile, force: bool = False, device: str | None = None,
               store: ResultsStore | None = None, run_dir: str = "runs", data_root: str | None = None,
-              seeds=None) -> list[dict]:
+              seeds=None, jobs: int = 1) -> list[dict]:
     """Train every config of experiment ``name`` under ``profile`` for each of ``seeds``
     (default: the profile's) and analyse each trained model at once (:mod:`msr.per_run`);
-    finished runs are skipped."""
+    finished runs are skipped.  ``jobs`` > 1: that many runs at once in worker processes
+    (:mod:`msr.jobs`); a run that fails is reported and the others finish, then the first
+    failure is raised (``TrainingDiverged`` as such)."""
     from msr import per_run
+    from msr.jobs import check_jobs
 
     p = get_profile(profile)
     configs = experiment_configs(name, p, seeds)
@@ -234,6 +238,8 @@ def run_sweep(name: str, profile: str | Profile, force: bool = False, device: st
     runtime = {k: v for k, v in (("device", device), ("data_root", data_root)) if v is not None}
     configs = [c.replace(**runtime) for c in configs]  # runtime fields only: hashes unchanged
     store = store or ResultsStore(default_root())
+    if check_jobs(jobs) > 1:
+        return _run_sweep_jobs(name, p, configs, force, store, run_dir, jobs)
     out, inputs = [], None
     for i, cfg in enumerate(configs, 1):
         t0 = time.perf_counter()
@@ -250,6 +256,30 @@ def run_sweep(name: str, profile: str | Profile, force: bool = False, device: st
     return out
 
 
+def _run_sweep_jobs(name, p, configs, force, store, run_dir, jobs) -> list[dict]:
+    from msr.jobs import run_jobs
+
+    def line(i, job):
+        cfg = job.cfg
+        if job.result is None:
+            print(f"[{i + 1}/{len(configs)}] {name} {describe(cfg)}: FAILED: {job.error}  ({cfg.hash()})", flush=True)
+            return
+        how = "skipped (stored)" if job.result.get("skipped") else "trained"
+        print(f"[{i + 1}/{len(configs)}] {name} {describe(cfg)}: {how}, acc {job.result['final']['reported_acc']:.2f} %, "
+              f"{job.seconds:.1f} s  ({cfg.hash()})", flush=True)
+
+    configs = [c.replace(progress=False) for c in configs]  # no progress bars from N processes at once
+    done = run_jobs(configs, profile=p.name, experiment=name, store_root=store.root, run_dir=run_dir, jobs=jobs,
+                    force=force, on_done=line)
+    failed = [j for j in done if j.result is None]
+    if failed:
+        print(f"{name}: {len(failed)} of {len(done)} runs failed; the others are stored", flush=True)
+        first = failed[0]
+        err = TrainingDiverged if first.kind == "TrainingDiverged" else RunsFailed
+        raise err(f"{describe(first.cfg)} ({first.cfg.hash()}): {first.error}")
+    return [j.result for j in done]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("experiment", help=f"one of: {', '.join([*EXPERIMENTS, *SEED_EXTRAS])}")
     parser.add_argument("--profile", default="smoke", help="smoke, fmnist or paper (msr.profiles)")
@@ -261,6 +291,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=None, metavar="N",
                         help="training seeds, each its own stored run (default: the profile's, e.g. 0 1 2)")
     parser.add_argument("--list", action="store_true", help="print the configs and exit")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="train N runs at once in N processes (default 1; msr.jobs)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -271,10 +303,13 @@ def main(args: argparse.Namespace) -> int:
     store = ResultsStore(args.results or default_root())
     try:
         run_sweep(args.experiment, args.profile, force=args.force, device=args.device, store=store,
-                  run_dir=args.runs, data_root=args.data_root, seeds=args.seeds)
+                  run_dir=args.runs, data_root=args.data_root, seeds=args.seeds, jobs=args.jobs)
     except TrainingDiverged as err:
         print(f"msr sweep: {err}", flush=True)
         return 3
+    except RunsFailed as err:  # --jobs: a run failed; the others were stored
+        print(f"msr sweep: {err}", flush=True)
+        return 1
     return 0
 
 

@@ -42,7 +42,7 @@ from torch import nn
 
 from msr.budget import BudgetExhausted
 from msr.data import EMULATED_EVENTS, build_loaders
-from msr.kernels.speed import prepare_model, to_memory_format, tune_cpu_allocator
+from msr.kernels.speed import GraphedStep, prepare_model, to_memory_format, tune_cpu_allocator
 from msr.models import create_model
 from msr.neuron import LIF
 from msr.results import (CheckpointError, ResultsStore, check_writable_dir, config_hash, default_root,
@@ -51,7 +51,7 @@ from msr.results import (CheckpointError, ResultsStore, check_writable_dir, conf
 SCHEDULES = ("multistep", "cosine", "constant")
 #: Fields that change how a run executes but not its numbers: left out of the config hash.
 RUNTIME_FIELDS = ("device", "workers", "data_root", "lif_backend", "checkpoint_every", "deterministic",
-                  "recipe", "progress", "channels_last", "compile", "compact_spikes")
+                  "recipe", "progress", "channels_last", "compile", "compact_spikes", "resident_data", "cuda_graph")
 #: Version of what a training result means (what the loop stores and how ``final`` is
 #: computed); part of every result's hash.  2: reported accuracy by :func:`reported_epochs`.
 RESULT_VERSION = 2
@@ -100,6 +100,9 @@ class TrainConfig:
     channels_last: bool = False  # NHWC weights and activations
     compile: bool = False  # torch.compile of the training forward (evaluation runs eager)
     compact_spikes: bool = False  # spike-fed convs save their input as bits for the backward
+    # None = auto: on for CUDA where it applies, off on CPU (msr.resident; msr.kernels.speed.GraphedStep)
+    resident_data: bool | None = None  # whole data set on the device, augmentation in batch there
+    cuda_graph: bool | None = None  # training step replayed as a CUDA graph; ignored on CPU
     workers: int = 0
     checkpoint_every: int = 0  # steps; 0 = at epoch ends only
     deterministic: bool = False
@@ -176,6 +179,23 @@ def resolve_device(name: str) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} asked for but CUDA is not available; use --device cpu")
     return dev
+
+
+def use_resident_data(cfg: TrainConfig, device: torch.device) -> bool:
+    """``cfg.resident_data``, or when None: on for CUDA where the data set supports it
+    (:func:`msr.resident.resident_supported`).  True for data it cannot hold: ValueError."""
+    from msr.resident import resident_supported
+
+    if cfg.resident_data is None:
+        return device.type == "cuda" and resident_supported(cfg)
+    return bool(cfg.resident_data)
+
+
+def use_cuda_graph(cfg: TrainConfig, device: torch.device, world: int) -> bool:
+    """Whether the training step is replayed as a CUDA graph (:class:`msr.kernels.speed.GraphedStep`):
+    ``cfg.cuda_graph`` (None: yes) on CUDA, for one process and without ``compile``; on a
+    CPU the switch is ignored."""
+    return device.type == "cuda" and cfg.cuda_graph is not False and world == 1 and not cfg.compile
 
 
 def base_lr(cfg: TrainConfig) -> float:
@@ -550,7 +570,13 @@ def _train(cfg, profile, experiment, store, force, run_dir, key, deadline=None) 
     prov = provenance(device)  # the code as it was when this (piece of the) run started
 
     # --- data, model, optimizer
-    train_loader, test_loader, info = build_loaders(cfg, rank=rank, world_size=world)
+    resident = use_resident_data(cfg, device)
+    if resident:
+        from msr.resident import build_resident_loaders
+
+        train_loader, test_loader, info = build_resident_loaders(cfg, device, rank=rank, world_size=world)
+    else:
+        train_loader, test_loader, info = build_loaders(cfg, rank=rank, world_size=world)
     if master and cfg.dataset != "synthetic":
         print(f"data: {cfg.dataset} from {info['source']}", flush=True)  # which copy is used
     time_first = info["time_first"]
@@ -566,12 +592,14 @@ def _train(cfg, profile, experiment, store, force, run_dir, key, deadline=None) 
     else:
         ddp = model
     forward = torch.compile(ddp) if cfg.compile else ddp
+    graphed = use_cuda_graph(cfg, device, world)
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (no_decay if p.dim() <= 1 else decay).append(p)  # no weight decay on BN/bias (torchvision reference)
     optimizer = torch.optim.SGD([{"params": decay, "weight_decay": cfg.weight_decay},
                                  {"params": no_decay, "weight_decay": 0.0}], lr=base_lr(cfg), momentum=cfg.momentum)
     criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    graph_step = GraphedStep(model, optimizer, criterion, amp=cfg.amp) if graphed else None
     seed_everything(cfg.seed + rank)  # augmentation / dropout streams per rank
     steps_per_epoch = len(train_loader.sampler) // train_loader.batch_size
     if cfg.max_steps_per_epoch:
@@ -643,14 +671,19 @@ def _train(cfg, profile, experiment, store, force, run_dir, key, deadline=None) 
                 break
             x, y = to_model_input(x.to(device, non_blocking=True), time_first), y.to(device, non_blocking=True)
             x = to_memory_format(x, cfg.channels_last)
-            with autocast(device, cfg.amp):
-                logits = forward(x)
-                loss = criterion(logits.float(), y)
-            if fault_nan is not None and step + 1 == fault_nan:
-                loss = loss * float("nan")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            if graph_step is not None:  # forward, loss, backward and step replayed as one CUDA graph
+                if fault_nan is not None and step + 1 == fault_nan:
+                    x = x * float("nan")
+                loss, logits = graph_step(x, y)
+            else:
+                with autocast(device, cfg.amp):
+                    logits = forward(x)
+                    loss = criterion(logits.float(), y)
+                if fault_nan is not None and step + 1 == fault_nan:
+                    loss = loss * float("nan")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
             n = y.shape[0]
             loss_sum += loss.detach().double() * n
             correct += (logits.detach().argmax(1) == y).sum().double()
@@ -736,10 +769,11 @@ def _train(cfg, profile, experiment, store, force, run_dir, key, deadline=None) 
         "status": "complete", "profile": profile, "experiment": experiment, "epochs": hist, "steps": curve,
         "final": final, "init_eval": init_eval, "data": info, "world_size": world, "seed": cfg.seed,
         "params": sum(p.numel() for p in model.parameters()), "wall_time_s": wall, "runtime": {
-            "device": str(device), "lif_backend": cfg.lif_backend, "workers": cfg.workers},
+            "device": str(device), "lif_backend": cfg.lif_backend, "workers": cfg.workers, "resident_data": resident},
         "provenance": {**prov, "wall_time_s": wall, "speed": {
             "lif_backend": cfg.lif_backend, "bf16_autocast": cfg.amp and device.type == "cuda",
-            "channels_last": cfg.channels_last, "compile": cfg.compile, "compact_spikes": cfg.compact_spikes}},
+            "channels_last": cfg.channels_last, "compile": cfg.compile, "compact_spikes": cfg.compact_spikes,
+            "resident_data": resident, "cuda_graph": graphed}},
     }
     if master:
         save_checkpoint(weights_path, model.state_dict())

@@ -75,6 +75,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the training forward")
     parser.add_argument("--compact-spikes", action="store_true", default=None,
                         help="spike-fed convolutions save their input as bits for the backward")
+    parser.add_argument("--resident-data", action=argparse.BooleanOptionalAction, default=None,
+                        help="hold the data set on the device, augment there (default: on for CUDA where supported)")
+    parser.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction, default=None,
+                        help="replay the training step as a CUDA graph (default: on for CUDA; ignored on CPU)")
     for flag, (dest, typ, help_text) in FLAGS.items():
         parser.add_argument(flag, dest=dest, type=typ, default=None, help=help_text)
 

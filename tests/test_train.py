@@ -271,7 +271,8 @@ def test_speed_switches_same_metrics_and_recorded(tiny, tmp_path):
     a = train(cfg, profile="s", experiment="a", store=ResultsStore(tmp_path / "a"), run_dir=tmp_path / "ra")
     b = train(fast_cfg, profile="s", experiment="a", store=ResultsStore(tmp_path / "b"), run_dir=tmp_path / "rb")
     assert b["provenance"]["speed"] == {"lif_backend": "auto", "bf16_autocast": False, "channels_last": True,
-                                        "compile": False, "compact_spikes": True}
+                                        "compile": False, "compact_spikes": True, "resident_data": False,
+                                        "cuda_graph": False}
     assert a["provenance"]["speed"]["compact_spikes"] is False
     assert b["steps"]["step"] == a["steps"]["step"]
     assert b["steps"]["loss"] == pytest.approx(a["steps"]["loss"], rel=1e-4)
