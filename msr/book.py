@@ -44,10 +44,8 @@ class ParameterError(ValueError):
 
 
 def profile_names() -> list[str]:
-    try:
-        from msr.profiles import PROFILES
-    except ImportError:  # pragma: no cover - until msr.profiles lands
-        return ["smoke", "fmnist", "paper"]
+    from msr.profiles import PROFILES
+
     return list(PROFILES)
 
 
@@ -181,12 +179,9 @@ def date_of(prov: dict | None) -> str:
 
 def dataset_of(profile: str, experiment: str | None = None) -> str:
     """The data set a profile's runs use (from :mod:`msr.profiles`)."""
-    try:
-        from msr.profiles import get_profile
+    from msr.profiles import get_profile
 
-        p = get_profile(profile)
-    except ImportError:  # pragma: no cover - until msr.profiles lands
-        p = None
+    p = get_profile(profile)
     for key in ("dataset", "data"):
         val = getattr(p, key, None) if not isinstance(p, dict) else p.get(key)
         if isinstance(val, str):

@@ -854,7 +854,7 @@ def _two_phase_claim(res: dict) -> dict:
 # ------------------------------------------------------------- performance ----
 
 def performance(ctx: Ctx) -> dict:
-    """Chapter 13: engineer C's `msr bench` results (results/bench; in the smoke profile
+    """Chapter 13: the `msr bench` results (results/bench; in the smoke profile
     a quick CPU bench is run when none is stored) and the wall time and images/s of every
     stored run and analysis of this profile."""
     from msr import bench

@@ -1,4 +1,4 @@
-"""Whole-model speed switches (GitHub issue 6), for the training loop and the bench.
+"""Whole-model speed switches, for the training loop and the bench.
 
 The stateless layers already run once on T folded into the batch (``msr.layers``);
 what is left to choose per run:
