@@ -1,6 +1,7 @@
 """Fused LIF backends against the reference LIF's forward and autograd."""
 from __future__ import annotations
 
+import ast
 import copy
 import os
 import subprocess
@@ -175,6 +176,68 @@ def test_spikingjelly_same_spikes():
     lif_reference(xa).sum().backward()
     sj(xb).sum().backward()
     torch.testing.assert_close(xb.grad, xa.grad, rtol=1e-4, atol=1e-4)
+
+
+# ----------------------------------------------------------------- package boundary
+
+
+def imported_modules(path: Path, package: str = "msr.kernels") -> set[str]:
+    """Absolute names of every module ``path`` imports, at the top or inside a function
+    (``from msr import neuron`` counts as ``msr`` and ``msr.neuron``)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            parts = package.split(".")
+            base = ".".join(parts[: len(parts) - node.level + 1]) if node.level else ""
+            module = ".".join(p for p in (base, node.module) if p)
+            names |= {module} | {f"{module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def test_kernels_import_only_themselves_from_msr():
+    """The backends sit below the neuron: no module of msr.kernels imports msr.neuron, the
+    msr package (whose __init__ imports the neuron) or any other msr module, so the
+    neuron can import them without a cycle."""
+    files = sorted((ROOT / "msr" / "kernels").glob("*.py"))
+    assert {f.stem for f in files} >= {"__init__", "cpu_lif", "triton_lif", "spike_conv", "layout"}
+    outside = {f.name: sorted(m for m in imported_modules(f) if (m == "msr" or m.startswith("msr."))
+                              and not (m == "msr.kernels" or m.startswith("msr.kernels.")))
+               for f in files}
+    assert outside == {f.name: [] for f in files}
+    assert "msr.neuron" in imported_modules(ROOT / "msr" / "speed.py")  # the checker sees such imports
+    assert imported_modules(ROOT / "msr" / "kernels" / "cpu_lif.py") >= {"msr.kernels.layout"}
+
+
+KERNELS_WITHOUT_NEURON = textwrap.dedent(
+    """
+    import importlib, sys, types
+    msr = types.ModuleType("msr")
+    msr.__path__ = [{pkg!r}]  # the package without running msr/__init__.py
+    sys.modules["msr"] = msr
+    sys.modules["msr.neuron"] = None  # importing the neuron now raises ImportError
+    for name in ("msr.kernels", "msr.kernels.layout", "msr.kernels.cpu_lif", "msr.kernels.spike_conv",
+                 "msr.kernels.triton_lif"):
+        importlib.import_module(name)
+    import torch
+    from msr.kernels.cpu_lif import lif_cpu
+    x = torch.tensor([[0.8], [0.1], [0.45]])  # u = 0.8 (spike), reset to 0.1, 0.475
+    assert lif_cpu(x, 0.25, 0.5, 0.0, 1.0).flatten().tolist() == [1.0, 0.0, 0.0]
+    loaded = sorted(m for m in sys.modules if m.startswith("msr."))
+    assert all(m == "msr.neuron" or m.startswith("msr.kernels") for m in loaded), loaded
+    print("KERNELS-OK")
+    """
+)
+
+
+def test_kernels_run_with_the_neuron_blocked():
+    """In a fresh interpreter where importing msr.neuron fails, every backend module still
+    imports and the CPU backend runs: the kernels do not depend on the neuron."""
+    code = KERNELS_WITHOUT_NEURON.format(pkg=str(ROOT / "msr"))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "KERNELS-OK" in proc.stdout
 
 
 # ----------------------------------------------------------------- Triton, interpreted
