@@ -182,18 +182,17 @@ def spikingjelly_lif(tau: float = 0.25, v_th: float = 0.5, a: float = 1.0, surro
 
 def lif_candidates(device: torch.device) -> dict[str, Callable | str]:
     """name -> function of x (or a string saying why it is unavailable)."""
-    from msr import kernels
     from msr.authors_baseline import authors_lif
     from msr.neuron import lif
 
     out: dict[str, Callable | str] = {
         "msr-reference": lambda x: lif(x, backend="reference"),
-        "msr-cpu": lambda x: kernels.lif(x, backend="cpu"),
+        "msr-cpu": lambda x: lif(x, backend="cpu"),
     }
     if device.type == "cuda":
         from msr.kernels import triton_lif
 
-        out["msr-triton"] = (lambda x: kernels.lif(x, backend="triton")) if triton_lif.HAVE_TRITON \
+        out["msr-triton"] = (lambda x: lif(x, backend="triton")) if triton_lif.HAVE_TRITON \
             else "triton not installed"
     out["authors-loop"] = lambda x: authors_lif(x)
     sj = spikingjelly_lif()
@@ -353,7 +352,7 @@ def strategies(device: torch.device, quick: bool = False) -> list[dict]:
 def _build_step(cfg: dict, strat: dict, device: torch.device, T: int):
     from msr import create_model
     from msr.authors_baseline import to_authors_execution
-    from msr.kernels.speed import graphed_train_step, prepare_model, to_memory_format, train_step_fn
+    from msr.speed import graphed_train_step, prepare_model, to_memory_format, train_step_fn
 
     torch.manual_seed(0)
     model = create_model(cfg["model"], T=T, **cfg["kw"]).to(device)
@@ -390,7 +389,7 @@ def _fresh(device: torch.device, row: dict) -> None:
 
 def _saved_mb(model, x, y, device: torch.device, amp: bool) -> float:
     """MB saved for backward by one forward + loss (then released)."""
-    from msr.kernels.speed import autocast
+    from msr.speed import autocast
 
     def fwd_loss():
         with autocast(device, enabled=amp):
@@ -577,7 +576,7 @@ def run_bench(quick: bool = True, device: str | torch.device = "cpu", progress: 
     log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if progress else (lambda *a: None)
     result: dict = {"schema": SCHEMA, "quick": bool(quick), "provenance": provenance(device)}
     if device.type == "cpu":
-        from msr.kernels.speed import tune_cpu_allocator
+        from msr.speed import tune_cpu_allocator
 
         result["provenance"]["cpu_allocator_tuned"] = tune_cpu_allocator()
     log("msr bench: LIF ...")

@@ -42,7 +42,7 @@ from torch import nn
 
 from msr.budget import BudgetExhausted
 from msr.data import EMULATED_EVENTS, build_loaders
-from msr.kernels.speed import GraphedStep, prepare_model, to_memory_format, tune_cpu_allocator
+from msr.speed import GraphedStep, prepare_model, to_memory_format, tune_cpu_allocator
 from msr.models import create_model
 from msr.neuron import LIF
 from msr.results import (CheckpointError, ResultsStore, check_writable_dir, config_hash, default_root,

@@ -1,4 +1,4 @@
-"""CUDA-graph training steps (msr.kernels.speed.GraphedStep) in the training loop: the same
+"""CUDA-graph training steps (msr.speed.GraphedStep) in the training loop: the same
 losses and weights as the eager loop within bf16 tolerance (CUDA only), and the switch is
 ignored on a CPU."""
 from __future__ import annotations
