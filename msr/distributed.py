@@ -46,7 +46,8 @@ def wrap(model: nn.Module, device: torch.device, world: int) -> tuple[nn.Module,
     if world == 1:
         return model, model
     model = convert_sync_bn(model, device)
-    return model, nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    ids = [device.index] if device.type == "cuda" else None
+    return model, nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
 
 def all_reduce_(x: torch.Tensor) -> torch.Tensor:
