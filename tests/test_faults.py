@@ -31,7 +31,8 @@ import numpy as np
 import pytest
 import torch
 
-from msr import cli, pipeline, train_cli
+from msr import cli, pipeline
+from msr.cli.train import config_from_args
 from msr.data import CorruptDataError, MissingDataError, build_datasets
 from msr.pipeline import Ctx, IncompleteInputs
 from msr.results import (CheckpointError, ResultError, ResultsStore, load_checkpoint, remove_stale_temps,
@@ -58,7 +59,7 @@ def train_args(results: Path, runs: Path) -> list[str]:
 
 
 def run_config():
-    return train_cli.config_from_args(cli.build_parser().parse_args(train_args(Path("r"), Path("u"))))
+    return config_from_args(cli.parse_args(train_args(Path("r"), Path("u"))))
 
 
 @dataclass
