@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import math
 import os
-import platform
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
+
+from msr.provenance import commit_of, date_of, hardware_of
 
 #: The parameters every chapter notebook takes (its first code cell, tagged ``parameters``).
 PARAMETERS: dict[str, Any] = {
@@ -133,49 +134,7 @@ def parameters(namespace: dict[str, Any], extra: Iterable[str] = ()) -> Params:
 
 
 # ---------------------------------------------------------------- provenance ----
-
-def hardware() -> str:
-    """This machine in words: the GPU name or the CPU and its core count."""
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            return torch.cuda.get_device_name(0)
-    except Exception:  # pragma: no cover - torch always present in practice
-        pass
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"CPU {cpu} ({os.cpu_count()} cores)"
-
-
-def hardware_of(prov: dict | None) -> str:
-    """The hardware named in a stored provenance record."""
-    if not prov:
-        return "unknown"
-    for key in ("hardware", "device_name", "gpu", "device"):
-        if prov.get(key):
-            return str(prov[key])
-    return "unknown"
-
-
-def commit_of(prov: dict | None) -> str:
-    if not prov:
-        return "unknown"
-    c = prov.get("git_commit") or prov.get("commit") or "unknown"
-    return str(c)[:10] + ("+dirty" if prov.get("git_dirty") or prov.get("dirty") else "")
-
-
-def date_of(prov: dict | None) -> str:
-    if not prov:
-        return "unknown"
-    return str(prov.get("date_utc") or prov.get("date") or "unknown")[:19]
-
+# hardware_of, commit_of, date_of: the readers of msr.provenance's schema (imported above).
 
 def dataset_of(profile: str, experiment: str | None = None) -> str:
     """The data set a profile's runs use (from :mod:`msr.profiles`)."""
@@ -211,20 +170,9 @@ def provenance_line(profile: str, provs: Iterable[dict | None], dataset: str | N
 
 def local_provenance() -> dict:
     """Provenance of something computed right here (structure counts, analytic values)."""
-    try:
-        from msr.results import provenance
+    from msr.provenance import provenance
 
-        return provenance()
-    except ImportError:  # pragma: no cover - results store lands with msr.results
-        import datetime
-        import subprocess
-
-        try:
-            commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-        except OSError:
-            commit = "unknown"
-        return {"git_commit": commit or "unknown", "hardware": hardware(),
-                "date": datetime.datetime.now().isoformat(timespec="seconds")}
+    return provenance()
 
 
 # ---------------------------------------------------------------- rendering ----
@@ -852,14 +800,14 @@ def performance_tables(result: dict, profile: str, slug: str):
     from msr import bench
 
     p = result["provenance"]
-    footer = (f"hardware {p.get('device')} · torch {p.get('torch')} · commit {commit_of(p)} · "
+    footer = (f"hardware {hardware_of(p)} · torch {p.get('torch')} · commit {commit_of(p)} · "
               f"{'quick' if result.get('quick') else 'full'} bench · {date_of(p)[:10]}")
     t = bench.bench_table(result)
-    parts = [md(f"### {p.get('device')}\n")]
+    parts = [md(f"### {hardware_of(p)}\n")]
     for key, caption in (("targets", "Targets: measured ratios (same hardware)"),
                          ("lif", "LIF forward + backward, median ms, and ratios to the fastest msr backend"),
                          ("train", "Training steps: ms per step, images/s, speed-up over the authors' execution")):
-        parts.append(HTML(table(t[key], f"bench_{slug}_{key}", profile, f"{caption} on {p.get('device')}",
+        parts.append(HTML(table(t[key], f"bench_{slug}_{key}", profile, f"{caption} on {hardware_of(p)}",
                                 footer, digits=3).to_html()))
     from IPython.display import display
 

@@ -193,7 +193,8 @@ def pack(out_dir, profile: str, *, store_root=None, run_dir="runs", part_bytes: 
     """Write the new results and the checkpoints still needed into ``out_dir`` (see the
     module docstring); returns the manifest.  Other files already in ``out_dir`` (a log)
     count against ``max_files`` and ``max_bytes``; a previous pack there is replaced."""
-    from msr.results import ResultsStore, atomic_write_json, default_root, provenance
+    from msr.provenance import provenance
+    from msr.results import ResultsStore, atomic_write_json, default_root
 
     if part_bytes < 1 or max_files < 3:
         raise ValueError(f"need part_bytes >= 1 and max_files >= 3, got {part_bytes} and {max_files}")

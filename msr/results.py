@@ -1,8 +1,9 @@
 """The results store: small JSON (+ NPZ) files keyed by a hash of the full config.
 
 ``results/<profile>/<experiment>/<hash>.json`` holds ``{"config", "hash",
-"provenance", **payload}``; arrays go to ``<hash>.npz`` beside it (the JSON holds their
-sha256, so arrays torn from their result by a kill are detected).  Every write is
+"provenance", **payload}`` (provenance: :mod:`msr.provenance`); arrays go to
+``<hash>.npz`` beside it (the JSON holds their sha256, so arrays torn from their
+result by a kill are detected).  Every write is
 atomic (a temp file unique to the process in the same folder, then ``os.replace``),
 so concurrent runs never clobber each other and a killed run never leaves a
 half-written file (the temp files of a killed writer are removed by the next write
@@ -13,14 +14,11 @@ nothing but tensors and plain containers is ever unpickled.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import io
 import json
 import os
-import platform
 import re
-import subprocess
 import tempfile
 import time
 import warnings
@@ -29,6 +27,8 @@ from typing import Callable
 
 import numpy as np
 import torch
+
+from msr.provenance import provenance
 
 RESULTS_ENV = "MSR_RESULTS"
 
@@ -74,50 +74,6 @@ def canonical_json(config: dict) -> str:
 def config_hash(config: dict) -> str:
     """sha256 of the canonical JSON of ``config``, first 16 hex characters."""
     return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:16]
-
-
-def _git(*args: str) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", *args], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def device_name(device: str | torch.device | None = None) -> str:
-    """CUDA device name, or the CPU model."""
-    dev = torch.device(device) if device is not None else None
-    if (dev is None or dev.type == "cuda") and torch.cuda.is_available():
-        return torch.cuda.get_device_name(dev if dev is not None and dev.index is not None else None)
-    return cpu_model()
-
-
-def provenance(device: str | torch.device | None = None) -> dict:
-    """Where and with what a result was computed (no host name)."""
-    commit = _git("rev-parse", "HEAD")
-    # dirty = tracked code differs from the commit; generated results and figures do not count
-    status = _git("status", "--porcelain", "--untracked-files=no", "--", ":(top)",
-                  ":(top,exclude)results", ":(top,exclude)figures")
-    return {
-        "git_commit": commit,
-        "git_dirty": bool(status) if status is not None else None,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "device": device_name(device),
-        "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
 
 
 def check_writable_dir(path: str | Path, what: str) -> Path:
@@ -326,6 +282,6 @@ class ResultsStore:
 
 __all__ = [
     "CheckpointError", "RESULT_KEYS", "ResultError", "ResultsStore", "atomic_write_bytes", "atomic_write_json",
-    "check_writable_dir", "config_hash", "cpu_model", "default_root", "device_name", "load_checkpoint", "pid_alive",
-    "provenance", "read_result", "remove_stale_temps", "save_checkpoint",
+    "check_writable_dir", "config_hash", "default_root", "load_checkpoint", "pid_alive", "read_result",
+    "remove_stale_temps", "save_checkpoint",
 ]

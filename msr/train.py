@@ -45,8 +45,9 @@ from msr.budget import BudgetExhausted
 from msr.data import EMULATED_EVENTS, build_loaders, data_shape
 from msr.speed import GraphedStep, prepare_model, to_memory_format, tune_cpu_allocator
 from msr.models import create_model
+from msr.provenance import provenance
 from msr.results import (CheckpointError, ResultsStore, check_writable_dir, config_hash, default_root,
-                         load_checkpoint, pid_alive, provenance, remove_stale_temps, save_checkpoint)
+                         load_checkpoint, pid_alive, remove_stale_temps, save_checkpoint)
 
 SCHEDULES = ("multistep", "cosine", "constant")
 #: Fields that change how a run executes but not its numbers: left out of the config hash.

@@ -110,8 +110,8 @@ def test_run_times_counts_stored_runs(tmp_path):
     store = ResultsStore(tmp_path)
     for i, speeds in enumerate(([100.0, 300.0], [50.0])):
         store.put("smoke", "table2", {"i": i}, {"epochs": {"images_per_s": speeds}, "wall_time_s": 60.0 * (i + 1),
-                                                 "provenance": {"device": "CPU X"}})
-    store.put("smoke", "isometry", {"k": 1}, {"rows": [], "wall_time_s": 30.0, "provenance": {"device": "CPU X"}})
+                                                 "provenance": {"hardware": "CPU X"}})
+    store.put("smoke", "isometry", {"k": 1}, {"rows": [], "wall_time_s": 30.0, "provenance": {"hardware": "CPU X"}})
     rows = {r["experiment"]: r for r in pipeline.run_times(store, "smoke")}
     assert rows["table2"]["results"] == 2 and rows["table2"]["wall time (min)"] == 3.0
     assert rows["table2"]["training images/s (median)"] == 125.0  # median of the run means 200 and 50
