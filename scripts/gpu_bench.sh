@@ -2,7 +2,8 @@
 # The one script to run on a GPU machine: GPU tests, then the full bench.
 # Usage on the device machine, from the repository root:  MSR_GIT_COMMIT=<hash> bash scripts/gpu_bench.sh
 # (MSR_GIT_COMMIT: the commit of the copied code, recorded in the result when the copy has no git history)
-# Writes $OUT/bench.json, $OUT/gpu_tests.log and $OUT/bench.log (OUT defaults to ./gpu_out).
+# Writes $OUT/bench/performance/<hash>.json (the results store's file: copy it into
+# results/bench/performance/), $OUT/gpu_tests.log and $OUT/bench.log (OUT defaults to ./gpu_out).
 set -u
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-gpu_out}
@@ -17,4 +18,4 @@ export PYTHONPATH=${PYTHONPATH:-.}
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.mem --format=csv | tee "$OUT/nvidia_smi.txt"
 $PY -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name())"
 timeout 150 $PY -m pytest -q -m gpu tests/test_kernels.py -p no:cacheprovider 2>&1 | tee "$OUT/gpu_tests.log" | tail -15
-timeout 400 $PY -m msr.cli bench --device cuda --out "$OUT/bench.json" 2>&1 | grep -v -E "USDT|profiler_st|DeviceProperties" | tee "$OUT/bench.log" | tail -40
+timeout 400 $PY -m msr.cli bench --device cuda --results "$OUT" 2>&1 | grep -v -E "USDT|profiler_st|DeviceProperties" | tee "$OUT/bench.log" | tail -40

@@ -8,6 +8,8 @@ import pytest
 import torch
 
 from msr import bench
+from msr.provenance import KEYS, hardware_slug
+from msr.results import ResultsStore
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +28,9 @@ def test_quick_bench_is_quick(quick_result):
 
 def test_quick_bench_is_complete(quick_result):
     r = quick_result
-    prov = r["provenance"]
-    for key in ("device", "torch", "git_commit", "date", "hardware_slug"):
-        assert prov[key], key
+    assert tuple(r["provenance"]) == KEYS and r["provenance"]["device"] == "cpu"
+    assert r["provenance"]["wall_time_s"] > 0 and r["provenance"]["git_commit"] != "HEAD"
+    assert r["environment"]["hardware_slug"] == hardware_slug("cpu") and r["environment"]["threads"] >= 1
     backends = {row["backend"] for row in r["lif"]}
     assert {"msr-reference", "msr-cpu", "authors-loop", "spikingjelly"} <= backends
     for row in r["lif"]:
@@ -73,7 +75,7 @@ def test_compact_spike_storage_saves_memory(quick_result):
     assert "saved_vs_off" in bench.bench_table(quick_result)["memory"].columns
 
 
-def test_bench_table_and_store(quick_result, tmp_path):
+def test_bench_table_and_store(quick_result, tmp_path, monkeypatch):
     tables = bench.bench_table(quick_result)
     lif = tables["lif"]
     assert "msr-cpu" in lif.columns and "authors-loop / msr-cpu" in lif.columns
@@ -81,18 +83,25 @@ def test_bench_table_and_store(quick_result, tmp_path):
     assert "speedup_vs_authors" in tables["train"].columns
     authors = tables["train"][tables["train"]["strategy"] == "authors"]
     assert authors["speedup_vs_authors"].tolist() == pytest.approx([1.0] * len(authors))
-    path = bench.store_result(quick_result, tmp_path / "bench" / "x.json")
+    path = bench.store_result(quick_result, tmp_path)
+    slug = quick_result["environment"]["hardware_slug"]
+    assert path.parent == tmp_path / "bench" / "performance"
+    assert path == ResultsStore(tmp_path).path("bench", "performance", {"hardware": slug, "quick": True})
     stored = json.loads(path.read_text())
-    assert stored["provenance"] == quick_result["provenance"]
-    assert list((tmp_path / "bench").glob(".tmp-*")) == []  # atomic: no leftovers
-    loaded = bench.load_results(tmp_path / "bench", include_quick=True)
-    assert list(loaded) == [quick_result["provenance"]["hardware_slug"]]
-    assert bench.load_results(tmp_path / "bench") == {}  # quick results are not for the book
-    for name, date in (("b.json", "2030-01-01T00:00:00+00:00"), ("a.json", "2020-01-01T00:00:00+00:00")):
-        bench.store_result({**quick_result, "provenance": {**quick_result["provenance"], "date": date}},
-                           tmp_path / "bench" / name)
-    newest = bench.load_results(tmp_path / "bench", include_quick=True)
-    assert [r["provenance"]["date"] for r in newest.values()] == ["2030-01-01T00:00:00+00:00"]
+    assert stored["provenance"] == quick_result["provenance"] and stored["lif"] == quick_result["lif"]
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # atomic: no temp files left
+    loaded = bench.load_results(tmp_path, include_quick=True)
+    assert list(loaded) == [slug]
+    assert bench.load_results(tmp_path) == {}  # quick results are not for the book
+    for hw, date in (("b", "2030-01-01T00:00:00Z"), ("a", "2020-01-01T00:00:00Z")):  # two machines, one slug
+        again = {**quick_result, "provenance": {**quick_result["provenance"], "date_utc": date},
+                 "environment": {**quick_result["environment"], "hardware_slug": slug}}
+        ResultsStore(tmp_path).put("bench", "performance", {"hardware": slug, "quick": True, "copy": hw}, again)
+    newest = bench.load_results(tmp_path, include_quick=True)
+    assert [r["provenance"]["date_utc"] for r in newest.values()] == ["2030-01-01T00:00:00Z"]
+    # the default root is the results store's ($MSR_RESULTS)
+    monkeypatch.setenv("MSR_RESULTS", str(tmp_path / "env"))
+    assert bench.store_result(quick_result).parent == tmp_path / "env" / "bench" / "performance"
 
 
 def test_cli_rejects_missing_cuda():
@@ -101,21 +110,3 @@ def test_cli_rejects_missing_cuda():
     from msr.cli import main
 
     assert main(["bench", "--device", "cuda", "--quick", "--no-store"]) == 2
-
-
-def test_commit_of_a_copy_without_history_is_never_head(tmp_path, monkeypatch):
-    """In a repository without commits ``git rev-parse HEAD`` prints ``HEAD``: the bench
-    records ``unknown`` there, or the commit that ``MSR_GIT_COMMIT`` names."""
-    import subprocess
-
-    from msr import bench
-
-    if subprocess.run(["git", "init", "-q", str(tmp_path)], capture_output=True).returncode != 0:
-        pytest.skip("git is not available")
-    monkeypatch.setattr(bench, "ROOT", tmp_path)
-    monkeypatch.delenv("MSR_GIT_COMMIT", raising=False)
-    assert bench._git_commit() == "unknown"
-    monkeypatch.setenv("MSR_GIT_COMMIT", "0123456789abcdef0123456789abcdef01234567")
-    assert bench._git_commit() == "0123456789abcdef0123456789abcdef01234567"
-    monkeypatch.setenv("MSR_GIT_COMMIT", "HEAD")
-    assert bench._git_commit() == "unknown"

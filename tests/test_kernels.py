@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from msr import create_model
-from msr.authors_baseline import authors_lif, to_authors_execution
+from msr.bench.authors_baseline import authors_lif, to_authors_execution
 from msr.blocks import spike_fed_convs
 from msr.speed import prepare_model, set_compact_spikes, set_lif_backend
 from msr.kernels.spike_conv import SpikeConv2d

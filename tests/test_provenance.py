@@ -111,7 +111,7 @@ def test_stored_results_use_the_schema():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1] / "results"
-    files = sorted(f for profile in ("fmnist", "paper") for f in (root / profile).glob("*/*.json"))
+    files = sorted(f for profile in ("fmnist", "paper", "bench") for f in (root / profile).glob("*/*.json"))
     assert files
     for f in files:
         p = json.loads(f.read_text())["provenance"]

@@ -1,22 +1,22 @@
 """``msr bench``: LIF backends and whole training steps, measured in one run and stored
-under ``results/bench/`` (:mod:`msr.bench`)."""
+in the results store under ``<results>/bench/performance/`` (:mod:`msr.bench`)."""
 from __future__ import annotations
 
 import argparse
 
-from msr.cli._options import add_device, device_of
+from msr.cli._options import add_device, add_results, device_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, < 60 s on a 2-core CPU (CI)")
     add_device(parser)
-    parser.add_argument("--out", default=None, help="JSON path (default results/bench/<hardware>.json)")
+    add_results(parser)
     parser.add_argument("--no-store", action="store_true", help="print the summary only, write nothing")
 
 
 def _print_summary(result: dict) -> None:
     p = result["provenance"]
-    print(f"msr bench on {p['device']} (torch {p['torch']}, {result['seconds']:.0f} s)")
+    print(f"msr bench on {p['hardware']} (torch {p['torch']}, {p['wall_time_s']:.0f} s)")
     for r in result["train"]:
         if r.get("status") == "ok":
             print(f"  {r['model']:14s} {r['strategy']:18s} {r['median_ms']:9.1f} ms/step "
@@ -46,6 +46,6 @@ def main(args: argparse.Namespace) -> int:
     result = run_bench(quick=args.quick, device=device, progress=True)
     _print_summary(result)
     if not args.no_store:
-        path = store_result(result, args.out)
+        path = store_result(result, args.results)
         print(f"wrote {path}")
     return 0

@@ -1,0 +1,143 @@
+"""The whole suite in one run (:func:`run_bench`), its targets (:func:`summarize`) and the
+Performance chapter's tables (:func:`bench_table`)."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import torch
+
+from msr.bench.lif import bench_lif, bench_lif_bandwidth, spikingjelly_version
+from msr.bench.steps import bench_memory, bench_resnet104_memory, bench_train
+from msr.provenance import hardware_slug, provenance
+
+#: The layout of a result: ``provenance`` (:mod:`msr.provenance`), ``environment``, the rows.
+SCHEMA = 2
+
+
+def environment(device: torch.device) -> dict:
+    """What else shapes the timings: the hardware's key, torch's threads, the load of the
+    machine when the run began (other jobs slow every row) and the optional libraries."""
+    info = {"hardware_slug": hardware_slug(device), "threads": torch.get_num_threads()}
+    try:
+        info["loadavg_at_start"] = os.getloadavg()[0]
+    except OSError:
+        pass
+    try:
+        import triton
+
+        info["triton"] = triton.__version__
+    except Exception:
+        info["triton"] = None
+    info["spikingjelly"] = spikingjelly_version()
+    return info
+
+
+def _lif_ms(result: dict, backend: str, T: int) -> float | None:
+    rows = [r for r in result["lif"] if r["backend"] == backend and r["T"] == T and r["median_ms"]]
+    if not rows:
+        return None
+    return max(rows, key=lambda r: r["neurons"])["median_ms"]  # largest size
+
+
+def _train_row(result: dict, model: str, strategy: str) -> dict | None:
+    for r in result["train"]:
+        if r["model"] == model and r["strategy"] == strategy and r.get("status") == "ok":
+            return r
+    return None
+
+
+def summarize(result: dict) -> list[dict]:
+    """The suite's targets, each with the measured value and whether it is met."""
+    gpu = result["provenance"]["device"] == "cuda"
+    out = []
+
+    def target(name, value, threshold, higher=True):
+        met = None if value is None else (value >= threshold if higher else value <= threshold)
+        out.append({"target": name, "value": value, "threshold": threshold, "met": met})
+
+    fast = "msr-triton" if gpu else "msr-cpu"
+    ours = _lif_ms(result, fast, 6)
+    sj = _lif_ms(result, "spikingjelly", 6)
+    authors_lif = _lif_ms(result, "authors-loop", 6)
+    target(f"LIF fwd+bwd T=6: SpikingJelly / {fast}", sj / ours if sj and ours else None, 2.0)
+    target(f"LIF fwd+bwd T=6: authors' loop / {fast}", authors_lif / ours if authors_lif and ours else None, 2.0)
+    models = ["MS-ResNet-18", "MS-ResNet-20"] if not gpu else ["MS-ResNet-18"]
+    best = ["msr", "msr-channels-last", "msr-compile"] if not gpu else ["msr-bf16", "msr-bf16-graphs", "msr-fp32"]
+    for m in models:
+        a = _train_row(result, m, "authors")
+        ours_rows = [r for s in best if (r := _train_row(result, m, s))]
+        o = min(ours_rows, key=lambda r: r["median_ms"]) if ours_rows else None
+        ratio = a["median_ms"] / o["median_ms"] if a and o else None
+        target(f"{m} training step: authors / msr ({o['strategy'] if o else '-'})", ratio, 3.0 if gpu else 2.0)
+        if not gpu:
+            target(f"{m} share of step in convolutions ({o['strategy'] if o else '-'})",
+                   o.get("conv_share") if o else None, 0.85)
+    if gpu:
+        bw = result.get("lif_bandwidth") or {}
+        fr = [r["fraction_of_copy"] for r in bw.get("rows", []) if r["dtype"] == "float32"]
+        target("LIF kernels: fraction of copy bandwidth (fp32, min of fwd/bwd)", min(fr) if fr else None, 0.8)
+        r104 = result.get("resnet104") or {}
+        ok = r104.get("status") == "ok"
+        target("MS-ResNet-104 b64 T6 224px trains on one GPU (peak GB, <= 80)",
+               r104.get("peak_mem_MB", 0) / 1024 if ok else None, 80.0, higher=False)
+    return out
+
+
+def run_bench(quick: bool = True, device: str | torch.device = "cpu", progress: bool = False) -> dict:
+    """Run the whole suite and return the result dict (see the module docstring)."""
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device cuda requested but CUDA is not available; valid here: cpu")
+    t0 = time.perf_counter()
+    log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if progress else (lambda *a: None)
+    result: dict = {"schema": SCHEMA, "quick": bool(quick), "provenance": provenance(device),
+                    "environment": environment(device)}
+    if device.type == "cpu":
+        from msr.speed import tune_cpu_allocator
+
+        result["environment"]["cpu_allocator_tuned"] = tune_cpu_allocator()
+    log("msr bench: LIF ...")
+    result["lif"] = bench_lif(device, quick)
+    if device.type == "cuda":
+        log("msr bench: bandwidth ...")
+        try:
+            result["lif_bandwidth"] = bench_lif_bandwidth(device, quick)
+        except Exception as err:
+            result["lif_bandwidth"] = {"status": f"error: {type(err).__name__}: {err}"[:300], "rows": []}
+    log("msr bench: training steps ...")
+    result["train"] = bench_train(device, quick)
+    log("msr bench: memory (compact spike storage) ...")
+    result["memory"] = bench_memory(device, quick)
+    if device.type == "cuda" and not quick:
+        log("msr bench: MS-ResNet-104 memory ...")
+        result["resnet104"] = bench_resnet104_memory(device)
+    result["targets"] = summarize(result)
+    result["provenance"]["wall_time_s"] = time.perf_counter() - t0
+    return result
+
+
+def bench_table(result: dict):
+    """The chapter's tables: ``{"lif", "train", "memory", "targets"}`` -> DataFrame.
+
+    The LIF table has one row per (neurons, T) and one column per backend (median ms)
+    plus each backend's speed-up of the fastest msr backend over it; the training
+    table lists ms/step, images/s, conv share and memory with the ratio to the
+    authors' strategy of the same model."""
+    import pandas as pd
+
+    lif = pd.DataFrame(result["lif"])
+    lif_ok = lif[lif["median_ms"].notna()]
+    wide = lif_ok.pivot_table(index=["neurons", "T"], columns="backend", values="median_ms")
+    fast = "msr-triton" if "msr-triton" in wide.columns else "msr-cpu"
+    for col in list(wide.columns):
+        if col != fast:
+            wide[f"{col} / {fast}"] = wide[col] / wide[fast]
+    train = pd.DataFrame(result["train"])
+    if "median_ms" in train:
+        base = train[train["strategy"] == "authors"].set_index("model")["median_ms"]
+        train["speedup_vs_authors"] = [base.get(m, float("nan")) / ms if ms else float("nan")
+                                       for m, ms in zip(train["model"], train["median_ms"])]
+    return {"lif": wide.reset_index(), "train": train, "memory": pd.DataFrame(result.get("memory", [])),
+            "targets": pd.DataFrame(result["targets"])}
