@@ -90,7 +90,10 @@ def _device(device: str | torch.device | None) -> torch.device:
     """``device`` as a torch device; None: CUDA where present, else the CPU."""
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r} asked for, but CUDA is not available here; valid: cpu")
+    return dev
 
 
 def hardware_name(device: str | torch.device | None = None) -> str:

@@ -88,6 +88,13 @@ def test_a_copy_without_history_is_unknown_or_the_named_commit_never_head(isolat
         assert prov.git_commit(isolated) == "unknown"
 
 
+def test_a_device_this_machine_lacks_is_refused():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    with pytest.raises(ValueError, match="CUDA is not available here; valid: cpu"):
+        prov.provenance("cuda")
+
+
 def test_hardware_slug_is_a_file_name():
     slug = prov.hardware_slug("cpu")
     assert re.fullmatch(r"cpu-[a-z0-9-]+-\d+t", slug) and slug.endswith(f"-{torch.get_num_threads()}t")
@@ -107,13 +114,18 @@ def test_readers_use_the_schema_only():
 
 
 def test_stored_results_use_the_schema():
-    """Every committed result's provenance starts with exactly the schema's keys."""
+    """Every committed result's provenance starts with exactly the schema's keys, and its
+    file name is still the hash of its config (the provenance is not hashed)."""
     from pathlib import Path
+
+    from msr.results import config_hash, read_result
 
     root = Path(__file__).resolve().parents[1] / "results"
     files = sorted(f for profile in ("fmnist", "paper", "bench") for f in (root / profile).glob("*/*.json"))
     assert files
     for f in files:
-        p = json.loads(f.read_text())["provenance"]
+        rec = read_result(f)
+        assert config_hash(rec["config"]) == rec["hash"] == f.stem, f
+        p = rec["provenance"]
         assert tuple(p)[:len(prov.KEYS)] == prov.KEYS, f
         assert p["device"] in ("cpu", "cuda") and p["git_commit"] != "HEAD", f
