@@ -41,6 +41,10 @@ class ResultError(ValueError):
     """A result file exists but is not a msr result; the file is left untouched."""
 
 
+class IncompleteInputs(ValueError):
+    """An analysis could not load every trained model it was asked for; nothing was stored."""
+
+
 #: Keys every stored result has (written by :meth:`ResultsStore.put`).
 RESULT_KEYS = ("config", "hash", "provenance")
 
@@ -118,6 +122,29 @@ def provenance(device: str | torch.device | None = None) -> dict:
         "device": device_name(device),
         "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+def hardware_of(prov: dict | None) -> str:
+    """The hardware named in a stored provenance record."""
+    if not prov:
+        return "unknown"
+    for key in ("hardware", "device_name", "gpu", "device"):
+        if prov.get(key):
+            return str(prov[key])
+    return "unknown"
+
+
+def commit_of(prov: dict | None) -> str:
+    if not prov:
+        return "unknown"
+    c = prov.get("git_commit") or prov.get("commit") or "unknown"
+    return str(c)[:10] + ("+dirty" if prov.get("git_dirty") or prov.get("dirty") else "")
+
+
+def date_of(prov: dict | None) -> str:
+    if not prov:
+        return "unknown"
+    return str(prov.get("date_utc") or prov.get("date") or "unknown")[:19]
 
 
 def check_writable_dir(path: str | Path, what: str) -> Path:
