@@ -121,11 +121,12 @@ def test_run_times_counts_stored_runs(tmp_path):
 
 def test_state_change_claim_compares_measured_with_eq8():
     row = lambda changed: {"changed": changed, "eq8": 0.159}
-    near = chapters.unavailing._state_change_claim({"rows": {"vanilla-20 init": [row(0.15), row(0.16), {"changed": None}]}})
-    far = chapters.unavailing._state_change_claim({"rows": {"vanilla-20 init": [row(0.05), row(0.06)]}})
+    claim = chapters.unavailing._state_change_claim
+    near = claim({"rows": {"vanilla-20 init": [row(0.15), row(0.16), {"changed": None}]}})
+    far = claim({"rows": {"vanilla-20 init": [row(0.05), row(0.06)]}})
     assert near["shown"] is True and "15.5 % measured" in near["evidence"]
     assert far["shown"] is False
-    assert chapters.unavailing._state_change_claim(None)["shown"] is None
+    assert claim(None)["shown"] is None
 
 
 def _dvs_bench(result):
@@ -165,7 +166,8 @@ def test_table_iv_frame_and_event_figure_label_the_emulated_data(tmp_path, monke
     assert ex["dataset"] in ("fashion_mnist_dvs", "synthetic_dvs") and ex["frames"].shape == (2, 2, 2, 64, 64)
     assert ex["frames"].sum(axis=(1, 2, 3, 4)).tolist() == ex["counts"] and min(ex["counts"]) > 0
     assert not list(tmp_path.rglob("*.npy"))  # examples are emulated on the fly, never stored
-    assert chapters.benchmarks.dvs_examples(chapters.ChapterContext("paper", data_root=str(tmp_path))) is None  # recorded data
+    recorded = chapters.ChapterContext("paper", data_root=str(tmp_path))  # CIFAR10-DVS: recorded, not emulated
+    assert chapters.benchmarks.dvs_examples(recorded) is None
     monkeypatch.setattr(book, "FIGURES", tmp_path / "figures")
     book.save_figure(book.plot_event_frames(ex), "dvs_event_frames", "smoke", "footer")
     assert (tmp_path / "figures" / "smoke" / "dvs_event_frames.png").exists()

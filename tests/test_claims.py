@@ -71,13 +71,14 @@ def test_eq8_claim_is_arithmetic():
 # ---------------------------------------------------------------------- state changes
 def test_state_change_claim():
     row = lambda changed: {"changed": changed, "eq8": 0.159}
-    near = chapters.unavailing._state_change_claim({"rows": {"vanilla-20 init": [row(0.15), row(0.16), {"changed": None}]}})
+    claim = chapters.unavailing._state_change_claim
+    near = claim({"rows": {"vanilla-20 init": [row(0.15), row(0.16), {"changed": None}]}})
     assert "15.5 % measured" in _check(near, True)["evidence"]
-    _check(chapters.unavailing._state_change_claim({"rows": {"vanilla-20 init": [row(0.05), row(0.06)]}}), False)
+    _check(claim({"rows": {"vanilla-20 init": [row(0.05), row(0.06)]}}), False)
     # one network far off is enough to fail
-    _check(chapters.unavailing._state_change_claim({"rows": {"a": [row(0.16)], "b": [row(0.30)]}}), False)
-    _check(chapters.unavailing._state_change_claim(None), None)
-    _check(chapters.unavailing._state_change_claim({"rows": {"vanilla-20 init": [{"changed": None, "eq8": 0.1}]}}), None)
+    _check(claim({"rows": {"a": [row(0.16)], "b": [row(0.30)]}}), False)
+    _check(claim(None), None)
+    _check(claim({"rows": {"vanilla-20 init": [{"changed": None, "eq8": 0.1}]}}), None)
 
 
 # ------------------------------------------------------------------------------ SSIM

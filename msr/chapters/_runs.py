@@ -141,7 +141,8 @@ def seed_summary(runs, key: Callable) -> dict:
             out[k] = None
             continue
         out[k] = {**acc_of(done[0][1]), **spread([r["final"]["reported_acc"] for _, r in done]),
-                  "seeds": [seed for seed, _ in done], "planned": len(items), "hashes": [r.get("hash") for _, r in done]}
+                  "seeds": [seed for seed, _ in done], "planned": len(items),
+                  "hashes": [r.get("hash") for _, r in done]}
     return out
 
 
@@ -186,14 +187,16 @@ def measured_models(ctx: ChapterContext) -> list[tuple[str, Any, str, dict | Non
     if t2:
         c, r = max(t2, key=lambda cr: cr[0].depth)
         out.append((f"cifar_resnet{c.depth}", c, "table2", r))
-    out += [(f"cifar_resnet{c.depth} (short run)", c, "short", r) for c, r, _ in train_runs(ctx, "short", seeds=primary())]
+    out += [(f"cifar_resnet{c.depth} (short run)", c, "short", r)
+            for c, r, _ in train_runs(ctx, "short", seeds=primary())]
     for exp in ("dvs", "imagenet"):
         out += [(c.model, c, exp, r) for c, r, _ in train_runs(ro, exp, seeds=primary())]
     # MS-ResNet104 (Table V, Fig. 3a stage 3): the finetuned two-phase ImageNet model where the
     # profile trains one, and Fig. 5b's CIFAR-family MS-ResNet104 with MS's own initialisation
     out += [(c.model, c, "two_phase", r) for c, r, _ in train_runs(ro, "two_phase", seeds=primary())
             if c.model == "imagenet_resnet104" and c.init_from]
-    out += [(f"cifar_resnet{c.depth} (Fig. 5b run)", c, "init", r) for c, r, _ in train_runs(ro, "init", seeds=primary())
+    out += [(f"cifar_resnet{c.depth} (Fig. 5b run)", c, "init", r)
+            for c, r, _ in train_runs(ro, "init", seeds=primary())
             if c.depth == 104 and c.norm == "tdbn" and c.gamma1 == 1.0 and c.gamma2 == 0.0]
     return out
 
