@@ -1,7 +1,7 @@
 """Helpers the book's notebooks share: parameters, figure style, provenance captions,
 tables beside the paper's values, and the "not computed yet" box.
 
-A notebook is narrative plus a few calls into :mod:`msr.pipeline` (compute) and this
+A notebook is narrative plus a few calls into :mod:`msr.chapters` (compute) and this
 module (render).  Everything here renders; nothing here trains.
 
 Labelling rules the helpers enforce:
@@ -275,7 +275,7 @@ def table(df, name: str, profile: str, caption: str, footer: str, digits: int = 
     return styler
 
 
-#: How a claim row of each kind (msr.pipeline.CLAIM_KINDS) reads: only ``evidence`` rows are
+#: How a claim row of each kind (msr.chapters.CLAIM_KINDS) reads: only ``evidence`` rows are
 #: reproduction results; the others are checks that cannot tell us whether the paper holds.
 CLAIM_VERDICTS = {
     "evidence": {True: "**shown** by our run", False: "**not shown** by our run", None: "**not run** yet"},
@@ -306,7 +306,7 @@ _KIND_STYLE = {"Conv": ("Conv 3x3", "#9ecae1"), "Norm": ("BN", "#a1d99b"), "LIF"
 
 def draw_block_flows(flows: dict, order=("plain", "vanilla", "wolif", "ms", "sr_b", "sr_c")):
     """Fig. 1 / 2a / 6: one column per block type, drawn from the forward order traced
-    on the module (:func:`msr.pipeline.block_flow`), not from a picture."""
+    on the module (:func:`msr.structure.block_flow`), not from a picture."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyBboxPatch
 
@@ -451,7 +451,7 @@ def provs(*items) -> list:
 # ------------------------------------------------------ chapter 2: degradation ----
 
 def acc_cell(r: dict | None, digits: int = 2):
-    """A table cell of a trained accuracy over seeds (:func:`msr.pipeline.seed_summary`):
+    """A table cell of a trained accuracy over seeds (:func:`msr.chapters._runs.seed_summary`):
     ``"91.23 ± 0.41 (3)"`` for n > 1 seeds, ``"91.23 (1)"`` for one, ``(2 of 3)`` when
     seeds asked for are missing, ``"not run"`` for none."""
     if not r:

@@ -5,7 +5,7 @@ A finished training run is analysed at once, in the process that trained it
 commands of :mod:`msr.budget`), and every analysis is stored as a small result keyed
 by the run's hash: ``results/<profile>/<folder>/<key>.json`` (+ ``.npz``) with the
 config ``{"kind", "experiment", "run": <run hash>, sizes...}``.  The chapters
-(:mod:`msr.pipeline`) assemble their figures from these items (:func:`result`), so no
+(:mod:`msr.chapters`) assemble their figures from these items (:func:`result`), so no
 checkpoint has to outlive the command that trained the model.
 
 Which trained models get which analysis (``ANALYSES``):
@@ -39,6 +39,20 @@ MEASURED_EXPERIMENTS = ("short", "dvs", "imagenet")
 INPUTS = "test transform, first samples"
 
 
+def analysis_sizes(profile: str) -> dict:
+    """How much data each analysis looks at (smoke: seconds on a CPU); the sizes an
+    analysis uses are part of its key (:func:`item_config`)."""
+    if profile == "smoke":
+        return dict(samples=8, grid=5, probes=2, iso_depths=(8, 20, 44), iso_batch=4)
+    return dict(samples=256, grid=21, probes=8, iso_depths=(8, 14, 20, 32, 44, 56, 110, 482), iso_batch=16)
+
+
+def analysis_T(cfg, x) -> int | None:
+    """The T a trained model is analysed at: its inference T (``test_T``, ResNet-104: 5 as
+    in Table V) for images, None for event frames (they bring their own T)."""
+    return None if x.dim() == 5 else (cfg.test_T or cfg.T)
+
+
 def _table2(*blocks: str, depths: tuple[int, ...] | None = None) -> Callable:
     def applies(experiment: str, cfg) -> bool:
         return (experiment == "table2" and (not blocks or cfg.block in blocks)
@@ -49,7 +63,7 @@ def _table2(*blocks: str, depths: tuple[int, ...] | None = None) -> Callable:
 def _firing_applies(experiment: str, cfg) -> bool:
     """Table II, the measured experiments, and the MS-ResNet104s (Table V, Fig. 3a stage 3):
     the finetuned two-phase ImageNet model and Fig. 5b's CIFAR-family run with MS's own
-    initialisation (``msr.pipeline._measured_models`` labels the same runs)."""
+    initialisation (``msr.chapters._runs.measured_models`` labels the same runs)."""
     if experiment == "two_phase":
         return cfg.model == "imagenet_resnet104" and bool(cfg.init_from)
     if experiment == "init":
@@ -91,8 +105,6 @@ def _firing(model, cfg, inputs, sizes):
 
     names = [n for n, _ in model.named_modules() if n.endswith(("lif1", "lif2"))]
     keep = [names[0], names[len(names) // 2], names[-1]] if names else []
-    from msr.pipeline import analysis_T
-
     x, _ = inputs.get(cfg, sizes["samples"])
     T = analysis_T(cfg, x)  # the inference T (ResNet-104: 5, Table V); event frames bring theirs
     rec = firing_rates(model, x, T=T, keep=keep)
@@ -109,8 +121,6 @@ def _firing(model, cfg, inputs, sizes):
 def _energy(model, cfg, inputs, sizes):
     from msr.analysis.energy import measure_energy
 
-    from msr.pipeline import analysis_T
-
     x, _ = inputs.get(cfg, sizes["samples"])
     m = measure_energy(model, x, T=analysis_T(cfg, x))  # event frames: counted per frame (Sec. IV-C)
     return {"T": m.T, "per_frame": m.per_frame, "flops": m.flops, "rate": m.network_rate, "syops": m.syops_formula,
@@ -120,19 +130,18 @@ def _energy(model, cfg, inputs, sizes):
 
 
 def _landscape(model, cfg, inputs, sizes):
-    from msr.analysis.landscape import loss_landscape
-    from msr.pipeline import _nonconvexity
+    from msr.analysis.landscape import loss_landscape, nonconvexity
 
     x, y = inputs.get(cfg, sizes["samples"], train_split=True)
     d = loss_landscape(model, [(x, y)], steps=sizes["grid"], span=1.0, seed=0).to_dict()
-    d["nonconvexity"] = _nonconvexity(np.asarray(d["loss"]))
+    d["nonconvexity"] = nonconvexity(np.asarray(d["loss"]))
     return d
 
 
 @dataclass(frozen=True)
 class Analysis:
     """One analysis of a trained model: where it is stored, which runs get it, the
-    sizes (keys of ``msr.pipeline._analysis_sizes``) that are part of its key."""
+    sizes (keys of :func:`analysis_sizes`) that are part of its key."""
 
     kind: str
     folder: str  # results-store folder (shared with the chapter's other items)
@@ -162,10 +171,8 @@ def _get(kind: str) -> Analysis:
 
 def item_config(kind: str, experiment: str, cfg, profile: str) -> dict:
     """The results-store key of analysis ``kind`` of the run ``cfg`` of ``experiment``."""
-    from msr import pipeline
-
     a = _get(kind)
-    sizes = pipeline._analysis_sizes(profile)
+    sizes = analysis_sizes(profile)
     return {"kind": f"{kind}_run", "experiment": experiment, "run": cfg.hash(), "inputs": INPUTS,
             **{k: sizes[k] for k in a.sizes}}
 
@@ -255,9 +262,7 @@ def analyse(cfg, experiment: str, profile: str, *, store, run_dir="runs", device
         log(f"  analyses of run {cfg.hash()} not computed, nothing stored: {err}")
         return {**status, **{a.kind: f"failed: {err}" for a in todo}}
     inputs = inputs if inputs is not None and inputs.device == dev else Inputs(dev)
-    from msr.pipeline import _analysis_sizes
-
-    sizes = _analysis_sizes(profile)
+    sizes = analysis_sizes(profile)
     for a in todo:
         if deadline is not None and deadline.left() <= 0:
             status[a.kind] = "out of time"
@@ -287,7 +292,7 @@ def result(ctx, kind: str, experiment: str, cfg) -> tuple[dict, dict | None] | N
         status = analyse(cfg, experiment, ctx.profile, store=ctx.store, device=ctx.device, kinds=(kind,),
                          log=lambda *_: None)
         if status.get(kind, "").startswith("failed"):  # damaged weights or a failing analysis: an error
-            from msr.pipeline import IncompleteInputs
+            from msr.results import IncompleteInputs
 
             raise IncompleteInputs(f"{kind} of run {cfg.hash()} not computed, nothing stored: "
                                    f"{status[kind][len('failed: '):]}")

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from msr.book import PARAMETERS, ParameterError, check_parameters
-from msr.pipeline import CHAPTER_ORDER
+from msr.chapters import CHAPTER_ORDER
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "book" / "notebooks"

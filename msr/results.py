@@ -41,6 +41,10 @@ class ResultError(ValueError):
     """A result file exists but is not a msr result; the file is left untouched."""
 
 
+class IncompleteInputs(ValueError):
+    """An analysis could not load every trained model it was asked for; nothing was stored."""
+
+
 #: Keys every stored result has (written by :meth:`ResultsStore.put`).
 RESULT_KEYS = ("config", "hash", "provenance")
 

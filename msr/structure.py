@@ -4,6 +4,9 @@ Table V counts the MACs ("FLOPs") of the convolutions in the residual paths only
 the encoding layer (stem) and the shortcut downsampling are excluded because they do
 not receive spikes.  :func:`summarize` reports every part separately, per image and
 per timestep (T = 1), so MACs x T x firing rate gives the SyOPs of Table V.
+
+The model as built is also traced: :func:`stage_shapes` (Table I, IX) and
+:func:`block_flow` (the forward order inside a block, Fig. 1, 2a).
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from msr.blocks import SpikingSpec, get_block
 from msr.models import SpikingResNet
 
 _RESIDUAL = re.compile(r"^stages\.\d+\.\d+\.conv[12]$")
@@ -77,6 +81,81 @@ def summarize(model: SpikingResNet, input_size: tuple[int, int, int] | None = No
         macs_fc=macs.get("fc", 0),
         residual_convs=residual,
     )
+
+
+def structure_models() -> list[tuple[str, str, dict]]:
+    """Models whose structure the architectures chapter counts: ``(label, model name, kwargs)``."""
+    out = [(f"cifar_resnet{d} (ms)", "cifar_resnet", {"depth": d, "block": "ms"})
+           for d in (8, 14, 20, 32, 44, 56, 104, 110, 482)]
+    out += [(f"cifar_resnet20 ({b})", "cifar_resnet", {"depth": 20, "block": b})
+            for b in ("plain", "vanilla", "wolif", "sr_b", "sr_c")]
+    out += [(n, n, {}) for n in ("imagenet_resnet18", "imagenet_resnet34", "imagenet_resnet104", "dvs_resnet20")]
+    return out
+
+
+def stage_shapes(model) -> list[dict]:
+    """Per stage: blocks, output size and channels, traced on a dummy input (Table I/IX as built)."""
+    shapes: list[dict] = []
+    hooks = []
+    for i, stage in enumerate(model.stages):
+        def stage_hook(m, inp, out, i=i):
+            shapes.append({"stage": i + 1, "blocks": len(m), "output": f"{out.shape[-2]}x{out.shape[-1]}",
+                           "channels": int(out.shape[-3])})
+        hooks.append(stage.register_forward_hook(stage_hook))
+    stem: dict = {}
+
+    def stem_hook(m, inp, out):
+        stem.update(output=f"{out.shape[-2]}x{out.shape[-1]}", channels=int(out.shape[-3]),
+                    kernel=m.kernel_size[0], stride=m.stride[0])
+    hooks.append(model.stem_conv.conv.register_forward_hook(stem_hook))  # encode() calls the bare conv
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, *model.input_size), T=1)
+    for h in hooks:
+        h.remove()
+    return [{"stage": 0, "blocks": 0, **stem}] + shapes
+
+
+def block_flow(block_name: str) -> dict:
+    """The forward order of a block's named children, traced with hooks on a dummy input.
+
+    Returns ``{"path": [...], "post": [...], "shortcut": bool, "spiking_input": bool,
+    "spiking_output": bool}``: ``path`` is the residual path (names in call order),
+    ``post`` the modules applied after the addition (the vanilla block's interblock
+    LIF), found by following which module consumed which module's output.
+    """
+    cls = get_block(block_name)
+    block = cls(4, 4, 1, SpikingSpec()).eval()
+    calls: list[tuple[str, int, int]] = []  # name, id(input), id(output)
+    keep = []  # keep tensors alive so ids stay unique
+
+    def hook(name):
+        def fn(module, inputs, output):  # returns None: the output is unchanged
+            calls.append((name, id(inputs[0]), id(output)))
+            keep.extend([inputs[0], output])
+        return fn
+
+    hooks = [m.register_forward_hook(hook(n)) for n, m in block.named_children()]
+    x = (torch.rand(1, 1, 4, 6, 6) > 0.5).float()
+    with torch.no_grad():
+        y = block(x)
+    for h in hooks:
+        h.remove()
+    outputs = {o: n for n, _, o in calls}
+    path, post, cur = [], [], id(x)
+    for name, i, o in calls:
+        if name == "shortcut":
+            continue
+        if i == cur or outputs.get(i) in path:
+            path.append(name)
+            cur = o
+        else:
+            post.append(name)
+    return {"block": block_name, "path": path, "post": post, "shortcut": cls.has_shortcut,
+            "shortcut_identity": isinstance(block.shortcut, torch.nn.Identity),
+            "spiking_input": cls.spiking_input, "spiking_output": cls.spiking_output,
+            "kinds": {n: type(getattr(block, n)).__name__ for n in path + post},
+            "ends_in": type(getattr(block, (post or path)[-1])).__name__, "out_shape": list(y.shape)}
 
 
 def human(n: float, unit: str = "") -> str:

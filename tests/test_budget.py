@@ -15,7 +15,7 @@ import pytest
 
 from conftest import nan_loss_at_step
 from msr import pack as packing
-from msr import per_run, pipeline
+from msr import chapters, per_run
 from msr.budget import BudgetExhausted, Deadline, experiment_names, parse_duration, run_pending
 from msr.profiles import PROFILES
 from msr.results import ResultsStore, load_checkpoint
@@ -59,7 +59,7 @@ def small():
     with pytest.MonkeyPatch.context() as mp:
         smoke = PROFILES["smoke"]
         mp.setitem(PROFILES, "smoke", replace(smoke, experiments={**smoke.experiments, "table2": {"depths": DEPTHS}}))
-        mp.setattr(pipeline, "_analysis_sizes", lambda profile: dict(TINY_SIZES))
+        mp.setattr(per_run, "analysis_sizes", lambda profile: dict(TINY_SIZES))
         mp.setenv("MSR_OFFLINE", "1")
         yield PROFILES["smoke"]
 
@@ -144,21 +144,21 @@ def test_chapters_assemble_per_run_items_without_checkpoints(reference, tmp_path
     results = tmp_path / "results"
     shutil.copytree(reference[0], results)  # the chapters add their cheap items
     monkeypatch.chdir(tmp_path)  # no runs/ here: nothing can be loaded or retrained
-    ctx = pipeline.Ctx("smoke", store=ResultsStore(results), render_only=True, quiet=True)
-    un = pipeline.unavailing(ctx)
+    ctx = chapters.ChapterContext("smoke", store=ResultsStore(results), render_only=True, quiet=True)
+    un = chapters.unavailing.compute(ctx)
     assert set(un["ssim"]["series"]) == {"vanilla-44", "ms-44"} and len(un["ssim"]["provenances"]) == 2
     assert len(un["ssim"]["series"]["ms-44"]["ssim"]) == 20  # 21 blocks: 20 consecutive pairs
     assert set(un["state_change"]["rows"]) == {"vanilla-44 trained"}
-    iso = pipeline.isometry(ctx)["isometry"]
+    iso = chapters.isometry.compute(ctx)["isometry"]
     assert {(r["block"], r["depth"], r["state"]) for r in iso["rows"]} == {
         (b, d, "trained") for b in ("vanilla", "ms") for d in DEPTHS}
-    fi = pipeline.firing(ctx)
+    fi = chapters.firing.compute(ctx)
     assert set(fi["firing"]["models"]) == {"cifar_resnet44"} and fi["rates"]["cifar_resnet44"]["provenance"]
     assert [k for k in fi["rasters"]] == ["cifar_resnet44__0", "cifar_resnet44__1", "cifar_resnet44__2"]
     assert fi["rasters"]["cifar_resnet44__0"].shape[1] == 4 * 2  # 4 samples x T = 2
-    en = pipeline.energy(ctx)["measured"]
+    en = chapters.energy.compute(ctx)["measured"]
     assert set(en) == {"cifar_resnet44"} and en["cifar_resnet44"]["T"] == 2
-    ls = pipeline.landscape(ctx)["landscape"]
+    ls = chapters.landscape.compute(ctx)["landscape"]
     assert set(ls["landscapes"]) == {"vanilla-44", "ms-44"}
     assert np.asarray(ls["landscapes"]["ms-44"]["loss"]).shape == (3, 3)
     assert not (tmp_path / "runs").exists()

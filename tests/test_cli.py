@@ -19,7 +19,7 @@ from msr.sweep import experiment_configs
 
 ROOT = Path(__file__).resolve().parents[1]
 #: modules of other commands (training, chapters, notebooks); none may load for ``bench --help``
-OTHERS = ("msr.train", "msr.data", "msr.sweep", "msr.pipeline", "msr.book", "msr.reproduce", "msr.pack",
+OTHERS = ("msr.train", "msr.data", "msr.sweep", "msr.chapters", "msr.book", "msr.reproduce", "msr.pack",
           "torchvision", "papermill", *(f"msr.cli.{c}" for c in cli.COMMANDS if c != "bench"))
 
 IMPORTED = """

@@ -31,10 +31,11 @@ import numpy as np
 import pytest
 import torch
 
-from msr import cli, pipeline
+from msr import cli
 from msr.cli.train import config_from_args
 from msr.data import CorruptDataError, MissingDataError, build_datasets
-from msr.pipeline import Ctx, IncompleteInputs
+from msr.chapters import CHAPTERS, ChapterContext, IncompleteInputs
+from msr.chapters._runs import trained_model
 from msr.results import (CheckpointError, ResultError, ResultsStore, load_checkpoint, remove_stale_temps,
                          save_checkpoint)
 from msr.sweep import experiment_configs
@@ -194,7 +195,7 @@ def malformed_result_in_book(env: Env):
     first = experiment_configs("table2", "smoke")[0]
     store, path = _malformed(env, "no-keys", "table2", first.hash_dict())
     with pytest.raises(ResultError, match=str(path)):
-        pipeline.CHAPTERS["degradation"](Ctx("smoke", render_only=True, store=store))
+        CHAPTERS["degradation"].compute(ChapterContext("smoke", render_only=True, store=store))
 
 
 def damaged_arrays(env: Env):
@@ -385,8 +386,8 @@ def bad_weights(env: Env, kind: str):
     # the analysis path: nothing from fewer models than asked for is stored
     env.mp.chdir(path.parents[4])  # the chapters read ./runs
     store = ResultsStore(env.tmp / "results")
-    ctx = Ctx("smoke", store=store)
-    count = lambda: {"rate": float(pipeline.trained_model(ctx, cfg, "train").stem_conv.conv.weight.detach().abs().sum())}
+    ctx = ChapterContext("smoke", store=store)
+    count = lambda: {"rate": float(trained_model(ctx, cfg, "train").stem_conv.conv.weight.detach().abs().sum())}
     with pytest.raises(IncompleteInputs, match=f"landscape not computed, nothing stored: .*{says}"):
         ctx.item("landscape", {"runs": [cfg.hash()]}, count)
     assert files_under(env.tmp / "results") == []

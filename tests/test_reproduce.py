@@ -15,7 +15,7 @@ import yaml
 
 from msr import cli, reproduce
 from msr.book import PARAMETERS
-from msr.pipeline import CHAPTER_ORDER
+from msr.chapters import CHAPTER_ORDER
 
 pm = pytest.importorskip("papermill")
 

@@ -1,5 +1,5 @@
 """Seeds: one stored run per seed, mean ± std (n) in tables, claims judged against the seed
-spread (msr.pipeline.SPREAD_RULE), seed 0 of everything first in budgeted commands.
+spread (msr.chapters.SPREAD_RULE), seed 0 of everything first in budgeted commands.
 Known answers on synthetic multi-seed result sets: a clear drop, a drop inside the noise,
 a missing seed."""
 from __future__ import annotations
@@ -9,7 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from msr import book, pipeline
+from msr import book, chapters
+from msr.chapters._runs import seed_summary, train_runs
 from msr.budget import planned_seeds, run_pending
 from msr.profiles import PROFILES, VALUE_ORDER
 from msr.results import ResultsStore
@@ -31,7 +32,7 @@ def _runs(block: str, accs_by_depth: dict, planned: int = 3) -> list:
 
 
 def _t2(block: str, accs_by_depth: dict, planned: int = 3) -> dict:
-    return pipeline.seed_summary(_runs(block, accs_by_depth, planned), lambda c: (c.block, c.depth))
+    return seed_summary(_runs(block, accs_by_depth, planned), lambda c: (c.block, c.depth))
 
 
 # -------------------------------------------------------------- summaries, tables ----
@@ -67,35 +68,35 @@ def test_depth_figure_draws_error_bars_and_seeds():
 
 def test_clear_drop_is_shown():
     t = _t2("plain", {8: [80, 81, 80.5], 14: [86, 86.5, 85.5], 20: [84, 84.5, 83.5], 56: [70, 71, 69]})
-    c = pipeline._table2_claims(t)[0]
+    c = chapters.degradation._table2_claims(t)[0]
     assert c["shown"] is True and "beyond the seed spread" in c["evidence"] and "3 seeds" in c["evidence"]
 
 
 def test_drop_inside_the_noise_is_not_shown():
     # peak at 14 by mean, but the deepest model is within the seed spread of it
     t = _t2("plain", {8: [80, 84, 82], 14: [84, 88, 86], 20: [83, 87, 85], 56: [81, 89, 85]})
-    c = pipeline._table2_claims(t)[0]
+    c = chapters.degradation._table2_claims(t)[0]
     assert c["shown"] is False and "inside the seed spread" in c["evidence"]
     # the same means from one seed each: no spread, so the drop counts, and the verdict says so
     one = _t2("plain", {8: [82], 14: [86], 20: [85], 56: [85]}, planned=1)
-    c1 = pipeline._table2_claims(one)[0]
+    c1 = chapters.degradation._table2_claims(one)[0]
     assert c1["shown"] is True and "one seed" in c1["evidence"]
 
 
 def test_missing_seed_uses_the_seeds_stored_and_says_how_many():
     t = _t2("vanilla", {8: [80, 81, None], 14: [84, 85, None], 20: [88, 89, None], 56: [70, 71, None]})
-    c = pipeline._table2_claims(t)[1]
+    c = chapters.degradation._table2_claims(t)[1]
     assert c["shown"] is True and "2 seeds" in c["evidence"]
     # a missing seed that leaves a depth with one seed: mixed counts
     t[("vanilla", 56)] = _t2("vanilla", {56: [70]}, planned=3)[("vanilla", 56)]
-    assert "1-2 seeds" in pipeline._table2_claims(t)[1]["evidence"]
+    assert "1-2 seeds" in chapters.degradation._table2_claims(t)[1]["evidence"]
 
 
 def test_ms_keeps_improving_only_beyond_the_noise():
     clear = _t2("ms", {8: [80, 81, 80], 20: [85, 86, 85], 56: [90, 91, 90]})
-    assert pipeline._table2_claims(clear)[2]["shown"] is True
+    assert chapters.degradation._table2_claims(clear)[2]["shown"] is True
     noisy = _t2("ms", {8: [80, 90, 85], 20: [84, 88, 86], 56: [82, 92, 87]})  # deepest best by mean, not beyond
-    c = pipeline._table2_claims(noisy)[2]
+    c = chapters.degradation._table2_claims(noisy)[2]
     assert c["shown"] is False and "within the spread of depth 8" in c["evidence"]
 
 
@@ -103,21 +104,21 @@ def test_shortcuts_claim_counts_ties_within_the_noise():
     def t6(pairs):
         out = {}
         for d, (a, b) in zip((32, 44, 56), pairs):
-            out.update(pipeline.seed_summary(
+            out.update(seed_summary(
                 [(SimpleNamespace(dataset="fm", block=blk, depth=d, seed=s), {"final": {"reported_acc": x},
                   "config": {"dataset": "fm"}}, None) for blk, xs in (("ms", a), ("sr_b", b)) for s, x in enumerate(xs)],
                 lambda c: (c.dataset, c.block, c.depth)))
         return out
     # SR-A below SR-B by mean at 2 of 3 depths, but within the spread: not clearly worse
-    c = pipeline._shortcuts_claim(t6([([89, 91], [90, 92]), ([89, 91], [90, 92]), ([92, 93], [90, 91])]))
+    c = chapters.shortcuts._shortcuts_claim(t6([([89, 91], [90, 92]), ([89, 91], [90, 92]), ([92, 93], [90, 91])]))
     assert c["shown"] is True and "within the seed spread at 2" in c["evidence"] and "2 seeds" in c["evidence"]
-    c = pipeline._shortcuts_claim(t6([([80, 81], [90, 91]), ([80, 81], [90, 91]), ([92, 93], [90, 91])]))
+    c = chapters.shortcuts._shortcuts_claim(t6([([80, 81], [90, 91]), ([80, 81], [90, 91]), ([92, 93], [90, 91])]))
     assert c["shown"] is False and "clearly worse at 2" in c["evidence"]
 
 
 def test_report_rows_say_the_seeds():
     t2 = _t2("plain", {8: [80.0, 82.0, 84.0], 14: [90.0]})
-    rows = {r.quantity: r for r in pipeline.report_rows("smoke", {"degradation": {"table2": t2}})}
+    rows = {r.quantity: r for r in chapters.report.report_rows("smoke", {"degradation": {"table2": t2}})}
     assert rows["PlainNet, depth 8"].ours == pytest.approx(82.0)
     assert rows["PlainNet, depth 8"].note == "mean of 3 seeds, std 2.00"
     assert rows["PlainNet, depth 14"].note == "one seed"
@@ -182,7 +183,7 @@ def test_seeds_are_distinct_stored_runs_and_stored_ones_are_skipped(tmp_path, mo
     again = run_sweep("short", "smoke", store=store, run_dir=runs, seeds=[1, 0])
     assert all(r.get("skipped") for r in again)
     # a chapter reading the store in render-only mode finds both seeds, though the profile gives one
-    ctx = pipeline.Ctx("smoke", render_only=True, store=store)
-    got = pipeline.train_runs(ctx, "short")
+    ctx = chapters.ChapterContext("smoke", render_only=True, store=store)
+    got = train_runs(ctx, "short")
     assert sorted(c.seed for c, r, _ in got if r) == [0, 1]
-    assert [c.seed for c, r, _ in pipeline.train_runs(ctx, "short", seeds=(0,))] == [0]
+    assert [c.seed for c, r, _ in train_runs(ctx, "short", seeds=(0,))] == [0]

@@ -173,6 +173,16 @@ def loss_landscape(
     return Landscape(alphas, betas, loss, acc, seed)
 
 
+def nonconvexity(loss: np.ndarray) -> float:
+    """Share of interior grid points where the discrete Hessian along the axes is
+    negative somewhere (a local non-convexity index; 0 for a convex bowl, Fig. 4)."""
+    if loss.shape[0] < 3:
+        return float("nan")
+    dxx = loss[1:-1, 2:] - 2 * loss[1:-1, 1:-1] + loss[1:-1, :-2]
+    dyy = loss[2:, 1:-1] - 2 * loss[1:-1, 1:-1] + loss[:-2, 1:-1]
+    return float(np.mean((dxx < 0) | (dyy < 0)))
+
+
 def plot_landscape(ax, landscape: "Landscape | dict", levels: int = 20, log: bool = False, clabel: bool = True):
     """Contour plot of Fig. 4 on ``ax``; ``log`` contours log(loss) for wide ranges."""
     ls = Landscape.from_dict(landscape) if isinstance(landscape, dict) else landscape

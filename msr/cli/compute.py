@@ -1,5 +1,5 @@
 """``msr compute NAMES``: the compute step of book chapters without notebooks
-(:mod:`msr.pipeline`), e.g. on a GPU machine; with ``--budget``, the pending experiments of
+(:mod:`msr.chapters`), e.g. on a GPU machine; with ``--budget``, the pending experiments of
 the profile's value order until a deadline, then packed (:mod:`msr.budget`, :mod:`msr.pack`)."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 import time
 
 from msr.cli._options import add_device, add_profile, add_runs, device_of
-from msr.pipeline import CHAPTER_ORDER
+from msr.chapters import CHAPTER_ORDER
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -55,7 +55,7 @@ def main(args: argparse.Namespace) -> int:
 def _chapters(args: argparse.Namespace) -> int:
     """Each named chapter's compute step; one line per chapter, a failing one does not stop the others."""
     from msr.book import check_parameters
-    from msr.pipeline import CHAPTERS, run
+    from msr.chapters import CHAPTERS, run
     from msr.results import check_writable_dir, default_root
 
     names = list(CHAPTER_ORDER) if args.names == ["all"] else args.names

@@ -1,0 +1,82 @@
+"""Degradation (book chapter 2): Table II (plain / vanilla / wolif / ms x depth), the deep
+MS-ResNets of Sec. III-D, the gamma2 = 0 ablation, and the three Table II claims."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from msr.chapters._claims import clearly_above, pm, sd, seeds_note
+from msr.chapters._runs import seed_summary, train_runs
+
+if TYPE_CHECKING:
+    from msr.chapters import ChapterContext
+
+
+def compute(ctx: ChapterContext) -> dict:
+    """Chapter 2: Table II sweep (plain / vanilla / wolif / ms x depth) and MS-ResNet110/482;
+    the gamma2 = 0 ablation of vanilla and wolif (``msr sweep ablation``) is only read.
+    Each cell is the mean ± std over the seeds run (:func:`msr.chapters._runs.seed_summary`)."""
+    t2 = train_runs(ctx, "table2")
+    deep = train_runs(ctx, "deep")
+    ablation = train_runs(ctx.reader(), "ablation")
+    by = lambda c: (c.block, c.depth)  # noqa: E731
+    return {"table2": seed_summary(t2, by), "deep": seed_summary(deep, by), "ablation": seed_summary(ablation, by),
+            "missing": [why for _, _, why in t2 + deep if why], "dataset": t2[0][0].dataset}
+
+
+def claims(result: dict | None) -> list[dict]:
+    """The three Table II claims of a :func:`compute` result (:func:`_table2_claims`)."""
+    return _table2_claims((result or {}).get("table2") or {})
+
+
+def _peak(accs: dict) -> tuple[int, float] | None:
+    """(depth, accuracy) of the best depth among at least 3 depths run."""
+    done = {d: a for d, a in accs.items() if a is not None}
+    if len(done) < 3:
+        return None
+    d = max(done, key=done.get)
+    return d, done[d]
+
+
+def _table2_claims(t2: dict) -> list[dict]:
+    """The three Table II claims from ``t2`` ({(block, depth): {"acc", "std", "n"} or None,
+    :func:`msr.chapters._runs.seed_summary`}): where PlainNet and the vanilla ResNet peak
+    (shown when the best mean is at the paper's depth and the drop to the deepest depth
+    exceeds the seed spread), and whether MS-ResNet keeps improving (no depth clearly
+    better than its deepest, which is clearly better than its shallowest); each needs at
+    least 3 depths run.  The rule: :data:`msr.chapters.SPREAD_RULE`."""
+    out = []
+    for block, depth, text in (("plain", 14, "PlainNet peaks at 14 layers and degrades beyond"),
+                               ("vanilla", 20, "the vanilla spiking ResNet peaks at 20 layers")):
+        rows = {d: r for (b, d), r in t2.items() if b == block and r}
+        pk = _peak({d: r["acc"] for d, r in rows.items()})
+        if pk is None:
+            out.append({"paper": text, "shown": None, "kind": "evidence", "evidence": "fewer than 3 depths run"})
+            continue
+        peak, deepest = rows[pk[0]], max(rows)
+        drop, noise = peak["acc"] - rows[deepest]["acc"], sd(peak) + sd(rows[deepest])
+        ev = f"ours peaks at depth {pk[0]} ({pm(peak)} %)"
+        if pk[0] != depth and depth in rows:
+            ev += f"; depth {depth} ({pm(rows[depth])} %) is {'below' if clearly_above(peak, rows[depth]) else 'within'} " \
+                  f"the seed spread of it"
+        if deepest > pk[0]:
+            ev += f"; drop to depth {deepest}: {drop:.2f} points, {'beyond' if drop > noise else 'inside'} " \
+                  f"the seed spread ({noise:.2f})"
+        out.append({"paper": text, "shown": pk[0] == depth and deepest > depth and drop > noise, "kind": "evidence",
+                    "evidence": f"{ev}; {seeds_note(rows.values())}"})
+    ms = {d: r for (b, d), r in t2.items() if b == "ms" and r}
+    pk = _peak({d: r["acc"] for d, r in ms.items()})
+    text = "MS-ResNet keeps improving with depth (its deepest model is its best)"
+    if pk is None:
+        out.append({"paper": text, "shown": None, "kind": "evidence", "evidence": "fewer than 3 depths run"})
+        return out
+    deepest, shallowest = max(ms), min(ms)
+    beaten = [d for d in ms if d != deepest and clearly_above(ms[d], ms[deepest])]
+    gain = clearly_above(ms[deepest], ms[shallowest])
+    out.append({"paper": text, "shown": not beaten and gain, "kind": "evidence",
+                "evidence": f"ours is best at depth {pk[0]} of depths up to {deepest}; depth {deepest} "
+                            f"({pm(ms[deepest])} %) is "
+                            + (f"clearly below depth(s) {', '.join(map(str, sorted(beaten)))}" if beaten else
+                               "below no depth beyond the seed spread")
+                            + f" and {'clearly above' if gain else 'within the spread of'} depth {shallowest} "
+                              f"({pm(ms[shallowest])} %); {seeds_note(ms.values())}"})
+    return out

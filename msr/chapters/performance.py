@@ -1,0 +1,46 @@
+"""Performance (book chapter 13): the ``msr bench`` results and the wall time and images/s
+of every stored run and analysis of a profile."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from msr.provenance import hardware_of
+from msr.results import ResultsStore
+
+if TYPE_CHECKING:
+    from msr.chapters import ChapterContext
+
+
+def compute(ctx: ChapterContext) -> dict:
+    """Chapter 13: the `msr bench` results (results/bench; in the smoke profile
+    a quick CPU bench is run when none is stored) and the wall time and images/s of every
+    stored run and analysis of this profile."""
+    from msr import bench
+
+    found = bench.load_results(ctx.store.root, include_quick=ctx.profile == "smoke")
+    if not found and ctx.profile == "smoke" and not ctx.render_only:
+        bench.store_result(bench.run_bench(quick=True, device="cpu"), ctx.store.root)
+        found = bench.load_results(ctx.store.root, include_quick=True)
+    return {"bench": found, "runs": run_times(ctx.store, ctx.profile)}
+
+
+def run_times(store: ResultsStore, profile: str) -> list[dict]:
+    """Per experiment folder of ``results/<profile>/``: how many results, their total wall
+    time, the training runs' median images/s (mean over each run's epochs) and the hardware."""
+    from statistics import median
+
+    rows = []
+    folder = store.root / profile
+    for exp in sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name != "tables") if folder.is_dir() else []:
+        items = store.list(profile, exp)
+        if not items:
+            continue
+        speeds = [float(np.mean(r["epochs"]["images_per_s"])) for r in items
+                  if isinstance(r.get("epochs"), dict) and r["epochs"].get("images_per_s")]
+        rows.append({"experiment": exp, "results": len(items),
+                     "wall time (min)": sum(r.get("wall_time_s") or 0.0 for r in items) / 60,
+                     "training images/s (median)": median(speeds) if speeds else None,
+                     "hardware": ", ".join(sorted({hardware_of(r.get("provenance")) for r in items}))})
+    return rows

@@ -1,0 +1,38 @@
+"""Two-phase training (book chapter 11, Appendix B): T = 1 pretraining, those weights at
+T = 6, then finetuning at T = 6."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from msr.chapters._runs import acc_of, primary, train_runs
+
+if TYPE_CHECKING:
+    from msr.chapters import ChapterContext
+
+
+def compute(ctx: ChapterContext) -> dict:
+    """Chapter 11: T = 1 pretraining, those weights at T = 6, then finetuning at T = 6."""
+    runs = train_runs(ctx, "two_phase", seeds=primary())
+    first, second = runs[0], runs[1]
+    res = {}
+    if first[1]:
+        res["T1_pretrained"] = acc_of(first[1])
+    if second[1]:
+        r = acc_of(second[1])
+        res["finetuned_T6"] = r
+        if second[1]["final"].get("init_acc") is not None:
+            res["T1_weights_at_T6"] = {**r, "acc": second[1]["final"]["init_acc"]}
+    return {"two_phase": res, "model": f"{first[0].model}{first[0].depth or ''}", "dataset": first[0].dataset,
+            "claims": [_two_phase_claim(res)]}
+
+
+def _two_phase_claim(res: dict) -> dict:
+    """Shown when the T = 1 weights lose at most 1 point at T = 6 and finetuning beats both.
+    ``res``: {"T1_pretrained", "T1_weights_at_T6", "finetuned_T6": {"acc": ...}}, any may be missing."""
+    text = "T = 1 weights run at T = 6 lose nothing, and finetuning at T = 6 improves on both (Appendix B)"
+    keys = ("T1_pretrained", "T1_weights_at_T6", "finetuned_T6")
+    if not all((res or {}).get(k) for k in keys):
+        return {"paper": text, "shown": None, "evidence": "not run", "kind": "evidence"}
+    a, b, c = (res[k]["acc"] for k in keys)
+    return {"paper": text, "shown": b >= a - 1.0 and c > max(a, b), "kind": "evidence",
+            "evidence": f"T = 1: {a:.2f} %, its weights at T = 6: {b:.2f} %, finetuned: {c:.2f} %; one seed"}
