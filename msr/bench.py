@@ -67,11 +67,17 @@ def hardware_slug(device: torch.device) -> str:
 
 
 def _git_commit() -> str:
+    """The commit of the code that runs; ``MSR_GIT_COMMIT`` names it for a copy of the
+    code without git history (where ``git rev-parse HEAD`` would print ``HEAD``)."""
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=10).stdout.strip() or "unknown"
+        out = subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD^{commit}"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=10)
+        commit = out.stdout.strip() if out.returncode == 0 else ""
     except Exception:
-        return "unknown"
+        commit = ""
+    if not re.fullmatch(r"[0-9a-f]{40}", commit):
+        commit = os.environ.get("MSR_GIT_COMMIT", "").strip()
+    return commit if re.fullmatch(r"[0-9a-f]{7,40}", commit) else "unknown"
 
 
 def provenance(device: torch.device) -> dict:

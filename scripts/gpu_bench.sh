@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The one script to run on a lent GPU (issue 6): GPU tests, then the full bench.
-# Usage on the device machine, from the repository root:  bash scripts/gpu_bench.sh
+# The one script to run on a GPU machine: GPU tests, then the full bench.
+# Usage on the device machine, from the repository root:  MSR_GIT_COMMIT=<hash> bash scripts/gpu_bench.sh
+# (MSR_GIT_COMMIT: the commit of the copied code, recorded in the result when the copy has no git history)
 # Writes $OUT/bench.json, $OUT/gpu_tests.log and $OUT/bench.log (OUT defaults to ./gpu_out).
 set -u
 export PYTHONUNBUFFERED=1

@@ -96,3 +96,21 @@ def test_cli_rejects_missing_cuda():
     from msr.cli import main
 
     assert main(["bench", "--device", "cuda", "--quick", "--no-store"]) == 2
+
+
+def test_commit_of_a_copy_without_history_is_never_head(tmp_path, monkeypatch):
+    """In a repository without commits ``git rev-parse HEAD`` prints ``HEAD``: the bench
+    records ``unknown`` there, or the commit that ``MSR_GIT_COMMIT`` names."""
+    import subprocess
+
+    from msr import bench
+
+    if subprocess.run(["git", "init", "-q", str(tmp_path)], capture_output=True).returncode != 0:
+        pytest.skip("git is not available")
+    monkeypatch.setattr(bench, "ROOT", tmp_path)
+    monkeypatch.delenv("MSR_GIT_COMMIT", raising=False)
+    assert bench._git_commit() == "unknown"
+    monkeypatch.setenv("MSR_GIT_COMMIT", "0123456789abcdef0123456789abcdef01234567")
+    assert bench._git_commit() == "0123456789abcdef0123456789abcdef01234567"
+    monkeypatch.setenv("MSR_GIT_COMMIT", "HEAD")
+    assert bench._git_commit() == "unknown"
