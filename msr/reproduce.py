@@ -25,12 +25,37 @@ from msr.pipeline import CHAPTER_ORDER
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "book" / "notebooks"
 EXECUTED = ROOT / "book" / "_executed"
+#: The landing page: the paper's claims with our verdicts, read from the store the
+#: chapters filled, so it runs after them (and never computes).
+SUMMARY = "summary"
 
 
 def chapters() -> list[str]:
-    """Notebook names in book order (every ``book/notebooks/*.md``)."""
+    """Notebook names in execution order (every ``book/notebooks/*.md``): the chapters in
+    book order, then the summary page that reads what they stored."""
     present = {p.stem for p in SOURCES.glob("*.md")}
-    return [c for c in CHAPTER_ORDER if c in present] + sorted(present - set(CHAPTER_ORDER))
+    extra = sorted(present - set(CHAPTER_ORDER) - {SUMMARY})
+    return [c for c in CHAPTER_ORDER if c in present] + extra + ([SUMMARY] if SUMMARY in present else [])
+
+
+def tag_for_book(nb):
+    """Tags that make the rendered page read results first: the parameters cells (the
+    notebook's ``parameters`` and papermill's ``injected-parameters``) are removed, as the
+    page's header line says what they hold; every other code cell is folded behind a
+    toggle (``hide-input``) unless it already carries a ``remove-*`` or ``hide-*`` tag."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = list(cell.metadata.get("tags", []))
+        if {"parameters", "injected-parameters"} & set(tags):
+            new = "remove-cell"
+        elif any(t.startswith(("remove-", "hide-")) for t in tags):
+            continue
+        else:
+            new = "hide-input"
+        if new not in tags:
+            cell.metadata["tags"] = tags + [new]
+    return nb
 
 
 def load(name: str):
@@ -83,17 +108,22 @@ def execute(name: str, parameters: dict, timeout: int | None = None) -> None:
 
     nb = load(name)
     check_names(nb, parameters)
+    import nbformat
+
     EXECUTED.mkdir(parents=True, exist_ok=True)
+    out = EXECUTED / f"{name}.ipynb"
     env_root = os.environ.get("MSR_ROOT")
     os.environ["MSR_ROOT"] = str(ROOT)
     try:
-        pm.execute_notebook(nb, str(EXECUTED / f"{name}.ipynb"), parameters=parameters, cwd=str(ROOT),
+        pm.execute_notebook(tag_for_book(nb), str(out), parameters=parameters, cwd=str(ROOT),
                             kernel_name="python3", progress_bar=False, execution_timeout=timeout)
     finally:
         if env_root is None:
             os.environ.pop("MSR_ROOT", None)
         else:
             os.environ["MSR_ROOT"] = env_root
+        if out.exists():  # papermill's injected cell is new: tag it too (also in a failed copy)
+            nbformat.write(tag_for_book(nbformat.read(out, as_version=4)), out)
 
 
 def _error_message(err: Exception) -> str:
@@ -116,7 +146,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="extra notebook parameter (validated against the notebook's parameters cell)")
     p.add_argument("--fill-missing", action="store_true",
                    help="also render (render-only) chapters outside --only that have no executed copy "
-                        "for this profile, so the book builds")
+                        "for this profile, so the book builds, and the summary page")
     p.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
 
 
@@ -148,6 +178,8 @@ def main(args: argparse.Namespace) -> int:
     if args.fill_missing:
         render = {**base, "recompute": False, "render_only": True}
         plan = [(n, render) for n in names if n not in only and executed_profile(n) != args.profile] + plan
+        if SUMMARY in names and SUMMARY not in {n for n, _ in plan}:
+            plan.append((SUMMARY, render))  # the landing page reads what the chapters just stored
         plan.sort(key=lambda item: names.index(item[0]))
     results = []
     total_start = time.perf_counter()
@@ -174,4 +206,4 @@ def main(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-__all__ = ["chapters", "load", "declared_parameters", "check_names", "execute", "main", "add_arguments", "PARAMETERS"]
+__all__ = ["chapters", "tag_for_book", "load", "declared_parameters", "check_names", "execute", "main", "add_arguments", "PARAMETERS"]
