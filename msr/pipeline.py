@@ -737,7 +737,7 @@ def two_phase(ctx: Ctx) -> dict:
 # ------------------------------------------------------------- performance ----
 
 def performance(ctx: Ctx) -> dict:
-    """Chapter 13: engineer C's `msr bench` results (results/bench; in the smoke profile
+    """Chapter 13: the `msr bench` results (results/bench; in the smoke profile
     a quick CPU bench is run when none is stored) and the wall time and images/s of every
     stored run and analysis of this profile."""
     from msr import bench
@@ -938,11 +938,12 @@ def _peak(accs: dict) -> tuple[int, float] | None:
 
 def claims(results: dict) -> list[dict]:
     """Each of the paper's qualitative claims with whether our stored results show it
-    (``shown`` True/False, None = not run) and the evidence, computed from the store."""
+    (``shown`` True/False, None = not run), the evidence, computed from the store, and
+    the ``chapter`` that checks it."""
     out = []
 
-    def add(paper_text, shown, evidence):
-        out.append({"paper": paper_text, "shown": shown, "evidence": evidence})
+    def add(paper_text, shown, evidence, chapter="degradation"):
+        out.append({"paper": paper_text, "shown": shown, "evidence": evidence, "chapter": chapter})
 
     t2 = (results.get("degradation") or {}).get("table2") or {}
     for block, depth, text in (("plain", 14, "PlainNet peaks at 14 layers and degrades beyond"),
@@ -962,12 +963,13 @@ def claims(results: dict) -> list[dict]:
         a, m = eq8["at_vth"]["analytic"], eq8["at_vth"]["monte_carlo"]
         add("a vanilla block changes a neuron's firing state with probability about 16 % (Eq. 8)",
             abs(a - paper.EQ8_PROBABILITY) < 0.01 and abs(m - a) < 0.005,
-            f"closed form {100 * a:.2f} %, Monte-Carlo {100 * m:.2f} %")
+            f"closed form {100 * a:.2f} %, Monte-Carlo {100 * m:.2f} %", chapter="unavailing")
     else:
-        add("a vanilla block changes a neuron's firing state with probability about 16 % (Eq. 8)", None, "not run")
+        add("a vanilla block changes a neuron's firing state with probability about 16 % (Eq. 8)", None, "not run",
+            chapter="unavailing")
     for chapter, res in results.items():
         for c in (res or {}).get("claims", []) if isinstance(res, dict) else []:
-            out.append(c)
+            out.append({**c, "chapter": chapter})
     return out
 
 
