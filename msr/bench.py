@@ -1,4 +1,4 @@
-"""``msr bench``: LIF backends and whole training steps, measured in one run (issue 6).
+"""``msr bench``: LIF backends and whole training steps, measured in one run.
 
 Everything is timed on the same machine in the same process, warm-up excluded,
 medians reported (``torch.utils.benchmark`` on CPU, ``triton.testing.do_bench`` with

@@ -1,4 +1,4 @@
-"""`msr reproduce` and the notebooks' parameter validation (issue 5).
+"""`msr reproduce` and the notebooks' parameter validation.
 
 A misspelt parameter or an unknown profile must stop the notebook with a message
 naming the valid ones: the runner rejects unknown ``-p`` names before any kernel
