@@ -310,6 +310,20 @@ class Output:
         return self.text
 
 
+def _wrap_titles(fig) -> None:
+    """Break long titles into lines that fit their axes (or the figure), so that a title
+    never widens the figure and the layout makes room for every line."""
+    import textwrap
+
+    width_in = fig.get_figwidth()
+    texts = [(ax.title, ax.get_position().width * width_in) for ax in fig.axes if ax.get_title()]
+    if getattr(fig, "_suptitle", None) is not None:
+        texts.append((fig._suptitle, width_in))
+    for text, inches in texts:
+        chars = max(20, int(inches * 72 / (0.55 * text.get_fontsize())))
+        text.set_text("\n".join(textwrap.fill(line, chars) for line in text.get_text().split("\n")))
+
+
 def save_figure(fig, name: str, profile: str, footer: str, command: str | None = None,
                 paper_only: bool = False) -> Output:
     """Write ``figures/<profile>/<name>.png`` and ``.svg`` (``footer``, the provenance,
@@ -318,8 +332,7 @@ def save_figure(fig, name: str, profile: str, footer: str, command: str | None =
     underneath.  ``paper_only``: the figure holds only the paper's numbers, so say so."""
     import matplotlib.pyplot as plt
 
-    for text in [ax.title for ax in fig.axes] + ([fig._suptitle] if getattr(fig, "_suptitle", None) else []):
-        text.set_wrap(True)  # a long title wraps inside the figure instead of widening it
+    _wrap_titles(fig)
     try:
         fig.tight_layout(h_pad=1.6)
     except Exception:  # noqa: BLE001 - polar/complex layouts: keep matplotlib's own
@@ -428,7 +441,8 @@ def table_html(df, name: str, caption: str, footer: str, digits: int | dict = 2)
         if nums and all(float(v).is_integer() for v in nums) and all(_is_number(v) or v is None for v in vals):
             vals = [int(v) if isinstance(v, (float, np.floating)) and not math.isnan(v) else v for v in vals]
         return [html.escape(fmt(v, d)).replace("_", "_<wbr>") for v in vals]
-    shown = pd.DataFrame({str(c): cells(c) for c in raw.columns}, index=range(len(raw)))
+    label = {c: html.escape(str(c)).replace("_", "_<wbr>") for c in raw.columns}  # headers break like cells
+    shown = pd.DataFrame({label[c]: cells(c) for c in raw.columns}, index=range(len(raw)))
     first = raw.iloc[:, 0] if len(raw.columns) else pd.Series(dtype=object)
     classes = pd.DataFrame(
         [[" ".join(k for k, on in (("msr-paper", "paper" in str(c).lower() or str(first.iloc[i]).startswith("paper")),
@@ -442,7 +456,7 @@ def table_html(df, name: str, caption: str, footer: str, digits: int | dict = 2)
     long = {c: [{"selector": "td", "props": f"min-width: {7 if n > 24 else 4.5}em;"}]
             for c, n in longest.items() if n > 8}
     if long:
-        sty = sty.set_table_styles({str(c): v for c, v in long.items()}, overwrite=False)
+        sty = sty.set_table_styles({label[c]: v for c, v in long.items()}, overwrite=False)
     csv = base64.b64encode(raw.to_csv(index=False).encode()).decode()
     link = f'<a class="msr-csv" download="{name}.csv" href="data:text/csv;base64,{csv}">CSV</a>'
     return (f'<div class="msr-table-wrap"><p class="msr-table-caption">{html.escape(caption)}</p>{sty.to_html()}'
@@ -707,8 +721,9 @@ def plot_report(df):
                                    (False, "#ff7f0e", "counts, rates, energy")):
             sel = (d["section"] == s) & ((d["unit"] == "%") == acc)
             r = ratio[sel].to_numpy(dtype=float)
-            ax.plot(r, np.full(len(r), i) + rng.uniform(-0.15, 0.15, len(r)), "o", ms=6, alpha=0.75, color=colour,
-                    label=label if label not in ax.get_legend_handles_labels()[1] else None)
+            if len(r):
+                ax.plot(r, np.full(len(r), i) + rng.uniform(-0.15, 0.15, len(r)), "o", ms=6, alpha=0.75, color=colour,
+                        label=label if label not in ax.get_legend_handles_labels()[1] else None)
     ax.axvline(1.0, color="k", lw=0.8, ls="--")
     ax.set_yticks(range(len(sections)))
     ax.set_yticklabels([f"{s} ({(d['section'] == s).sum()})" for s in sections], fontsize=10)
@@ -1095,6 +1110,7 @@ def plot_init(a: list[dict], b: list[dict]):
             import seaborn as sns
 
             sns.heatmap(piv, annot=True, fmt=".1f", cmap="viridis", ax=ax, cbar_kws={"label": "accuracy after epoch 1 (%)"})
+            ax.grid(False)
             ax.set_xlabel("γ2 (second BN of the residual path)")
             ax.set_ylabel("γ1 (first BN)")
         else:

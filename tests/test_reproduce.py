@@ -52,7 +52,7 @@ def test_book_tags_remove_parameters_and_fold_code():
     assert not any(c.metadata["tags"] for c in tagged.cells if c.cell_type == "markdown")
 
 
-@pytest.mark.parametrize("name", CHAPTER_ORDER)
+@pytest.mark.parametrize("name", [*CHAPTER_ORDER, reproduce.SUMMARY])
 def test_notebook_shape(name):
     """Parameters cell first, validated by msr.book in the next cell, thin notebooks."""
     nb = reproduce.load(name)
