@@ -321,7 +321,8 @@ def _wrap_titles(fig) -> None:
         texts.append((fig._suptitle, width_in))
     for text, inches in texts:
         chars = max(20, int(inches * 72 / (0.55 * text.get_fontsize())))
-        text.set_text("\n".join(textwrap.fill(line, chars) for line in text.get_text().split("\n")))
+        text.set_text("\n".join(textwrap.fill(line, chars, break_on_hyphens=False)
+                                 for line in text.get_text().split("\n")))
 
 
 def save_figure(fig, name: str, profile: str, footer: str, command: str | None = None,
