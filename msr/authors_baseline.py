@@ -1,4 +1,4 @@
-"""The authors' execution strategy, rebuilt for the benchmark (GitHub issue 6).
+"""The authors' execution strategy, rebuilt for the benchmark.
 
 The MS-ResNet release runs every stateless layer once per timestep in a Python loop
 (``Snn_Conv2d``: ``c1[i] = F.conv2d(input[i], ...)`` into a zero tensor), batch norm

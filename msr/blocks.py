@@ -16,6 +16,19 @@ may store that input compactly for the backward, :mod:`msr.kernels.spike_conv`).
 ``spiking_output`` says whether the block emits spikes; models built from blocks
 that do not (wolif, ms, sr_b, sr_c) add one LIF at the end of the convolutional part
 so the classifier receives spikes (Sec. III-C).
+
+Initialisation of the residual path (Sec. V-B, Fig. 5): every BN starts as the
+paper's standard TDBN (gamma = V_th, beta = 0), except the BN that *ends* the
+residual path of MS-ResNet (SR-A), whose gamma2 starts at 0 so the block is the
+identity at initialisation (Proposition 1).  SR-B ends in a conv and SR-C in a LIF:
+there the second BN feeds a LIF, and gamma2 = 0 would hold that LIF's membrane at
+exactly 0, where the surrogate window |u - V_th| < a/2 is closed, so no gradient
+would ever reach the path (see :class:`SRBBlock`).  They start as standard TDBN.
+
+``version`` numbers what a block type computes (its forward and its initialisation);
+it is part of every training result's hash (:meth:`msr.train.TrainConfig.hash_dict`),
+so changing a block's definition makes stored results of that block recompute.
+Raise it whenever a block's forward or initialisation changes.
 """
 from __future__ import annotations
 
@@ -35,7 +48,8 @@ class SpikingSpec:
 
     ``gamma1``/``gamma2`` are the initial-scale multipliers alpha of the first and
     second BN of each residual path (``None``: the block type's default, 1 and 1,
-    except gamma2 = 0 for the membrane-shortcut family ms/sr_b/sr_c, Sec. IV-D).
+    except gamma2 = 0 for MS-ResNet = SR-A, Sec. V-B; SR-B and SR-C start as standard
+    TDBN, see :class:`SRBBlock`).
     """
 
     tau: float = TAU
@@ -76,6 +90,7 @@ class Block(nn.Module):
 
     spiking_input = True  # True: expects spikes from the previous block
     spiking_output = True
+    version = 1  # raise when the forward or the initialisation changes (part of the results' hash)
     default_gamma2 = 1.0
     has_shortcut = True
     bn1_before_conv1 = False  # SR-B normalises the block input before conv1
@@ -160,9 +175,19 @@ class SRBBlock(MSBlock):
     Our reading, following the text: the cyclic order starts at BN, so every CONV still
     receives spikes but each CONV is separated from the BN that normalises it (no BN
     folding into the conv at inference).  bn1 normalises the block input (c_in
-    channels), bn2 sits between conv1 and lif2."""
+    channels), bn2 sits between conv1 and lif2.
+
+    Initialisation: standard TDBN for both BNs (gamma2 = V_th, not 0).  The gamma2 = 0
+    trick of Sec. V-B zeroes "the normalization at the bottom of a residual path"
+    (Sec. III-B, Lemma 1); SR-B's path ends in a conv, and its bn2 feeds lif2.  With
+    gamma2 = beta2 = 0, lif2's membrane is exactly 0, outside the surrogate window
+    |u - V_th| < a/2, so lif2 never fires, conv2 sees only zeros and every gradient of
+    the path is exactly 0 at every step: the block would stay the identity for ever.
+    Version 2: version 1 initialised gamma2 = 0 (a dead path)."""
 
     bn1_before_conv1 = True
+    version = 2
+    default_gamma2 = 1.0
 
     def forward(self, x):
         return self.conv2(self.lif2(self.bn2(self.conv1(self.lif1(self.bn1(x)))))) + self.shortcut(x)
@@ -173,9 +198,18 @@ class SRCBlock(MSBlock):
 
     Our reading, following the text: the cyclic order starts at CONV, so the first CONV
     of each block receives the real-valued membrane shortcut (not spikes) and the
-    path ends in a LIF, so the residual added to the shortcut is binary."""
+    path ends in a LIF, so the residual added to the shortcut is binary.
+
+    Initialisation: standard TDBN for both BNs (gamma2 = V_th, not 0).  The path ends in
+    lif2, fed by bn2; gamma2 = 0 would hold lif2's membrane at exactly 0 (outside the
+    surrogate window), so no gradient would reach the path, as for :class:`SRBBlock`.
+    Its path ends in a LIF, which has no scale that could start at zero and still pass a
+    gradient, so nothing in SR-C is zeroed.
+    Version 2: version 1 initialised gamma2 = 0 (a dead path)."""
 
     spike_fed = ("conv2",)
+    version = 2
+    default_gamma2 = 1.0
 
     def forward(self, x):
         return self.lif2(self.bn2(self.conv2(self.lif1(self.bn1(self.conv1(x)))))) + self.shortcut(x)

@@ -47,10 +47,8 @@ class ParameterError(ValueError):
 
 
 def profile_names() -> list[str]:
-    try:
-        from msr.profiles import PROFILES
-    except ImportError:  # pragma: no cover - until msr.profiles lands
-        return ["smoke", "fmnist", "paper"]
+    from msr.profiles import PROFILES
+
     return list(PROFILES)
 
 
@@ -204,12 +202,9 @@ def date_of(prov: dict | None) -> str:
 
 def dataset_of(profile: str, experiment: str | None = None) -> str:
     """The data set a profile's runs use (from :mod:`msr.profiles`)."""
-    try:
-        from msr.profiles import get_profile
+    from msr.profiles import get_profile
 
-        p = get_profile(profile)
-    except ImportError:  # pragma: no cover - until msr.profiles lands
-        p = None
+    p = get_profile(profile)
     for key in ("dataset", "data"):
         val = getattr(p, key, None) if not isinstance(p, dict) else p.get(key)
         if isinstance(val, str):
@@ -219,14 +214,12 @@ def dataset_of(profile: str, experiment: str | None = None) -> str:
     return {"smoke": "synthetic / tiny subset", "fmnist": "Fashion-MNIST", "paper": "paper's data sets"}.get(profile, "?")
 
 
-#: How the book names the data sets ``msr.data`` knows (others are shown as they are).
-DATASET_NAMES = {"fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
-                 "imagenet": "ImageNet", "cifar10_dvs": "CIFAR10-DVS"}
-
-
 def dataset_name(names: str) -> str:
-    """``fashion_mnist, cifar10`` -> ``Fashion-MNIST, CIFAR-10``."""
-    return ", ".join(DATASET_NAMES.get(n.strip(), n.strip()) for n in str(names).split(","))
+    """``fashion_mnist, cifar10`` -> ``Fashion-MNIST, CIFAR-10`` (:func:`msr.data.describe_dataset`;
+    other text is shown as it is)."""
+    from msr.data import describe_dataset
+
+    return ", ".join(describe_dataset(n.strip()) for n in str(names).split(","))
 
 
 def provenance_line(profile: str, provs: Iterable[dict | None], dataset: str | None = None) -> str:
@@ -475,16 +468,28 @@ def table(df, name: str, profile: str, caption: str, footer: str, digits: int | 
     return Output(table_html(df, name, caption, footer, digits), f"[table {name}: results/{profile}/tables/{name}.csv]")
 
 
-VERDICTS = {True: "{bdg-success}`shown`", False: "{bdg-danger}`not shown`", None: "{bdg-muted}`not run`"}
+#: How a claim row of each kind (msr.pipeline.CLAIM_KINDS) reads: only ``evidence`` rows are
+#: reproduction results; the others are checks that cannot tell us whether the paper holds.
+CLAIM_VERDICTS = {
+    "evidence": {True: "**shown** by our run", False: "**not shown** by our run", None: "**not run** yet"},
+    "arithmetic": {True: "**agrees**", False: "**disagrees**", None: "**not run** yet"},
+    "by construction": {True: "**holds**", False: "**fails**", None: "**not run** yet"},
+}
+CLAIM_LABELS = {"evidence": "evidence",
+                "arithmetic": "arithmetic check, not a reproduction result",
+                "by construction": "holds by construction, not a reproduction result"}
 
 
-def verdict(shown: bool | None) -> str:
-    """A computed claim status in words."""
-    return {True: "**shown** by our run", False: "**not shown** by our run", None: "**not run** yet"}[shown]
+def verdict(shown: bool | None, kind: str = "evidence") -> str:
+    """A computed claim status in words, for a claim of ``kind``."""
+    if kind not in CLAIM_VERDICTS:
+        raise ValueError(f"unknown claim kind {kind!r}; valid: {', '.join(CLAIM_VERDICTS)}")
+    return CLAIM_VERDICTS[kind][shown]
 
 
-def claim_md(paper: str, shown: bool | None, evidence: str, profile: str) -> str:
-    return f"- *Paper:* {paper}  \n  *Ours ({profile}):* {verdict(shown)} — {evidence}"
+def claim_md(paper: str, shown: bool | None, evidence: str, profile: str, kind: str = "evidence") -> str:
+    verdict_text = verdict(shown, kind)  # validates kind
+    return f"- *Paper:* {paper}  \n  *Ours ({profile}) [{CLAIM_LABELS[kind]}]:* {verdict_text} — {evidence}"
 
 
 def claim_kind(claim: dict) -> str:
@@ -494,11 +499,21 @@ def claim_kind(claim: dict) -> str:
 
 
 def verdict_counts(claims: list[dict]) -> dict:
-    """How many evidence claims are shown, not shown and not run; other kinds apart."""
-    ev = [c for c in claims if claim_kind(c) == "evidence"]
-    return {"evidence": len(ev), "shown": sum(c["shown"] is True for c in ev),
-            "not shown": sum(c["shown"] is False for c in ev), "not run": sum(c["shown"] is None for c in ev),
-            "other": len(claims) - len(ev)}
+    """How many evidence claims are shown, not shown and not run (:func:`claim_tally`);
+    ``other``: the claims of the other kinds, which are not counted."""
+    n = claim_tally(claims)
+    return {"evidence": n["evidence"], "shown": n["shown"], "not shown": n["not shown"], "not run": n["not run"],
+            "other": len(claims) - n["evidence"]}
+
+
+#: The verdict badge of a claim of each kind (msr.pipeline.CLAIM_KINDS): only ``evidence``
+#: claims are shown or not shown; the other kinds are checks with words of their own.
+VERDICTS = {
+    "evidence": {True: "{bdg-success}`shown`", False: "{bdg-danger}`not shown`", None: "{bdg-muted}`not run`"},
+    "arithmetic": {True: "{bdg-info}`agrees`", False: "{bdg-warning}`disagrees`", None: "{bdg-muted}`not run`"},
+    "by construction": {True: "{bdg-secondary}`holds`", False: "{bdg-warning}`fails`",
+                        None: "{bdg-muted}`not run`"},
+}
 
 
 def _cell(text: Any) -> str:
@@ -514,14 +529,20 @@ def chapter_link(chapter: str) -> str:
 
 
 def claims_table(claims: list[dict], link: bool = True) -> str:
-    """The paper's claims with our verdict, key number and chapter, as a MyST list-table."""
+    """The paper's claims with our verdict, key number and chapter, as a MyST list-table;
+    with a ``Kind`` column when the claims carry kinds: only ``evidence`` rows say shown or
+    not shown, arithmetic and by-construction rows say agrees / holds and are not counted."""
     kinds = any("kind" in c for c in claims)
     head = ["The paper says"] + (["Kind"] if kinds else []) + ["Our verdict", "Our key number"] + (
         ["Chapter"] if link else [])
     widths = [40] + ([10] if kinds else []) + [11, 39 - (10 if kinds else 0)] + ([10] if link else [])
     rows = [head]
     for c in claims:
-        row = [_cell(c["paper"])] + ([claim_kind(c)] if kinds else []) + [VERDICTS[c["shown"]], _cell(c["evidence"])]
+        kind = claim_kind(c)
+        if kind not in VERDICTS:
+            raise ValueError(f"unknown claim kind {kind!r}; valid: {', '.join(VERDICTS)}")
+        label = kind if kind == "evidence" else f"{kind} (not counted)"
+        row = [_cell(c["paper"])] + ([label] if kinds else []) + [VERDICTS[kind][c["shown"]], _cell(c["evidence"])]
         if link:
             row.append(chapter_link(c["chapter"]) if c.get("chapter") else "")
         rows.append(row)
@@ -532,10 +553,15 @@ def claims_table(claims: list[dict], link: bool = True) -> str:
 
 
 def verdict_md(claims: list[dict], profile: str) -> str:
-    """One sentence: the verdicts of the evidence claims, counted."""
+    """One sentence: the verdicts of the evidence claims, counted; the other kinds named
+    apart as checks that are not reproductions."""
     n = verdict_counts(claims)
-    other = (f" {n['other']} more hold by construction or by arithmetic and are not counted as reproductions."
-             if n["other"] else "")
+    kinds = {k: sum(claim_kind(c) == k for c in claims) for k in VERDICTS if k != "evidence"}
+    parts = ", ".join(f"{v} {'arithmetic check' if k == 'arithmetic' else 'holding by construction'}"
+                      for k, v in kinds.items() if v)
+    many = n["other"] > 1
+    other = (f" {n['other']} more {'are checks, not reproductions' if many else 'is a check, not a reproduction'} "
+             f"({parts}): listed with {'their' if many else 'its'} kind and not counted." if n["other"] else "")
     return (f"**Of the paper's {n['evidence']} claims that a run can show, our stored `{profile}` results show "
             f"{n['shown']}, do not show {n['not shown']}, and {n['not run']} are not run yet.**{other}")
 
@@ -744,8 +770,18 @@ def plot_report(df):
 
 
 def claims_md(claims: list[dict], profile: str) -> Any:
-    """The claims with our verdicts, as a table (``profile``: kept for callers)."""
+    """The claims with our verdicts, as a table with each claim's kind (``profile``: kept
+    for callers; :func:`claims_table`)."""
     return md(claims_table(claims, link=False))
+
+
+def claim_tally(claims: list[dict]) -> dict:
+    """Counts for the report: ``shown`` / ``not shown`` / ``not run`` over the ``evidence``
+    claims only, and how many claims of the other kinds (checks, not results) there are."""
+    ev = [c for c in claims if claim_kind(c) == "evidence"]
+    other = {k: sum(claim_kind(c) == k for c in claims) for k in CLAIM_VERDICTS if k != "evidence"}
+    return {"shown": sum(c["shown"] is True for c in ev), "not shown": sum(c["shown"] is False for c in ev),
+            "not run": sum(c["shown"] is None for c in ev), "evidence": len(ev), **other}
 
 
 def box(name: str, profile: str, what: str, needs: str | None = None):
@@ -771,6 +807,35 @@ def provs(*items) -> list:
 
 # ------------------------------------------------------ chapter 2: degradation ----
 
+def acc_cell(r: dict | None, digits: int = 2):
+    """A table cell of a trained accuracy over seeds (:func:`msr.pipeline.seed_summary`):
+    ``"91.23 ± 0.41 (3)"`` for n > 1 seeds, ``"91.23 (1)"`` for one, ``(2 of 3)`` when
+    seeds asked for are missing, ``"not run"`` for none."""
+    if not r:
+        return "not run"
+    n, planned = r.get("n", 1), r.get("planned", r.get("n", 1))
+    count = f"({n})" if planned <= n else f"({n} of {planned})"
+    if n > 1 and r.get("std") is not None:
+        return f"{r['acc']:.{digits}f} ± {r['std']:.{digits}f} {count}"
+    return f"{r['acc']:.{digits}f} {count}"
+
+
+#: caption note for tables of :func:`acc_cell` cells
+SEEDS_CAPTION = "ours: mean ± std over seeds (n seeds in brackets)"
+
+
+def _errorbars(ax, points: list[tuple], color, label=None, fmt="o-", **kw):
+    """``points``: [(x, summary)]: the mean with ± std bars and each seed's value as a small
+    dot; ``kw``: line properties for :meth:`matplotlib.axes.Axes.errorbar`."""
+    pts = sorted(points, key=lambda p: p[0])
+    xs = [x for x, _ in pts]
+    ax.errorbar(xs, [r["acc"] for _, r in pts], yerr=[r.get("std") or 0.0 for _, r in pts], fmt=fmt, color=color,
+                capsize=3, label=label, **kw)
+    seeds = [(x, a) for x, r in pts if r.get("n", 1) > 1 for a in r.get("accs", ())]
+    if seeds:
+        ax.plot(*zip(*seeds), ".", color=color, alpha=0.4, markersize=4)
+
+
 def accuracy_frame(table: dict, paper_table: dict, labels: dict, depths=None):
     """Rows: depth; per block type the columns ``<model>: ours`` and ``<model>: paper``
     (test accuracy, %; Table II and Sec. III-D)."""
@@ -782,18 +847,30 @@ def accuracy_frame(table: dict, paper_table: dict, labels: dict, depths=None):
         row = {"depth": d}
         for block, label in labels.items():
             r = table.get((block, d))
-            row[f"{label}: ours"] = r["acc"] if r else "not run"
+            row[f"{label}: ours"] = acc_cell(r)
             row[f"{label}: paper"] = paper_table.get(block, {}).get(d)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _depth_panel(ax, series: dict, labels: dict, style: str, depths=None):
+def ablation_frame(table2: dict, ablation: dict, labels: dict, depths=None):
+    """The gamma2 = 0 ablation beside Table II: one row per (block, gamma2), columns by
+    depth; ``table2``/``ablation``: {(block, depth): {"acc": ...} or None}."""
+    import pandas as pd
+
+    depths = depths or sorted({d for _, d in table2} | {d for _, d in ablation})
+    rows = []
     for block, label in labels.items():
-        pts = sorted(series.get(block, []))
-        if pts:
-            ax.plot(*zip(*pts), style, color=PALETTE.get(block), label=label, lw=1.8, ms=6)
-    xs = sorted({d for pts in series.values() for d, _ in pts})
+        for name, table in ((f"{label}, gamma2 = 1 (Table II run)", table2), (f"{label}, gamma2 = 0", ablation)):
+            row = {"model": name}
+            for d in depths:
+                r = table.get((block, d))
+                row[f"ours {d}"] = acc_cell(r)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _log_depth_axis(ax, xs) -> None:
     if xs:
         ax.set_xscale("log")
         ax.set_xticks(xs)
@@ -805,19 +882,38 @@ def _depth_panel(ax, series: dict, labels: dict, style: str, depths=None):
         ax.legend(fontsize=10)
 
 
+def _depth_panel(ax, series: dict, labels: dict, style: str, colours: dict | None = None):
+    """One panel of accuracy against depth: ``series`` {block: [(depth, value)]}, where a
+    value is a number (the paper's) or a seed summary (ours: mean ± std, seeds as dots)."""
+    for block, label in labels.items():
+        pts = series.get(block, [])
+        colour = (colours or PALETTE).get(block)
+        if pts and isinstance(pts[0][1], dict):
+            _errorbars(ax, pts, colour, label, fmt=style, lw=1.8, ms=6)
+        elif pts:
+            ax.plot(*zip(*sorted(pts)), style, color=colour, label=label, lw=1.8, ms=6)
+    _log_depth_axis(ax, sorted({d for pts in series.values() for d, _ in pts}))
+
+
+def seeds_title(table: dict) -> str:
+    """What a panel of ours draws: mean ± std over seeds when any point has several."""
+    return " (mean ± std over seeds, dots: seeds)" if any((r or {}).get("n", 1) > 1 for r in table.values()) else ""
+
+
 def plot_depth(table: dict, paper_table: dict, labels: dict, title: str, ours_label: str = "ours",
                paper_label: str = "paper (CIFAR-10)"):
-    """Accuracy against depth per block type: ours (solid, dots) above the paper's
-    (dashed, squares), one panel each (their data sets differ).  With no run of ours
-    stored the figure holds the paper's panel alone and says so in its title."""
+    """Accuracy against depth per block type: ours (solid, mean ± std over seeds with each
+    seed as a small dot) above the paper's (dashed, squares), one panel each (their data
+    sets differ).  With no run of ours stored the figure holds the paper's panel alone and
+    says so in its title."""
     import matplotlib.pyplot as plt
 
     ours = {}
     for (b, d), r in table.items():
         if r and r.get("acc") is not None:
-            ours.setdefault(b, []).append((d, r["acc"]))
+            ours.setdefault(b, []).append((d, r))
     paper_pts = {b: [(d, a) for d, a in v.items() if a is not None] for b, v in paper_table.items()}
-    panels = ([(ours_label, ours, "o-")] if ours else []) + [(paper_label, paper_pts, "s--")]
+    panels = ([(ours_label + seeds_title(table), ours, "o-")] if ours else []) + [(paper_label, paper_pts, "s--")]
     fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 3.9 * len(panels)), squeeze=False)
     for ax, (name, series, style) in zip(axes[:, 0], panels):
         _depth_panel(ax, series, labels, style)
@@ -916,8 +1012,9 @@ def benchmark_frames(R: dict, profile: str):
                  "T": "5", "paper / cited top-1 (%)": paper.TABLE_III_104_AT_288,
                  "ours top-1 (%)": "not in this profile's sweep"})
     t3 = pd.DataFrame(rows)
+    o, b = ours("dvs", "dvs_resnet20")
     rows = [{"work": w, "method": m, "params (M)": (p / 1e6 if p else None), "paper / cited top-1 (%)": a,
-             "ours top-1 (%)": (ours("dvs", "dvs_resnet20")[0] if w == "paper" else "")}
+             "ours top-1 (%)": o if w == "paper" else "", "our data": (b or {}).get("data", "") if w == "paper" else ""}
             for w, m, p, a in paper.TABLE_IV]
     return t3, pd.DataFrame(rows)
 
@@ -995,6 +1092,39 @@ def plot_benchmarks(R: dict, ours_label: str):
     return fig
 
 
+def plot_event_frames(ex: dict, max_frames: int = 10):
+    """Emulated DVS samples (:func:`msr.data.emulated_examples`): the source image, then
+    its event frames (equal event count each), ON events orange, OFF events blue."""
+    import matplotlib.pyplot as plt
+
+    frames = np.asarray(ex["frames"])  # [n, T, 2, S, S]
+    n, T = frames.shape[:2]
+    shown = min(T, max_frames)
+    on_c, off_c = np.array([0.90, 0.62, 0.0]), np.array([0.0, 0.45, 0.70])  # colour-blind safe pair
+    fig, axes = plt.subplots(n, shown + 1, figsize=(1.25 * (shown + 1), 1.35 * n), squeeze=False)
+    for i in range(n):
+        scale = max(float(np.percentile(frames[i][frames[i] > 0], 99)) if (frames[i] > 0).any() else 1.0, 1.0)
+        axes[i, 0].imshow(ex["images"][i], cmap="gray", vmin=0, vmax=255)
+        axes[i, 0].set_title(f"{ex['classes'][i]}", fontsize=7)
+        axes[i, 0].set_ylabel(f"{ex['counts'][i]:,} events", fontsize=7)
+        for k in range(shown):
+            on = np.clip(frames[i, k, 1] / scale, 0, 1)[..., None]
+            off = np.clip(frames[i, k, 0] / scale, 0, 1)[..., None]
+            rgb = np.clip(1.0 - on * (1.0 - on_c) - off * (1.0 - off_c), 0, 1)
+            axes[i, k + 1].imshow(rgb, interpolation="nearest")
+            if i == 0:
+                axes[i, k + 1].set_title(f"frame {k + 1}", fontsize=7)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+    p = ex["params"]
+    fig.suptitle(f"{ex['label']}: T = {T} frames of equal event count (ON orange, OFF blue); "
+                 f"{p['sensor']}x{p['sensor']} sensor, C = {p['threshold']}, saccades of {p['amplitude']:g} px "
+                 f"x 3 x {p['move_ms']:g} ms", fontsize=8)
+    return fig
+
+
 # ------------------------------------------------------- chapter 6: energy ----
 
 def energy_frame(rows: list[dict]):
@@ -1015,6 +1145,7 @@ def measured_energy_frame(measured: dict):
     for label, m in measured.items():
         p = paper.TABLE_V.get(label, {})
         rows[label] = {"data": dataset_name(m["dataset"]), "training": m.get("budget"), "T": m["T"],
+                       "counted per": "frame" if m.get("per_frame") else "sample",
                        "our firing rate": m["rate"], "paper firing rate": p.get("rate"),
                        "our MACs (M)": m["flops"] / 1e6, "our SyOPs (M)": m["syops"] / 1e6,
                        "our E(ANN) (mJ)": m["e_ann_mj"], "our E(SNN) (mJ)": m["e_snn_mj"],
@@ -1026,13 +1157,15 @@ def measured_energy_frame(measured: dict):
 
 
 def plot_energy(rows: list[dict], measured: dict | None = None):
-    """Energy per sample (mJ, log scale) of the ANN and the SNN: the paper's and ours per
-    model of Table V, then our measured models."""
+    """Energy per sample (mJ, log scale; per frame for event data) of the ANN and the SNN:
+    the paper's and ours per model of Table V, then our measured models."""
     import matplotlib.pyplot as plt
 
-    cats = [(r["model"], r.get("paper E(ANN) mJ"), r.get("our E(ANN) mJ"), r.get("paper E(SNN) mJ"),
-             r.get("our E(SNN) mJ")) for r in rows]
-    cats += [(k, None, m["e_ann_mj"], None, m["e_snn_mj"]) for k, m in (measured or {}).items()]
+    frame = " (per frame)"  # event data: both sides counted per frame (Sec. IV-C)
+    cats = [(r["model"] + (frame if r["model"].startswith("dvs") else ""), r.get("paper E(ANN) mJ"),
+             r.get("our E(ANN) mJ"), r.get("paper E(SNN) mJ"), r.get("our E(SNN) mJ")) for r in rows]
+    cats += [(k + (frame if m.get("per_frame") else ""), None, m["e_ann_mj"], None, m["e_snn_mj"])
+             for k, m in (measured or {}).items()]
     fig, ax = plt.subplots(figsize=(6.4, 4.2 + 0.3 * len(cats)))
     series = [("paper E(ANN)", 1, "#bdbdbd", "//"), ("ours E(ANN)", 2, "#6baed6", None),
               ("paper E(SNN)", 3, "#737373", "//"), ("ours E(SNN)", 4, "#08519c", None)]
@@ -1043,8 +1176,8 @@ def plot_energy(rows: list[dict], measured: dict | None = None):
         ax.barh(ys + (1.5 - j) * h, vals, height=h, color=colour, hatch=hatch, edgecolor="white", label=label)
     ax.set_xscale("log")
     ax.set_yticks(ys)
-    ax.set_yticklabels([c[0].replace(" (short run)", "\n(short run)") for c in cats], fontsize=10)
-    ax.set_xlabel("energy per sample (mJ, log scale; 4.6 pJ per MAC, 0.9 pJ per AC)")
+    ax.set_yticklabels([c[0].replace(" (", "\n(") for c in cats], fontsize=10)
+    ax.set_xlabel("energy per sample or frame (mJ, log scale; 4.6 pJ per MAC, 0.9 pJ per AC)")
     ax.set_title("Table V: energy of the ANN and the SNN")
     ax.legend(fontsize=10, loc="lower right")
     return fig
@@ -1144,7 +1277,7 @@ def table6_frame(t6: dict, dataset: str):
         row = {"depth": depth}
         for block in ("ms", "sr_b", "sr_c"):
             r = t6.get((dataset, block, depth))
-            row[f"{short[block]}: ours"] = r["acc"] if r else "not run"
+            row[f"{short[block]}: ours"] = acc_cell(r)
             row[f"{short[block]}: paper"] = by_block[block]
         rows.append(row)
     return pd.DataFrame(rows)
@@ -1152,7 +1285,8 @@ def table6_frame(t6: dict, dataset: str):
 
 def plot_table6(t6: dict, datasets: list[str], ours_label: str):
     """Table VI as accuracy against depth per shortcut position: ours per data set (when
-    stored), then the paper's CIFAR-10 and CIFAR-100 panels."""
+    stored; mean ± std over seeds with each seed as a small dot), then the paper's CIFAR-10
+    and CIFAR-100 panels (dashed)."""
     import matplotlib.pyplot as plt
     from msr import paper
 
@@ -1162,30 +1296,22 @@ def plot_table6(t6: dict, datasets: list[str], ours_label: str):
     for ds in datasets:
         s = {}
         for (d, b, depth), r in t6.items():
-            if d == ds and r:
-                s.setdefault(b, []).append((depth, r["acc"]))
+            if d == ds and r and r.get("acc") is not None:
+                s.setdefault(b, []).append((depth, r))
         if s:
-            panels.append((f"{ours_label} on {ds}", s, "o-"))
+            mine = {k: r for k, r in t6.items() if k[0] == ds}
+            panels.append((f"{ours_label} on {dataset_name(ds)}{seeds_title(mine)}", s, "o-"))
     for pdata, name in (("cifar10", "CIFAR-10"), ("cifar100", "CIFAR-100")):
         s = {}
         for depth, by in paper.TABLE_VI[pdata].items():
             for b, a in by.items():
-                s.setdefault(b, []).append((depth, a))
+                if a is not None:
+                    s.setdefault(b, []).append((depth, a))
         panels.append((f"paper, {name}", s, "s--"))
     fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 3.5 * len(panels)), squeeze=False)
     for ax, (name, s, style) in zip(axes[:, 0], panels):
-        for b, label in labels.items():
-            if s.get(b):
-                ax.plot(*zip(*sorted(s[b])), style, color=colours[b], label=label, lw=1.8, ms=6)
-        xs = sorted({d for v in s.values() for d, _ in v})
-        ax.set_xscale("log")
-        ax.set_xticks(xs)
-        ax.set_xticklabels([str(x) for x in xs])
-        ax.minorticks_off()
-        ax.set_xlabel("depth (layers)")
-        ax.set_ylabel("test accuracy (%)")
+        _depth_panel(ax, s, labels, style, colours)
         ax.set_title(name)
-        ax.legend(fontsize=10)
     ours = len(panels) > 2
     fig.suptitle("Table VI: accuracy against depth per shortcut position"
                  + ("" if ours else "\n(the paper's numbers only, no run of ours stored)"))

@@ -17,6 +17,8 @@ COMMANDS = {
     "sweep": ("msr.sweep", "run one of the paper's experiments (table2, table6, init, ...)"),
     "reproduce": ("msr.reproduce", "execute the book's notebooks with papermill"),
     "compute": ("msr.pipeline", "run the compute step of chapters without notebooks (e.g. on a GPU box)"),
+    "pack": ("msr.pack", "pack new results and the checkpoints still needed into at most 8 files"),
+    "unpack": ("msr.unpack_cli", "verify a pack and restore its results and checkpoints"),
     "bench": ("msr.bench", "benchmark LIF backends and training steps"),
 }
 

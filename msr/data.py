@@ -1,15 +1,25 @@
 """Data sets and transforms (torchvision), and a sampler that makes resume exact.
 
-* ``fashion_mnist``: the offline default.  Read from Debian's ``dataset-fashion-mnist``
-  idx ``.gz`` files (``/usr/share/datasets/fashion-mnist``, or ``$MSR_FMNIST_DIR``) when
-  present, else torchvision's download into the data root; padded 28 -> 32 so the
-  32/16/8 feature maps of Table I hold; one input channel.
+* ``fashion_mnist``: the offline default.  Read from ``$MSR_FMNIST_DIR`` when set (only
+  there: a folder that does not hold the files is an error, never a silent fallback),
+  else Debian's ``dataset-fashion-mnist`` idx ``.gz`` files
+  (``/usr/share/datasets/fashion-mnist``) or the data root, else torchvision's download
+  into the data root; padded 28 -> 32 so the 32/16/8 feature maps of Table I hold; one
+  input channel.  A damaged file is an error naming it; ``DataInfo.source`` says which
+  copy was read.
 * ``cifar10`` / ``cifar100``: torchvision (downloaded unless ``$MSR_OFFLINE`` is set).
 * ``imagenet``: ``ImageFolder`` roots ``<data_root>/imagenet/{train,val}``.
 * ``cifar10_dvs``: event files ``<data_root>/cifar10_dvs/<class>/*.npz`` with arrays
   ``x, y, t, p`` (the layout spikingjelly extracts), turned into T frames by Fang et
   al.'s PLIF pre-processing (Table IV): events split into T slices of equal event
   count, integrated per polarity, 128x128 summed down to 64x64 -> ``[T, 2, 64, 64]``.
+* ``fashion_mnist_dvs``: Fashion-MNIST as an event camera would record it during three
+  emulated saccades (:mod:`msr.events`: 64x64 sensor, ON/OFF events at a log-contrast
+  threshold), converted once and cached under ``<data_root>/fashion_mnist_dvs``; the
+  same ``x, y, t, p`` streams and the same frame binning as ``cifar10_dvs``.  It stands
+  in for CIFAR10-DVS in the ``fmnist`` profile; it is not CIFAR10-DVS.
+* ``synthetic_dvs``: the ``synthetic`` patterns (28x28, squashed to [0, 255]) through the
+  same emulator (cache ``<data_root>/synthetic_dvs``): the DVS path without any data files.
 * ``synthetic``: class-dependent mean patterns plus noise, learnable in a few steps.
 
 Augmentations: Table VIII (RandomCrop(32, padding=4), RandomRotation(15),
@@ -21,6 +31,7 @@ from __future__ import annotations
 import gzip
 import math
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +39,19 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
-DATASETS = ("fashion_mnist", "cifar10", "cifar100", "imagenet", "cifar10_dvs", "synthetic")
+DATASETS = ("fashion_mnist", "cifar10", "cifar100", "imagenet", "cifar10_dvs", "fashion_mnist_dvs", "synthetic_dvs",
+            "synthetic")
+#: Data sets of emulated event recordings (msr.events) and what their events come from.
+EMULATED_EVENTS = {"fashion_mnist_dvs": "emulated Fashion-MNIST events (saccades)",
+                   "synthetic_dvs": "synthetic images through the event emulator"}
+_LABELS = {"fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet": "ImageNet",
+           "cifar10_dvs": "CIFAR10-DVS", "synthetic": "synthetic images", **EMULATED_EVENTS}
+
+
+def describe_dataset(name: str) -> str:
+    """What a data set name stands for, in words (``fashion_mnist_dvs`` -> emulated
+    Fashion-MNIST events): the label the book and the report put beside a number."""
+    return _LABELS.get(name, name)
 
 #: Augmentation names (Tables VIII and X) accepted in ``augment``.
 AUGMENTS = ("random_crop_32", "random_rotation_15", "hflip", "random_resized_crop_224", "autoaugment", "normalize")
@@ -38,6 +61,8 @@ FMNIST_FILES = {
     True: ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     False: ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
+FMNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                  "Ankle boot")
 MEAN_STD = {
     "fashion_mnist": ((0.2860,), (0.3530,)),
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
@@ -48,6 +73,10 @@ MEAN_STD = {
 
 class MissingDataError(ValueError):
     """The data set's files are not where msr looks; the message says where to put them."""
+
+
+class CorruptDataError(ValueError):
+    """A data file exists but cannot be read; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +90,7 @@ class DataInfo:
     n_train: int
     n_test: int
     time_first: bool  # batches are event frames [B, T, C, H, W] (moved to [T, B, ...] by the loop)
+    source: str = ""  # where the data came from (the folder read; "generated" for synthetic)
 
     def as_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -105,17 +135,22 @@ def make_transform(dataset: str, train: bool, augment: tuple[str, ...] | list[st
 
 # ----------------------------------------------------------------------------- Fashion-MNIST
 def read_idx(path: Path) -> np.ndarray:
-    """Parse an idx file (``.gz`` or raw): the format of (Fashion-)MNIST."""
+    """Parse an idx file (``.gz`` or raw): the format of (Fashion-)MNIST.  A damaged file
+    (bad gzip stream, truncated, not idx) raises :class:`CorruptDataError` naming it."""
+    fix = "replace the file (Debian: apt-get install --reinstall dataset-fashion-mnist) or remove it"
     opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (EOFError, OSError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
+        raise CorruptDataError(f"{path} is damaged ({type(err).__name__}: {err}); {fix}") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 8:
-        raise ValueError(f"{path} is not an idx file of unsigned bytes")
+        raise CorruptDataError(f"{path} is not an idx file of unsigned bytes; {fix}")
     ndim = data[3]
     shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     arr = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
     if arr.size != math.prod(shape):
-        raise ValueError(f"{path} is truncated: expected {math.prod(shape)} values, found {arr.size}")
+        raise CorruptDataError(f"{path} is truncated: expected {math.prod(shape)} values, found {arr.size}; {fix}")
     return arr.reshape(shape).copy()
 
 
@@ -138,11 +173,20 @@ class TensorImages(Dataset):
 
 def _fmnist_dirs(root: Path) -> list[Path]:
     env = os.environ.get("MSR_FMNIST_DIR")
-    dirs = [Path(env)] if env else []
-    return dirs + [DEBIAN_FMNIST, root / "fashion_mnist", root / "FashionMNIST" / "raw"]
+    if env:  # named by the user: that copy or an error, never another one
+        return [Path(env).expanduser()]
+    return [DEBIAN_FMNIST, root / "fashion_mnist", root / "FashionMNIST" / "raw"]
+
+
+def fashion_mnist_available(root: str | Path = "data") -> bool:
+    """Whether the Fashion-MNIST idx files are on this machine (no download)."""
+    names = FMNIST_FILES[True] + FMNIST_FILES[False]
+    return any(all((d / n).exists() or (d / n).with_suffix("").exists() for n in names)
+               for d in _fmnist_dirs(Path(root).expanduser()))
 
 
 def fashion_mnist(root: Path, train: bool, transform) -> Dataset:
+    """The split's images and labels; the dataset's ``source`` is the folder they were read from."""
     images_name, labels_name = FMNIST_FILES[train]
     for d in _fmnist_dirs(root):
         for suffix in ("", "_raw"):
@@ -150,7 +194,14 @@ def fashion_mnist(root: Path, train: bool, transform) -> Dataset:
             if suffix:  # torchvision keeps un-gzipped copies
                 img, lab = img.with_suffix(""), lab.with_suffix("")
             if img.exists() and lab.exists():
-                return TensorImages(read_idx(img), read_idx(lab), transform)
+                ds = TensorImages(read_idx(img), read_idx(lab), transform)
+                ds.source = str(d)
+                return ds
+    env = os.environ.get("MSR_FMNIST_DIR")
+    if env:
+        what = "does not exist" if not Path(env).expanduser().is_dir() else f"does not hold {images_name} and {labels_name}"
+        raise MissingDataError(f"MSR_FMNIST_DIR={env} {what}; point it at the folder with the Fashion-MNIST idx files "
+                               f"or unset it to use {DEBIAN_FMNIST} or {root / 'fashion_mnist'}")
     if not offline():
         from torchvision.datasets import FashionMNIST
 
@@ -223,7 +274,7 @@ def events_to_frames(x, y, p, T: int, size: int = 128, out_size: int = 64) -> to
     slot = np.searchsorted(bounds[1:], np.arange(n), side="right")
     pol = (p > 0).astype(np.int64)
     flat = ((slot * 2 + pol) * out_size + np.clip(y // f, 0, out_size - 1)) * out_size + np.clip(x // f, 0, out_size - 1)
-    np.add.at(frames.reshape(-1), flat, 1.0)
+    frames.reshape(-1)[:] = np.bincount(flat, minlength=frames.size)
     return torch.from_numpy(frames)
 
 
@@ -266,6 +317,89 @@ def cifar10_dvs(root: Path, train: bool, T: int, augment) -> Dataset:
     return EventFolder(folder, train, T, hflip=train and "hflip" in tuple(augment))
 
 
+# ----------------------------------------------------------------------------- emulated events
+class EmulatedEvents(Dataset):
+    """Event recordings emulated from images (:class:`msr.events.EventCache`) -> frames
+    ``[T, 2, S, S]`` by :func:`events_to_frames` (the CIFAR10-DVS binning, no pooling)."""
+
+    def __init__(self, cache, targets, T: int, hflip: bool = False):
+        self.cache, self.T, self.hflip = cache, T, hflip
+        self.targets = torch.as_tensor(np.asarray(targets), dtype=torch.long)
+        if len(self.targets) != len(cache):
+            raise ValueError(f"{len(cache)} images but {len(self.targets)} labels")
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def prepare(self, indices=None) -> None:
+        """Convert (once, cached) the event shards ``indices`` need; the loaders call this
+        before their workers start."""
+        self.cache.ensure(indices)
+
+    def __getitem__(self, i):
+        ev = self.cache.events(int(i))
+        s = self.cache.params.sensor
+        x = ev["x"]
+        if self.hflip and torch.rand(()) < 0.5:
+            x = (s - 1) - x.astype(np.int64)  # mirror the events: the frames' horizontal flip, cheaper
+        return events_to_frames(x, ev["y"], ev["p"], self.T, size=s, out_size=s), int(self.targets[i])
+
+
+def synthetic_images(n: int, train: bool, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` 28x28 uint8 images of the ``synthetic`` patterns (sigmoid-squashed) and labels."""
+    ds = Synthetic(n, (1, 28, 28), 10, train, seed=seed, noise=0.5)
+    return (torch.sigmoid(ds.images[:, 0]) * 255).round().to(torch.uint8).numpy(), ds.targets.numpy()
+
+
+def emulated_events(name: str, root: Path, train: bool, T: int, augment, n: int = 512, seed: int = 0) -> Dataset:
+    """``fashion_mnist_dvs`` or ``synthetic_dvs`` (``n``, ``seed``: the synthetic images)."""
+    from msr.events import EventCache
+
+    if name == "fashion_mnist_dvs":
+        src = fashion_mnist(root, train, None)
+        images, labels = src.images[:, 0].numpy(), src.targets.numpy()
+    elif name == "synthetic_dvs":
+        images, labels = synthetic_images(n, train, seed)
+    else:
+        raise ValueError(f"unknown emulated event data set {name!r}; valid: {', '.join(EMULATED_EVENTS)}")
+    cache = EventCache(root / name, images, stream=0 if train else 1)
+    return EmulatedEvents(cache, labels, T, hflip=train and "hflip" in tuple(augment))
+
+
+def emulated_examples(name: str, root: str | Path, n: int = 4, T: int = 10, seed: int = 0) -> dict:
+    """The first ``n`` test samples of ``name`` (``fashion_mnist_dvs`` / ``synthetic_dvs``):
+    source images, event counts and frames ``[n, T, 2, S, S]`` (the events the cache holds
+    for these samples, emulated here without touching the cache: milliseconds)."""
+    from msr.events import SaccadeParams, emulate
+
+    root = Path(root).expanduser()
+    if name == "fashion_mnist_dvs":
+        src = fashion_mnist(root, False, None)
+        images, labels = src.images[:n, 0].numpy(), src.targets[:n].numpy()
+        classes = FMNIST_CLASSES
+    elif name == "synthetic_dvs":
+        images, labels = synthetic_images(n, False, seed)
+        classes = tuple(f"class {c}" for c in range(10))
+    else:
+        raise ValueError(f"unknown emulated event data set {name!r}; valid: {', '.join(EMULATED_EVENTS)}")
+    params = SaccadeParams()
+    ev = emulate(images, params, stream=1)
+    s = params.sensor
+    frames = np.stack([events_to_frames(e["x"], e["y"], e["p"], T, size=s, out_size=s).numpy()
+                       for e in (ev.sample(i) for i in range(len(ev)))])
+    return {"dataset": name, "label": EMULATED_EVENTS[name], "images": images, "labels": labels.tolist(),
+            "classes": [classes[int(c)] for c in labels], "counts": ev.counts().tolist(), "frames": frames,
+            "T": T, "params": params.as_dict()}
+
+
+def prepare_events(ds: Dataset) -> None:
+    """Convert the emulated events a data set (or a subset of one) will read; others: nothing."""
+    if isinstance(ds, Subset) and isinstance(ds.dataset, EmulatedEvents):
+        ds.dataset.prepare(ds.indices)
+    elif isinstance(ds, EmulatedEvents):
+        ds.prepare()
+
+
 # ----------------------------------------------------------------------------- synthetic
 class Synthetic(Dataset):
     """Random but learnable: class c's images are a fixed random pattern ``m_c`` plus
@@ -294,9 +428,11 @@ def build_datasets(cfg) -> tuple[Dataset, Dataset, DataInfo]:
         raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
     root = Path(cfg.data_root).expanduser()
     augment = tuple(cfg.augment)
+    source = str(root)
     if name == "fashion_mnist":
         tr, te = (fashion_mnist(root, s, make_transform(name, s, augment, 32)) for s in (True, False))
         size, classes, time_first = (1, 32, 32), 10, False
+        source = getattr(tr, "source", source)
     elif name in ("cifar10", "cifar100"):
         tr, te = (cifar(name, root, s, make_transform(name, s, augment, 32)) for s in (True, False))
         size, classes, time_first = (3, 32, 32), 10 if name == "cifar10" else 100, False
@@ -304,9 +440,17 @@ def build_datasets(cfg) -> tuple[Dataset, Dataset, DataInfo]:
         px = cfg.input_size[-1] if cfg.input_size else 224
         tr, te = (imagenet(root, s, make_transform(name, s, augment, px)) for s in (True, False))
         size, classes, time_first = (3, px, px), len(tr.classes), False
+        source = str(root / "imagenet")
     elif name == "cifar10_dvs":
         tr, te = (cifar10_dvs(root, s, cfg.T, augment) for s in (True, False))
         size, classes, time_first = (2, 64, 64), len(tr.classes), True
+        source = str(root / "cifar10_dvs")
+    elif name in EMULATED_EVENTS:
+        n = {True: cfg.subset or 512, False: cfg.test_subset or 128}
+        tr, te = (emulated_events(name, root, s, cfg.T, augment, n[s], cfg.data_seed) for s in (True, False))
+        s = tr.cache.params.sensor
+        size, classes, time_first = (2, s, s), 10, True
+        source = str(root / name)
     else:
         size = tuple(cfg.input_size) if cfg.input_size else (1, 32, 32)
         n_train = cfg.subset or 512
@@ -314,8 +458,12 @@ def build_datasets(cfg) -> tuple[Dataset, Dataset, DataInfo]:
         tr = Synthetic(n_train, size, 10, True, seed=cfg.data_seed)
         te = Synthetic(n_test, size, 10, False, seed=cfg.data_seed)
         classes, time_first = 10, False
+        source = "generated"
+    home = str(Path.home())
+    if home not in ("", "/") and (source == home or source.startswith(home + os.sep)):
+        source = "~" + source[len(home):]  # no user names in stored results
     tr, te = take_subset(tr, cfg.subset, cfg.subset_mode, cfg.seed), take_subset(te, cfg.test_subset, "first", 0)
-    info = DataInfo(name, size[0], classes, tuple(size), len(tr), len(te), time_first)
+    info = DataInfo(name, size[0], classes, tuple(size), len(tr), len(te), time_first, source)
     return tr, te, info
 
 
@@ -379,6 +527,8 @@ def build_loaders(cfg, *, rank: int = 0, world_size: int = 1) -> tuple[DataLoade
     dropping the last incomplete batch; the test loader shards without padding.
     """
     tr, te, info = build_datasets(cfg)
+    for ds in (tr, te):
+        prepare_events(ds)  # emulated events: convert once, before the workers start
     if cfg.batch_size % world_size:
         raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the {world_size} processes")
     if len(tr) < cfg.batch_size:

@@ -2,15 +2,25 @@
 
 For every neuron and timestep t = 0 .. T-1, with input current I_t:
 
-    u_t = tau * (u_{t-1} * (1 - o_{t-1}) + V_reset * o_{t-1}) + I_t      (Eq. 1-2)
-    o_t = 1  if u_t > V_th  else 0                                       (Eq. 3)
+    u_t = tau * (u_{t-1} * (1 - o_{t-1}) + V_reset * o_{t-1}) + I_t      (Eq. 1, reset: Sec. II-A)
+    o_t = 1  if u_t > V_th  else 0                                       (Eq. 2)
 
 With the paper's V_reset = 0 this is u_t = tau * u_{t-1} * (1 - o_{t-1}) + I_t.  The
 reset factor (1 - o_{t-1}) is detached from the autograd graph (as in the authors'
 release), so gradients flow through the membrane but not through the reset.  The
 Heaviside step is differentiated with the rectangular surrogate
 
-    d o / d u = (1 / a) * 1[|u - V_th| < a / 2].
+    d o / d u = (1 / a) * 1[|u - V_th| < a / 2]                           (Eq. 3)
+
+Threshold and window, strict on both: a neuron fires when u_t > V_th, and the
+surrogate window is the open interval |u - V_th| < a/2.  The paper writes both with
+non-strict inequalities (Eq. 2 fires when u_t - V_th >= 0, Eq. 3's window is
+|u - V_th| <= a/2); the authors' release, like msr, uses strict ones
+(``input.gt(thresh)``, ``abs(input - thresh) < lens``).  The two differ only where u
+lies exactly on V_th or on a window edge, which matters for exact values: with
+V_th = 0.5 and a = 1 the edges are u = 0 and u = 1, so a LIF whose membrane is exactly
+0 (or exactly 0 or 1) passes no gradient (see :mod:`msr.blocks` on the initialisation
+of SR-B/SR-C).
 
 Tensors are time-first, ``[T, ...]``.  :func:`lif_reference` is the plain PyTorch
 oracle that every faster backend (``msr.kernels``) is tested against.

@@ -4,6 +4,8 @@ Sources are jupytext MyST-markdown files in ``book/notebooks/NAME.md``; each is
 converted in memory and executed to ``book/_executed/NAME.ipynb`` (build output, not
 committed) with the parameters injected.  One progress line per notebook, a summary
 at the end; a failing notebook does not stop the others and makes the exit status 1.
+A notebook executes into a temp file that replaces ``NAME.ipynb`` only on success: a
+failed run keeps the last good executed copy and writes ``NAME.failed.ipynb`` beside it.
 
 Parameters are validated twice: here, before anything runs (an unknown ``-p`` name
 fails that notebook with the names it declares: papermill itself would only warn),
@@ -102,8 +104,14 @@ def executed_profile(name: str) -> str | None:
     return (nb.metadata.get("papermill", {}).get("parameters") or {}).get("profile")
 
 
+def failed_copy(name: str) -> Path:
+    """Where the executed copy of a failed run of ``name`` goes (beside the good one)."""
+    return EXECUTED / f"{name}.failed.ipynb"
+
+
 def execute(name: str, parameters: dict, timeout: int | None = None) -> None:
-    """Execute chapter ``name`` to ``book/_executed/NAME.ipynb``; raises on failure."""
+    """Execute chapter ``name`` to ``book/_executed/NAME.ipynb``; raises on failure, then
+    the copy with the error is ``NAME.failed.ipynb`` and a good ``NAME.ipynb`` is kept."""
     import papermill as pm
 
     nb = load(name)
@@ -111,19 +119,33 @@ def execute(name: str, parameters: dict, timeout: int | None = None) -> None:
     import nbformat
 
     EXECUTED.mkdir(parents=True, exist_ok=True)
-    out = EXECUTED / f"{name}.ipynb"
+    tmp = EXECUTED / f".{name}.{os.getpid()}.running.ipynb"
+
+    def retag(path: Path) -> None:  # papermill's injected parameters cell is new: tag it too
+        nbformat.write(tag_for_book(nbformat.read(path, as_version=4)), path)
+
     env_root = os.environ.get("MSR_ROOT")
     os.environ["MSR_ROOT"] = str(ROOT)
     try:
-        pm.execute_notebook(tag_for_book(nb), str(out), parameters=parameters, cwd=str(ROOT),
+        pm.execute_notebook(tag_for_book(nb), str(tmp), parameters=parameters, cwd=str(ROOT),
                             kernel_name="python3", progress_bar=False, execution_timeout=timeout)
+        retag(tmp)
+        os.replace(tmp, EXECUTED / f"{name}.ipynb")
+        failed_copy(name).unlink(missing_ok=True)
+    except BaseException:
+        if tmp.exists() and tmp.stat().st_size > 0:
+            try:
+                retag(tmp)
+            except Exception:  # noqa: BLE001 - keep the failed copy as papermill wrote it
+                pass
+            os.replace(tmp, failed_copy(name))
+        raise
     finally:
+        tmp.unlink(missing_ok=True)
         if env_root is None:
             os.environ.pop("MSR_ROOT", None)
         else:
             os.environ["MSR_ROOT"] = env_root
-        if out.exists():  # papermill's injected cell is new: tag it too (also in a failed copy)
-            nbformat.write(tag_for_book(nbformat.read(out, as_version=4)), out)
 
 
 def _error_message(err: Exception) -> str:
@@ -202,7 +224,8 @@ def main(args: argparse.Namespace) -> int:
     for name, status, dt, message in results:
         print(f"  {status:6s} {dt:7.1f} s  {name}" + (f"  ({message})" if message else ""))
     if failed:
-        print(f"executed copies (with the error) are in {EXECUTED.relative_to(ROOT)}/", file=sys.stderr)
+        print(f"the copies with the error are {EXECUTED.relative_to(ROOT)}/NAME.failed.ipynb "
+              f"(a good NAME.ipynb from an earlier run is kept)", file=sys.stderr)
     return 1 if failed else 0
 
 

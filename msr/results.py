@@ -1,20 +1,25 @@
 """The results store: small JSON (+ NPZ) files keyed by a hash of the full config.
 
 ``results/<profile>/<experiment>/<hash>.json`` holds ``{"config", "hash",
-"provenance", **payload}``; arrays go to ``<hash>.npz`` beside it.  Every write is
+"provenance", **payload}``; arrays go to ``<hash>.npz`` beside it (the JSON holds their
+sha256, so arrays torn from their result by a kill are detected).  Every write is
 atomic (a temp file unique to the process in the same folder, then ``os.replace``),
 so concurrent runs never clobber each other and a killed run never leaves a
-half-written file.  Checkpoints (``runs/``) use the same atomic writes and are read
-with ``torch.load(..., weights_only=True)``: nothing but tensors and plain
-containers is ever unpickled.
+half-written file (the temp files of a killed writer are removed by the next write
+of the same file, once their process is gone).  Results are validated on read: a file
+that is not a msr result raises :class:`ResultError` naming it.  Checkpoints (``runs/``)
+use the same atomic writes and are read with ``torch.load(..., weights_only=True)``:
+nothing but tensors and plain containers is ever unpickled.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import io
 import json
 import os
 import platform
+import re
 import subprocess
 import tempfile
 import time
@@ -30,6 +35,14 @@ RESULTS_ENV = "MSR_RESULTS"
 
 class CheckpointError(ValueError):
     """A checkpoint file exists but cannot be read; the file is left untouched."""
+
+
+class ResultError(ValueError):
+    """A result file exists but is not a msr result; the file is left untouched."""
+
+
+#: Keys every stored result has (written by :meth:`ResultsStore.put`).
+RESULT_KEYS = ("config", "hash", "provenance")
 
 
 def default_root() -> Path:
@@ -107,6 +120,58 @@ def provenance(device: str | torch.device | None = None) -> dict:
     }
 
 
+def check_writable_dir(path: str | Path, what: str) -> Path:
+    """Raise a one-line ``ValueError`` unless ``path`` is (or can be created as) a writable
+    directory; ``what`` names where it came from (``--results``).  Creates nothing."""
+    path = Path(path)
+    probe = path
+    while not probe.exists() and probe != probe.parent:  # nearest existing ancestor
+        probe = probe.parent
+    if not probe.is_dir():
+        where = "is a file" if probe == path else f"cannot be created: {probe} is a file"
+        raise ValueError(f"{what} '{path}' {where}, not a directory; give a writable directory")
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as err:
+        where = "" if probe == path else f" (it would be created in {probe})"
+        raise ValueError(f"{what} '{path}' is not writable{where}: {err.strerror or err}; fix its permissions "
+                         f"or give another directory") from None
+    return path
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
+
+
+_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
+
+
+def remove_stale_temps(folder: str | Path, name: str | None = None) -> list[Path]:
+    """Delete the temp files of :func:`atomic_write_bytes` in ``folder`` (for target file
+    ``name``, or all) whose writing process is gone (killed mid-write); returns them."""
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for p in folder.glob(f".{name}.*.tmp" if name else ".*.tmp"):
+        m = _TEMP.match(p.name)
+        if m and (name is None or m["name"] == name) and not pid_alive(int(m["pid"])):
+            try:
+                p.unlink()
+                removed.append(p)
+            except FileNotFoundError:
+                pass
+    return removed
+
+
 def atomic_write_bytes(path: Path, write: Callable[[object], None], suffix: str = ".tmp") -> Path:
     """Call ``write(file)`` on a temp file next to ``path``, then ``os.replace`` it in."""
     path = Path(path)
@@ -156,6 +221,31 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
     return state
 
 
+_WHAT_TO_DO = ("it was left as it is: delete it, or compute it again with --recompute (msr compute, "
+               "msr reproduce) or --force (msr train, msr sweep)")
+
+
+def read_result(path: str | Path) -> dict:
+    """A stored result, validated: UTF-8 JSON, an object with the keys of a result
+    (:data:`RESULT_KEYS`) whose hash is the file's name; else :class:`ResultError` naming the file."""
+    path = Path(path)
+    try:
+        rec = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ResultError(f"result file {path} is not UTF-8 text; {_WHAT_TO_DO}") from None
+    except json.JSONDecodeError as err:
+        raise ResultError(f"result file {path} is not valid JSON ({err}); {_WHAT_TO_DO}") from None
+    if not isinstance(rec, dict):
+        raise ResultError(f"result file {path} holds a JSON {type(rec).__name__}, not a result object; {_WHAT_TO_DO}")
+    missing = [k for k in RESULT_KEYS if k not in rec]
+    if missing:
+        raise ResultError(f"result file {path} lacks the key(s) {', '.join(missing)} of a result; {_WHAT_TO_DO}")
+    if rec["hash"] != path.stem:
+        raise ResultError(f"result file {path} holds the result of another config (hash {rec['hash']!r}); "
+                          f"{_WHAT_TO_DO}")
+    return rec
+
+
 class ResultsStore:
     """``results/<profile>/<experiment>/<hash>.json`` (+ ``.npz``), written atomically."""
 
@@ -172,38 +262,48 @@ class ResultsStore:
         path = self.path(profile, experiment, config)
         if not path.exists():
             return None
-        try:
-            return json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise ValueError(f"result file {path} is not valid JSON ({err}); delete it to recompute") from err
+        return read_result(path)
 
     def put(self, profile: str, experiment: str, config: dict, payload: dict, *,
             arrays: dict[str, np.ndarray] | None = None, device=None) -> Path:
         path = self.path(profile, experiment, config)
+        npz = path.with_suffix(".npz")
+        for name in (path.name, npz.name):  # left by a writer killed mid-write
+            remove_stale_temps(path.parent, name)
         record = {"config": _jsonable(config), "hash": config_hash(config)}
         record["provenance"] = payload.get("provenance") or provenance(device)
-        record.update({k: v for k, v in payload.items() if k not in ("config", "hash", "provenance")})
-        if arrays is not None:  # arrays first: a JSON file always has its arrays beside it
-            arrs = {k: np.asarray(v) for k, v in arrays.items()}
-            atomic_write_bytes(path.with_suffix(".npz"), lambda f: np.savez(f, **arrs))
+        record.update({k: v for k, v in payload.items() if k not in ("config", "hash", "provenance", "arrays_sha256")})
+        if arrays is not None:  # arrays first; the JSON names their digest, so a pair torn by a kill is detected
+            buf = io.BytesIO()
+            np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+            data = buf.getvalue()
+            record["arrays_sha256"] = hashlib.sha256(data).hexdigest()
+            atomic_write_bytes(npz, lambda f: f.write(data))
+        else:
+            npz.unlink(missing_ok=True)  # arrays of an earlier computation do not belong to this result
         return atomic_write_json(path, record)
 
     def get_arrays(self, profile: str, experiment: str, config: dict) -> dict[str, np.ndarray] | None:
+        """The arrays stored with the result of ``config`` (None: no result, or none stored)."""
+        record = self.get(profile, experiment, config)
         path = self.path(profile, experiment, config).with_suffix(".npz")
-        if not path.exists():
+        if record is None or not path.exists():
             return None
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
+        data = path.read_bytes()
+        if record.get("arrays_sha256", hashlib.sha256(data).hexdigest()) != hashlib.sha256(data).hexdigest():
+            raise ResultError(f"result arrays {path} do not belong to the result beside them (a write was "
+                              f"interrupted); {_WHAT_TO_DO}")
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as arrs:
+                return {k: arrs[k] for k in arrs.files}
+        except Exception as err:  # noqa: BLE001 - any read failure means a damaged file
+            raise ResultError(f"result arrays {path} are unreadable ({type(err).__name__}: {str(err)[:80]}); "
+                              f"{_WHAT_TO_DO}") from None
 
     def list(self, profile: str, experiment: str) -> list[dict]:
+        """Every result of ``experiment``; a file that is not a msr result raises :class:`ResultError`."""
         folder = self.root / profile / experiment
-        out = []
-        for p in sorted(folder.glob("*.json")):
-            try:
-                out.append(json.loads(p.read_text()))
-            except json.JSONDecodeError:
-                continue
-        return out
+        return [read_result(p) for p in sorted(folder.glob("*.json"))]
 
     def get_or_compute(self, profile: str, experiment: str, config: dict,
                        compute: Callable[[], dict | tuple[dict, dict]], *,
@@ -225,6 +325,7 @@ class ResultsStore:
 
 
 __all__ = [
-    "CheckpointError", "ResultsStore", "atomic_write_bytes", "atomic_write_json", "config_hash", "cpu_model",
-    "default_root", "device_name", "load_checkpoint", "provenance", "save_checkpoint",
+    "CheckpointError", "RESULT_KEYS", "ResultError", "ResultsStore", "atomic_write_bytes", "atomic_write_json",
+    "check_writable_dir", "config_hash", "cpu_model", "default_root", "device_name", "load_checkpoint", "pid_alive",
+    "provenance", "read_result", "remove_stale_temps", "save_checkpoint",
 ]

@@ -4,7 +4,9 @@
 * ``table6``: ms / sr_b / sr_c x depth 32, 44, 56, 110 per data set (Table VI, Table VIII second block);
 * ``init``: Fig. 5 (a) accuracy after one epoch for (gamma1, gamma2) pairs, BN and TDBN,
   MS-ResNet-56; (b) training-loss curves of MS-ResNet-104, gamma2 = 1 vs 0;
-* ``deep``: MS-ResNet-110 and -482 (Sec. III-D);
+* ``deep``: MS-ResNet-110 and -482 (Sec. III-D) with the Table VI recipe (Table VIII second block);
+* ``ablation``: vanilla and wolif with gamma2 = 0 at the six Table II depths (Table II recipe),
+  the initialisation MS-ResNet uses in Table II;
 * ``dvs``: MS-ResNet20 on CIFAR10-DVS (Table IV);
 * ``imagenet``: MS-ResNet-18 / 34 (Table III, Table X);
 * ``two_phase``: T = 1 pretrain, then T = 6 from those weights (Appendix B);
@@ -12,7 +14,16 @@
   feed the energy (Table V) and firing (Fig. 3) chapters until the long runs exist.
 
 ``run_sweep(name, profile)`` trains every config not yet in the results store (one
-line per run) and skips the finished ones; ``msr sweep NAME --profile P``.
+line per run), analyses each model as soon as it is trained (:mod:`msr.per_run`) and
+skips the finished ones; ``msr sweep NAME --profile P``.
+
+Seeds: every config is run once per training seed (``TrainConfig.seed``, part of the
+hash, so each seed is its own stored run); the profile says how many seeds an experiment
+gets (:meth:`msr.profiles.Profile.seeds`), ``--seeds 0 1 2`` chooses them.  The names
+``table2_seeds`` / ``table6_seeds`` (:data:`SEED_EXTRAS`) are the profile's seeds after
+the first of ``table2`` / ``table6``, stored with them: the budgeted value order
+(:mod:`msr.budget`) trains seed 0 of everything first.  Per-run analyses
+(:mod:`msr.per_run`) are of seed :data:`PRIMARY_SEED` only.
 """
 from __future__ import annotations
 
@@ -23,17 +34,24 @@ from typing import Callable
 from msr.profiles import Profile, get_profile
 from msr.recipes import get_recipe, scale_milestones
 from msr.results import ResultsStore, default_root
+from msr.jobs import RunsFailed
 from msr.train import TrainConfig, TrainingDiverged, train
 
 TABLE2_BLOCKS = ("plain", "vanilla", "wolif", "ms")
 TABLE2_DEPTHS = (8, 14, 20, 32, 44, 56)
 TABLE6_BLOCKS = ("ms", "sr_b", "sr_c")
+ABLATION_BLOCKS = ("vanilla", "wolif")
 TABLE6_DEPTHS = (32, 44, 56, 110)
 #: Fig. 5a pairs (gamma1, gamma2): multipliers alpha of the first and second BN (msr.layers.initial_gamma).
 FIG5A_PAIRS = ((1.0, 1.0), (1.0, 0.5), (1.0, 0.0), (0.5, 0.5), (0.5, 0.0), (0.0, 0.0))
 FIG5A_DEPTH = 56
 FIG5B_DEPTH = 104
-SPECIAL_KEYS = ("depths", "datasets", "fig5b_epochs")
+SPECIAL_KEYS = ("depths", "datasets", "fig5b_epochs", "seeds")
+#: The seed every experiment runs first; the per-run analyses and the chapters that show
+#: one model (SSIM, isometry, landscape, firing, energy) use this seed's run.
+PRIMARY_SEED = 0
+#: value-order names for the seeds after the first of an experiment -> that experiment
+SEED_EXTRAS = {"table2_seeds": "table2", "table6_seeds": "table6"}
 
 
 def make_config(recipe: str, profile: Profile, experiment: str, **run) -> TrainConfig:
@@ -77,9 +95,34 @@ def init(profile) -> list[TrainConfig]:
 
 
 def deep(profile) -> list[TrainConfig]:
+    """MS-ResNet-110 and -482 on CIFAR-10 (Sec. III-D), with the Table VI recipe
+    (Table VIII, second block: cosine, weight decay 1e-4, rotation and flip).
+
+    Sec. III-D gives no recipe for these depths; Appendix B-A says that "the data
+    pre-processing and weight decay are strengthened ... due to great depths of models",
+    and the 91.7 % of MS-ResNet110 is Table VI's SR-A number at depth 110 (91.72 %), so
+    these runs belong with Table VI's recipe, not Table II's."""
     p = get_profile(profile)
-    return [make_config("table2", p, "deep", model="cifar_resnet", block="ms", depth=d)
+    return [make_config("table6", p, "deep", model="cifar_resnet", block="ms", depth=d)
             for d in p.settings("deep").get("depths", (110, 482))]
+
+
+def ablation(profile) -> list[TrainConfig]:
+    """Table II's initialisation, ablated: vanilla and wolif with gamma2 = 0 (the second
+    BN of each residual path starts at zero, as MS-ResNet's does) at the six Table II
+    depths, with the Table II recipe and the profile's ``table2`` settings, so each run
+    differs from its Table II twin (standard TDBN, gamma2 = 1) in gamma2 only.
+
+    The paper does not say how its Table II vanilla and wolif runs were initialised; msr's
+    Table II uses standard TDBN for them and gamma2 = 0 for MS (Sec. V-B).  Note on
+    vanilla: with gamma2 = 0 an identity block hands its input spikes (0 or 1) unchanged
+    to the interblock LIF, whose membrane is then exactly 0 or 1, the two edges where the
+    surrogate window |u - V_th| < a/2 is closed (strict, as in the authors' release), so
+    no gradient crosses such a block and the network behind it cannot learn."""
+    p = get_profile(profile)
+    depths = p.settings("table2").get("depths", TABLE2_DEPTHS)
+    return [make_config("table2", p, "table2", model="cifar_resnet", block=b, depth=d, gamma2=0.0)
+            for b in ABLATION_BLOCKS for d in depths]
 
 
 def dvs(profile) -> list[TrainConfig]:
@@ -125,36 +168,86 @@ def short(profile) -> list[TrainConfig]:
 #: experiment name -> builder(profile) -> list of configs
 EXPERIMENTS: dict[str, Callable[[str | Profile], list[TrainConfig]]] = {
     "table2": table2, "table6": table6, "init": init, "deep": deep, "dvs": dvs, "imagenet": imagenet,
-    "two_phase": two_phase, "short": short,
+    "two_phase": two_phase, "short": short, "ablation": ablation,
 }
 
 
-def experiment_configs(name: str, profile: str | Profile) -> list[TrainConfig]:
-    if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; valid: {', '.join(EXPERIMENTS)}")
-    return EXPERIMENTS[name](get_profile(profile))
+def experiment_of(name: str) -> str:
+    """The experiment (results-store folder) a sweep name trains: ``table2_seeds`` -> ``table2``."""
+    return SEED_EXTRAS.get(name, name)
+
+
+def default_seeds(name: str, profile: str | Profile) -> tuple[int, ...]:
+    """The profile's seeds of ``name``; for a :data:`SEED_EXTRAS` name, those after the first."""
+    p = get_profile(profile)
+    seeds = p.seeds(experiment_of(name))
+    return seeds[1:] if name in SEED_EXTRAS else seeds
+
+
+def check_seeds(seeds) -> tuple[int, ...]:
+    """``seeds`` as a tuple of distinct non-negative integers, in the order given."""
+    out = tuple(dict.fromkeys(seeds))
+    if not out or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in out):
+        raise ValueError(f"seeds must be non-negative integers, got {list(seeds)!r}; valid: e.g. --seeds 0 1 2")
+    return out
+
+
+def experiment_configs(name: str, profile: str | Profile, seeds=None) -> list[TrainConfig]:
+    """Every config of ``name`` for each seed of ``seeds`` (default: :func:`default_seeds`),
+    seed by seed: all configs of the first seed, then of the next."""
+    base = experiment_of(name)
+    if base not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; valid: {', '.join([*EXPERIMENTS, *SEED_EXTRAS])}")
+    p = get_profile(profile)
+    seeds = default_seeds(name, p) if seeds is None else check_seeds(seeds)
+    if not seeds:  # e.g. table2_seeds in a profile that gives table2 one seed
+        return []
+    configs = EXPERIMENTS[base](p)
+    if seeds == (PRIMARY_SEED,):
+        return configs
+    if any(c.init_from for c in configs):
+        raise ValueError(f"{base} links its runs by hash (init_from) and runs seed {PRIMARY_SEED} only; "
+                         f"valid: --seeds {PRIMARY_SEED}")
+    return [c.replace(seed=s) for s in seeds for c in configs]
 
 
 def describe(cfg: TrainConfig) -> str:
     parts = [cfg.model.replace("cifar_resnet", "resnet") + (str(cfg.depth) if cfg.model == "cifar_resnet" else ""),
              cfg.block, cfg.dataset, f"T={cfg.T}"]
+    if cfg.seed != PRIMARY_SEED:
+        parts.append(f"seed {cfg.seed}")
     if cfg.gamma1 is not None or cfg.gamma2 is not None:
         parts.append(f"{cfg.norm} g=({cfg.gamma1},{cfg.gamma2})")
     return " ".join(parts)
 
 
 def run_sweep(name: str, profile: str | Profile, force: bool = False, device: str | None = None,
-              store: ResultsStore | None = None, run_dir: str = "runs", data_root: str | None = None) -> list[dict]:
-    """Train every config of experiment ``name`` under ``profile``; finished runs are skipped."""
+              store: ResultsStore | None = None, run_dir: str = "runs", data_root: str | None = None,
+              seeds=None, jobs: int = 1) -> list[dict]:
+    """Train every config of experiment ``name`` under ``profile`` for each of ``seeds``
+    (default: the profile's) and analyse each trained model at once (:mod:`msr.per_run`);
+    finished runs are skipped.  ``jobs`` > 1: that many runs at once in worker processes
+    (:mod:`msr.jobs`); a run that fails is reported and the others finish, then the first
+    failure is raised (``TrainingDiverged`` as such)."""
+    from msr import per_run
+    from msr.jobs import check_jobs
+
     p = get_profile(profile)
-    configs = experiment_configs(name, p)
+    configs = experiment_configs(name, p, seeds)
+    name = experiment_of(name)
     runtime = {k: v for k, v in (("device", device), ("data_root", data_root)) if v is not None}
     configs = [c.replace(**runtime) for c in configs]  # runtime fields only: hashes unchanged
     store = store or ResultsStore(default_root())
-    out = []
+    if check_jobs(jobs) > 1:
+        return _run_sweep_jobs(name, p, configs, force, store, run_dir, jobs)
+    out, inputs = [], None
     for i, cfg in enumerate(configs, 1):
         t0 = time.perf_counter()
         result = train(cfg, profile=p.name, experiment=name, store=store, force=force, run_dir=run_dir)
+        if per_run.applicable(name, cfg):
+            inputs = inputs or per_run.Inputs(cfg.device)
+            per_run.analyse(cfg, name, p.name, store=store, run_dir=run_dir, force=not result.get("skipped"),
+                            inputs=inputs)
         acc = result["final"]["reported_acc"]
         how = "skipped (stored)" if result.get("skipped") else "trained"
         print(f"[{i}/{len(configs)}] {name} {describe(cfg)}: {how}, acc {acc:.2f} %, "
@@ -163,29 +256,60 @@ def run_sweep(name: str, profile: str | Profile, force: bool = False, device: st
     return out
 
 
+def _run_sweep_jobs(name, p, configs, force, store, run_dir, jobs) -> list[dict]:
+    from msr.jobs import run_jobs
+
+    def line(i, job):
+        cfg = job.cfg
+        if job.result is None:
+            print(f"[{i + 1}/{len(configs)}] {name} {describe(cfg)}: FAILED: {job.error}  ({cfg.hash()})", flush=True)
+            return
+        how = "skipped (stored)" if job.result.get("skipped") else "trained"
+        print(f"[{i + 1}/{len(configs)}] {name} {describe(cfg)}: {how}, acc {job.result['final']['reported_acc']:.2f} %, "
+              f"{job.seconds:.1f} s  ({cfg.hash()})", flush=True)
+
+    configs = [c.replace(progress=False) for c in configs]  # no progress bars from N processes at once
+    done = run_jobs(configs, profile=p.name, experiment=name, store_root=store.root, run_dir=run_dir, jobs=jobs,
+                    force=force, on_done=line)
+    failed = [j for j in done if j.result is None]
+    if failed:
+        print(f"{name}: {len(failed)} of {len(done)} runs failed; the others are stored", flush=True)
+        first = failed[0]
+        err = TrainingDiverged if first.kind == "TrainingDiverged" else RunsFailed
+        raise err(f"{describe(first.cfg)} ({first.cfg.hash()}): {first.error}")
+    return [j.result for j in done]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("experiment", help=f"one of: {', '.join(EXPERIMENTS)}")
+    parser.add_argument("experiment", help=f"one of: {', '.join([*EXPERIMENTS, *SEED_EXTRAS])}")
     parser.add_argument("--profile", default="smoke", help="smoke, fmnist or paper (msr.profiles)")
     parser.add_argument("--force", action="store_true", help="retrain runs whose result is stored")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: the profile's)")
     parser.add_argument("--results", default=None, help="results root (default $MSR_RESULTS or results)")
     parser.add_argument("--runs", default="runs", help="checkpoint root (default runs)")
     parser.add_argument("--data-root", default=None, help="where data sets live (default data)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, metavar="N",
+                        help="training seeds, each its own stored run (default: the profile's, e.g. 0 1 2)")
     parser.add_argument("--list", action="store_true", help="print the configs and exit")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="train N runs at once in N processes (default 1; msr.jobs)")
 
 
 def main(args: argparse.Namespace) -> int:
     if args.list:
-        for cfg in experiment_configs(args.experiment, args.profile):
+        for cfg in experiment_configs(args.experiment, args.profile, args.seeds):
             print(f"{cfg.hash()}  {describe(cfg)}  epochs={cfg.epochs} batch={cfg.batch_size} subset={cfg.subset}")
         return 0
     store = ResultsStore(args.results or default_root())
     try:
         run_sweep(args.experiment, args.profile, force=args.force, device=args.device, store=store,
-                  run_dir=args.runs, data_root=args.data_root)
+                  run_dir=args.runs, data_root=args.data_root, seeds=args.seeds, jobs=args.jobs)
     except TrainingDiverged as err:
         print(f"msr sweep: {err}", flush=True)
         return 3
+    except RunsFailed as err:  # --jobs: a run failed; the others were stored
+        print(f"msr sweep: {err}", flush=True)
+        return 1
     return 0
 
 

@@ -6,13 +6,26 @@ exists is skipped unless ``force``.  Checkpoints (model, optimizer, epoch, step,
 states, metrics so far) go to ``runs/<profile>/<experiment>/<hash>/last.pt`` at every
 epoch end (and every ``checkpoint_every`` steps), so an interrupted run resumes
 exactly where it stopped.  Final weights: ``.../<hash>/model.pt`` (:func:`load_trained`).
+With a ``deadline`` (:class:`msr.budget.Deadline`) the loop checks it after every step:
+once it has passed, the run saves its checkpoint and raises :class:`msr.budget.BudgetExhausted`.
+Before any work the results and runs folders must be writable directories, and the run
+is claimed (:func:`claim_run`): a second process on the same run waits for the first
+and then skips it, instead of training it twice.
 
-Reported accuracy = mean test accuracy of the last five epochs (Table VIII note).
+Reported accuracy (``final.reported_acc``) = mean test accuracy over the epochs
+:func:`reported_epochs` picks, recorded as ``final.reported_epochs`` (1-based): the last
+ceil(5 % of the epochs), at least one, and only epochs at the final learning rate
+(MultiStepLR: epochs after the last milestone; cosine and constant: just the last 5 %).
+The paper reports "the average test accuracy of the last five epochs" (Appendix B-A) of
+100-epoch runs, i.e. the last 5 % of training, all at the final learning rate after the
+milestone at epoch 80; with a literal five, a short budget (8 epochs) would average
+epochs 4-8 across learning-rate steps and penalise slowly converging deep models.
 Multi-GPU: run under ``torchrun``; the model's BNs become synchronized BNs (Appendix B:
 "Synchronized BN across GPUs"), and ``batch_size`` is the global batch.
 """
 from __future__ import annotations
 
+import fcntl
 import math
 import os
 import random
@@ -27,17 +40,21 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from msr.data import build_loaders
-from msr.kernels.speed import prepare_model, to_memory_format, tune_cpu_allocator
+from msr.budget import BudgetExhausted
+from msr.data import EMULATED_EVENTS, build_loaders
+from msr.kernels.speed import GraphedStep, prepare_model, to_memory_format, tune_cpu_allocator
 from msr.models import create_model
 from msr.neuron import LIF
-from msr.results import (ResultsStore, config_hash, default_root, load_checkpoint, provenance,
-                         save_checkpoint)
+from msr.results import (CheckpointError, ResultsStore, check_writable_dir, config_hash, default_root,
+                         load_checkpoint, pid_alive, provenance, remove_stale_temps, save_checkpoint)
 
 SCHEDULES = ("multistep", "cosine", "constant")
 #: Fields that change how a run executes but not its numbers: left out of the config hash.
 RUNTIME_FIELDS = ("device", "workers", "data_root", "lif_backend", "checkpoint_every", "deterministic",
-                  "recipe", "progress", "channels_last", "compile", "compact_spikes")
+                  "recipe", "progress", "channels_last", "compile", "compact_spikes", "resident_data", "cuda_graph")
+#: Version of what a training result means (what the loop stores and how ``final`` is
+#: computed); part of every result's hash.  2: reported accuracy by :func:`reported_epochs`.
+RESULT_VERSION = 2
 
 
 @dataclass
@@ -83,6 +100,9 @@ class TrainConfig:
     channels_last: bool = False  # NHWC weights and activations
     compile: bool = False  # torch.compile of the training forward (evaluation runs eager)
     compact_spikes: bool = False  # spike-fed convs save their input as bits for the backward
+    # None = auto: on for CUDA where it applies, off on CPU (msr.resident; msr.kernels.speed.GraphedStep)
+    resident_data: bool | None = None  # whole data set on the device, augmentation in batch there
+    cuda_graph: bool | None = None  # training step replayed as a CUDA graph; ignored on CPU
     workers: int = 0
     checkpoint_every: int = 0  # steps; 0 = at epoch ends only
     deterministic: bool = False
@@ -98,8 +118,8 @@ class TrainConfig:
             raise ValueError(f"unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
         for name in ("epochs", "batch_size", "T", "log_every"):
             v = getattr(self, name)
-            if not isinstance(v, int) or v < (0 if name == "epochs" else 1):
-                raise ValueError(f"{name} must be an integer >= {0 if name == 'epochs' else 1}, got {v!r}")
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
 
@@ -107,8 +127,21 @@ class TrainConfig:
         return asdict(self)
 
     def hash_dict(self) -> dict:
-        """The fields that determine the result (the results store's key)."""
-        return {k: v for k, v in asdict(self).items() if k not in RUNTIME_FIELDS}
+        """The fields that determine the result (the results store's key), plus the
+        ``definitions`` they are read with: the block type's ``version``
+        (:mod:`msr.blocks`), :data:`RESULT_VERSION` of the training loop and, for emulated
+        event data, the emulator's version and parameters (:mod:`msr.events`).  A changed
+        definition thus changes the key, and a stored result of the old definition is
+        not reused even when the config is unchanged."""
+        from msr.blocks import get_block
+
+        key = {k: v for k, v in asdict(self).items() if k not in RUNTIME_FIELDS}
+        key["definitions"] = {"block": get_block(self.block).version, "train": RESULT_VERSION}
+        if self.dataset in EMULATED_EVENTS:  # the emulator's version and parameters make the data
+            from msr.events import VERSION, SaccadeParams
+
+            key["definitions"]["events"] = {"version": VERSION, **asdict(SaccadeParams())}
+        return key
 
     def hash(self) -> str:
         return config_hash(self.hash_dict())
@@ -129,6 +162,15 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN/inf; the last good checkpoint is kept and no result is written."""
 
 
+class WeightsNotFound(ValueError):
+    """A finished run's ``model.pt`` is not on this machine (unreadable weights raise
+    :class:`msr.results.CheckpointError` instead)."""
+
+
+class RunClaimed(RuntimeError):
+    """Another live process holds the claim on this run (:func:`claim_run` with ``wait=False``)."""
+
+
 # ----------------------------------------------------------------------------- pieces
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
@@ -139,9 +181,44 @@ def resolve_device(name: str) -> torch.device:
     return dev
 
 
+def use_resident_data(cfg: TrainConfig, device: torch.device) -> bool:
+    """``cfg.resident_data``, or when None: on for CUDA where the data set supports it
+    (:func:`msr.resident.resident_supported`).  True for data it cannot hold: ValueError."""
+    from msr.resident import resident_supported
+
+    if cfg.resident_data is None:
+        return device.type == "cuda" and resident_supported(cfg)
+    return bool(cfg.resident_data)
+
+
+def use_cuda_graph(cfg: TrainConfig, device: torch.device, world: int) -> bool:
+    """Whether the training step is replayed as a CUDA graph (:class:`msr.kernels.speed.GraphedStep`):
+    ``cfg.cuda_graph`` (None: yes) on CUDA, for one process and without ``compile``; on a
+    CPU the switch is ignored."""
+    return device.type == "cuda" and cfg.cuda_graph is not False and world == 1 and not cfg.compile
+
+
 def base_lr(cfg: TrainConfig) -> float:
     """Table X: the learning rate scales linearly with the batch (per ``lr_scale_batch``)."""
     return cfg.lr * (cfg.batch_size / cfg.lr_scale_batch if cfg.lr_scale_batch else 1.0)
+
+
+def reported_epochs(cfg: TrainConfig) -> list[int]:
+    """The 1-based epochs whose mean test accuracy is the reported accuracy.
+
+    The last ceil(epochs / 20) epochs (5 %, at least one), keeping only those at the final
+    learning rate: for MultiStepLR the epochs from the last milestone reached within the
+    run on (0-based epoch index >= milestone, as :func:`lr_at` steps), for cosine and
+    constant schedules just the last 5 %.  100 epochs, milestones (40, 60, 80): 96-100
+    (the paper's "last five epochs", Appendix B-A); 8 epochs, milestones (3, 5, 6): 8.
+    """
+    n = cfg.epochs  # >= 1 (TrainConfig validates it)
+    first = n - max(1, -(-n // 20))  # 0-based index of the first averaged epoch
+    if cfg.schedule == "multistep":
+        reached = [m for m in cfg.milestones if m < n]
+        if reached:
+            first = max(first, max(reached))
+    return list(range(first + 1, n + 1))
 
 
 def lr_at(cfg: TrainConfig, epoch: int) -> float:
@@ -172,7 +249,8 @@ def model_info(cfg: TrainConfig) -> dict:
     from msr.data import MEAN_STD  # noqa: F401 - keeps the data module the one source
 
     sizes = {"fashion_mnist": ((1, 32, 32), 10), "cifar10": ((3, 32, 32), 10), "cifar100": ((3, 32, 32), 100),
-             "cifar10_dvs": ((2, 64, 64), 10), "imagenet": ((3, 224, 224), 1000),
+             "cifar10_dvs": ((2, 64, 64), 10), "fashion_mnist_dvs": ((2, 64, 64), 10),
+             "synthetic_dvs": ((2, 64, 64), 10), "imagenet": ((3, 224, 224), 1000),
              "synthetic": (tuple(cfg.input_size or (1, 32, 32)), 10)}
     size, classes = sizes[cfg.dataset]
     return {"in_channels": size[0], "num_classes": classes, "input_size": size}
@@ -321,6 +399,72 @@ def run_folder(run_dir: str | Path, profile: str, experiment: str, cfg: TrainCon
     return Path(run_dir) / profile / experiment / cfg.hash()
 
 
+def claim_path(folder: str | Path) -> Path:
+    """The claim (lock) file of run folder ``folder``: ``<hash>.lock`` beside it."""
+    folder = Path(folder)
+    return folder.parent / f"{folder.name}.lock"
+
+
+def _claim_holder(lock: Path) -> str:
+    try:
+        pid = int(lock.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return "another process"
+    return f"pid {pid}" + ("" if pid_alive(pid) else " (gone; the lock is being released)")
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+@contextmanager
+def claim_run(folder: str | Path, *, wait: bool = True, log=_say):
+    """Hold the claim on run ``folder`` while the block runs; yields whether it had to wait.
+
+    The claim is ``<hash>.lock`` beside the folder, holding the owner's pid, locked
+    with ``flock``: the kernel drops the lock when its process ends (also on kill -9),
+    so a lock file left by a dead process is stale and the next claimant takes it.
+    Held by a live process: ``wait=True`` waits for it (one line through ``log``, a
+    callable taking a string; None: silent), ``wait=False`` raises :class:`RunClaimed`
+    at once.  The file is removed on release.
+    """
+    lock = claim_path(folder)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    waited = False
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _claim_holder(lock)
+                if not wait:
+                    raise RunClaimed(f"run {Path(folder).name} is claimed by {holder} ({lock})") from None
+                if not waited and log is not None:
+                    log(f"run {Path(folder).name} is being trained by {holder} ({lock}); waiting for it")
+                waited = True
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            try:  # the previous holder may have removed the file while we waited: then claim the new one
+                if os.fstat(fd).st_ino == os.stat(lock).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield waited
+    finally:
+        try:
+            os.unlink(lock)
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
 def resolve_init(init_from: str, run_dir: str | Path) -> Path:
     """``hash:<16 hex>`` -> that run's ``model.pt`` under ``run_dir``; else a file path."""
     if init_from.startswith("hash:"):
@@ -386,30 +530,55 @@ def _deterministic(on: bool):
 
 # ----------------------------------------------------------------------------- the loop
 def train(cfg: TrainConfig, *, profile: str, experiment: str, store: ResultsStore | None = None,
-          force: bool = False, run_dir: str | Path = "runs") -> dict:
-    """Train ``cfg`` (resuming from its checkpoint if one exists) and return the stored payload."""
+          force: bool = False, run_dir: str | Path = "runs", deadline=None) -> dict:
+    """Train ``cfg`` (resuming from its checkpoint if one exists) and return the stored payload.
+    ``deadline`` (single process only): checkpoint and raise ``BudgetExhausted`` once it passed."""
     store = store or ResultsStore(default_root())
     key = cfg.hash_dict()
     if not force:
         found = store.get(profile, experiment, key)
         if found is not None:
             return {**found, "skipped": True}
-    with _deterministic(cfg.deterministic):
-        return _train(cfg, profile, experiment, store, force, Path(run_dir), key)
+    # before any work: both outputs writable (else one line, not a traceback hours later)
+    check_writable_dir(store.root, "--results")
+    check_writable_dir(run_dir, "--runs")
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    master = int(os.environ.get("RANK", "0")) == 0
+    folder = run_folder(run_dir, profile, experiment, cfg)
+    with claim_run(folder) if master else nullcontext():  # under torchrun rank 0 claims for all
+        if not force and world == 1:  # another process may have finished it while we waited
+            found = store.get(profile, experiment, key)
+            if found is not None:
+                return {**found, "skipped": True}
+        with _deterministic(cfg.deterministic):
+            return _train(cfg, profile, experiment, store, force, Path(run_dir), key, deadline)
 
 
-def _train(cfg, profile, experiment, store, force, run_dir, key) -> dict:
+def _train(cfg, profile, experiment, store, force, run_dir, key, deadline=None) -> dict:
     rank, world, device = _dist_setup(cfg)
+    if deadline is not None and world > 1:
+        raise ValueError("a deadline needs a single-process run (WORLD_SIZE=1)")
     master = rank == 0
     if device.type == "cpu":
         tune_cpu_allocator()  # large activations reused without page faults (same numbers)
     folder = run_folder(run_dir, profile, experiment, cfg)
     ckpt_path, weights_path = folder / "last.pt", folder / "model.pt"
+    if master:
+        remove_stale_temps(folder)  # of a process killed while writing a checkpoint
     t_start = time.perf_counter()
+    elapsed = 0.0  # seconds spent in earlier segments of this run (a resumed run sums them)
     prov = provenance(device)  # the code as it was when this (piece of the) run started
 
     # --- data, model, optimizer
-    train_loader, test_loader, info = build_loaders(cfg, rank=rank, world_size=world)
+    resident = use_resident_data(cfg, device)
+    if resident:
+        from msr.resident import build_resident_loaders
+
+        train_loader, test_loader, info = build_resident_loaders(cfg, device, rank=rank, world_size=world)
+    else:
+        train_loader, test_loader, info = build_loaders(cfg, rank=rank, world_size=world)
+    if master and cfg.dataset != "synthetic":
+        print(f"data: {cfg.dataset} from {info['source']}", flush=True)  # which copy is used
     time_first = info["time_first"]
     seed_everything(cfg.seed)  # same initial weights on every rank
     model = build_model(cfg, info)
@@ -423,12 +592,14 @@ def _train(cfg, profile, experiment, store, force, run_dir, key) -> dict:
     else:
         ddp = model
     forward = torch.compile(ddp) if cfg.compile else ddp
+    graphed = use_cuda_graph(cfg, device, world)
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (no_decay if p.dim() <= 1 else decay).append(p)  # no weight decay on BN/bias (torchvision reference)
     optimizer = torch.optim.SGD([{"params": decay, "weight_decay": cfg.weight_decay},
                                  {"params": no_decay, "weight_decay": 0.0}], lr=base_lr(cfg), momentum=cfg.momentum)
     criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    graph_step = GraphedStep(model, optimizer, criterion, amp=cfg.amp) if graphed else None
     seed_everything(cfg.seed + rank)  # augmentation / dropout streams per rank
     steps_per_epoch = len(train_loader.sampler) // train_loader.batch_size
     if cfg.max_steps_per_epoch:
@@ -450,6 +621,7 @@ def _train(cfg, profile, experiment, store, force, run_dir, key) -> dict:
         optimizer.load_state_dict(state["optimizer"])
         epoch, batch, step = state["epoch"], state["batch"], state["step"]
         hist, curve, acc, init_eval = state["hist"], state["curve"], state["acc"], state["init_eval"]
+        elapsed = float(state.get("elapsed_s", 0.0))
         set_rng_state(state["rng"])
         if master:
             print(f"resuming {ckpt_path} at epoch {epoch + 1}, step {step}", flush=True)
@@ -464,8 +636,12 @@ def _train(cfg, profile, experiment, store, force, run_dir, key) -> dict:
                                                           "input_size": list(cfg.input_size) if cfg.input_size else None},
             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": {"epoch": epoch},
             "epoch": epoch, "batch": batch, "step": step, "hist": hist, "curve": curve, "acc": acc,
-            "init_eval": init_eval, "rng": rng_state(),
+            "init_eval": init_eval, "rng": rng_state(), "elapsed_s": elapsed + time.perf_counter() - t_start,
         })
+
+    def out_of_time():
+        raise BudgetExhausted(f"time budget reached: {experiment} run {cfg.hash()} stopped at epoch "
+                              f"{epoch + 1}/{cfg.epochs}, step {step}; checkpoint saved to {ckpt_path}")
 
     def diverged(where: str):
         good = f"the last good checkpoint is kept at {ckpt_path}" if ckpt_path.exists() else "no checkpoint had been written yet"
@@ -495,14 +671,19 @@ def _train(cfg, profile, experiment, store, force, run_dir, key) -> dict:
                 break
             x, y = to_model_input(x.to(device, non_blocking=True), time_first), y.to(device, non_blocking=True)
             x = to_memory_format(x, cfg.channels_last)
-            with autocast(device, cfg.amp):
-                logits = forward(x)
-                loss = criterion(logits.float(), y)
-            if fault_nan is not None and step + 1 == fault_nan:
-                loss = loss * float("nan")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            if graph_step is not None:  # forward, loss, backward and step replayed as one CUDA graph
+                if fault_nan is not None and step + 1 == fault_nan:
+                    x = x * float("nan")
+                loss, logits = graph_step(x, y)
+            else:
+                with autocast(device, cfg.amp):
+                    logits = forward(x)
+                    loss = criterion(logits.float(), y)
+                if fault_nan is not None and step + 1 == fault_nan:
+                    loss = loss * float("nan")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
             n = y.shape[0]
             loss_sum += loss.detach().double() * n
             correct += (logits.detach().argmax(1) == y).sum().double()
@@ -525,7 +706,8 @@ def _train(cfg, profile, experiment, store, force, run_dir, key) -> dict:
                                     img_s=f"{seen / max(acc['time'] + time.perf_counter() - t0, 1e-9):.0f}")
             if bar is not None:
                 bar.update(1)
-            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and batch < steps_per_epoch:
+            late = deadline is not None and deadline.passed()
+            if (late or cfg.checkpoint_every and step % cfg.checkpoint_every == 0) and batch < steps_per_epoch:
                 if not _all_finite(loss_sum):
                     diverged(f"epoch {epoch + 1}, step {step}")
                 acc["loss"] += loss_sum.item()
@@ -535,6 +717,8 @@ def _train(cfg, profile, experiment, store, force, run_dir, key) -> dict:
                 loss_sum.zero_(), correct.zero_(), win.zero_()
                 t0 = time.perf_counter()
                 checkpoint()
+                if late:
+                    out_of_time()
             if fault_exit is not None and step >= fault_exit:
                 os._exit(17)  # test hook: simulate a kill mid-epoch
         if bar is not None:
@@ -561,11 +745,17 @@ def _train(cfg, profile, experiment, store, force, run_dir, key) -> dict:
         epoch, batch = epoch + 1, 0
         acc.update(loss=0.0, correct=0.0, seen=0, time=0.0)
         checkpoint()
+        if deadline is not None and epoch < cfg.epochs and deadline.passed():
+            out_of_time()
 
     # --- result
-    last = hist["test_acc"][-5:]
+    last = hist["test_acc"][-1:]
+    averaged = [e for e in reported_epochs(cfg) if e in hist["epoch"]]
     final = {
-        "reported_acc": float(np.mean(last)) if last else None,  # mean test acc of the last five epochs
+        # mean test accuracy over the last 5 % of epochs at the final lr (reported_epochs)
+        "reported_acc": float(np.mean([hist["test_acc"][hist["epoch"].index(e)] for e in averaged]))
+        if averaged else None,
+        "reported_epochs": averaged,
         "best_acc": max(hist["test_acc"]) if last else None,
         "final_acc": last[-1] if last else None,
         "final_train_loss": hist["train_loss"][-1] if last else None,
@@ -574,15 +764,16 @@ def _train(cfg, profile, experiment, store, force, run_dir, key) -> dict:
     }
     if init_eval is not None:
         final["init_acc"] = init_eval["acc"]
-    wall = time.perf_counter() - t_start
+    wall = elapsed + time.perf_counter() - t_start  # every segment of a resumed run
     payload = {
         "status": "complete", "profile": profile, "experiment": experiment, "epochs": hist, "steps": curve,
         "final": final, "init_eval": init_eval, "data": info, "world_size": world, "seed": cfg.seed,
         "params": sum(p.numel() for p in model.parameters()), "wall_time_s": wall, "runtime": {
-            "device": str(device), "lif_backend": cfg.lif_backend, "workers": cfg.workers},
+            "device": str(device), "lif_backend": cfg.lif_backend, "workers": cfg.workers, "resident_data": resident},
         "provenance": {**prov, "wall_time_s": wall, "speed": {
             "lif_backend": cfg.lif_backend, "bf16_autocast": cfg.amp and device.type == "cuda",
-            "channels_last": cfg.channels_last, "compile": cfg.compile, "compact_spikes": cfg.compact_spikes}},
+            "channels_last": cfg.channels_last, "compile": cfg.compile, "compact_spikes": cfg.compact_spikes,
+            "resident_data": resident, "cuda_graph": graphed}},
     }
     if master:
         save_checkpoint(weights_path, model.state_dict())
@@ -608,8 +799,14 @@ def load_trained(cfg_or_result: TrainConfig | dict, run_dir: str | Path = "runs"
     pattern = f"{profile or '*'}/{experiment or '*'}/{h}/model.pt"
     found = sorted(Path(run_dir).glob(pattern))
     if not found:
-        raise ValueError(f"no trained weights for run {h} ({pattern} under {run_dir}); train it first "
-                         f"(msr train / msr sweep) on this machine, or rerun with --force if only the result exists")
+        raise WeightsNotFound(f"no trained weights for run {h} ({pattern} under {run_dir}); train it first "
+                              f"(msr train / msr sweep) on this machine, or rerun with --force if only the result exists")
     model = build_model(cfg, model_info(cfg))
-    model.load_state_dict(load_checkpoint(found[0]))
+    try:
+        model.load_state_dict(load_checkpoint(found[0]))
+    except RuntimeError as err:  # the file is readable but holds another model's weights
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        detail = (lines[1] if len(lines) > 1 else lines[0])[:160] if lines else type(err).__name__
+        raise CheckpointError(f"weights {found[0]} do not fit run {h}'s model ({detail}); they were left as "
+                              f"they are: delete them or retrain with --force") from None
     return model.to(device).eval()

@@ -28,7 +28,8 @@ FLAGS = {
     "--model": ("model", str, "cifar_resnet, imagenet_resnet18/34/104, dvs_resnet20"),
     "--depth": ("depth", int, "cifar_resnet depth 6n+2"),
     "--block": ("block", str, "plain, vanilla, wolif, ms, sr_b, sr_c"),
-    "--dataset": ("dataset", str, "fashion_mnist, cifar10, cifar100, imagenet, cifar10_dvs, synthetic"),
+    "--dataset": ("dataset", str, "fashion_mnist, cifar10, cifar100, imagenet, cifar10_dvs, fashion_mnist_dvs, "
+                                  "synthetic_dvs, synthetic"),
     "--T": ("T", int, "timesteps"),
     "--test-T": ("test_T", int, "timesteps at inference (default T)"),
     "--epochs": ("epochs", int, None),
@@ -74,6 +75,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the training forward")
     parser.add_argument("--compact-spikes", action="store_true", default=None,
                         help="spike-fed convolutions save their input as bits for the backward")
+    parser.add_argument("--resident-data", action=argparse.BooleanOptionalAction, default=None,
+                        help="hold the data set on the device, augment there (default: on for CUDA where supported)")
+    parser.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction, default=None,
+                        help="replay the training step as a CUDA graph (default: on for CUDA; ignored on CPU)")
     for flag, (dest, typ, help_text) in FLAGS.items():
         parser.add_argument(flag, dest=dest, type=typ, default=None, help=help_text)
 

@@ -85,3 +85,46 @@ def test_non_spiking_conv_inputs_are_flagged():
     assert res.conv_input_binary["stages.1.0.conv1"] is False  # block 0's real-valued output
     assert res.conv_input_binary["stages.1.0.conv2"] is True
     assert res.notes
+
+
+def test_table_v_dvs_row_is_counted_per_frame():
+    """Sec. IV-C: for event streams T is not a factor of the ratio, and the paper's row is per
+    frame: 8.32M SyOPs = 40.11M FLOPs x 0.207 (its SyOPs / FLOPs; T does not appear)."""
+    row = TABLE_V["dvs_resnet20"]
+    rate = row["syops"] / row["flops"]
+    assert round(rate, 3) == 0.207
+    e = table_v_row(row["flops"], None, rate, per_frame=True)
+    assert e.syops == pytest.approx(row["syops"])
+    assert e.e_ann_mj == pytest.approx(row["e_ann_mj"], rel=1e-3)  # 184.51 vs 184.46 uJ
+    assert e.e_snn_mj == pytest.approx(row["e_snn_mj"], rel=5e-3)  # 7.49 vs 7.46 uJ (paper rounding)
+    assert e.ratio == pytest.approx(row["ratio"], rel=5e-3)  # 24.64 vs 24.73
+    assert round(summarize(create_model("dvs_resnet20")).macs_residual / 1e6, 2) == round(row["flops"] / 1e6, 2)
+    for T in (1, 10, 20):  # T is not a factor
+        assert table_v_row(row["flops"], T, rate, per_frame=True).ratio == e.ratio
+    # the SNN side alone per sample (T = 10 frames) would make the ratio ten times too small
+    assert table_v_row(row["flops"], 10, rate).ratio == pytest.approx(e.ratio / 10)
+    with pytest.raises(ValueError, match="per_frame"):
+        table_v_row(row["flops"], None, rate)
+
+
+def test_measured_event_frames_are_counted_per_frame():
+    torch.manual_seed(0)
+    m = create_model("dvs_resnet20", block="ms", T=4, input_size=(2, 32, 32))
+    frames = (torch.rand(4, 3, 2, 32, 32) > 0.8).float()  # [T, B, C, H, W]
+    res = measure_energy(m, frames, mode="train")
+    assert res.per_frame and res.T == 4 and res.samples == 3
+    assert res.syops_formula == pytest.approx(res.network_rate * res.flops)
+    assert res.formula.ratio == pytest.approx(ENERGY_PJ["mac"] / (ENERGY_PJ["ac"] * res.network_rate))
+    per_sample = measure_energy(m, frames, mode="train", per_frame=False)
+    assert not per_sample.per_frame
+    assert per_sample.syops_formula == pytest.approx(4 * res.syops_formula)
+    assert per_sample.syops_measured == pytest.approx(4 * res.syops_measured)
+
+
+def test_static_images_run_at_the_given_T():
+    """ResNet-104 is trained at T = 6 and evaluated at T = 5 (Table V): T is an argument."""
+    torch.manual_seed(0)
+    m = create_model("cifar_resnet", depth=8, block="ms", T=6)
+    res = measure_energy(m, torch.randn(2, 3, 32, 32), T=5, mode="train")
+    assert res.T == 5 and not res.per_frame
+    assert res.syops_formula == pytest.approx(5 * res.network_rate * res.flops)

@@ -246,3 +246,87 @@ def test_bench_figure_and_tables_from_a_stored_result():
     assert "speed-up over the authors' (x)" in t["train"].columns and "met" in t["targets"].columns
     r20 = t["train"][(t["train"]["model"] == "MS-ResNet-20") & (t["train"]["strategy"] == "authors")]
     assert float(r20["speed-up over the authors' (x)"].iloc[0]) == 1.0
+
+
+def _dvs_bench(result):
+    return {"dvs": [{"model": "dvs_resnet20", "T": 10, "dataset": "fashion_mnist_dvs",
+                     "data": "emulated Fashion-MNIST events (saccades)", "result": result, "why": None if result
+                     else "not computed", "command": "msr sweep dvs --profile fmnist --device cuda"}], "imagenet": []}
+
+
+def test_table_iv_and_v_say_which_data_the_dvs_numbers_come_from():
+    res = {"acc": 88.5, "dataset": "fashion_mnist_dvs", "provenance": None}
+    measured = {"dvs_resnet20": {"T": 10, "rate": 0.1, "syops": 40e6, "e_snn_mj": 0.036, "ratio": 5.1,
+                                 "dataset": "fashion_mnist_dvs"}}
+    rows = pipeline.report_rows("fmnist", {"benchmarks": _dvs_bench(res), "energy": {"measured": measured}})
+    ours = next(r for r in rows if r.section == "Table IV" and r.quantity == "paper: MS-ResNet20")
+    assert ours.ours == 88.5 and ours.dataset == "fashion_mnist_dvs"
+    assert "emulated Fashion-MNIST events" in ours.note and "not CIFAR10-DVS" in ours.note
+    cited = next(r for r in rows if r.section == "Table IV" and r.quantity.startswith("Fang"))
+    assert cited.ours is None and cited.note == "cited work, not reproduced"
+    syops = next(r for r in rows if r.quantity == "dvs_resnet20 syops")
+    assert syops.ours == 40e6 and syops.dataset == "fashion_mnist_dvs" and "emulated" in syops.note
+    other = next(r for r in rows if r.quantity == "imagenet_resnet34 syops")
+    assert other.ours is None and other.note == ""
+    not_run = pipeline.report_rows("fmnist", {"benchmarks": _dvs_bench(None)})
+    row = next(r for r in not_run if r.section == "Table IV" and r.quantity == "paper: MS-ResNet20")
+    assert row.ours is None and "not run" in row.note and "emulated Fashion-MNIST" in row.note
+    # the Table V rows multiply the DVS run's measured rate into the counted MACs
+    structure = {"models": {m: {"macs_residual": 40.1e6} for m in paper.TABLE_V}}
+    dvs = next(r for r in pipeline.energy_rows(structure, measured) if r["model"] == "dvs_resnet20")
+    assert dvs["our rate"] == 0.1 and math.isclose(dvs["our SyOPs (M)"], 40.1 * 10 * 0.1)
+
+
+def test_table_iv_frame_and_event_figure_label_the_emulated_data(tmp_path, monkeypatch):
+    _, t4 = book.benchmark_frames(_dvs_bench({"acc": 88.5, "dataset": "fashion_mnist_dvs"}), "fmnist")
+    t4 = t4.set_index("work")
+    assert t4.loc["paper", "ours top-1 (%)"] == 88.5 and "Fashion-MNIST" in t4.loc["paper", "our data"]
+    assert t4.loc["Fang et al.", "our data"] == ""
+    ex = pipeline.dvs_examples(pipeline.Ctx("smoke", data_root=str(tmp_path)), n=2)
+    assert ex["dataset"] in ("fashion_mnist_dvs", "synthetic_dvs") and ex["frames"].shape == (2, 2, 2, 64, 64)
+    assert ex["frames"].sum(axis=(1, 2, 3, 4)).tolist() == ex["counts"] and min(ex["counts"]) > 0
+    assert not list(tmp_path.rglob("*.npy"))  # examples are emulated on the fly, never stored
+    assert pipeline.dvs_examples(pipeline.Ctx("paper", data_root=str(tmp_path))) is None  # recorded data
+    monkeypatch.setattr(book, "FIGURES", tmp_path / "figures")
+    book.save_figure(book.plot_event_frames(ex), "dvs_event_frames", "smoke", "footer")
+    assert (tmp_path / "figures" / "smoke" / "dvs_event_frames.png").exists()
+
+
+def test_energy_rows_count_event_data_per_frame():
+    structure = {"models": {n: {"macs_residual": p["flops"]} for n, p in paper.TABLE_V.items()}}
+    measured = {"dvs_resnet20": {"T": 10, "rate": 0.2, "per_frame": True},
+                "imagenet_resnet104": {"T": 5, "rate": 0.192, "per_frame": False}}
+    rows = {r["model"]: r for r in pipeline.energy_rows(structure, measured)}
+    dvs, r104 = rows["dvs_resnet20"], rows["imagenet_resnet104"]
+    assert dvs["our SyOPs (M)"] == pytest.approx(0.2 * paper.TABLE_V["dvs_resnet20"]["flops"] / 1e6)
+    assert dvs["our ratio"] == pytest.approx(paper.ENERGY_PJ["mac"] / (paper.ENERGY_PJ["ac"] * 0.2))
+    # ResNet-104 at T = 5 with the paper's rate gives the paper's SyOPs and ratio
+    assert round(r104["our SyOPs (M)"] / 1e3, 2) == paper.TABLE_V["imagenet_resnet104"]["syops"] / 1e9
+    assert round(r104["our ratio"], 2) == paper.TABLE_V["imagenet_resnet104"]["ratio"]
+    assert rows["imagenet_resnet34"]["our ratio"] is None
+
+
+def test_trained_models_are_analysed_at_their_test_T():
+    """ResNet-104 trains at T = 6 and runs at T = 5 (Table V, Appendix B): the per-run
+    energy and firing analyses use ``test_T``."""
+    import torch
+
+    from msr import per_run
+    from msr.models import create_model
+    from msr.train import TrainConfig
+
+    cfg = TrainConfig(model="cifar_resnet", depth=8, T=6, test_T=5, dataset="synthetic", input_size=(1, 16, 16))
+    torch.manual_seed(0)
+    model = create_model("cifar_resnet", depth=8, T=6, in_channels=1, input_size=(1, 16, 16)).eval()
+
+    class Inputs:
+        def get(self, cfg, n, train_split=False):
+            return torch.randn(4, 1, 16, 16), torch.zeros(4, dtype=torch.long)
+
+    sizes = {"samples": 4}
+    e = per_run._energy(model, cfg, Inputs(), sizes)
+    assert e["T"] == 5 and e["per_frame"] is False
+    assert e["syops"] == pytest.approx(5 * e["rate"] * e["flops"])
+    f, _ = per_run._firing(model, cfg, Inputs(), sizes)
+    assert f["T"] == 5
+

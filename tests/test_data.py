@@ -148,4 +148,40 @@ def test_epoch_sampler_resume_and_shards():
 
 
 def test_all_datasets_listed():
-    assert set(DATASETS) == {"fashion_mnist", "cifar10", "cifar100", "imagenet", "cifar10_dvs", "synthetic"}
+    assert set(DATASETS) == {"fashion_mnist", "cifar10", "cifar100", "imagenet", "cifar10_dvs", "fashion_mnist_dvs",
+                             "synthetic_dvs", "synthetic"}
+
+
+def test_synthetic_dvs_through_the_emulator_and_the_frame_binning(tiny, tmp_path):
+    from msr.train import model_info
+
+    cfg = tiny(dataset="synthetic_dvs", model="dvs_resnet20", data_root=str(tmp_path), T=5, batch_size=4,
+               subset=8, test_subset=4, augment=("hflip",))
+    train, test, info = build_loaders(cfg)
+    assert info["time_first"] and info["in_channels"] == 2 and info["input_size"] == [2, 64, 64]
+    assert (info["n_train"], info["n_test"], info["num_classes"]) == (8, 4, 10)
+    mi = model_info(cfg)
+    assert (mi["in_channels"], mi["num_classes"], list(mi["input_size"])) == (2, 10, [2, 64, 64])
+    ds = test.dataset
+    assert len(list((tmp_path / "synthetic_dvs").rglob("*.offsets.npy"))) == 2  # train and test, converted once
+    for i in range(4):
+        frames, _ = ds[i]
+        n = len(ds.cache.events(i)["x"])
+        assert n > 0 and frames.shape == (5, 2, 64, 64) and frames.sum() == n  # every event in one frame
+    x, y = next(iter(train))
+    assert x.shape == (4, 5, 2, 64, 64)
+    # the same names build the same data (seeded, cached)
+    again = build_loaders(cfg)[1].dataset
+    assert torch.equal(again[3][0], ds[3][0])
+
+
+@needs_fmnist
+def test_fashion_mnist_dvs_has_the_fashion_mnist_labels(tiny, tmp_path):
+    cfg = tiny(dataset="fashion_mnist_dvs", model="dvs_resnet20", data_root=str(tmp_path), T=10, batch_size=4,
+               subset=4, test_subset=4)
+    train, test, info = build_loaders(cfg)
+    assert info["n_train"] == 4 and info["input_size"] == [2, 64, 64] and info["num_classes"] == 10
+    plain = data.fashion_mnist(tmp_path, False, None)
+    frames, label = test.dataset[0]
+    assert label == int(plain.targets[0]) and frames.shape == (10, 2, 64, 64) and frames.sum() > 1000
+    assert data.describe_dataset("fashion_mnist_dvs") == "emulated Fashion-MNIST events (saccades)"

@@ -1,4 +1,4 @@
-"""Fused LIF backends (issue 6) against the reference LIF's forward and autograd."""
+"""Fused LIF backends against the reference LIF's forward and autograd."""
 from __future__ import annotations
 
 import copy

@@ -38,13 +38,73 @@ def test_every_block_runs_on_every_family(family, block):
     assert any(g.abs().sum() > 0 for g in grads)
 
 
-@pytest.mark.parametrize("block", ["ms", "sr_b", "sr_c"])
-def test_membrane_shortcut_blocks_are_identity_at_init(block):
+def test_ms_block_is_identity_at_init():
     torch.manual_seed(1)
-    b = get_block(block)(16, 16, 1, SpikingSpec())  # gamma2 defaults to 0
+    b = get_block("ms")(16, 16, 1, SpikingSpec())  # gamma2 defaults to 0 (Sec. V-B)
     x = torch.randn(3, 2, 16, 8, 8) * 2
     assert torch.equal(b.train()(x), x)
     assert torch.equal(b.eval()(x), x)
+
+
+@pytest.mark.parametrize("block", ["sr_b", "sr_c"])
+def test_sr_b_and_sr_c_start_as_standard_tdbn(block):
+    """Their second BN feeds a LIF: they start as standard TDBN (gamma2 = V_th), not as the
+    identity; an explicit gamma2 = 0 still gives the identity (and a dead path)."""
+    torch.manual_seed(1)
+    b = get_block(block)(16, 16, 1, SpikingSpec())
+    assert torch.all(b.bn2.bn.weight == SpikingSpec().v_th) and torch.all(b.bn1.bn.weight == SpikingSpec().v_th)
+    x = torch.randn(3, 2, 16, 8, 8) * 2
+    assert not torch.equal(b.train()(x), x)
+    zero = get_block(block)(16, 16, 1, SpikingSpec(gamma2=0.0))
+    assert torch.equal(zero.train()(x), x)
+
+
+def _path_grads(block: Block) -> dict[str, float]:
+    """|gradient| summed per parameter of a block's residual path (the shortcut excluded)."""
+    return {n: float(p.grad.abs().sum()) if p.grad is not None else 0.0
+            for n, p in block.named_parameters() if not n.startswith("shortcut")}
+
+
+@pytest.mark.parametrize("family", sorted(SMALL))
+@pytest.mark.parametrize("block", sorted(BLOCKS))
+def test_no_residual_path_is_stuck(family, block):
+    """On random data, at initialisation some parameter of every block's residual path gets a
+    non-zero gradient (MS: the last BN's gamma, the only live one while gamma2 = 0), and after
+    one SGD step every residual conv does.  A path whose LIF sits at u = 0 (SR-B/SR-C with
+    gamma2 = 0) gets exactly zero gradient for ever and fails here."""
+    torch.manual_seed(0)
+    model = create_model(family, block=block, T=2, **SMALL[family])
+    x = torch.randn(4, *IMAGE.get(family, (3, 32, 32)))
+    y = torch.arange(4) % model.num_classes
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+    def backward():
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+
+    backward()
+    for i, b in enumerate(model.blocks):
+        g = _path_grads(b)
+        assert any(v > 0 for v in g.values()), f"block {i}: no gradient anywhere in its residual path"
+        if block == "ms":
+            assert g["bn2.module.weight"] > 0, f"block {i}: bn2's gamma gets no gradient"
+    opt.step()
+    backward()
+    for i, b in enumerate(model.blocks):
+        g = _path_grads(b)
+        for conv in ("conv1.module.weight", "conv2.module.weight"):
+            assert g[conv] > 0, f"block {i}: {conv} gets no gradient after one step"
+
+
+def test_vanilla_with_gamma2_zero_passes_no_gradient_through_identity_blocks():
+    """The caveat of the gamma2 = 0 ablation (msr.sweep.ablation): an identity vanilla block
+    feeds its interblock LIF exactly 0 or 1, the edges of the (strict) surrogate window, so
+    at depth 14 (last block an identity block) only the classifier gets a gradient."""
+    torch.manual_seed(0)
+    model = create_model("cifar_resnet", depth=14, block="vanilla", T=2, gamma2=0.0)
+    model(torch.randn(4, 3, 32, 32)).square().sum().backward()
+    assert all(v == 0 for b in model.blocks for v in _path_grads(b).values())
+    assert model.stem_conv.conv.weight.grad.abs().sum() == 0 and model.fc.weight.grad.abs().sum() > 0
 
 
 def test_ms_identity_needs_gamma2_zero():

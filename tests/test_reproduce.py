@@ -8,6 +8,7 @@ warns about unknown names).
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 import pytest
 import yaml
@@ -115,3 +116,30 @@ def test_notebook_stops_on_unknown_profile(tmp_path):
     err = _execute(tmp_path, {"profile": "cifar", "render_only": True})
     assert err.ename == "ParameterError"
     assert "unknown profile 'cifar'" in err.evalue and "smoke, fmnist, paper" in err.evalue
+
+
+def test_render_goes_through_a_temp_copy(tmp_path, monkeypatch):
+    """A successful run replaces the executed copy and clears an earlier failed one; a
+    failing run leaves the good copy and writes NAME.failed.ipynb (papermill writes its
+    output while it runs, so it never writes NAME.ipynb itself)."""
+    monkeypatch.setattr(reproduce, "EXECUTED", tmp_path)
+    seen = []
+
+    def fake_execute(nb, output, parameters, **kw):
+        seen.append(output)
+        (tmp_path / output).write_text(f"run {len(seen)}")
+        if parameters.get("fail"):
+            raise RuntimeError("cell failed")
+
+    monkeypatch.setattr(pm, "execute_notebook", fake_execute)
+    monkeypatch.setattr(reproduce, "check_names", lambda nb, given: None)
+    reproduce.execute("architectures", {"profile": "smoke"})
+    assert (tmp_path / "architectures.ipynb").read_text() == "run 1"
+    with pytest.raises(RuntimeError, match="cell failed"):
+        reproduce.execute("architectures", {"profile": "smoke", "fail": True})
+    assert (tmp_path / "architectures.ipynb").read_text() == "run 1"
+    assert (tmp_path / "architectures.failed.ipynb").read_text() == "run 2"
+    reproduce.execute("architectures", {"profile": "smoke"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["architectures.ipynb"]
+    assert (tmp_path / "architectures.ipynb").read_text() == "run 3"
+    assert all(Path(o).name.startswith(".architectures.") for o in seen)

@@ -125,3 +125,24 @@ def test_checkpoint_never_unpickles_objects(tmp_path, capsys):
     with pytest.raises(CheckpointError):
         load_checkpoint(path)
     assert "unpickled!" not in capsys.readouterr().out
+
+
+def test_result_files_are_validated_on_read(store):
+    """``get`` and ``list`` name a file that is not a result (the fault catalogue has every kind)."""
+    from msr.results import ResultError
+
+    store.put("p", "e", {"k": 1}, {"v": 1})
+    bad = store.path("p", "e", {"k": 2})
+    bad.write_text('{"v": 1}')
+    with pytest.raises(ResultError, match=re.escape(str(bad)) + ".*lacks the key.*config, hash, provenance"):
+        store.list("p", "e")
+    with pytest.raises(ResultError, match="delete it"):
+        store.get("p", "e", {"k": 2})
+
+
+def test_arrays_belong_to_their_result(store):
+    store.put("p", "e", {"k": 1}, {"v": 1}, arrays={"a": np.arange(3)})
+    assert store.get("p", "e", {"k": 1})["arrays_sha256"]
+    store.put("p", "e", {"k": 1}, {"v": 2})  # recomputed without arrays: the old ones go
+    assert store.get_arrays("p", "e", {"k": 1}) is None
+    assert not store.path("p", "e", {"k": 1}).with_suffix(".npz").exists()

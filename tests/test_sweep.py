@@ -47,6 +47,60 @@ def test_table2_and_table6_grids():
     assert {c.dataset for c in experiment_configs("table6", "fmnist")} == {"fashion_mnist"}
 
 
+def test_deep_uses_the_table6_recipe():
+    """Appendix B-A: pre-processing and weight decay are strengthened at great depth; the
+    paper's MS-ResNet110 number is Table VI's SR-A 110."""
+    cfgs = experiment_configs("deep", "paper")
+    assert [c.depth for c in cfgs] == [110, 482]
+    for c in cfgs:
+        assert (c.recipe, c.schedule, c.weight_decay, c.epochs) == ("table6", "cosine", 1e-4, 100)
+        assert c.augment == ("random_crop_32", "random_rotation_15", "hflip", "normalize")
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_ablation_is_table2_with_gamma2_zero(profile):
+    abl = experiment_configs("ablation", profile)
+    twins = {(c.block, c.depth): c for c in experiment_configs("table2", profile, [0])}
+    assert len(abl) == 2 * len({d for _, d in twins}) and {c.block for c in abl} == {"vanilla", "wolif"}
+    if profile != "smoke":
+        assert {c.depth for c in abl} == set(TABLE_II_DEPTHS)
+    for c in abl:
+        assert c.gamma2 == 0.0 and c.recipe == "table2"
+        twin = twins[(c.block, c.depth)]
+        assert twin.gamma2 is None and c.hash() != twin.hash()
+        assert c.replace(gamma2=None).hash() == twin.hash()  # the only difference
+
+
+def test_changed_definition_retrains_instead_of_reusing(tmp_path, monkeypatch):
+    """A block's version and the training loop's result version are part of the key: bumping
+    either makes the sweep train again although the config is unchanged."""
+    import msr.train
+    from msr.blocks import MSBlock, SRBBlock
+    from msr.train import TrainConfig
+
+    store, runs = ResultsStore(tmp_path / "results"), str(tmp_path / "runs")
+    folder = tmp_path / "results" / "smoke" / "short"
+    (first,) = run_sweep("short", "smoke", store=store, run_dir=runs)
+    (again,) = run_sweep("short", "smoke", store=store, run_dir=runs)
+    assert not first["skipped"] and again["skipped"] and again["hash"] == first["hash"]
+    assert first["config"]["definitions"] == {"block": MSBlock.version, "train": msr.train.RESULT_VERSION}
+
+    ms_key = TrainConfig(block="ms").hash()
+    monkeypatch.setattr(SRBBlock, "version", SRBBlock.version + 1)
+    assert TrainConfig(block="ms").hash() == ms_key  # another block's definition: same key
+    (same,) = run_sweep("short", "smoke", store=store, run_dir=runs)
+    assert same["skipped"]
+
+    monkeypatch.setattr(MSBlock, "version", MSBlock.version + 1)
+    (block_bumped,) = run_sweep("short", "smoke", store=store, run_dir=runs)
+    assert not block_bumped["skipped"] and block_bumped["hash"] != first["hash"]
+
+    monkeypatch.setattr(msr.train, "RESULT_VERSION", msr.train.RESULT_VERSION + 1)
+    (train_bumped,) = run_sweep("short", "smoke", store=store, run_dir=runs)
+    assert not train_bumped["skipped"] and train_bumped["hash"] not in (first["hash"], block_bumped["hash"])
+    assert len(list(folder.glob("*.json"))) == 3  # the old results stay, unused
+
+
 def test_init_experiment_covers_fig5():
     cfgs = experiment_configs("init", "fmnist")
     a = [c for c in cfgs if c.depth == 56]
@@ -54,6 +108,31 @@ def test_init_experiment_covers_fig5():
     assert all(c.epochs == 1 for c in a)
     b = [c for c in cfgs if c.depth == 104]
     assert {(c.norm, c.gamma2) for c in b} == {("bn", 1.0), ("bn", 0.0), ("tdbn", 1.0), ("tdbn", 0.0)}
+
+
+def test_dvs_runs_table_iv_network_on_event_data():
+    from msr.data import EMULATED_EVENTS
+
+    (fm,) = experiment_configs("dvs", "fmnist")
+    assert (fm.model, fm.dataset, fm.T, fm.batch_size, fm.subset, fm.schedule) == (
+        "dvs_resnet20", "fashion_mnist_dvs", 10, 50, None, "cosine")
+    (smoke,) = experiment_configs("dvs", "smoke")
+    assert smoke.dataset in EMULATED_EVENTS and smoke.model == "dvs_resnet20" and smoke.input_size is None
+    (pp,) = experiment_configs("dvs", "paper")
+    assert (pp.dataset, pp.T, pp.epochs) == ("cifar10_dvs", 10, 100)  # the Table IV recipe, unchanged
+
+
+@pytest.mark.slow
+def test_sweep_dvs_smoke_on_emulated_events(tmp_path):
+    """The smoke profile's DVS run end to end: images -> emulated events (cached under the
+    data root) -> T frames -> MS-ResNet20-DVS; a second sweep reads the stored result."""
+    store = ResultsStore(tmp_path / "results")
+    kw = dict(store=store, run_dir=str(tmp_path / "runs"), data_root=str(tmp_path / "data"))
+    (r,) = run_sweep("dvs", "smoke", **kw)
+    assert r["config"]["dataset"] in ("fashion_mnist_dvs", "synthetic_dvs") and r["config"]["T"] == 2
+    assert 0.0 <= r["final"]["reported_acc"] <= 100.0
+    assert list((tmp_path / "data" / r["config"]["dataset"]).rglob("*.events.npy"))
+    assert run_sweep("dvs", "smoke", **kw)[0]["skipped"]
 
 
 def test_two_phase_links_phases_by_hash():
@@ -81,12 +160,13 @@ def _sweep(tmp_path, *args):
 
 @pytest.mark.slow
 def test_sweep_table2_smoke_then_skips(tmp_path):
-    first = [l for l in _sweep(tmp_path, "table2", "--profile", "smoke") if l.startswith("[")]
+    # one seed of the 24 configs (several seeds: tests/test_seeds.py)
+    first = [l for l in _sweep(tmp_path, "table2", "--profile", "smoke", "--seeds", "0") if l.startswith("[")]
     assert len(first) == 24 and all(": trained, acc" in l for l in first)
     files = list((tmp_path / "results" / "smoke" / "table2").glob("*.json"))
     assert len(files) == 24
     mtimes = {f: f.stat().st_mtime_ns for f in files}
-    second = [l for l in _sweep(tmp_path, "table2", "--profile", "smoke") if l.startswith("[")]
+    second = [l for l in _sweep(tmp_path, "table2", "--profile", "smoke", "--seeds", "0") if l.startswith("[")]
     assert len(second) == 24 and all("skipped (stored)" in l for l in second)
     assert {f: f.stat().st_mtime_ns for f in files} == mtimes
 
@@ -100,7 +180,9 @@ def test_sweep_two_phase_smoke(tmp_path):
 
 def test_sweep_list_and_unknown(tmp_path):
     lines = _sweep(tmp_path, "table6", "--profile", "fmnist", "--list")
-    assert len(lines) == 12 and all("fashion_mnist" in l for l in lines)
+    assert len(lines) == 36 and all("fashion_mnist" in l for l in lines)  # 12 configs x 3 seeds
+    lines = _sweep(tmp_path, "table6", "--profile", "fmnist", "--list", "--seeds", "4")
+    assert len(lines) == 12 and all("seed 4" in l for l in lines)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     p = subprocess.run([sys.executable, "-m", "msr.cli", "sweep", "table9"], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=120)

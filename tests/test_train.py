@@ -14,8 +14,8 @@ from conftest import HAVE_FMNIST, needs_fmnist
 from msr.models import create_model
 from msr.recipes import get_recipe, scale_milestones
 from msr.results import CheckpointError, load_checkpoint
-from msr.train import (TrainConfig, TrainingDiverged, base_lr, evaluate, load_trained, lr_at, run_folder,
-                       train)
+from msr.train import (TrainConfig, TrainingDiverged, base_lr, evaluate, load_trained, lr_at, reported_epochs,
+                       run_folder, train)
 
 ROOT = Path(__file__).resolve().parents[1]
 EPOCH_KEYS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "epoch_time", "images_per_s",
@@ -28,7 +28,9 @@ def _check_payload(r, cfg, epochs):
         assert len(r["epochs"][k]) == epochs, k
     assert r["epochs"]["epoch"] == list(range(1, epochs + 1))
     f = r["final"]
-    assert f["reported_acc"] == pytest.approx(sum(r["epochs"]["test_acc"][-5:]) / min(5, epochs))
+    assert f["reported_epochs"] == reported_epochs(cfg) and f["reported_epochs"]
+    accs = dict(zip(r["epochs"]["epoch"], r["epochs"]["test_acc"]))
+    assert f["reported_acc"] == pytest.approx(sum(accs[e] for e in f["reported_epochs"]) / len(f["reported_epochs"]))
     assert f["best_acc"] == max(r["epochs"]["test_acc"]) and f["final_acc"] == r["epochs"]["test_acc"][-1]
     assert 0 < f["firing_rate"] < 1
     assert len(r["steps"]["step"]) == len(r["steps"]["loss"]) > 0
@@ -175,6 +177,32 @@ def test_lr_schedules_match_torch():
         opt.step(), sched.step(), cos_opt.step(), cos.step()
 
 
+@pytest.mark.parametrize("epochs,schedule,milestones,expected", [
+    (8, "multistep", (3, 5, 6), [8]),  # fmnist Table II: ceil(0.4) = 1 epoch, after the last step
+    (100, "multistep", (40, 60, 80), [96, 97, 98, 99, 100]),  # the paper's "last five epochs"
+    (100, "cosine", (), [96, 97, 98, 99, 100]),
+    (1, "multistep", (), [1]),
+    (1, "cosine", (), [1]),
+    (30, "cosine", (), [29, 30]),  # ceil(1.5) = 2
+    (40, "multistep", (4, 6, 39), [40]),  # 2 would be due, but epoch 39 is before the last step (index 39)
+    (40, "multistep", (20, 50), [39, 40]),  # a milestone past the run never steps
+    (20, "constant", (), [20]),
+])
+def test_reported_epochs_known_answers(epochs, schedule, milestones, expected):
+    cfg = TrainConfig(epochs=epochs, schedule=schedule, milestones=milestones)
+    assert reported_epochs(cfg) == expected
+    # every averaged epoch runs at the final learning rate
+    assert all(lr_at(cfg, e - 1) == lr_at(cfg, epochs - 1) for e in expected if schedule != "cosine")
+
+
+def test_result_records_the_averaged_epochs(tiny, store, tmp_path):
+    cfg = tiny(epochs=21, schedule="cosine", max_steps_per_epoch=1, subset=32, test_subset=16)
+    r = train(cfg, profile="smoke", experiment="t", store=store, run_dir=tmp_path / "runs")
+    acc = r["epochs"]["test_acc"]
+    assert r["final"]["reported_epochs"] == [20, 21]  # ceil(5 % of 21) = 2
+    assert r["final"]["reported_acc"] == pytest.approx((acc[19] + acc[20]) / 2)
+
+
 def test_recipes_follow_the_tables():
     t2, t6 = TrainConfig.from_dict(get_recipe("table2")), TrainConfig.from_dict(get_recipe("table6"))
     assert (t2.lr, t2.momentum, t2.batch_size, t2.weight_decay, t2.epochs) == (0.1, 0.9, 100, 0.0, 100)
@@ -185,6 +213,13 @@ def test_recipes_follow_the_tables():
     assert (ft.lr, ft.weight_decay, ft.label_smoothing, ft.dropout, ft.test_T) == (0.05, 1e-5, 0.1, 0.2, 5)
     assert "autoaugment" in ft.augment
     assert TrainConfig.from_dict(get_recipe("imagenet104_pretrain")).T == 1
+    # ResNet-18/34: the authors' corrected weight decay (and their release's AutoAugment and
+    # label smoothing); Table X as printed stays reachable under its own name
+    r18 = TrainConfig.from_dict(get_recipe("imagenet18_34"))
+    assert (r18.weight_decay, r18.label_smoothing, r18.epochs, r18.schedule) == (1e-5, 0.1, 125, "cosine")
+    assert "autoaugment" in r18.augment
+    tx = TrainConfig.from_dict(get_recipe("imagenet18_34_table_x"))
+    assert (tx.weight_decay, tx.label_smoothing) == (1e-4, 0.0) and "autoaugment" not in tx.augment
     assert base_lr(ft.replace(batch_size=512)) == pytest.approx(0.1)  # linear per 256
     assert scale_milestones((40, 60, 80), 100, 10) == (4, 6, 8)
     with pytest.raises(ValueError, match="valid: dvs, imagenet104_finetune"):
@@ -236,7 +271,8 @@ def test_speed_switches_same_metrics_and_recorded(tiny, tmp_path):
     a = train(cfg, profile="s", experiment="a", store=ResultsStore(tmp_path / "a"), run_dir=tmp_path / "ra")
     b = train(fast_cfg, profile="s", experiment="a", store=ResultsStore(tmp_path / "b"), run_dir=tmp_path / "rb")
     assert b["provenance"]["speed"] == {"lif_backend": "auto", "bf16_autocast": False, "channels_last": True,
-                                        "compile": False, "compact_spikes": True}
+                                        "compile": False, "compact_spikes": True, "resident_data": False,
+                                        "cuda_graph": False}
     assert a["provenance"]["speed"]["compact_spikes"] is False
     assert b["steps"]["step"] == a["steps"]["step"]
     assert b["steps"]["loss"] == pytest.approx(a["steps"]["loss"], rel=1e-4)

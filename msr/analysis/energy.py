@@ -10,6 +10,15 @@
   sees lif1's spikes and conv2 lif2's).  This still assumes a conv's MACs spread
   evenly over its input neurons (padding makes edge neurons cheaper).
 * E(ANN) = e_mac * FLOPs (the ANN runs once, no T); E(SNN) = e_ac * SyOPs.
+
+Static images (ImageNet rows) are counted per sample: the ANN runs once, the SNN T
+times, so SyOPs carry the factor T and the ratio tends to T * r * E(AC) / E(MAC).
+Event streams (the CIFAR10-DVS row) are counted per frame on both sides: a sequence
+model, ANN or SNN, processes every one of the T frames, so "the number of timesteps T
+will not contribute as a factor to the energy consumption ratio" (Sec. IV-C), and the
+paper's row is per frame: 40.11M FLOPs and 8.32M SyOPs = 40.11M x 0.207 (no T).
+``per_frame`` selects this counting (:func:`table_v_row`, :func:`measure_energy`, which
+picks it for ``[T, B, C, H, W]`` inputs).
 """
 from __future__ import annotations
 
@@ -51,8 +60,16 @@ def syops_from_rate(flops: float, T: int, rate: float) -> float:
     return T * rate * flops
 
 
-def table_v_row(flops: float, T: int, rate: float, e_mac_pj: float = ENERGY_PJ["mac"], e_ac_pj: float = ENERGY_PJ["ac"]) -> Energy:
-    """A Table V row from FLOPs, T and the network firing rate (paper formula)."""
+def table_v_row(flops: float, T: int | None, rate: float, e_mac_pj: float = ENERGY_PJ["mac"],
+                e_ac_pj: float = ENERGY_PJ["ac"], per_frame: bool = False) -> Energy:
+    """A Table V row from FLOPs, T and the network firing rate (paper formula).
+
+    ``per_frame`` (event data, the CIFAR10-DVS row): FLOPs and SyOPs both per frame,
+    SyOPs = r * FLOPs, so T (which may then be None) is not a factor of the ratio."""
+    if per_frame:
+        return energy(flops, syops_from_rate(flops, 1, rate), e_mac_pj, e_ac_pj)
+    if T is None:
+        raise ValueError("T is needed for a per-sample row; pass per_frame=True for event data (Sec. IV-C)")
     return energy(flops, syops_from_rate(flops, T, rate), e_mac_pj, e_ac_pj)
 
 
@@ -71,7 +88,10 @@ def conv_macs(conv: nn.Conv2d, out: torch.Tensor) -> int:
 
 @dataclass
 class MeasuredEnergy:
-    """Energy measured on data: per-conv input rates and both SyOPs estimates."""
+    """Energy measured on data: per-conv input rates and both SyOPs estimates.
+
+    ``per_frame``: FLOPs, SyOPs and energies are per frame (event data) rather than per
+    sample; ``T`` is the number of timesteps the model ran either way."""
 
     T: int
     flops: float
@@ -85,6 +105,7 @@ class MeasuredEnergy:
     formula: Energy
     samples: int = 0
     notes: list[str] = field(default_factory=list)
+    per_frame: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -97,16 +118,23 @@ def measure_energy(
     e_mac_pj: float = ENERGY_PJ["mac"],
     e_ac_pj: float = ENERGY_PJ["ac"],
     mode: str = "eval",
+    per_frame: bool | None = None,
 ) -> MeasuredEnergy:
     """Table V for ``model`` on ``batches`` (tensor, ``(x, y)`` or a list of them), eval mode.
 
     ``conv_input_rate`` is the fraction of non-zero inputs of each residual conv (the
     firing rate where the input is spikes; ``conv_input_binary`` says whether it was).
-    ``mode``: see :func:`msr.analysis.firing.analysis_mode`.
+    ``T``: timesteps for static images (default ``model.T``; ResNet-104 is evaluated at
+    T = 5, Table V); event frames bring their own.  ``per_frame``: count both sides per
+    frame (None: yes for event frames ``[T, B, C, H, W]``, no for images; module
+    docstring).  ``mode``: see :func:`msr.analysis.firing.analysis_mode`.
     """
     inputs = _as_inputs(batches)
     x0 = inputs[0]
     T_run = x0.shape[0] if x0.dim() == 5 else (T if T is not None else model.T)
+    if per_frame is None:
+        per_frame = x0.dim() == 5
+    steps = 1 if per_frame else T_run  # timesteps one counted unit (sample or frame) spans
     names = residual_conv_names(model)
     modules = dict(model.named_modules())
     counts = {n: [0.0, 0, True] for n in names}
@@ -142,9 +170,9 @@ def measure_energy(
     rates = {n: c[0] / c[1] for n, c in counts.items()}
     binary = {n: c[2] for n, c in counts.items()}
     flops = float(sum(macs.values()))
-    syops_measured = sum(rates[n] * T_run * macs[n] for n in macs)
+    syops_measured = sum(rates[n] * steps * macs[n] for n in macs)
     r = rec.network_rate()
-    syops_formula = syops_from_rate(flops, T_run, r)
+    syops_formula = syops_from_rate(flops, steps, r)
     notes = []
     if not all(binary.values()):
         notes.append("some residual convs receive non-binary input: their operations are MACs, not ACs")
@@ -153,4 +181,5 @@ def measure_energy(
         conv_input_binary=binary, syops_measured=syops_measured, syops_formula=syops_formula,
         measured=energy(flops, syops_measured, e_mac_pj, e_ac_pj),
         formula=energy(flops, syops_formula, e_mac_pj, e_ac_pj), samples=samples, notes=notes,
+        per_frame=bool(per_frame),
     )

@@ -1,4 +1,4 @@
-"""Gradient isometry (Sec. III-C, Definition 1, Proposition 1): measured, not proved.
+"""Gradient isometry (Sec. III-B, Definition 1, Proposition 1): measured, not proved.
 
 For block i with Jacobian J_i = d f_i / d f_{i-1} (n_out x n_in) and A = J_i J_i^T,
 block dynamical isometry asks phi(A) ~ 1 and varphi(A) = phi(A^2) - phi(A)^2 ~ 0,
@@ -114,7 +114,7 @@ def block_isometry(model: nn.Module, x: torch.Tensor, probes: int = 8, spread: b
 
 def gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callable = F.cross_entropy,
                    mode: str = "train", T: int | None = None) -> list[float]:
-    """L2 norm of dL/d(input of block i) for every block, in forward order (Sec. III-C).
+    """L2 norm of dL/d(input of block i) for every block, in forward order (Sec. III-B).
 
     One forward/backward on the batch (x, y); no parameter gradient is accumulated.
     """

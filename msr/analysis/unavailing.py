@@ -1,4 +1,4 @@
-"""Unavailing residual representation of the vanilla spiking ResNet (Sec. III-B, Eq. 7-8).
+"""Unavailing residual representation of the vanilla spiking ResNet (Sec. III-A, Eq. 7-8).
 
 A vanilla block computes o_{l+1} = LIF(F(o_l) + o_l).  Ignoring the decayed membrane
 potential, a neuron changes its firing state when

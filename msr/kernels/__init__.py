@@ -1,4 +1,4 @@
-"""Fast LIF backends (GitHub issue 6): the same neuron as :func:`msr.neuron.lif_reference`
+"""Fast LIF backends: the same neuron as :func:`msr.neuron.lif_reference`
 (Eq. 1-3), fused over time.
 
 ``lif(x, tau, v_th, v_reset, a, backend)`` with ``backend`` one of

@@ -1,4 +1,4 @@
-"""Whole-model speed switches (GitHub issue 6), for the training loop and the bench.
+"""Whole-model speed switches, for the training loop and the bench.
 
 The stateless layers already run once on T folded into the batch (``msr.layers``);
 what is left to choose per run:
@@ -140,19 +140,46 @@ def train_step_fn(
     *,
     amp: bool = False,
     set_to_none: bool = True,
+    criterion: nn.Module | None = None,
+    outputs: bool = False,
 ) -> Callable[[], torch.Tensor]:
-    """A closure running one SGD training step (forward, cross-entropy, backward, step)."""
-    criterion = nn.CrossEntropyLoss()
+    """A closure running one SGD training step (forward, loss, backward, step); the loss is
+    ``criterion`` (default: cross-entropy) of the float logits.  ``outputs``: the closure
+    returns ``(loss, logits)`` instead of the loss."""
+    criterion = criterion or nn.CrossEntropyLoss()
 
-    def step() -> torch.Tensor:
+    def step():
         optimizer.zero_grad(set_to_none=set_to_none)
         with autocast(x.device, enabled=amp):
-            loss = criterion(model(x), y)
+            logits = model(x)
+            loss = criterion(logits.float(), y)
         loss.backward()
         optimizer.step()
-        return loss
+        return (loss, logits) if outputs else loss
 
     return step
+
+
+def _training_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    """(tensor, copy) of every weight, buffer and SGD momentum buffer (None: not created yet)."""
+    out = [(t, t.detach().clone()) for t in model.state_dict(keep_vars=False).values()]
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            buf = optimizer.state.get(p, {}).get("momentum_buffer")
+            out.append((p, None) if buf is None else (buf, buf.clone()))
+    return out
+
+
+def _restore(saved, optimizer: torch.optim.Optimizer) -> None:
+    """Put the state back in place (the graph keeps the tensors' addresses).  A momentum
+    buffer created by the warm-up steps is zeroed: SGD (dampening 0) then takes the same
+    first step as from no buffer (v = 0 * mu + g = g)."""
+    with torch.no_grad():
+        for t, copy in saved:
+            if copy is None:
+                optimizer.state[t]["momentum_buffer"].zero_()
+            else:
+                t.copy_(copy)
 
 
 def graphed_train_step(
@@ -163,14 +190,22 @@ def graphed_train_step(
     *,
     amp: bool = False,
     warmup: int = 3,
+    criterion: nn.Module | None = None,
+    outputs: bool = False,
+    keep_state: bool = False,
 ) -> Callable[[], torch.Tensor]:
     """Capture one whole training step into a CUDA graph (fixed shapes) and return a
     function that replays it.  ``x``/``y`` are the static input buffers: copy each new
     batch into them before calling.  Gradients must be zeroed with ``set_to_none=False``
-    semantics inside the graph, so the step zeroes them in place."""
+    semantics inside the graph, so the step zeroes them in place.  The learning rate is
+    read at capture time: capture again when it changes.  ``keep_state``: weights,
+    buffers, momentum and the CUDA RNG are as before the warm-up steps (training loops);
+    the bench leaves them changed."""
     if not x.is_cuda:
         raise ValueError("CUDA graphs need CUDA tensors")
-    body = train_step_fn(model, optimizer, x, y, amp=amp, set_to_none=False)
+    body = train_step_fn(model, optimizer, x, y, amp=amp, set_to_none=False, criterion=criterion, outputs=outputs)
+    saved = _training_state(model, optimizer) if keep_state else None
+    rng = torch.cuda.get_rng_state(x.device) if keep_state else None
 
     stream = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())
@@ -180,17 +215,49 @@ def graphed_train_step(
     torch.cuda.current_stream().wait_stream(stream)
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
-        static_loss = body()
+        static_out = body()
+    if keep_state:
+        _restore(saved, optimizer)
+        torch.cuda.set_rng_state(rng, x.device)
 
-    def replay() -> torch.Tensor:
+    def replay():
         graph.replay()
-        return static_loss
+        return static_out
 
     return replay
 
 
+class GraphedStep:
+    """The training loop's step replayed as a CUDA graph (:func:`graphed_train_step`).
+
+    ``step(x, y)`` copies the batch into static buffers and replays; it returns the static
+    ``(loss, logits)``, valid until the next call.  The graph is captured at the first
+    call and again whenever the optimizer's learning rate changed (the lr schedule,
+    once per epoch at most); the state is kept across captures (``keep_state``)."""
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, criterion: nn.Module, *, amp: bool,
+                 warmup: int = 2):
+        self.model, self.optimizer, self.criterion, self.amp, self.warmup = model, optimizer, criterion, amp, warmup
+        self.replay = self.x = self.y = self.lrs = None
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor):
+        lrs = [float(g["lr"]) for g in self.optimizer.param_groups]
+        if self.replay is None or lrs != self.lrs or x.shape != self.x.shape:
+            self.x, self.y = torch.empty_like(x), torch.empty_like(y)
+            self.x.copy_(x), self.y.copy_(y)
+            self.replay = None  # frees the old graph before the new capture
+            self.replay = graphed_train_step(self.model, self.optimizer, self.x, self.y, amp=self.amp,
+                                             warmup=self.warmup, criterion=self.criterion, outputs=True,
+                                             keep_state=True)
+            self.lrs = lrs
+        self.x.copy_(x, non_blocking=True)
+        self.y.copy_(y, non_blocking=True)
+        return self.replay()
+
+
 __all__ = [
     "autocast",
+    "GraphedStep",
     "graphed_train_step",
     "prepare_model",
     "set_compact_spikes",

@@ -1,4 +1,4 @@
-"""Convolutions of spikes that keep their input compactly for the backward (issue 6).
+"""Convolutions of spikes that keep their input compactly for the backward.
 
 A convolution saves its input for the weight gradient.  When that input is spikes
 (0/1), a float copy is wasteful: :class:`SpikeConv2d` runs the same ``F.conv2d`` but

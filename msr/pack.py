@@ -1,0 +1,382 @@
+"""What a budgeted command leaves, packed into a few verified files, and unpacked again.
+
+A GPU command may hand back at most 8 files, each under 16 MiB and 64 MiB together
+(``notes/gpu-runs.md``).  :func:`pack` writes into one folder:
+
+* ``results.tar.gz``: the profile's results (``results/<profile>/**.json|npz``) that are
+  new or changed since this working copy's baseline (recorded by the first
+  ``msr unpack`` or budgeted ``msr compute`` here; without one, all of them);
+* ``checkpoints.tar`` (``checkpoints.tar.part00``, ``.part01``, ... when larger than one
+  part): the checkpoints still needed: ``last.pt`` of every run that stopped before it
+  finished, and ``model.pt`` of a finished run whose weights are still needed (the first
+  phase of two-phase training, or a run whose per-run analyses did not all run), and the
+  marker of a run that diverged (so that later commands skip it);
+* ``manifest.json``: size and sha256 of every part and of every file inside, what was
+  left out and why, and what the command did.
+
+:func:`unpack` checks every part against the manifest before it writes anything, then
+restores the files into the results root and ``runs/``: a result already there is kept
+(a differing one is reported, never overwritten), a checkpoint replaces an older one of
+the same run.  The next command, on this or a fresh machine, continues where the last
+one stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import hashlib
+import io
+import json
+import math
+import re
+import tarfile
+from pathlib import Path, PurePosixPath
+
+MANIFEST = "manifest.json"
+FORMAT = "msr-pack"
+VERSION = 1
+MIB = 2**20
+PART_BYTES = 15 * MIB  # each file that comes back must stay under 16 MiB
+MAX_FILES = 8
+MAX_BYTES = 64 * MIB
+_MANIFEST_ROOM = 256 * 1024  # bytes kept for manifest.json when checking the total
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes in ``"15MiB"``, ``"512KiB"``, ``"1000000"``."""
+    m = re.fullmatch(r"\s*(\d+)\s*(KiB|MiB|GiB|B)?\s*", str(text))
+    if not m:
+        raise ValueError(f"size {text!r} not understood; valid: e.g. 15MiB, 512KiB, 1000000 (bytes)")
+    return int(m.group(1)) * {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30}.get(m.group(2) or "B", 1)
+
+
+# ------------------------------------------------------------------ what goes ----
+
+def baseline_path(profile: str, run_dir) -> Path:
+    return Path(run_dir) / ".pack" / f"baseline-{profile}.json"
+
+
+def result_files(profile: str, store_root) -> dict[str, Path]:
+    """``{"results/<profile>/<experiment>/<file>": path}`` of every stored result (JSON and
+    NPZ; rendered tables and temporary files are not results)."""
+    root = Path(store_root) / profile
+    out = {}
+    for p in sorted(root.glob("*/*")) if root.is_dir() else []:
+        if p.is_file() and p.suffix in (".json", ".npz") and not p.name.startswith(".") \
+                and p.parent.name != "tables":
+            out[f"results/{profile}/{p.parent.name}/{p.name}"] = p
+    return out
+
+
+def record_baseline(profile: str, store_root, run_dir) -> Path:
+    """Remember the sha256 of the profile's results as they are now (once per working copy),
+    so that :func:`pack` sends only what changed after."""
+    path = baseline_path(profile, run_dir)
+    if not path.exists():
+        from msr.results import atomic_write_json
+
+        atomic_write_json(path, {rel: sha256_file(p) for rel, p in result_files(profile, store_root).items()})
+    return path
+
+
+def changed_results(profile: str, store_root, run_dir) -> dict[str, Path]:
+    """The profile's results that are new or differ from the baseline (all without one)."""
+    path = baseline_path(profile, run_dir)
+    base = json.loads(path.read_text()) if path.exists() else {}
+    return {rel: p for rel, p in result_files(profile, store_root).items() if base.get(rel) != sha256_file(p)}
+
+
+def _stored(store, profile: str, experiment: str, run_hash: str) -> dict | None:
+    path = store.root / profile / experiment / f"{run_hash}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def needed_checkpoints(profile: str, store, run_dir) -> list[tuple[str, Path, str]]:
+    """``(name in the pack, path, why)`` of the checkpoints under ``run_dir/<profile>`` that
+    must travel, most valuable first: interrupted runs' ``last.pt``, then ``model.pt``
+    files a pending run starts from, then those whose per-run analyses are missing."""
+    from msr import per_run
+    from msr.results import load_checkpoint
+    from msr.sweep import EXPERIMENTS, experiment_configs
+    from msr.train import TrainConfig
+
+    from msr.budget import DIVERGED
+
+    root = Path(run_dir) / profile
+    interrupted, inits, analyses = [], [], []
+    for mark in sorted(root.glob(f"*/*/{DIVERGED}")):  # a few bytes; the run's checkpoint stays behind
+        interrupted.append((f"runs/{profile}/{mark.parent.parent.name}/{mark.parent.name}/{DIVERGED}", mark,
+                            "marks a run that diverged: budgeted commands skip it"))
+    for ck in sorted(root.glob("*/*/last.pt")):
+        exp, h = ck.parent.parent.name, ck.parent.name
+        if _stored(store, profile, exp, h) is None and not (ck.parent / DIVERGED).exists():
+            state = load_checkpoint(ck)
+            interrupted.append((f"runs/{profile}/{exp}/{h}/last.pt", ck,
+                                f"run stopped at epoch {state['epoch'] + 1}, step {state['step']}"))
+    starts = set()
+    for exp in EXPERIMENTS:
+        for cfg in experiment_configs(exp, profile):
+            if cfg.init_from and cfg.init_from.startswith("hash:") and store.get(profile, exp, cfg.hash_dict()) is None:
+                starts.add(cfg.init_from[5:])
+    for w in sorted(root.glob("*/*/model.pt")):
+        exp, h = w.parent.parent.name, w.parent.name
+        name = f"runs/{profile}/{exp}/{h}/model.pt"
+        if h in starts:
+            inits.append((name, w, "weights a pending run starts from (init_from)"))
+            continue
+        stored = _stored(store, profile, exp, h)
+        if stored is None:
+            continue
+        cfg = TrainConfig.from_dict({k: v for k, v in stored["config"].items()
+                                     if k in TrainConfig.__dataclass_fields__})
+        missing = per_run.pending(exp, cfg, profile, store)
+        if missing:
+            analyses.append((name, w, f"per-run analyses still to run: {', '.join(missing)}"))
+    return interrupted + inits + analyses
+
+
+# ---------------------------------------------------------------------- pack ----
+
+def _tar_bytes(sizes) -> int:
+    """An upper bound of an uncompressed tar's size holding files of ``sizes``."""
+    raw = sum(1536 + math.ceil(s / 512) * 512 for s in sizes) + 1024
+    return math.ceil(raw / 10240) * 10240
+
+
+def _split(blob: Path, out: Path, name: str, part_bytes: int) -> dict:
+    """Cut ``blob`` into ``name`` (one part) or ``name.partNN``; returns the archive's manifest entry."""
+    size = blob.stat().st_size
+    n = max(1, math.ceil(size / part_bytes))
+    whole, parts = hashlib.sha256(), []
+    with open(blob, "rb") as f:
+        for i in range(n):
+            data = f.read(part_bytes)
+            whole.update(data)
+            fname = name if n == 1 else f"{name}.part{i:02d}"
+            (out / fname).write_bytes(data)
+            parts.append({"file": fname, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+    blob.unlink()
+    return {"name": name, "bytes": size, "sha256": whole.hexdigest(), "parts": parts}
+
+
+def _write_tar(path: Path, members: list[tuple[str, Path]], gz: bool) -> None:
+    with tarfile.open(path, "w:gz" if gz else "w", format=tarfile.GNU_FORMAT) as tar:
+        for name, p in members:
+            info = tar.gettarinfo(str(p), arcname=name)
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.mtime = int(info.mtime)
+            with open(p, "rb") as f:
+                tar.addfile(info, f)
+
+
+def _previous_pack_files(out: Path) -> list[Path]:
+    m = out / MANIFEST
+    if not m.exists():
+        return []
+    try:
+        old = json.loads(m.read_text())
+        return [out / part["file"] for a in old.get("archives", []) for part in a["parts"]] + [m]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise ValueError(f"{m} exists but is not a msr pack manifest; choose an empty folder") from None
+
+
+def pack(out_dir, profile: str, *, store_root=None, run_dir="runs", part_bytes: int = PART_BYTES,
+         max_files: int = MAX_FILES, max_bytes: int = MAX_BYTES, note: dict | None = None, log=print) -> dict:
+    """Write the new results and the checkpoints still needed into ``out_dir`` (see the
+    module docstring); returns the manifest.  Other files already in ``out_dir`` (a log)
+    count against ``max_files`` and ``max_bytes``; a previous pack there is replaced."""
+    from msr.results import ResultsStore, atomic_write_json, default_root, provenance
+
+    if part_bytes < 1 or max_files < 3:
+        raise ValueError(f"need part_bytes >= 1 and max_files >= 3, got {part_bytes} and {max_files}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for p in _previous_pack_files(out):
+        p.unlink(missing_ok=True)
+    store = ResultsStore(store_root or default_root())
+    others = [p for p in out.iterdir() if p.is_file() and not p.name.startswith(".")]
+    files_left = max_files - len(others) - 1  # manifest.json
+    bytes_left = max_bytes - sum(p.stat().st_size for p in others) - _MANIFEST_ROOM
+    if not baseline_path(profile, run_dir).exists():
+        log(f"pack: no baseline of results/{profile} in {run_dir}: every stored result of the profile is packed")
+    results = changed_results(profile, store.root, run_dir)
+    checkpoints = needed_checkpoints(profile, store, run_dir)
+
+    archives = []
+    tmp = out / ".results.tar.gz.tmp"
+    _write_tar(tmp, list(results.items()), gz=True)
+    archives.append(_split(tmp, out, "results.tar.gz", part_bytes))
+    used_files, used_bytes = len(archives[0]["parts"]), archives[0]["bytes"]
+    if used_files > files_left or used_bytes > bytes_left:
+        raise ValueError(f"the {len(results)} new results take {used_bytes / MIB:.1f} MiB in {used_files} parts: "
+                         f"more than the {files_left} files / {bytes_left / MIB:.1f} MiB left in {out}")
+    chosen, left_out = [], []
+    for name, path, why in checkpoints:
+        size = _tar_bytes([p.stat().st_size for _, p, _ in chosen] + [path.stat().st_size])
+        if used_files + math.ceil(size / part_bytes) <= files_left and used_bytes + size <= bytes_left:
+            chosen.append((name, path, why))
+        else:
+            left_out.append({"path": name, "bytes": path.stat().st_size, "why": why,
+                             "reason": f"does not fit: {files_left - used_files} files and "
+                                       f"{(bytes_left - used_bytes) / MIB:.1f} MiB were left"})
+            log(f"pack: WARNING {name} ({path.stat().st_size / MIB:.1f} MiB, {why}) does not fit the limits "
+                f"and was NOT packed: that work will be redone")
+    if chosen:
+        tmp = out / ".checkpoints.tar.tmp"
+        _write_tar(tmp, [(n, p) for n, p, _ in chosen], gz=False)
+        archives.append(_split(tmp, out, "checkpoints.tar", part_bytes))
+    files = [{"path": rel, "bytes": p.stat().st_size, "sha256": sha256_file(p)} for rel, p in results.items()]
+    files += [{"path": n, "bytes": p.stat().st_size, "sha256": sha256_file(p), "why": why} for n, p, why in chosen]
+    manifest = {
+        "format": FORMAT, "version": VERSION, "profile": profile,
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "provenance": provenance(), "limits": {"max_files": max_files, "part_bytes": part_bytes,
+                                               "max_bytes": max_bytes},
+        "archives": archives, "files": files, "left_out": left_out, "run": note or {},
+    }
+    atomic_write_json(out / MANIFEST, manifest)
+    n_parts = sum(len(a["parts"]) for a in archives)
+    total = sum(a["bytes"] for a in archives) + (out / MANIFEST).stat().st_size
+    log(f"pack: {len(results)} results and {len(chosen)} checkpoints in {n_parts + 1} files "
+        f"({total / MIB:.1f} MiB) in {out}" + (f"; {len(left_out)} checkpoints left out" if left_out else ""))
+    for n, _, why in chosen:
+        log(f"pack:   {n}: {why}")
+    return manifest
+
+
+# -------------------------------------------------------------------- unpack ----
+
+def read_manifest(src) -> dict:
+    path = Path(src) / MANIFEST
+    if not path.exists():
+        raise ValueError(f"no {MANIFEST} in {src}: not a msr pack (msr pack / msr compute --pack-to write one)")
+    try:
+        m = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is damaged ({err}); nothing was unpacked") from err
+    if m.get("format") != FORMAT or m.get("version") != VERSION:
+        raise ValueError(f"{path}: format {m.get('format')!r} version {m.get('version')!r}; "
+                         f"this msr reads {FORMAT!r} version {VERSION}")
+    return m
+
+
+def verify(src) -> dict:
+    """The manifest of the pack in ``src`` once every part has its recorded size and sha256;
+    otherwise a ValueError naming the first damaged or missing part."""
+    src = Path(src)
+    m = read_manifest(src)
+    for a in m["archives"]:
+        for part in a["parts"]:
+            p = src / part["file"]
+            if not p.is_file():
+                raise ValueError(f"{p} is missing (the pack lists it); nothing was unpacked")
+            size, digest = p.stat().st_size, sha256_file(p)
+            if size != part["bytes"] or digest != part["sha256"]:
+                raise ValueError(f"{p} is damaged: {size} bytes, sha256 {digest[:16]}..., the manifest says "
+                                 f"{part['bytes']} bytes, {part['sha256'][:16]}...; nothing was unpacked")
+    return m
+
+
+def _archive_bytes(src: Path, a: dict) -> bytes:
+    data = b"".join((src / part["file"]).read_bytes() for part in a["parts"])
+    if hashlib.sha256(data).hexdigest() != a["sha256"]:
+        raise ValueError(f"{src}: archive {a['name']} reassembled from its parts does not match the manifest")
+    return data
+
+
+def _destination(name: str, profile: str, store_root: Path, run_dir: Path) -> Path:
+    parts = PurePosixPath(name).parts
+    if (len(parts) < 3 or parts[0] not in ("results", "runs") or parts[1] != profile
+            or any(p in ("..", "") or p.startswith("/") for p in parts)):
+        raise ValueError(f"pack member {name!r} is not under results/{profile}/ or runs/{profile}/; refused")
+    return (store_root if parts[0] == "results" else run_dir).joinpath(*parts[1:])
+
+
+def _steps(path) -> int:
+    from msr.results import load_checkpoint
+
+    return int(load_checkpoint(path).get("step", -1))
+
+
+def unpack(src, *, store_root=None, run_dir="runs", log=print) -> dict:
+    """Verify the pack in ``src`` and restore its files; returns counts by outcome."""
+    from msr.results import atomic_write_bytes, default_root
+
+    src, run_dir = Path(src), Path(run_dir)
+    store_root = Path(store_root or default_root())
+    m = verify(src)
+    profile = m["profile"]
+    expected = {f["path"]: f for f in m["files"]}
+    record_baseline(profile, store_root, run_dir)
+    counts = {"new": 0, "same": 0, "kept": 0, "replaced": 0}
+    seen = set()
+    for a in m["archives"]:
+        data = _archive_bytes(src, a)
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
+            for member in tar:
+                name = member.name
+                if not member.isfile() or name not in expected:
+                    raise ValueError(f"{src}: archive {a['name']} holds {name!r}, which the manifest does not list")
+                body = tar.extractfile(member).read()
+                if hashlib.sha256(body).hexdigest() != expected[name]["sha256"]:
+                    raise ValueError(f"{src}: {name} does not match its sha256 in the manifest")
+                dest = _destination(name, profile, store_root, run_dir)
+                seen.add(name)
+                if not dest.exists():
+                    atomic_write_bytes(dest, lambda f, b=body: f.write(b))
+                    counts["new"] += 1
+                elif sha256_file(dest) == expected[name]["sha256"]:
+                    counts["same"] += 1
+                elif dest.name == "last.pt":
+                    tmp = atomic_write_bytes(dest.with_name(".incoming.pt"), lambda f, b=body: f.write(b))
+                    if _steps(tmp) > _steps(dest):
+                        tmp.replace(dest)
+                        counts["replaced"] += 1
+                    else:
+                        tmp.unlink()
+                        counts["kept"] += 1
+                        log(f"unpack: kept {dest}: it is further along than the packed checkpoint")
+                else:
+                    counts["kept"] += 1
+                    log(f"unpack: kept {dest}: it differs from the packed copy, which was not written")
+    missing = sorted(set(expected) - seen)
+    if missing:
+        raise ValueError(f"{src}: the manifest lists {len(missing)} files the archives lack, e.g. {missing[0]}")
+    log(f"unpack: {src} ({profile}): {counts['new']} files new, {counts['same']} already here, "
+        f"{counts['replaced']} checkpoints replaced, {counts['kept']} kept as they were")
+    for item in m.get("left_out", []):
+        log(f"unpack: note: {item['path']} was left out of this pack ({item['reason']})")
+    return counts
+
+
+# ----------------------------------------------------------------------- CLI ----
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", help="folder to write the pack into (other files there count against the limits)")
+    p.add_argument("--profile", default="fmnist", help="smoke, fmnist or paper (msr.profiles)")
+    p.add_argument("--results", default=None, help="results root (default $MSR_RESULTS or results)")
+    p.add_argument("--runs", default="runs", help="checkpoint root (default runs)")
+    p.add_argument("--part-size", default=f"{PART_BYTES // MIB}MiB", help="largest file written (default 15MiB)")
+    p.add_argument("--max-files", type=int, default=MAX_FILES, help="files the folder may hold in all (default 8)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from msr.profiles import get_profile
+
+    get_profile(args.profile)
+    m = pack(args.dir, args.profile, store_root=args.results, run_dir=args.runs,
+             part_bytes=parse_size(args.part_size), max_files=args.max_files)
+    return 1 if m["left_out"] else 0
+
+
+__all__ = ["MAX_BYTES", "MAX_FILES", "PART_BYTES", "changed_results", "needed_checkpoints", "pack", "parse_size",
+           "read_manifest", "record_baseline", "unpack", "verify"]

@@ -1,0 +1,325 @@
+"""Budgeted commands: deadline in the training loop, per-run analyses, pack / unpack / resume."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from msr import pack as packing
+from msr import per_run, pipeline
+from msr.budget import BudgetExhausted, Deadline, experiment_names, parse_duration, run_pending
+from msr.profiles import PROFILES
+from msr.results import ResultsStore, load_checkpoint
+from msr.train import train
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_SIZES = dict(samples=4, grid=3, probes=1, iso_depths=(8,), iso_batch=2)
+DEPTHS = (8, 44)  # 44: the SSIM and landscape analyses run too
+PART = 256 * 1024  # a small part size, so that a tiny model's checkpoint is split
+
+
+class StepDeadline:
+    """A deadline that passes after ``steps`` checks of the training loop (which asks
+    ``passed()``); ``left()`` (asked before a run or an analysis) never counts."""
+
+    def __init__(self, steps: int):
+        self.steps, self.calls = steps, 0
+
+    def passed(self) -> bool:
+        self.calls += 1
+        return self.calls > self.steps
+
+    def left(self) -> float:
+        return 0.0 if self.calls >= self.steps else math.inf
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """One intra-op thread: on a shared 2-core machine this module then takes seconds, not minutes."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def small():
+    """The smoke profile with Table II at depths 8 and 44 and tiny analyses."""
+    with pytest.MonkeyPatch.context() as mp:
+        smoke = PROFILES["smoke"]
+        mp.setitem(PROFILES, "smoke", replace(smoke, experiments={**smoke.experiments, "table2": {"depths": DEPTHS}}))
+        mp.setattr(pipeline, "_analysis_sizes", lambda profile: dict(TINY_SIZES))
+        mp.setenv("MSR_OFFLINE", "1")
+        yield PROFILES["smoke"]
+
+
+@pytest.fixture(scope="module")
+def reference(small, tmp_path_factory):
+    """An uninterrupted budgeted sweep of Table II: ``(results root, outcome)``."""
+    root = tmp_path_factory.mktemp("reference")
+    out = run_pending(["table2"], small, store=ResultsStore(root / "results"), run_dir=root / "runs",
+                      log=lambda *a: None)
+    return root / "results", out
+
+
+def _metrics(root: Path) -> dict:
+    """Every stored result without what depends on the clock or the machine."""
+    out = {}
+    for p in sorted(root.rglob("*.json")):
+        d = {k: v for k, v in json.loads(p.read_text()).items() if k not in ("provenance", "wall_time_s", "runtime")}
+        if isinstance(d.get("epochs"), dict):
+            d["epochs"] = {k: v for k, v in d["epochs"].items() if k not in ("epoch_time", "images_per_s")}
+        out[str(p.relative_to(root))] = d
+    for p in sorted(root.rglob("*.npz")):
+        with np.load(p) as z:
+            out[str(p.relative_to(root))] = {k: z[k].tolist() for k in z.files}
+    return out
+
+
+# ------------------------------------------------------------------ pieces ----
+
+def test_parse_duration_and_size():
+    assert [parse_duration(t) for t in ("9m", "90s", "1h30m", "540", " 2m 5s", 12)] == [540, 90, 5400, 540, 125, 12]
+    for bad in ("9 minutes", "", "-5s", "m"):
+        with pytest.raises(ValueError, match="not understood"):
+            parse_duration(bad)
+    assert packing.parse_size("15MiB") == 15 * 2**20 and packing.parse_size("512KiB") == 2**19
+    with pytest.raises(ValueError, match="e.g. 15MiB"):
+        packing.parse_size("15 megs")
+
+
+def test_deadline_checkpoints_the_run_and_resume_is_exact(tiny, tmp_path):
+    cfg = tiny(epochs=2, batch_size=16, subset=64, dropout=0.2)  # 4 steps per epoch
+    ref = train(cfg, profile="s", experiment="e", store=ResultsStore(tmp_path / "ref"), run_dir=tmp_path / "rr")
+    store = ResultsStore(tmp_path / "res")
+    with pytest.raises(BudgetExhausted, match=r"stopped at epoch 2/2, step 6; checkpoint saved"):
+        train(cfg, profile="s", experiment="e", store=store, run_dir=tmp_path / "runs", deadline=StepDeadline(6))
+    ckpt = next((tmp_path / "runs").rglob("last.pt"))
+    assert load_checkpoint(ckpt)["step"] == 6 and store.get("s", "e", cfg.hash_dict()) is None
+    done = train(cfg, profile="s", experiment="e", store=store, run_dir=tmp_path / "runs")
+    assert done["steps"] == ref["steps"] and done["final"] == ref["final"]
+    assert done["epochs"]["test_loss"] == ref["epochs"]["test_loss"]
+    # a real clock: a deadline already passed stops after the first step
+    with pytest.raises(BudgetExhausted, match="step 1;"):
+        train(cfg.replace(seed=3), profile="s", experiment="e", store=store, run_dir=tmp_path / "runs",
+              deadline=Deadline.after(-1.0))
+
+
+def test_value_order_skips_unknown_names(small, tmp_path):
+    p = replace(small, order=("ablation_not_yet", "no_such_experiment"))
+    lines = []
+    out = run_pending(["all"], p, store=ResultsStore(tmp_path), run_dir=tmp_path / "runs", log=lines.append)
+    assert out.trained == [] and out.stopped is None and len(out.skipped) == 2
+    assert "'ablation_not_yet' is in the value order but not an experiment msr.sweep knows; skipped" in lines[0]
+    with pytest.raises(ValueError, match="unknown experiment.s. tabel2; valid: all, table2, init"):
+        experiment_names(["tabel2"], "smoke")
+    assert experiment_names(["all"], "fmnist")[:5] == ["table2", "init", "table6", "deep", "two_phase"]
+
+
+# --------------------------------------------------------- per-run analyses ----
+
+def test_analyses_are_stored_right_after_training(reference):
+    results, out = reference
+    assert len(out.trained) == 8 and out.stopped is None
+    count = {f: len(list((results / "smoke" / f).glob("*.json"))) for f in
+             ("state_change", "ssim", "isometry", "firing", "energy_measured", "landscape")}
+    assert count == {"state_change": 2, "ssim": 2, "isometry": 4, "firing": 8, "energy_measured": 2, "landscape": 2}
+    item = json.loads(next((results / "smoke" / "ssim").glob("*.json")).read_text())
+    assert item["config"]["kind"] == "ssim_run" and item["config"]["experiment"] == "table2"
+    assert (results / "smoke" / "table2" / f"{item['config']['run']}.json").exists()
+
+
+def test_chapters_assemble_per_run_items_without_checkpoints(reference, tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    shutil.copytree(reference[0], results)  # the chapters add their cheap items
+    monkeypatch.chdir(tmp_path)  # no runs/ here: nothing can be loaded or retrained
+    ctx = pipeline.Ctx("smoke", store=ResultsStore(results), render_only=True, quiet=True)
+    un = pipeline.unavailing(ctx)
+    assert set(un["ssim"]["series"]) == {"vanilla-44", "ms-44"} and len(un["ssim"]["provenances"]) == 2
+    assert len(un["ssim"]["series"]["ms-44"]["ssim"]) == 20  # 21 blocks: 20 consecutive pairs
+    assert set(un["state_change"]["rows"]) == {"vanilla-44 trained"}
+    iso = pipeline.isometry(ctx)["isometry"]
+    assert {(r["block"], r["depth"], r["state"]) for r in iso["rows"]} == {
+        (b, d, "trained") for b in ("vanilla", "ms") for d in DEPTHS}
+    fi = pipeline.firing(ctx)
+    assert set(fi["firing"]["models"]) == {"cifar_resnet44"} and fi["rates"]["cifar_resnet44"]["provenance"]
+    assert [k for k in fi["rasters"]] == ["cifar_resnet44__0", "cifar_resnet44__1", "cifar_resnet44__2"]
+    assert fi["rasters"]["cifar_resnet44__0"].shape[1] == 4 * 2  # 4 samples x T = 2
+    en = pipeline.energy(ctx)["measured"]
+    assert set(en) == {"cifar_resnet44"} and en["cifar_resnet44"]["T"] == 2
+    ls = pipeline.landscape(ctx)["landscape"]
+    assert set(ls["landscapes"]) == {"vanilla-44", "ms-44"}
+    assert np.asarray(ls["landscapes"]["ms-44"]["loss"]).shape == (3, 3)
+    assert not (tmp_path / "runs").exists()
+
+
+# -------------------------------------------------------- pack, unpack, resume ----
+
+def test_interrupted_sweep_resumed_from_the_pack_matches_an_uninterrupted_one(reference, small, tmp_path):
+    ref_results, _ = reference
+    first = tmp_path / "first"
+    lines = []
+    # 5 checks per run of 2 epochs x 2 steps: the 4th run (vanilla-44) stops in its second epoch
+    out = run_pending(["table2"], small, deadline=StepDeadline(18), store=ResultsStore(first / "results"),
+                      run_dir=first / "runs", log=lines.append)
+    assert out.stopped and "stopped at epoch 2/2, step 3" in out.stopped and len(out.trained) == 3
+    m = packing.pack(tmp_path / "out", "smoke", store_root=first / "results", run_dir=first / "runs",
+                     note=out.as_dict(), log=lines.append)
+    ck = [f for f in m["files"] if f["path"].startswith("runs/")]
+    assert len(ck) == 1 and ck[0]["path"].endswith("/last.pt") and "epoch 2, step 3" in ck[0]["why"]
+    assert len(list((tmp_path / "out").iterdir())) <= 8 and m["run"]["stopped"] == out.stopped
+    # a fresh machine: nothing but the pack
+    fresh = tmp_path / "fresh"
+    counts = packing.unpack(tmp_path / "out", store_root=fresh / "results", run_dir=fresh / "runs", log=lines.append)
+    assert counts["new"] == len(m["files"])
+    rest = run_pending(["table2"], small, store=ResultsStore(fresh / "results"), run_dir=fresh / "runs",
+                       log=lines.append)
+    assert len(rest.trained) == 5 and rest.stopped is None
+    assert _metrics(fresh / "results") == _metrics(ref_results)
+
+
+def _interrupted_run(tiny, tmp_path):
+    """A stored result (with its analyses) and one interrupted Table II run under tmp_path."""
+    store = ResultsStore(tmp_path / "results")
+    cfg = tiny(depth=8, block="ms", subset=32, batch_size=16)
+    with pytest.raises(BudgetExhausted):
+        train(cfg, profile="smoke", experiment="table2", store=store, run_dir=tmp_path / "runs",
+              deadline=StepDeadline(3))
+    store.put("smoke", "eq8", {"k": 1}, {"value": 1.0})
+    return store
+
+
+def test_pack_splits_checkpoints_within_the_file_limits(tiny, tmp_path):
+    store = _interrupted_run(tiny, tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "gpu_run.log").write_text("a log that travels too\n")
+    m = packing.pack(out, "smoke", store_root=store.root, run_dir=tmp_path / "runs", part_bytes=PART,
+                     log=lambda *a: None)
+    parts = [p["file"] for a in m["archives"] for p in a["parts"]]
+    ck = next(a for a in m["archives"] if a["name"] == "checkpoints.tar")
+    assert len(ck["parts"]) >= 3 and parts[1:4] == ["checkpoints.tar.part00", "checkpoints.tar.part01",
+                                                    "checkpoints.tar.part02"]
+    files = sorted(p.name for p in out.iterdir())
+    assert len(files) <= 8 and "gpu_run.log" in files and "manifest.json" in files
+    assert all((out / f).stat().st_size <= PART for f in parts)
+    # with fewer files allowed the checkpoint does not fit: left out, loudly, results still packed
+    lines = []
+    m = packing.pack(out, "smoke", store_root=store.root, run_dir=tmp_path / "runs", part_bytes=PART,
+                     max_files=4, log=lines.append)
+    assert [a["name"] for a in m["archives"]] == ["results.tar.gz"] and len(m["left_out"]) == 1
+    assert any("WARNING" in l and "NOT packed" in l for l in lines)
+    assert sorted(p.name for p in out.iterdir()) == ["gpu_run.log", "manifest.json", "results.tar.gz"]
+    # the default part size stays under 16 MiB
+    assert packing.PART_BYTES < 16 * 2**20 and packing.MAX_FILES == 8
+
+
+def test_unpack_rejects_a_damaged_part_and_writes_nothing(tiny, tmp_path):
+    store = _interrupted_run(tiny, tmp_path)
+    out = tmp_path / "out"
+    packing.pack(out, "smoke", store_root=store.root, run_dir=tmp_path / "runs", part_bytes=PART,
+                 log=lambda *a: None)
+    part = out / "checkpoints.tar.part01"
+    data = bytearray(part.read_bytes())
+    data[100] ^= 0xFF
+    part.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"checkpoints\.tar\.part01 is damaged.*nothing was unpacked"):
+        packing.unpack(out, store_root=tmp_path / "r2", run_dir=tmp_path / "k2", log=lambda *a: None)
+    assert not (tmp_path / "r2").exists() and not (tmp_path / "k2").exists()
+    part.unlink()
+    with pytest.raises(ValueError, match=r"checkpoints\.tar\.part01 is missing"):
+        packing.unpack(out, store_root=tmp_path / "r2", run_dir=tmp_path / "k2", log=lambda *a: None)
+
+
+def test_unpack_keeps_newer_state(tiny, tmp_path):
+    """A result already here is never overwritten; a checkpoint further along is kept."""
+    store = _interrupted_run(tiny, tmp_path)
+    packing.pack(tmp_path / "out", "smoke", store_root=store.root, run_dir=tmp_path / "runs", log=lambda *a: None)
+    item = next((store.root / "smoke" / "eq8").glob("*.json"))
+    item.write_text(item.read_text().replace('"value": 1.0', '"value": 2.0'))
+    counts = packing.unpack(tmp_path / "out", store_root=store.root, run_dir=tmp_path / "runs", log=lambda *a: None)
+    assert counts == {"new": 0, "same": 1, "kept": 1, "replaced": 0}
+    assert '"value": 2.0' in item.read_text()
+
+
+def test_needed_checkpoints_keep_weights_a_later_run_or_analysis_needs(small, tiny, tmp_path):
+    store = ResultsStore(tmp_path / "results")
+    # two-phase: phase 1 finishes (2 epochs x 2 steps = 5 checks), phase 2 does not start
+    out = run_pending(["two_phase"], small, deadline=StepDeadline(5), store=store, run_dir=tmp_path / "runs",
+                      log=lambda *a: None)
+    assert len(out.trained) == 1 and "before two_phase" in out.stopped
+    # a Table II model trained without its analyses (e.g. a command that ran out of time)
+    from msr.sweep import experiment_configs
+
+    cfg = next(c for c in experiment_configs("table2", small) if c.block == "vanilla")
+    train(cfg.replace(progress=False), profile="smoke", experiment="table2", store=store, run_dir=tmp_path / "runs")
+    why = {n.split("/")[2]: w for n, _, w in packing.needed_checkpoints("smoke", store, tmp_path / "runs")}
+    assert why["two_phase"] == "weights a pending run starts from (init_from)"
+    assert why["table2"] == "per-run analyses still to run: state_change, isometry, firing"
+    # analysing it (as the next command does first when its weights travelled) makes them unneeded
+    status = per_run.analyse(cfg, "table2", "smoke", store=store, run_dir=tmp_path / "runs", log=lambda *a: None)
+    assert status == {"state_change": "computed", "isometry": "computed", "firing": "computed"}
+    assert [n.split("/")[2] for n, _, _ in packing.needed_checkpoints("smoke", store, tmp_path / "runs")] == \
+        ["two_phase"]
+
+
+def test_a_diverged_run_is_marked_and_skipped_later(small, tmp_path, monkeypatch):
+    monkeypatch.setenv("MSR_FAULT_NAN_AT_STEP", "1")
+    store, runs = ResultsStore(tmp_path / "results"), tmp_path / "runs"
+    out = run_pending(["two_phase"], small, store=store, run_dir=runs, log=lambda *a: None)
+    assert out.trained == [] and [s.split(": ")[1] for s in out.skipped] == ["diverged", "its start weights are missing"]
+    lines = []
+    again = run_pending(["two_phase"], small, store=store, run_dir=runs, log=lines.append)
+    assert again.skipped[0].endswith("diverged earlier") and "diverged in an earlier command" in lines[0]
+    (name, _, why), = packing.needed_checkpoints("smoke", store, runs)
+    assert name.endswith("/diverged.txt") and "skip" in why
+
+
+# ---------------------------------------------------------------------- CLI ----
+
+BLOCKER = """
+import sys
+# what a GPU machine's python has not (notebook and book tooling): the compute path must not import it
+BLOCKED = {"IPython", "ipykernel", "papermill", "jupytext", "nbformat", "nbclient", "jupyter_book", "spikingjelly"}
+class Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{name} is not installed on the GPU machine")
+sys.meta_path.insert(0, Blocker())
+from msr.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_budgeted_compute_and_unpack_commands(tmp_path):
+    env = {**os.environ, "MSR_OFFLINE": "1", "PYTHONPATH": str(ROOT), "MSR_RESULTS": str(tmp_path / "results"),
+           "OMP_NUM_THREADS": "1"}
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-c", BLOCKER, *args], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=300)
+
+    p = cli("compute", "two_phase", "--profile", "smoke", "--device", "cpu", "--budget", "600s", "--pack-to", "out")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "all done" in p.stdout and "2 runs trained" in p.stdout
+    m = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert len(m["files"]) == 2 and all(f["path"].startswith("results/smoke/two_phase/") for f in m["files"])
+    assert m["run"]["names"] == ["two_phase"] and m["run"]["budget_s"] == 600
+    env["MSR_RESULTS"] = str(tmp_path / "elsewhere")
+    p = cli("unpack", "out", "--runs", "runs2")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "2 files new" in p.stdout and len(list((tmp_path / "elsewhere" / "smoke" / "two_phase").glob("*.json"))) == 2
+
+
+def test_gpu_run_script_is_valid_bash():
+    assert subprocess.run(["bash", "-n", str(ROOT / "scripts" / "gpu_run.sh")]).returncode == 0

@@ -1,0 +1,211 @@
+"""Known answers for every claim checker of msr.pipeline: the claim holds, fails, or its data are
+missing (then ``shown`` is None), on synthetic result dicts; and each claim says what kind it is."""
+from __future__ import annotations
+
+import pytest
+
+from msr import book, paper, pipeline
+
+KINDS = set(pipeline.CLAIM_KINDS)
+
+
+def _check(claim: dict, shown, kind: str = "evidence") -> dict:
+    assert claim["shown"] is shown, claim
+    assert claim["kind"] == kind and claim["kind"] in KINDS
+    assert claim["paper"] and claim["evidence"]
+    return claim
+
+
+def _acc(a):
+    return {"acc": a}
+
+
+# ----------------------------------------------------------------------- Table II (_peak)
+def _t2(plain=None, vanilla=None, ms=None):
+    out = {}
+    for block, accs in (("plain", plain), ("vanilla", vanilla), ("ms", ms)):
+        for d, a in zip((8, 14, 20, 32, 44, 56), accs or ()):
+            out[(block, d)] = None if a is None else _acc(a)
+    return out
+
+
+def test_table2_claims_hold():
+    c = pipeline._table2_claims(_t2(plain=[81, 85, 84, 76, 60, 50], vanilla=[81, 85, 87, 85, 84, 72],
+                                    ms=[82, 87, 88, 89, 90, 90.4]))
+    assert len(c) == 3
+    _check(c[0], True)
+    _check(c[1], True)
+    assert "depth 20 (87.00 %)" in _check(c[1], True)["evidence"]
+    _check(c[2], True)
+
+
+def test_table2_claims_fail():
+    c = pipeline._table2_claims(_t2(plain=[81, 80, 84, 76, 60, 50], vanilla=[81, 85, 84, 88, 84, 72],
+                                    ms=[82, 87, 91, 89, 90, 90.4]))
+    _check(c[0], False)  # plain peaks at 20
+    assert "depth 32" in _check(c[1], False)["evidence"]
+    _check(c[2], False)  # MS best at 20, not at 56
+
+
+def test_table2_claims_missing():
+    for t2 in ({}, _t2(plain=[81, 85], vanilla=[81, None, None, None, None, None], ms=[None] * 6)):
+        for c in pipeline._table2_claims(t2):
+            assert "fewer than 3 depths" in _check(c, None)["evidence"]
+
+
+def test_peak_needs_three_depths():
+    assert pipeline._peak({8: 80.0, 14: None, 20: 82.0}) is None
+    assert pipeline._peak({8: 80.0, 14: 85.0, 20: 82.0}) == (14, 85.0)
+
+
+# ----------------------------------------------------------------------------- Eq. 8
+def test_eq8_claim_is_arithmetic():
+    holds = pipeline._eq8_claim({"at_vth": {"analytic": 0.1587, "monte_carlo": 0.1590}})
+    _check(holds, True, "arithmetic")
+    _check(pipeline._eq8_claim({"at_vth": {"analytic": 0.30, "monte_carlo": 0.30}}), False, "arithmetic")
+    _check(pipeline._eq8_claim({"at_vth": {"analytic": 0.1587, "monte_carlo": 0.17}}), False, "arithmetic")
+    _check(pipeline._eq8_claim(None), None, "arithmetic")
+    assert abs(0.1587 - paper.EQ8_PROBABILITY) < 0.01
+
+
+# ---------------------------------------------------------------------- state changes
+def test_state_change_claim():
+    row = lambda changed: {"changed": changed, "eq8": 0.159}
+    near = pipeline._state_change_claim({"rows": {"vanilla-20 init": [row(0.15), row(0.16), {"changed": None}]}})
+    assert "15.5 % measured" in _check(near, True)["evidence"]
+    _check(pipeline._state_change_claim({"rows": {"vanilla-20 init": [row(0.05), row(0.06)]}}), False)
+    # one network far off is enough to fail
+    _check(pipeline._state_change_claim({"rows": {"a": [row(0.16)], "b": [row(0.30)]}}), False)
+    _check(pipeline._state_change_claim(None), None)
+    _check(pipeline._state_change_claim({"rows": {"vanilla-20 init": [{"changed": None, "eq8": 0.1}]}}), None)
+
+
+# ------------------------------------------------------------------------------ SSIM
+def _ssim(vanilla, ms):
+    return {"series": {"vanilla-56": {"ssim": vanilla}, "ms-56": {"ssim": ms}}}
+
+
+def test_ssim_claim_threshold():
+    same, moved = pipeline.SSIM_SAME + 0.005, 0.6
+    n = pipeline.SSIM_MIN_SAME
+    holds = pipeline._ssim_claim(_ssim([same] * n + [moved] * 4, [same] + [moved] * 6))
+    assert f"vanilla {n} of" in _check(holds, True)["evidence"]
+    # one unchanged block fewer than the threshold: not shown
+    _check(pipeline._ssim_claim(_ssim([same] * (n - 1) + [moved] * 5, [moved] * 7)), False)
+    # MS as frozen as vanilla: not shown
+    _check(pipeline._ssim_claim(_ssim([same] * 5 + [moved, None], [same] * 5 + [moved])), False)
+    # exactly at the threshold does not count as unchanged
+    _check(pipeline._ssim_claim(_ssim([pipeline.SSIM_SAME] * 6, [moved] * 6)), False)
+    _check(pipeline._ssim_claim(None), None)
+    _check(pipeline._ssim_claim({"series": {"vanilla-56": {"ssim": [1.0] * 5}}}), None)
+
+
+# --------------------------------------------------------------------------- isometry
+def _iso(ms_norms, vanilla_norms, depth=56):
+    return {"rows": [{"block": "ms", "depth": depth, "state": "init", "grad_norms": ms_norms},
+                     {"block": "vanilla", "depth": depth, "state": "init", "grad_norms": vanilla_norms},
+                     {"block": "ms", "depth": 8, "state": "init", "grad_norms": [1.0, 1e6]},
+                     {"block": "vanilla", "depth": 56, "state": "trained", "grad_norms": [1.0, 1.0]}]}
+
+
+def test_isometry_claim_is_by_construction():
+    holds = pipeline._isometry_claim(_iso([1.0, 1.1, 0.9], [1.0, 1e-3, 1e-6]))
+    assert "depth 56" in _check(holds, True, "by construction")["evidence"]
+    _check(pipeline._isometry_claim(_iso([1.0, 1e-4], [1.0, 2.0])), False, "by construction")
+    _check(pipeline._isometry_claim(None), None, "by construction")
+    only_ms = {"rows": [r for r in _iso([1.0], [1.0])["rows"] if r["block"] == "ms"]}
+    _check(pipeline._isometry_claim(only_ms), None, "by construction")
+
+
+# ----------------------------------------------------------------------------- firing
+def test_firing_claim():
+    blocks = lambda pairs: [{"lif1": a, "lif2": b} for a, b in pairs]
+    holds = {"models": {"m": {"blocks": blocks([(0.3, 0.1), (0.3, 0.05), (0.2, 0.3)])}}}
+    assert "2 of 3" in _check(pipeline._firing_claim(holds), True)["evidence"]
+    fails = {"models": {"m": {"blocks": blocks([(0.3, 0.1), (0.3, 0.05)])},
+                        "n": {"blocks": blocks([(0.1, 0.3), (0.1, 0.2)])}}}
+    _check(pipeline._firing_claim(fails), False)
+    _check(pipeline._firing_claim(None), None)
+    _check(pipeline._firing_claim({"models": {"v": {"blocks": [{"lif1": 0.2, "lif_out": 0.3}]}}}), None)
+
+
+# -------------------------------------------------------------------------- landscape
+def test_landscape_claim():
+    ls = lambda v20, v56, m20, m56: {"landscapes": {"vanilla-20": {"nonconvexity": v20},
+                                                    "vanilla-56": {"nonconvexity": v56},
+                                                    "ms-20": {"nonconvexity": m20}, "ms-56": {"nonconvexity": m56}}}
+    _check(pipeline._landscape_claim(ls(0.1, 0.4, 0.1, 0.1)), True)
+    _check(pipeline._landscape_claim(ls(0.4, 0.1, 0.1, 0.1)), False)  # vanilla grows more convex
+    _check(pipeline._landscape_claim(ls(0.1, 0.4, 0.1, 0.5)), False)  # MS worse than vanilla
+    _check(pipeline._landscape_claim(None), None)
+    _check(pipeline._landscape_claim({"landscapes": {"vanilla-20": {"nonconvexity": 0.1},
+                                                     "ms-20": {"nonconvexity": 0.1}}}), None)
+
+
+# ------------------------------------------------------------------------------- init
+def _fig5a(bn, tdbn):
+    return [{"norm": n, "gamma1": 1.0, "gamma2": g2, "acc": a}
+            for n, (a0, a1) in (("bn", bn), ("tdbn", tdbn)) for g2, a in ((0.0, a0), (1.0, a1))]
+
+
+def test_init_claims():
+    fast, _ = pipeline._init_claims(_fig5a((70.0, 60.0), (72.0, 61.0)), [])
+    assert "tdbn: 72.00 %" in _check(fast, True)["evidence"]
+    slow, _ = pipeline._init_claims(_fig5a((70.0, 60.0), (55.0, 61.0)), [])
+    _check(slow, False)
+    curve = lambda loss: [{"norm": "bn", "gamma2": 1.0, "curve": {"loss": loss}}]
+    _, flat = pipeline._init_claims([], curve([2.3] * 10))
+    _check(flat, True)
+    _, learns = pipeline._init_claims([], curve([2.3, 2.2, 2.0, 1.8, 1.5, 1.2, 1.0, 0.9, 0.8, 0.7]))
+    _check(learns, False)
+    missing_a, missing_b = pipeline._init_claims([], [])
+    _check(missing_a, None)
+    _check(missing_b, None)
+    _, short = pipeline._init_claims([], curve([2.3]))
+    _check(short, None)
+
+
+# -------------------------------------------------------------------------- shortcuts
+def test_shortcuts_claim():
+    t6 = lambda pairs: {k: v for d, (a, b) in zip((32, 44, 56), pairs)
+                        for k, v in (((("fm", "ms", d)), _acc(a)), (("fm", "sr_b", d), _acc(b)),
+                                     (("fm", "sr_c", d), None))}
+    _check(pipeline._shortcuts_claim(t6([(90, 89), (91, 90), (90, 91)])), True)
+    _check(pipeline._shortcuts_claim(t6([(88, 89), (91, 90), (90, 91)])), False)
+    _check(pipeline._shortcuts_claim({}), None)
+    _check(pipeline._shortcuts_claim({("fm", "ms", 32): _acc(90), ("fm", "sr_b", 32): None}), None)
+
+
+# -------------------------------------------------------------------------- two-phase
+def test_two_phase_claim():
+    res = lambda a, b, c: {"T1_pretrained": _acc(a), "T1_weights_at_T6": _acc(b), "finetuned_T6": _acc(c)}
+    _check(pipeline._two_phase_claim(res(71.7, 72.8, 74.2)), True)  # the paper's own numbers
+    _check(pipeline._two_phase_claim(res(71.7, 69.0, 74.2)), False)  # T = 6 loses 2.7 points
+    _check(pipeline._two_phase_claim(res(71.7, 72.8, 72.0)), False)  # finetuning does not help
+    _check(pipeline._two_phase_claim({}), None)
+    _check(pipeline._two_phase_claim({"T1_pretrained": _acc(71.7)}), None)
+
+
+# --------------------------------------------------------------------- report counting
+def test_claims_carry_kinds_and_the_report_counts_evidence_only():
+    results = {"degradation": {"table2": _t2(plain=[81, 85, 84, 76, 60, 50], vanilla=[81, 85, 84, 88, 84, 72])},
+               "unavailing": {"eq8": {"at_vth": {"analytic": 0.1587, "monte_carlo": 0.1588}}, "claims": []},
+               "isometry": {"claims": [pipeline._isometry_claim(_iso([1.0, 1.0], [1.0, 1e-5]))]}}
+    claims = pipeline.claims(results)
+    assert all(c["kind"] in KINDS for c in claims)
+    assert [c["kind"] for c in claims] == ["evidence"] * 3 + ["arithmetic", "by construction"]
+    n = book.claim_tally(claims)
+    # the arithmetic and by-construction rows hold, but only the three Table II rows count
+    assert (n["evidence"], n["shown"], n["not shown"], n["not run"]) == (3, 1, 1, 1)
+    assert (n["arithmetic"], n["by construction"]) == (1, 1)
+
+
+def test_claim_rendering_shows_the_kind():
+    text = book.claim_md("16 %", True, "closed form 15.87 %", "fmnist", "arithmetic")
+    assert "arithmetic check, not a reproduction result" in text and "**agrees**" in text
+    assert "shown" not in text
+    text = book.claim_md("iso", True, "spread", "fmnist", "by construction")
+    assert "holds by construction" in text and "**holds**" in text
+    assert "**shown** by our run" in book.claim_md("peak", True, "depth 14", "fmnist")
+    with pytest.raises(ValueError, match="valid: evidence, arithmetic, by construction"):
+        book.claim_md("x", True, "y", "fmnist", "proof")

@@ -1,0 +1,60 @@
+"""CUDA-graph training steps (msr.kernels.speed.GraphedStep) in the training loop: the same
+losses and weights as the eager loop within bf16 tolerance (CUDA only), and the switch is
+ignored on a CPU."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from msr.results import ResultsStore, load_checkpoint
+from msr.train import TrainConfig, run_folder, train, use_cuda_graph
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+def _cfg(**kw):
+    base = dict(depth=8, dataset="synthetic", input_size=(1, 16, 16), T=2, epochs=2, batch_size=16, subset=64,
+                test_subset=32, log_every=1, progress=False, schedule="multistep", milestones=(1,))
+    return TrainConfig(**{**base, **kw})
+
+
+def test_cuda_graph_switch_is_ignored_on_cpu_and_not_hashed():
+    cfg = _cfg()
+    assert not use_cuda_graph(cfg.replace(cuda_graph=True), torch.device("cpu"), 1)
+    assert use_cuda_graph(cfg, torch.device("cuda"), 1)  # default: on for CUDA
+    assert not use_cuda_graph(cfg.replace(cuda_graph=False), torch.device("cuda"), 1)
+    assert not use_cuda_graph(cfg, torch.device("cuda"), 2)  # DDP: eager
+    assert not use_cuda_graph(cfg.replace(compile=True), torch.device("cuda"), 1)
+    assert cfg.replace(cuda_graph=True).hash() == cfg.hash()
+
+
+@pytest.mark.gpu
+@cuda
+@pytest.mark.parametrize("amp", [False, True])
+def test_graphed_training_matches_eager(tmp_path, amp):
+    """Two epochs across an lr milestone (a re-capture): curve and weights as eager."""
+    cfg = _cfg(device="cuda", amp=amp, resident_data=False)
+    runs = {}
+    for graph in (False, True):
+        c = cfg.replace(cuda_graph=graph)
+        r = train(c, profile="s", experiment=str(graph), store=ResultsStore(tmp_path / str(graph)),
+                  run_dir=tmp_path / "runs")
+        assert r["provenance"]["speed"]["cuda_graph"] is graph
+        runs[graph] = (r, load_checkpoint(run_folder(tmp_path / "runs", "s", str(graph), c) / "model.pt"))
+    (eager, w_eager), (graphed, w_graph) = runs[False], runs[True]
+    tol = dict(rtol=5e-2, atol=5e-2) if amp else dict(rtol=1e-3, atol=1e-4)
+    torch.testing.assert_close(torch.tensor(graphed["steps"]["loss"]), torch.tensor(eager["steps"]["loss"]), **tol)
+    for k, v in w_eager.items():
+        if v.is_floating_point():
+            torch.testing.assert_close(w_graph[k].float(), v.float(), **tol, msg=k)
+
+
+@pytest.mark.gpu
+@cuda
+def test_graphed_training_stops_on_nan_like_eager(tmp_path, monkeypatch):
+    from msr.train import TrainingDiverged
+
+    monkeypatch.setenv("MSR_FAULT_NAN_AT_STEP", "3")
+    with pytest.raises(TrainingDiverged, match="no result was written"):
+        train(_cfg(device="cuda", cuda_graph=True), profile="s", experiment="n", store=ResultsStore(tmp_path / "r"),
+              run_dir=tmp_path / "runs")
