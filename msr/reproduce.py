@@ -121,8 +121,14 @@ def execute(name: str, parameters: dict, timeout: int | None = None) -> None:
     EXECUTED.mkdir(parents=True, exist_ok=True)
     tmp = EXECUTED / f".{name}.{os.getpid()}.running.ipynb"
 
-    def retag(path: Path) -> None:  # papermill's injected parameters cell is new: tag it too
-        nbformat.write(tag_for_book(nbformat.read(path, as_version=4)), path)
+    def retag(path: Path) -> None:
+        """Tag papermill's injected parameters cell too; a copy nbformat cannot read is kept
+        as papermill wrote it (the tags only fold cells on the page)."""
+        try:
+            nb_out = nbformat.read(path, as_version=4)
+        except Exception:  # noqa: BLE001 - never lose an executed copy over its tags
+            return
+        nbformat.write(tag_for_book(nb_out), path)
 
     env_root = os.environ.get("MSR_ROOT")
     os.environ["MSR_ROOT"] = str(ROOT)
@@ -134,10 +140,7 @@ def execute(name: str, parameters: dict, timeout: int | None = None) -> None:
         failed_copy(name).unlink(missing_ok=True)
     except BaseException:
         if tmp.exists() and tmp.stat().st_size > 0:
-            try:
-                retag(tmp)
-            except Exception:  # noqa: BLE001 - keep the failed copy as papermill wrote it
-                pass
+            retag(tmp)
             os.replace(tmp, failed_copy(name))
         raise
     finally:
