@@ -419,6 +419,22 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
 
 
+def _cell_html(text: str) -> str:
+    """One cell's text as HTML: names break after an underscore; a short
+    hyphenated name (``MS-ResNet-20``) never breaks inside; ``± std`` stays together."""
+    out = html.escape(text).replace("_", "_<wbr>").replace(" ± ", " ±\u00a0")
+    if "-" in text and " " not in text and len(text) <= 16:
+        out = f'<span class="msr-word">{out}</span>'
+    return out
+
+
+def _is_paper_column(name: Any) -> bool:
+    """A column of the paper's numbers (``paper ...``, ``...: paper``), not one that
+    compares ours with them (``ours − paper``)."""
+    low = str(name).lower()
+    return "paper" in low and "ours" not in low
+
+
 def table_html(df, name: str, caption: str, footer: str, digits: int | dict = 2) -> str:
     """The HTML of a formatted table: no index, formatted cells (names breakable after an
     underscore, numbers never broken), the paper's columns or rows in grey italics, the
@@ -434,12 +450,12 @@ def table_html(df, name: str, caption: str, footer: str, digits: int | dict = 2)
         nums = [v for v in vals if isinstance(v, (float, np.floating)) and not math.isnan(v)]
         if nums and all(float(v).is_integer() for v in nums) and all(_is_number(v) or v is None for v in vals):
             vals = [int(v) if isinstance(v, (float, np.floating)) and not math.isnan(v) else v for v in vals]
-        return [html.escape(fmt(v, d)).replace("_", "_<wbr>") for v in vals]
+        return [_cell_html(fmt(v, d)) for v in vals]
     label = {c: html.escape(str(c)).replace("_", "_<wbr>") for c in raw.columns}  # headers break like cells
     shown = pd.DataFrame({label[c]: cells(c) for c in raw.columns}, index=range(len(raw)))
     first = raw.iloc[:, 0] if len(raw.columns) else pd.Series(dtype=object)
     classes = pd.DataFrame(
-        [[" ".join(k for k, on in (("msr-paper", "paper" in str(c).lower() or str(first.iloc[i]).startswith("paper")),
+        [[" ".join(k for k, on in (("msr-paper", _is_paper_column(c) or str(first.iloc[i]).startswith("paper")),
                                     ("msr-num", _is_number(raw.iloc[i, j]))) if on)
           for j, c in enumerate(raw.columns)] for i in range(len(raw))],
         columns=shown.columns, index=shown.index)
@@ -511,7 +527,7 @@ def verdict_counts(claims: list[dict]) -> dict:
 VERDICTS = {
     "evidence": {True: "{bdg-success}`shown`", False: "{bdg-danger}`not shown`", None: "{bdg-muted}`not run`"},
     "arithmetic": {True: "{bdg-info}`agrees`", False: "{bdg-warning}`disagrees`", None: "{bdg-muted}`not run`"},
-    "by construction": {True: "{bdg-secondary}`holds`", False: "{bdg-warning}`fails`",
+    "by construction": {True: "{bdg-info-line}`holds`", False: "{bdg-warning}`fails`",
                         None: "{bdg-muted}`not run`"},
 }
 
@@ -535,7 +551,8 @@ def claims_table(claims: list[dict], link: bool = True) -> str:
     kinds = any("kind" in c for c in claims)
     head = ["The paper says"] + (["Kind"] if kinds else []) + ["Our verdict", "Our key number"] + (
         ["Chapter"] if link else [])
-    widths = [40] + ([10] if kinds else []) + [11, 39 - (10 if kinds else 0)] + ([10] if link else [])
+    widths = ([30] + ([12] if kinds else []) + [11, 47 - (12 if kinds else 0)] + ([10] if link else [])
+              if link else [33] + ([12] if kinds else []) + [11, 56 - (12 if kinds else 0)])
     rows = [head]
     for c in claims:
         kind = claim_kind(c)
@@ -870,7 +887,7 @@ def ablation_frame(table2: dict, ablation: dict, labels: dict, depths=None):
     return pd.DataFrame(rows)
 
 
-def _log_depth_axis(ax, xs) -> None:
+def _log_depth_axis(ax, xs, legend_below: bool = False) -> None:
     if xs:
         ax.set_xscale("log")
         ax.set_xticks(xs)
@@ -879,7 +896,10 @@ def _log_depth_axis(ax, xs) -> None:
     ax.set_xlabel("depth (layers)")
     ax.set_ylabel("test accuracy (%)")
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=10)
+        if legend_below:  # error bars and seed dots fill the axes: the legend goes under them
+            ax.legend(fontsize=9.5, loc="upper center", bbox_to_anchor=(0.5, -0.24), ncol=2, frameon=False)
+        else:
+            ax.legend(fontsize=10)
 
 
 def _depth_panel(ax, series: dict, labels: dict, style: str, colours: dict | None = None):
@@ -892,12 +912,13 @@ def _depth_panel(ax, series: dict, labels: dict, style: str, colours: dict | Non
             _errorbars(ax, pts, colour, label, fmt=style, lw=1.8, ms=6)
         elif pts:
             ax.plot(*zip(*sorted(pts)), style, color=colour, label=label, lw=1.8, ms=6)
-    _log_depth_axis(ax, sorted({d for pts in series.values() for d, _ in pts}))
+    ours = any(pts and isinstance(pts[0][1], dict) for pts in series.values())
+    _log_depth_axis(ax, sorted({d for pts in series.values() for d, _ in pts}), legend_below=ours)
 
 
 def seeds_title(table: dict) -> str:
     """What a panel of ours draws: mean ± std over seeds when any point has several."""
-    return " (mean ± std over seeds, dots: seeds)" if any((r or {}).get("n", 1) > 1 for r in table.values()) else ""
+    return ": mean ± std over seeds, dots single seeds" if any((r or {}).get("n", 1) > 1 for r in table.values()) else ""
 
 
 def plot_depth(table: dict, paper_table: dict, labels: dict, title: str, ours_label: str = "ours",
@@ -914,7 +935,7 @@ def plot_depth(table: dict, paper_table: dict, labels: dict, title: str, ours_la
             ours.setdefault(b, []).append((d, r))
     paper_pts = {b: [(d, a) for d, a in v.items() if a is not None] for b, v in paper_table.items()}
     panels = ([(ours_label + seeds_title(table), ours, "o-")] if ours else []) + [(paper_label, paper_pts, "s--")]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 3.9 * len(panels)), squeeze=False)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 3.9 * len(panels) + (0.8 if ours else 0)), squeeze=False)
     for ax, (name, series, style) in zip(axes[:, 0], panels):
         _depth_panel(ax, series, labels, style)
         ax.set_title(name)
@@ -1092,36 +1113,43 @@ def plot_benchmarks(R: dict, ours_label: str):
     return fig
 
 
-def plot_event_frames(ex: dict, max_frames: int = 10):
-    """Emulated DVS samples (:func:`msr.data.emulated_examples`): the source image, then
-    its event frames (equal event count each), ON events orange, OFF events blue."""
+def plot_event_frames(ex: dict, max_frames: int = 10, per_row: int = 5):
+    """Emulated DVS samples (:func:`msr.data.emulated_examples`): per sample, the source
+    image, then its event frames (equal event count each), ``per_row`` frames to a row so
+    the figure keeps the column's width; ON events orange, OFF events blue."""
     import matplotlib.pyplot as plt
 
     frames = np.asarray(ex["frames"])  # [n, T, 2, S, S]
     n, T = frames.shape[:2]
     shown = min(T, max_frames)
+    ncol = per_row  # the same cell size at any T
+    lines = -(-shown // ncol)  # rows of frames per sample
     on_c, off_c = np.array([0.90, 0.62, 0.0]), np.array([0.0, 0.45, 0.70])  # colour-blind safe pair
-    fig, axes = plt.subplots(n, shown + 1, figsize=(1.25 * (shown + 1), 1.35 * n), squeeze=False)
+    fig, axes = plt.subplots(n * lines, ncol + 1, figsize=(6.4, 6.4 / (ncol + 1) * 1.12 * n * lines + 0.8),
+                             squeeze=False)
     for i in range(n):
         scale = max(float(np.percentile(frames[i][frames[i] > 0], 99)) if (frames[i] > 0).any() else 1.0, 1.0)
-        axes[i, 0].imshow(ex["images"][i], cmap="gray", vmin=0, vmax=255)
-        axes[i, 0].set_title(f"{ex['classes'][i]}", fontsize=7)
-        axes[i, 0].set_ylabel(f"{ex['counts'][i]:,} events", fontsize=7)
+        src = axes[i * lines, 0]
+        src.imshow(ex["images"][i], cmap="gray", vmin=0, vmax=255)
+        src.set_title(f"{ex['classes'][i]}", fontsize=9)
+        src.set_xlabel(f"{ex['counts'][i]:,} events", fontsize=8.5)
         for k in range(shown):
+            ax = axes[i * lines + k // ncol, 1 + k % ncol]
             on = np.clip(frames[i, k, 1] / scale, 0, 1)[..., None]
             off = np.clip(frames[i, k, 0] / scale, 0, 1)[..., None]
             rgb = np.clip(1.0 - on * (1.0 - on_c) - off * (1.0 - off_c), 0, 1)
-            axes[i, k + 1].imshow(rgb, interpolation="nearest")
-            if i == 0:
-                axes[i, k + 1].set_title(f"frame {k + 1}", fontsize=7)
+            ax.imshow(rgb, interpolation="nearest")
+            ax.set_title(f"frame {k + 1}", fontsize=8.5)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
         ax.grid(False)
+        if not ax.images:
+            ax.axis("off")
     p = ex["params"]
     fig.suptitle(f"{ex['label']}: T = {T} frames of equal event count (ON orange, OFF blue); "
                  f"{p['sensor']}x{p['sensor']} sensor, C = {p['threshold']}, saccades of {p['amplitude']:g} px "
-                 f"x 3 x {p['move_ms']:g} ms", fontsize=8)
+                 f"x 3 x {p['move_ms']:g} ms", fontsize=10.5)
     return fig
 
 
@@ -1308,7 +1336,8 @@ def plot_table6(t6: dict, datasets: list[str], ours_label: str):
                 if a is not None:
                     s.setdefault(b, []).append((depth, a))
         panels.append((f"paper, {name}", s, "s--"))
-    fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 3.5 * len(panels)), squeeze=False)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 3.5 * len(panels) + 0.8 * (len(panels) - 2)),
+                             squeeze=False)
     for ax, (name, s, style) in zip(axes[:, 0], panels):
         _depth_panel(ax, s, labels, style, colours)
         ax.set_title(name)
@@ -1445,7 +1474,9 @@ def plot_bench(result: dict):
         axis.set_xticklabels([f"{g:,} neurons" if isinstance(g, (int, np.integer)) else str(g) for g in groups])
         axis.set_ylabel("speed-up (x)")
         axis.set_title(title, fontsize=12)
-        axis.legend(fontsize=9, ncol=2)
+        top = np.nanmax(df["speedup"].to_numpy(dtype=float)) if len(df) else 1.0
+        axis.set_ylim(0, 1.45 * max(top, 1.0))  # headroom: the legend sits above the bars
+        axis.legend(fontsize=9, ncol=3, loc="upper left")
     fig.suptitle(device)
     return fig
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -153,6 +154,17 @@ def test_table_has_no_index_yes_no_and_a_csv_download():
     assert "msr-paper" in out and "Caption" in out and "commit 0123456789" in out
     csv = base64.b64decode(re.search(r'href="data:text/csv;base64,([^"]+)"', out).group(1)).decode()
     assert csv.splitlines() == ["model,met,paper acc (%),blocks", "a,True,81.14,3.0", "b,False,,"]
+
+
+def test_table_cells_keep_mean_std_and_short_names_whole():
+    import pandas as pd
+
+    df = pd.DataFrame({"model": ["MS-ResNet-20"], "ours": ["9.38 ± 4.42 (2)"], "paper": [81.1], "ours − paper": [-1.0]})
+    out = book.table_html(df, "t", "c", "f")
+    assert '<span class="msr-word">MS-ResNet-20</span>' in out
+    assert "9.38 ±\u00a04.42 (2)" in out  # the std stays with its ±
+    classes = re.findall(r'<td class="([^"]*)"', out)
+    assert "msr-paper" in classes[2] and "msr-paper" not in classes[3]  # a difference is not the paper's
 
 
 def test_commit_head_is_never_shown_as_a_commit():
