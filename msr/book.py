@@ -1095,7 +1095,7 @@ def plot_benchmarks(R: dict, ours_label: str):
     works = [(f"{w}: {m}", a, w == "paper") for w, m, _, a in paper.TABLE_IV]
     dvs = next((b for b in R.get("dvs", []) if b["result"]), None)
     if dvs:
-        works.append((ours_label, dvs["result"]["acc"], None))
+        works.append((f"ours on {dvs['data']}" if dvs.get("data") else ours_label, dvs["result"]["acc"], None))
     ys = np.arange(len(works))[::-1]
     colours = ["#d62728" if p is None else ("#000000" if p else "#8c8c8c") for _, _, p in works]
     bx.scatter([a for _, a, _ in works], ys, c=colours, s=[160 if p is None else 70 for _, _, p in works],

@@ -47,9 +47,10 @@ MIN_FIGURES_COMPUTED = {
     "book/_executed/firing": 1, "book/_executed/landscape": 1, "book/_executed/init": 1,
 }
 #: Chapters whose only figures need stored runs and have no paper numbers to plot
-#: instead (Fig. 4 and Fig. 5 are pictures): without those runs the page shows the
-#: "not computed yet" box and no figure.
-FIGURES_NEED_RUNS = {"book/_executed/landscape", "book/_executed/init"}
+#: instead (Figs. 3, 4 and 5 and the isometry measurements are pictures of our networks):
+#: without those runs the page shows the "not computed yet" box and no figure.
+FIGURES_NEED_RUNS = {"book/_executed/landscape", "book/_executed/init", "book/_executed/isometry",
+                     "book/_executed/firing"}
 
 
 def _computed(doc: str) -> bool:
