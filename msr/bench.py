@@ -28,7 +28,6 @@ Performance chapter's table.
 """
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import gc
 import json
@@ -182,18 +181,17 @@ def spikingjelly_lif(tau: float = 0.25, v_th: float = 0.5, a: float = 1.0, surro
 
 def lif_candidates(device: torch.device) -> dict[str, Callable | str]:
     """name -> function of x (or a string saying why it is unavailable)."""
-    from msr import kernels
     from msr.authors_baseline import authors_lif
     from msr.neuron import lif
 
     out: dict[str, Callable | str] = {
         "msr-reference": lambda x: lif(x, backend="reference"),
-        "msr-cpu": lambda x: kernels.lif(x, backend="cpu"),
+        "msr-cpu": lambda x: lif(x, backend="cpu"),
     }
     if device.type == "cuda":
         from msr.kernels import triton_lif
 
-        out["msr-triton"] = (lambda x: kernels.lif(x, backend="triton")) if triton_lif.HAVE_TRITON \
+        out["msr-triton"] = (lambda x: lif(x, backend="triton")) if triton_lif.HAVE_TRITON \
             else "triton not installed"
     out["authors-loop"] = lambda x: authors_lif(x)
     sj = spikingjelly_lif()
@@ -353,7 +351,7 @@ def strategies(device: torch.device, quick: bool = False) -> list[dict]:
 def _build_step(cfg: dict, strat: dict, device: torch.device, T: int):
     from msr import create_model
     from msr.authors_baseline import to_authors_execution
-    from msr.kernels.speed import graphed_train_step, prepare_model, to_memory_format, train_step_fn
+    from msr.speed import graphed_train_step, prepare_model, to_memory_format, train_step_fn
 
     torch.manual_seed(0)
     model = create_model(cfg["model"], T=T, **cfg["kw"]).to(device)
@@ -390,7 +388,7 @@ def _fresh(device: torch.device, row: dict) -> None:
 
 def _saved_mb(model, x, y, device: torch.device, amp: bool) -> float:
     """MB saved for backward by one forward + loss (then released)."""
-    from msr.kernels.speed import autocast
+    from msr.speed import autocast
 
     def fwd_loss():
         with autocast(device, enabled=amp):
@@ -577,7 +575,7 @@ def run_bench(quick: bool = True, device: str | torch.device = "cpu", progress: 
     log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if progress else (lambda *a: None)
     result: dict = {"schema": SCHEMA, "quick": bool(quick), "provenance": provenance(device)}
     if device.type == "cpu":
-        from msr.kernels.speed import tune_cpu_allocator
+        from msr.speed import tune_cpu_allocator
 
         result["provenance"]["cpu_allocator_tuned"] = tune_cpu_allocator()
     log("msr bench: LIF ...")
@@ -665,46 +663,6 @@ def load_results(directory: str | os.PathLike | None = None, include_quick: bool
     found = [r for r in found if "lif" in r and (include_quick or not r.get("quick"))]
     # the newest result per hardware
     return {r["provenance"]["hardware_slug"]: r for r in sorted(found, key=lambda r: r["provenance"].get("date", ""))}
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true", help="small sizes, < 60 s on a 2-core CPU (CI)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    parser.add_argument("--out", default=None, help="JSON path (default results/bench/<hardware>.json)")
-    parser.add_argument("--no-store", action="store_true", help="print the summary only, write nothing")
-
-
-def _print_summary(result: dict) -> None:
-    p = result["provenance"]
-    print(f"msr bench on {p['device']} (torch {p['torch']}, {result['seconds']:.0f} s)")
-    for r in result["train"]:
-        if r.get("status") == "ok":
-            print(f"  {r['model']:14s} {r['strategy']:18s} {r['median_ms']:9.1f} ms/step "
-                  f"{r['images_per_s']:8.1f} img/s  conv {r.get('conv_share', float('nan')):.0%}")
-        else:
-            print(f"  {r['model']:14s} {r['strategy']:18s} {r.get('status')}")
-        if r.get("compile_s") is not None:
-            print(f"  {'':14s} {'':18s} compile {r['compile_s']:.1f} s")
-    for r in result.get("memory", []):
-        if r.get("status") == "ok":
-            print(f"  {r['model']:14s} {r['strategy']:18s} saved for backward {r['saved_for_backward_MB']:8.1f} MB "
-                  f"({r['saved_vs_off']:.0%} of off)" + (f", peak {r['peak_mem_MB']:.0f} MB" if "peak_mem_MB" in r else ""))
-    for t in result["targets"]:
-        v = "n/a" if t["value"] is None else f"{t['value']:.3g}"
-        mark = {True: "MET", False: "not met", None: "not measured"}[t["met"]]
-        print(f"  target: {t['target']}: {v} (threshold {t['threshold']}) {mark}")
-
-
-def main(args: argparse.Namespace) -> int:
-    result = run_bench(quick=args.quick, device=args.device, progress=True)
-    _print_summary(result)
-    if not args.no_store:
-        path = store_result(result, args.out)
-        print(f"wrote {path}")
-    return 0
 
 
 __all__ = ["run_bench", "bench_table", "store_result", "load_results", "summarize", "spikingjelly_lif"]

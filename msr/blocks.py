@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from msr.layers import AvgPoolFolded, Conv, Norm, initial_gamma
-from msr.neuron import LIF, SURROGATE_WIDTH, TAU, V_RESET, V_TH
+from msr.neuron import DEFAULT_BACKEND, LIF, SURROGATE_WIDTH, TAU, V_RESET, V_TH
 
 SHORTCUTS = ("conv", "avgpool_conv")
 
@@ -56,7 +56,7 @@ class SpikingSpec:
     v_th: float = V_TH
     v_reset: float = V_RESET
     a: float = SURROGATE_WIDTH
-    lif_backend: str = "reference"
+    lif_backend: str = DEFAULT_BACKEND
     norm: str = "tdbn"
     gamma1: float | None = None
     gamma2: float | None = None

@@ -242,36 +242,5 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
     return out
 
 
-def main(args) -> int:
-    """``msr compute NAMES --budget TIME [--reserve TIME] [--pack-to DIR]`` (see the module docstring)."""
-    from msr import pack
-    from msr.profiles import get_profile
-    from msr.results import ResultsStore, default_root
-
-    p = get_profile(args.profile)
-    budget = parse_duration(args.budget)
-    reserve = parse_duration(args.reserve) if args.reserve is not None else default_reserve(budget)
-    if reserve > budget:
-        raise ValueError(f"--reserve ({reserve:.0f} s) must not exceed --budget ({budget:.0f} s)")
-    names = experiment_names(args.names, p)
-    store = ResultsStore(default_root())
-    pack.record_baseline(p.name, store.root, args.runs)
-    t0 = time.monotonic()
-    deadline = Deadline(t0 + budget - reserve)
-    print(f"msr compute: profile {p.name}, budget {budget:.0f} s, training stops {reserve:.0f} s before it ends; "
-          f"order: {', '.join(names)}", flush=True)
-    max_ck = None if args.max_checkpoint is None else pack.parse_size(args.max_checkpoint)
-    outcome = run_pending(names, p, deadline=deadline, store=store, run_dir=args.runs, device=args.device,
-                          data_root=args.data_root, max_checkpoint=max_ck, log=lambda *a: print(*a, flush=True))
-    left_out = []
-    if args.pack_to:
-        note = {**outcome.as_dict(), "names": names, "budget_s": budget, "reserve_s": reserve,
-                "elapsed_s": time.monotonic() - t0}
-        left_out = pack.pack(args.pack_to, p.name, store_root=store.root, run_dir=args.runs, note=note)["left_out"]
-    print(f"msr compute: {'stopped early' if outcome.stopped else 'all done'} after {time.monotonic() - t0:.0f} s "
-          f"of {budget:.0f} s: {len(outcome.trained)} runs trained, {len(outcome.analysed)} analysed", flush=True)
-    return 1 if left_out else 0
-
-
 __all__ = ["BudgetExhausted", "Deadline", "Outcome", "checkpoint_bytes", "default_reserve", "experiment_names", "parse_duration",
            "run_pending"]

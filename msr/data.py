@@ -48,6 +48,36 @@ _LABELS = {"fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "cifar100": 
            "cifar10_dvs": "CIFAR10-DVS", "synthetic": "synthetic images", **EMULATED_EVENTS}
 
 
+#: What a model sees of each data set: (channels, height, width), classes, and whether
+#: batches are event frames ``[B, T, C, H, W]`` (time-first after the loop's transpose).
+#: ``imagenet``'s side is ``input_size``'s (the crop, default 224) and ``synthetic``'s
+#: shape is ``input_size`` (default 1x32x32); the folder data sets (``imagenet``,
+#: ``cifar10_dvs``) train on the classes their folder holds, these many in full.
+SHAPES: dict[str, tuple[tuple[int, int, int], int, bool]] = {
+    "fashion_mnist": ((1, 32, 32), 10, False),  # 28x28 padded to 32x32 (Table I's 32/16/8 maps)
+    "cifar10": ((3, 32, 32), 10, False),
+    "cifar100": ((3, 32, 32), 100, False),
+    "imagenet": ((3, 224, 224), 1000, False),
+    "cifar10_dvs": ((2, 64, 64), 10, True),  # 128x128 events summed down to 64x64 (Table IV)
+    "fashion_mnist_dvs": ((2, 64, 64), 10, True),  # the emulated 64x64 sensor (msr.events)
+    "synthetic_dvs": ((2, 64, 64), 10, True),
+    "synthetic": ((1, 32, 32), 10, False),
+}
+
+
+def data_shape(cfg) -> tuple[tuple[int, int, int], int, bool]:
+    """``(input_size, classes, time_first)`` of ``cfg.dataset`` from :data:`SHAPES`, with
+    ``cfg.input_size`` applied where it sets the shape (``imagenet``'s crop, ``synthetic``)."""
+    if cfg.dataset not in SHAPES:
+        raise ValueError(f"unknown dataset {cfg.dataset!r}; valid: {', '.join(DATASETS)}")
+    size, classes, time_first = SHAPES[cfg.dataset]
+    if cfg.input_size and cfg.dataset == "imagenet":
+        size = (3, cfg.input_size[-1], cfg.input_size[-1])
+    elif cfg.input_size and cfg.dataset == "synthetic":
+        size = tuple(cfg.input_size)
+    return size, classes, time_first
+
+
 def describe_dataset(name: str) -> str:
     """What a data set name stands for, in words (``fashion_mnist_dvs`` -> emulated
     Fashion-MNIST events): the label the book and the report put beside a number."""
@@ -429,35 +459,27 @@ def build_datasets(cfg) -> tuple[Dataset, Dataset, DataInfo]:
     root = Path(cfg.data_root).expanduser()
     augment = tuple(cfg.augment)
     source = str(root)
+    size, classes, time_first = data_shape(cfg)
     if name == "fashion_mnist":
         tr, te = (fashion_mnist(root, s, make_transform(name, s, augment, 32)) for s in (True, False))
-        size, classes, time_first = (1, 32, 32), 10, False
         source = getattr(tr, "source", source)
     elif name in ("cifar10", "cifar100"):
         tr, te = (cifar(name, root, s, make_transform(name, s, augment, 32)) for s in (True, False))
-        size, classes, time_first = (3, 32, 32), 10 if name == "cifar10" else 100, False
     elif name == "imagenet":
-        px = cfg.input_size[-1] if cfg.input_size else 224
-        tr, te = (imagenet(root, s, make_transform(name, s, augment, px)) for s in (True, False))
-        size, classes, time_first = (3, px, px), len(tr.classes), False
+        tr, te = (imagenet(root, s, make_transform(name, s, augment, size[-1])) for s in (True, False))
+        classes = len(tr.classes)
         source = str(root / "imagenet")
     elif name == "cifar10_dvs":
         tr, te = (cifar10_dvs(root, s, cfg.T, augment) for s in (True, False))
-        size, classes, time_first = (2, 64, 64), len(tr.classes), True
+        classes = len(tr.classes)
         source = str(root / "cifar10_dvs")
     elif name in EMULATED_EVENTS:
         n = {True: cfg.subset or 512, False: cfg.test_subset or 128}
         tr, te = (emulated_events(name, root, s, cfg.T, augment, n[s], cfg.data_seed) for s in (True, False))
-        s = tr.cache.params.sensor
-        size, classes, time_first = (2, s, s), 10, True
         source = str(root / name)
     else:
-        size = tuple(cfg.input_size) if cfg.input_size else (1, 32, 32)
-        n_train = cfg.subset or 512
-        n_test = cfg.test_subset or 128
-        tr = Synthetic(n_train, size, 10, True, seed=cfg.data_seed)
-        te = Synthetic(n_test, size, 10, False, seed=cfg.data_seed)
-        classes, time_first = 10, False
+        tr = Synthetic(cfg.subset or 512, size, classes, True, seed=cfg.data_seed)
+        te = Synthetic(cfg.test_subset or 128, size, classes, False, seed=cfg.data_seed)
         source = "generated"
     home = str(Path.home())
     if home not in ("", "/") and (source == home or source.startswith(home + os.sep)):

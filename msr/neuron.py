@@ -22,8 +22,28 @@ V_th = 0.5 and a = 1 the edges are u = 0 and u = 1, so a LIF whose membrane is e
 0 (or exactly 0 or 1) passes no gradient (see :mod:`msr.blocks` on the initialisation
 of SR-B/SR-C).
 
-Tensors are time-first, ``[T, ...]``.  :func:`lif_reference` is the plain PyTorch
-oracle that every faster backend (``msr.kernels``) is tested against.
+Tensors are time-first, ``[T, ...]``, and the neuron is multi-step: one call runs all T
+timesteps and keeps no state between calls.  :func:`lif_reference` is the plain PyTorch
+oracle that every faster backend is tested against.
+
+The neuron owns its backend (as SpikingJelly's neurons do): :func:`lif` and :class:`LIF`
+are the one entry point, ``backend`` one of :data:`BACKENDS`:
+
+* ``reference`` (the default): :func:`lif_reference`;
+* ``cpu``: an autograd Function with a few in-place ops per timestep that saves one
+  int8 {spike, surrogate window} per neuron-step (:mod:`msr.kernels.cpu_lif`); runs on
+  any device;
+* ``triton``: a Triton kernel on CUDA tensors, membrane in registers, one uint8 per
+  neuron-step saved for the backward (:mod:`msr.kernels.triton_lif`);
+* ``auto``: ``triton`` for CUDA tensors when Triton is installed, ``cpu`` otherwise.
+
+Every backend gives spikes bit-identical to the reference and input gradients equal to
+its autograd within floating-point rounding.  Precision: the membrane is always
+accumulated in fp32; bf16/fp16 inputs are upcast (exactly), so the spikes equal
+``lif_reference(x.float())`` and come back in the input dtype, for ``reference`` too,
+so ``auto`` never changes a result.  The backends (:mod:`msr.kernels`) import nothing
+from this module; model-level speed switches (the backend of every layer, channels-last,
+compact spike storage, CUDA graphs) are in :mod:`msr.speed`.
 """
 from __future__ import annotations
 
@@ -32,10 +52,14 @@ import math
 import torch
 from torch import nn
 
+from msr.kernels.cpu_lif import lif_cpu
+
 #: Table VII defaults.
 TAU, V_TH, V_RESET, SURROGATE_WIDTH = 0.25, 0.5, 0.0, 1.0
 
+#: The LIF implementations :func:`lif` dispatches to, and the one default.
 BACKENDS = ("reference", "cpu", "triton", "auto")
+DEFAULT_BACKEND = "reference"
 
 
 def check_lif_params(tau: float, v_th: float, a: float) -> None:
@@ -88,31 +112,68 @@ def lif_reference(
     return torch.stack(spikes)
 
 
+def check_backend(backend: str) -> str:
+    """``backend`` if it names a LIF implementation, else a ValueError listing them."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown LIF backend {backend!r}; valid: {', '.join(BACKENDS)}")
+    return backend
+
+
+def triton_available() -> bool:
+    """True when the Triton backend can run CUDA tensors here."""
+    from msr.kernels import triton_lif  # imports triton: only when asked
+
+    return triton_lif.HAVE_TRITON and torch.cuda.is_available()
+
+
+def resolve_backend(backend: str, x: torch.Tensor) -> str:
+    """The concrete backend :func:`lif` uses for ``x`` (``auto`` -> ``triton`` or ``cpu``)."""
+    if check_backend(backend) != "auto":
+        return backend
+    if x.is_cuda:
+        from msr.kernels import triton_lif
+
+        if triton_lif.HAVE_TRITON and x.dtype in (torch.float32, torch.float16, torch.bfloat16):
+            return "triton"
+    return "cpu"
+
+
 def lif(
     x: torch.Tensor,
     tau: float = TAU,
     v_th: float = V_TH,
     v_reset: float = V_RESET,
     a: float = SURROGATE_WIDTH,
-    backend: str = "reference",
+    backend: str = DEFAULT_BACKEND,
 ) -> torch.Tensor:
-    """Multi-step LIF with a selectable implementation (see ``msr.kernels``).
+    """Spikes ``[T, ...]`` of LIF neurons driven by currents ``x`` ``[T, ...]`` (Eq. 1-3),
+    computed by ``backend`` (one of :data:`BACKENDS`; all give bit-identical spikes).
 
-    ``backend`` is one of ``reference`` (this module), ``cpu``, ``triton`` or ``auto``;
-    all produce bit-identical spikes.
     bf16/fp16 inputs: the membrane is accumulated in fp32 (the input is upcast exactly,
     the spikes are cast back), the same definition for every backend.
     """
-    from msr import kernels  # local import: kernels depends on this module
+    check_lif_params(tau, v_th, a)
+    name = resolve_backend(backend, x)
+    if name == "reference":
+        if x.dtype in (torch.float16, torch.bfloat16):
+            return lif_reference(x.float(), tau, v_th, v_reset, a).to(x.dtype)
+        return lif_reference(x, tau, v_th, v_reset, a)
+    if not x.is_floating_point():
+        raise ValueError(f"LIF input must be a floating-point tensor, got {x.dtype}")
+    if name == "cpu":
+        return lif_cpu(x, tau, v_th, v_reset, a)
+    from msr.kernels.triton_lif import lif_triton  # imports triton: only when used
 
-    return kernels.lif(x, tau=tau, v_th=v_th, v_reset=v_reset, a=a, backend=backend)
+    return lif_triton(x, tau, v_th, v_reset, a)
 
 
 class LIF(nn.Module):
     """Multi-step LIF layer: ``[T, ...]`` currents in, ``[T, ...]`` spikes out (Eq. 1-3).
 
     State lives only inside one forward call, so there is nothing to reset between
-    batches.  All parameters are constructor arguments (Table VII defaults).
+    batches.  All parameters are constructor arguments (Table VII defaults);
+    ``backend`` picks the implementation (:func:`lif`), :func:`msr.speed.set_lif_backend`
+    switches it for every layer of a model.
     """
 
     def __init__(
@@ -121,12 +182,11 @@ class LIF(nn.Module):
         v_th: float = V_TH,
         v_reset: float = V_RESET,
         a: float = SURROGATE_WIDTH,
-        backend: str = "reference",
+        backend: str = DEFAULT_BACKEND,
     ):
         super().__init__()
         check_lif_params(tau, v_th, a)
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown LIF backend {backend!r}; valid: {', '.join(BACKENDS)}")
+        check_backend(backend)
         self.tau, self.v_th, self.v_reset, self.a = float(tau), float(v_th), float(v_reset), float(a)
         self.backend = backend
 

@@ -22,7 +22,6 @@ one stopped.
 """
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import hashlib
 import io
@@ -356,26 +355,6 @@ def unpack(src, *, store_root=None, run_dir="runs", log=print) -> dict:
     for item in m.get("left_out", []):
         log(f"unpack: note: {item['path']} was left out of this pack ({item['reason']})")
     return counts
-
-
-# ----------------------------------------------------------------------- CLI ----
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dir", help="folder to write the pack into (other files there count against the limits)")
-    p.add_argument("--profile", default="fmnist", help="smoke, fmnist or paper (msr.profiles)")
-    p.add_argument("--results", default=None, help="results root (default $MSR_RESULTS or results)")
-    p.add_argument("--runs", default="runs", help="checkpoint root (default runs)")
-    p.add_argument("--part-size", default=f"{PART_BYTES // MIB}MiB", help="largest file written (default 15MiB)")
-    p.add_argument("--max-files", type=int, default=MAX_FILES, help="files the folder may hold in all (default 8)")
-
-
-def main(args: argparse.Namespace) -> int:
-    from msr.profiles import get_profile
-
-    get_profile(args.profile)
-    m = pack(args.dir, args.profile, store_root=args.results, run_dir=args.runs,
-             part_bytes=parse_size(args.part_size), max_files=args.max_files)
-    return 1 if m["left_out"] else 0
 
 
 __all__ = ["MAX_BYTES", "MAX_FILES", "PART_BYTES", "changed_results", "needed_checkpoints", "pack", "parse_size",

@@ -21,7 +21,6 @@ chapters assemble those per-run results, so they need no checkpoint.
 """
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -31,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 
 from msr import paper
-from msr.results import ResultsStore, check_writable_dir, default_root, provenance
+from msr.results import ResultsStore, default_root, provenance
 
 #: Chapters in book order (the names ``--only`` and ``msr compute`` take).
 CHAPTER_ORDER = (
@@ -1226,77 +1225,6 @@ def run(name: str, params=None, seeds=None, jobs: int = 1, **kw) -> dict:
 
         ctx = replace(ctx, jobs=check_jobs(jobs))
     return CHAPTERS[name](ctx)
-
-
-# ----------------------------------------------------------------------- CLI ----
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("names", nargs="+", metavar="NAME",
-                   help=f"chapters to compute, or 'all' ({', '.join(CHAPTER_ORDER)})")
-    p.add_argument("--profile", default="fmnist", help="smoke, fmnist or paper (msr.profiles)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
-    p.add_argument("--recompute", action="store_true", help="ignore stored results and compute again")
-    p.add_argument("--data-root", default="data", help="where data sets live or are downloaded to")
-    p.add_argument("--seeds", type=int, nargs="+", default=None, metavar="N",
-                   help="training seeds of Table II, VI and the deep runs, each its own stored run "
-                        "(default: the profile's; not with --budget, which follows the profile's value order)")
-    p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="train N runs at once in N processes (default 1; msr.jobs; not with --budget)")
-    g = p.add_argument_group("budgeted commands (msr.budget): NAMES are then experiments of the value order, or all")
-    g.add_argument("--budget", default=None, metavar="TIME",
-                   help="train and analyse what is pending in value order, stop cleanly within TIME (e.g. 9m)")
-    g.add_argument("--reserve", default=None, metavar="TIME",
-                   help="part of the budget kept from training for the last analyses and packing "
-                        "(default: a quarter, at most 90s)")
-    g.add_argument("--pack-to", default=None, metavar="DIR",
-                   help="then pack new results and needed checkpoints into DIR (msr.pack; <= 8 files)")
-    g.add_argument("--runs", default="runs", help="checkpoint root (default runs)")
-    g.add_argument("--max-checkpoint", default=None, metavar="SIZE",
-                   help="skip runs not started yet whose checkpoint would exceed SIZE (e.g. 30MiB): "
-                        "it could not travel to the next command")
-
-
-def main(args: argparse.Namespace) -> int:
-    from msr.book import check_parameters
-
-    if args.budget is not None and getattr(args, "seeds", None) is not None:
-        raise ValueError("--seeds is not for --budget: a budgeted command trains the profile's seeds "
-                         "in value order (table2_seeds, table6_seeds)")
-    from msr.jobs import check_jobs
-
-    if args.budget is not None and check_jobs(args.jobs) != 1:
-        raise ValueError("--jobs with --budget is not supported (a budgeted command trains one run at a time); "
-                         "drop one of them")
-    if args.budget is not None:
-        from msr.budget import main as budget_main
-
-        return budget_main(args)
-    if args.pack_to is not None or args.reserve is not None:
-        raise ValueError("--pack-to and --reserve need --budget")
-    names = list(CHAPTER_ORDER) if args.names == ["all"] else args.names
-    unknown = [n for n in names if n not in CHAPTERS]
-    if unknown:
-        raise ValueError(f"unknown chapter(s) {', '.join(unknown)}; valid: {', '.join(CHAPTER_ORDER)} or all")
-    params = check_parameters({"profile": args.profile, "device": args.device, "recompute": args.recompute,
-                               "data_root": args.data_root})
-    check_writable_dir(default_root(), "results folder ($MSR_RESULTS)")  # before hours of work
-    check_writable_dir("runs", "runs folder")
-    seeds = None
-    if getattr(args, "seeds", None) is not None:
-        from msr.sweep import check_seeds
-
-        seeds = check_seeds(args.seeds)
-    failed = []
-    for name in names:
-        start = time.perf_counter()
-        try:
-            out = run(name, params, seeds=seeds, jobs=args.jobs)
-            status = "unavailable: " + out["unavailable"] if "unavailable" in out else "ok"
-        except Exception as err:  # one chapter failing does not stop the others
-            status = f"FAILED: {type(err).__name__}: {err}"
-            failed.append(name)
-        print(f"[{name}] {status} ({time.perf_counter() - start:.1f} s)", flush=True)
-    return 1 if failed else 0
 
 
 __all__ = ["CHAPTERS", "CHAPTER_ORDER", "Ctx", "collect", "run", "report_rows", "energy_rows",

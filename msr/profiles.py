@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 #: MS-ResNet110/482, two-phase, the gamma2 = 0 ablation of Table II's baselines, more seeds of
 #: Table II and VI, MS-ResNet20 on emulated DVS events.
 VALUE_ORDER = ("table2", "init", "table6", "deep", "two_phase", "ablation", "table2_seeds", "table6_seeds", "dvs")
+#: Profile settings that the experiment builders (:mod:`msr.sweep`) read; not TrainConfig fields.
+BUILDER_KEYS = ("depths", "datasets", "fig5b_epochs", "seeds")
 
 
 def _smoke_dvs_dataset() -> str:
@@ -63,6 +65,12 @@ class Profile:
     def settings(self, experiment: str) -> dict:
         """Profile defaults updated with this experiment's settings."""
         return {**self.defaults, **self.experiments.get(experiment, {})}
+
+    def run_settings(self, experiment: str | None = None) -> dict:
+        """The TrainConfig fields this profile sets: its defaults, updated with the settings
+        of ``experiment`` (None: the defaults alone), without :data:`BUILDER_KEYS`."""
+        s = self.settings(experiment) if experiment is not None else dict(self.defaults)
+        return {k: v for k, v in s.items() if k not in BUILDER_KEYS}
 
     def seeds(self, experiment: str) -> tuple[int, ...]:
         """The training seeds ``experiment`` gets in this profile: 0, 1, ... (``seeds`` setting, default 1)."""

@@ -6,6 +6,9 @@ ImageNet ResNet-18/34 has two: ``imagenet18_34`` (used by ``msr sweep imagenet``
 recipe the authors ran, Table X with their corrected weight decay 1e-5 plus their
 release's AutoAugment and label smoothing 0.1; ``imagenet18_34_table_x`` is Table X as
 printed (weight decay 1e-4).
+
+:func:`make_config` is the one merge of recipe < profile < overrides that ``msr train``
+and the experiments of ``msr sweep`` share.
 """
 from __future__ import annotations
 
@@ -67,3 +70,19 @@ def scale_milestones(milestones, epochs_from: int, epochs_to: int) -> tuple[int,
     """Milestones of a ``epochs_from``-epoch schedule stretched to ``epochs_to`` epochs
     (Table VIII's [40, 60, 80] of 100 -> [4, 6, 8] of 10)."""
     return tuple(max(1, round(m * epochs_to / epochs_from)) for m in milestones)
+
+
+def make_config(recipe: str | None, profile, experiment: str | None = None, **overrides):
+    """The :class:`msr.train.TrainConfig` of ``recipe`` (None: the TrainConfig defaults)
+    under ``profile`` (a name or :class:`msr.profiles.Profile`), with ``overrides`` on top:
+    recipe < profile defaults < the profile's settings of ``experiment`` < ``overrides``.
+    A recipe's milestones stretch with the epochs (:func:`scale_milestones`) unless the
+    milestones are overridden, so a 10-epoch Table II run steps at 4, 6 and 8."""
+    from msr.profiles import get_profile
+    from msr.train import TrainConfig
+
+    r = get_recipe(recipe) if recipe else {}
+    merged = {**r, **get_profile(profile).run_settings(experiment), **overrides}
+    if r.get("milestones") and "milestones" not in overrides and merged.get("epochs") != r["epochs"]:
+        merged["milestones"] = scale_milestones(r["milestones"], r["epochs"], merged["epochs"])
+    return TrainConfig.from_dict(merged)

@@ -1,4 +1,4 @@
-"""``msr reproduce``: execute the book's notebooks with papermill.
+"""Execute the book's notebooks with papermill (``msr reproduce``, :func:`execute_book`).
 
 Sources are jupytext MyST-markdown files in ``book/notebooks/NAME.md``; each is
 converted in memory and executed to ``book/_executed/NAME.ipynb`` (build output, not
@@ -14,7 +14,6 @@ names the valid ones).
 """
 from __future__ import annotations
 
-import argparse
 import ast
 import os
 import sys
@@ -159,50 +158,27 @@ def _error_message(err: Exception) -> str:
     return f"{type(err).__name__}: {err}"
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--profile", default="fmnist", help="smoke, fmnist or paper (msr.profiles)")
-    p.add_argument("--only", nargs="+", metavar="NAME", help="chapters to execute (default: all)")
-    p.add_argument("--recompute", action="store_true", help="ignore stored results and compute again")
-    p.add_argument("--render-only", action="store_true",
-                   help="never train: render what results/ holds, 'not computed yet' boxes elsewhere")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
-    p.add_argument("--data-root", default="data", help="where data sets live")
-    p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                   help="extra notebook parameter (validated against the notebook's parameters cell)")
-    p.add_argument("--fill-missing", action="store_true",
-                   help="also render (render-only) chapters outside --only that have no executed copy "
-                        "for this profile, so the book builds, and the summary page")
-    p.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
-
-
-def _value(text: str):
-    """``-p`` values as papermill's CLI reads them: numbers, booleans, else strings."""
-    low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
-def main(args: argparse.Namespace) -> int:
+def execute_book(profile: str, *, only=None, recompute: bool = False, render_only: bool = False,
+                 device: str = "auto", data_root: str = "data", extra: dict | None = None,
+                 fill_missing: bool = False, timeout: int | None = None) -> int:
+    """Execute the chapters ``only`` (default: all, in book order) with these notebook
+    parameters (``extra``: more of them, checked against each notebook's own), one progress
+    line each and a summary; returns the exit status (1 if any notebook failed).
+    ``fill_missing``: also render (render-only) the other chapters whose executed copy is
+    not of ``profile``, so the book builds, and the summary page."""
     names = chapters()
-    only = args.only or names
+    only = only or names
     unknown = [n for n in only if n not in names]
     if unknown:
         raise ValueError(f"unknown notebook(s) {', '.join(unknown)}; valid: {', '.join(names)}")
-    base = {"profile": args.profile, "device": args.device, "recompute": args.recompute,
-            "render_only": args.render_only, "data_root": args.data_root}
+    base = {"profile": profile, "device": device, "recompute": recompute, "render_only": render_only,
+            "data_root": data_root}
     params = check_parameters(base)  # unknown profile / impossible values: stop before any kernel starts
     base["device"] = params.device
-    extra = {k: _value(v) for k, v in args.parameter}
-    plan = [(n, {**base, **extra}) for n in names if n in only]
-    if args.fill_missing:
+    plan = [(n, {**base, **(extra or {})}) for n in names if n in only]
+    if fill_missing:
         render = {**base, "recompute": False, "render_only": True}
-        plan = [(n, render) for n in names if n not in only and executed_profile(n) != args.profile] + plan
+        plan = [(n, render) for n in names if n not in only and executed_profile(n) != profile] + plan
         if SUMMARY in names and SUMMARY not in {n for n, _ in plan}:
             plan.append((SUMMARY, render))  # the landing page reads what the chapters just stored
         plan.sort(key=lambda item: names.index(item[0]))
@@ -210,10 +186,10 @@ def main(args: argparse.Namespace) -> int:
     total_start = time.perf_counter()
     for i, (name, parameters) in enumerate(plan, 1):
         mode = "render-only" if parameters["render_only"] else ("recompute" if parameters["recompute"] else "compute")
-        print(f"[{i}/{len(plan)}] {name} (profile {args.profile}, {mode}) ...", flush=True)
+        print(f"[{i}/{len(plan)}] {name} (profile {profile}, {mode}) ...", flush=True)
         start = time.perf_counter()
         try:
-            execute(name, parameters, args.timeout)
+            execute(name, parameters, timeout)
             status, message = "ok", ""
         except Exception as err:  # noqa: BLE001 - report and go on with the next notebook
             status, message = "FAILED", _error_message(err)
@@ -222,7 +198,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"[{i}/{len(plan)}] {name}: {status} in {dt:.1f} s" + (f" -- {message}" if message else ""),
               flush=True)
     failed = [r for r in results if r[1] != "ok"]
-    print(f"\nmsr reproduce, profile {args.profile}: {len(results) - len(failed)}/{len(results)} notebooks ok "
+    print(f"\nmsr reproduce, profile {profile}: {len(results) - len(failed)}/{len(results)} notebooks ok "
           f"in {time.perf_counter() - total_start:.1f} s")
     for name, status, dt, message in results:
         print(f"  {status:6s} {dt:7.1f} s  {name}" + (f"  ({message})" if message else ""))
@@ -232,4 +208,5 @@ def main(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-__all__ = ["chapters", "tag_for_book", "load", "declared_parameters", "check_names", "execute", "main", "add_arguments", "PARAMETERS"]
+__all__ = ["chapters", "tag_for_book", "load", "declared_parameters", "check_names", "execute", "execute_book",
+           "PARAMETERS"]

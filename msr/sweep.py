@@ -15,7 +15,7 @@
 
 ``run_sweep(name, profile)`` trains every config not yet in the results store (one
 line per run), analyses each model as soon as it is trained (:mod:`msr.per_run`) and
-skips the finished ones; ``msr sweep NAME --profile P``.
+skips the finished ones; ``msr sweep NAME --profile P`` (:mod:`msr.cli.sweep`).
 
 Seeds: every config is run once per training seed (``TrainConfig.seed``, part of the
 hash, so each seed is its own stored run); the profile says how many seeds an experiment
@@ -27,12 +27,11 @@ the first of ``table2`` / ``table6``, stored with them: the budgeted value order
 """
 from __future__ import annotations
 
-import argparse
 import time
 from typing import Callable
 
 from msr.profiles import Profile, get_profile
-from msr.recipes import get_recipe, scale_milestones
+from msr.recipes import make_config
 from msr.results import ResultsStore, default_root
 from msr.jobs import RunsFailed
 from msr.train import TrainConfig, TrainingDiverged, train
@@ -46,22 +45,11 @@ TABLE6_DEPTHS = (32, 44, 56, 110)
 FIG5A_PAIRS = ((1.0, 1.0), (1.0, 0.5), (1.0, 0.0), (0.5, 0.5), (0.5, 0.0), (0.0, 0.0))
 FIG5A_DEPTH = 56
 FIG5B_DEPTH = 104
-SPECIAL_KEYS = ("depths", "datasets", "fig5b_epochs", "seeds")
 #: The seed every experiment runs first; the per-run analyses and the chapters that show
 #: one model (SSIM, isometry, landscape, firing, energy) use this seed's run.
 PRIMARY_SEED = 0
 #: value-order names for the seeds after the first of an experiment -> that experiment
 SEED_EXTRAS = {"table2_seeds": "table2", "table6_seeds": "table6"}
-
-
-def make_config(recipe: str, profile: Profile, experiment: str, **run) -> TrainConfig:
-    """recipe < profile defaults < profile experiment settings < ``run``; milestones follow the epochs."""
-    r = get_recipe(recipe)
-    s = {k: v for k, v in profile.settings(experiment).items() if k not in SPECIAL_KEYS}
-    merged = {**r, **s, **run}
-    if r.get("milestones") and "milestones" not in run and merged["epochs"] != r["epochs"]:
-        merged["milestones"] = scale_milestones(r["milestones"], r["epochs"], merged["epochs"])
-    return TrainConfig.from_dict(merged)
 
 
 def table2(profile) -> list[TrainConfig]:
@@ -278,44 +266,3 @@ def _run_sweep_jobs(name, p, configs, force, store, run_dir, jobs) -> list[dict]
         err = TrainingDiverged if first.kind == "TrainingDiverged" else RunsFailed
         raise err(f"{describe(first.cfg)} ({first.cfg.hash()}): {first.error}")
     return [j.result for j in done]
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("experiment", help=f"one of: {', '.join([*EXPERIMENTS, *SEED_EXTRAS])}")
-    parser.add_argument("--profile", default="smoke", help="smoke, fmnist or paper (msr.profiles)")
-    parser.add_argument("--force", action="store_true", help="retrain runs whose result is stored")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: the profile's)")
-    parser.add_argument("--results", default=None, help="results root (default $MSR_RESULTS or results)")
-    parser.add_argument("--runs", default="runs", help="checkpoint root (default runs)")
-    parser.add_argument("--data-root", default=None, help="where data sets live (default data)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None, metavar="N",
-                        help="training seeds, each its own stored run (default: the profile's, e.g. 0 1 2)")
-    parser.add_argument("--list", action="store_true", help="print the configs and exit")
-    parser.add_argument("--jobs", type=int, default=1, metavar="N",
-                        help="train N runs at once in N processes (default 1; msr.jobs)")
-
-
-def main(args: argparse.Namespace) -> int:
-    if args.list:
-        for cfg in experiment_configs(args.experiment, args.profile, args.seeds):
-            print(f"{cfg.hash()}  {describe(cfg)}  epochs={cfg.epochs} batch={cfg.batch_size} subset={cfg.subset}")
-        return 0
-    store = ResultsStore(args.results or default_root())
-    try:
-        run_sweep(args.experiment, args.profile, force=args.force, device=args.device, store=store,
-                  run_dir=args.runs, data_root=args.data_root, seeds=args.seeds, jobs=args.jobs)
-    except TrainingDiverged as err:
-        print(f"msr sweep: {err}", flush=True)
-        return 3
-    except RunsFailed as err:  # --jobs: a run failed; the others were stored
-        print(f"msr sweep: {err}", flush=True)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    import sys
-
-    p = argparse.ArgumentParser(prog="msr sweep")
-    add_arguments(p)
-    sys.exit(main(p.parse_args()))

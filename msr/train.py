@@ -21,7 +21,7 @@ The paper reports "the average test accuracy of the last five epochs" (Appendix 
 milestone at epoch 80; with a literal five, a short budget (8 epochs) would average
 epochs 4-8 across learning-rate steps and penalise slowly converging deep models.
 Multi-GPU: run under ``torchrun``; the model's BNs become synchronized BNs (Appendix B:
-"Synchronized BN across GPUs"), and ``batch_size`` is the global batch.
+"Synchronized BN across GPUs"), and ``batch_size`` is the global batch (:mod:`msr.distributed`).
 """
 from __future__ import annotations
 
@@ -36,15 +36,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from msr import distributed
+from msr.analysis.firing import record_spikes
 from msr.budget import BudgetExhausted
-from msr.data import EMULATED_EVENTS, build_loaders
-from msr.kernels.speed import GraphedStep, prepare_model, to_memory_format, tune_cpu_allocator
+from msr.data import EMULATED_EVENTS, build_loaders, data_shape
+from msr.speed import GraphedStep, prepare_model, to_memory_format, tune_cpu_allocator
 from msr.models import create_model
-from msr.neuron import LIF
 from msr.results import (CheckpointError, ResultsStore, check_writable_dir, config_hash, default_root,
                          load_checkpoint, pid_alive, provenance, remove_stale_temps, save_checkpoint)
 
@@ -96,11 +96,11 @@ class TrainConfig:
     data_root: str = "data"
     device: str = "auto"
     lif_backend: str = "reference"
-    # speed switches (msr.kernels.speed); same spikes, numbers equal up to float rounding
+    # speed switches (msr.speed); same spikes, numbers equal up to float rounding
     channels_last: bool = False  # NHWC weights and activations
     compile: bool = False  # torch.compile of the training forward (evaluation runs eager)
     compact_spikes: bool = False  # spike-fed convs save their input as bits for the backward
-    # None = auto: on for CUDA where it applies, off on CPU (msr.resident; msr.kernels.speed.GraphedStep)
+    # None = auto: on for CUDA where it applies, off on CPU (msr.resident; msr.speed.GraphedStep)
     resident_data: bool | None = None  # whole data set on the device, augmentation in batch there
     cuda_graph: bool | None = None  # training step replayed as a CUDA graph; ignored on CPU
     workers: int = 0
@@ -192,7 +192,7 @@ def use_resident_data(cfg: TrainConfig, device: torch.device) -> bool:
 
 
 def use_cuda_graph(cfg: TrainConfig, device: torch.device, world: int) -> bool:
-    """Whether the training step is replayed as a CUDA graph (:class:`msr.kernels.speed.GraphedStep`):
+    """Whether the training step is replayed as a CUDA graph (:class:`msr.speed.GraphedStep`):
     ``cfg.cuda_graph`` (None: yes) on CUDA, for one process and without ``compile``; on a
     CPU the switch is ignored."""
     return device.type == "cuda" and cfg.cuda_graph is not False and world == 1 and not cfg.compile
@@ -245,88 +245,10 @@ def build_model(cfg: TrainConfig, info: dict) -> nn.Module:
 
 
 def model_info(cfg: TrainConfig) -> dict:
-    """Channels/classes/size without loading data (for :func:`load_trained`)."""
-    from msr.data import MEAN_STD  # noqa: F401 - keeps the data module the one source
-
-    sizes = {"fashion_mnist": ((1, 32, 32), 10), "cifar10": ((3, 32, 32), 10), "cifar100": ((3, 32, 32), 100),
-             "cifar10_dvs": ((2, 64, 64), 10), "fashion_mnist_dvs": ((2, 64, 64), 10),
-             "synthetic_dvs": ((2, 64, 64), 10), "imagenet": ((3, 224, 224), 1000),
-             "synthetic": (tuple(cfg.input_size or (1, 32, 32)), 10)}
-    size, classes = sizes[cfg.dataset]
+    """Channels, classes and input size of ``cfg.dataset`` without loading data
+    (:data:`msr.data.SHAPES`; for :func:`load_trained`)."""
+    size, classes, _ = data_shape(cfg)
     return {"in_channels": size[0], "num_classes": classes, "input_size": size}
-
-
-class _AllReduceSum(torch.autograd.Function):
-    """Differentiable all-reduce (sum): the backward sums the gradients of every rank."""
-
-    @staticmethod
-    def forward(ctx, x):
-        x = x.clone()
-        dist.all_reduce(x)
-        return x
-
-    @staticmethod
-    def backward(ctx, g):
-        g = g.clone()
-        dist.all_reduce(g)
-        return g
-
-
-class GlooSyncBatchNorm(nn.BatchNorm2d):
-    """Synchronized BN for CPU processes (gloo); ``nn.SyncBatchNorm`` is CUDA-only.
-
-    Statistics over the global batch via one differentiable all-reduce of per-channel
-    sums and sums of squares: numerically the same function as one process on the whole
-    batch (up to float rounding), and gradients flow across ranks as in SyncBatchNorm.
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or not dist.is_initialized() or dist.get_world_size() == 1:
-            return super().forward(x)
-        c = x.shape[1]
-        count = torch.tensor([x.numel() / c], dtype=x.dtype, device=x.device)
-        stats = _AllReduceSum.apply(torch.cat([x.sum((0, 2, 3)), (x * x).sum((0, 2, 3)), count]))
-        n = stats[-1]
-        mean = stats[:c] / n
-        var = (stats[c:2 * c] / n - mean * mean).clamp_min(0)
-        with torch.no_grad():
-            m = self.momentum
-            self.running_mean.mul_(1 - m).add_(m * mean.detach())
-            self.running_var.mul_(1 - m).add_(m * var.detach() * n / (n - 1))
-            self.num_batches_tracked.add_(1)
-        y = (x - mean[None, :, None, None]) * torch.rsqrt(var + self.eps)[None, :, None, None]
-        return y * self.weight[None, :, None, None] + self.bias[None, :, None, None]
-
-
-def convert_sync_bn(model: nn.Module, device: torch.device) -> nn.Module:
-    """SyncBatchNorm on CUDA, :class:`GlooSyncBatchNorm` on CPU (BNs live in ``msr.layers.Norm``)."""
-    if device.type == "cuda":
-        return nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    for name, mod in list(model.named_modules()):
-        for child_name, child in list(mod.named_children()):
-            if type(child) is nn.BatchNorm2d:
-                new = GlooSyncBatchNorm(child.num_features, child.eps, child.momentum, child.affine,
-                                        child.track_running_stats)
-                new.load_state_dict(child.state_dict())
-                setattr(mod, child_name, new)
-    return model
-
-
-class FiringRate:
-    """Mean firing rate r = #spikes / (#neurons * T) over all LIFs (Sec. IV-B), counted
-    with forward hooks on ``msr.neuron.LIF`` modules while enabled."""
-
-    def __init__(self, model: nn.Module):
-        self.spikes = self.count = 0.0
-        self.handles = [m.register_forward_hook(self._hook) for m in model.modules() if isinstance(m, LIF)]
-
-    def _hook(self, module, inputs, out):
-        self.spikes = self.spikes + out.detach().float().sum()
-        self.count += out.numel()
-
-    def remove(self):
-        for h in self.handles:
-            h.remove()
 
 
 def autocast(device: torch.device, amp: bool):
@@ -340,14 +262,16 @@ def to_model_input(x: torch.Tensor, time_first: bool) -> torch.Tensor:
     return x.transpose(0, 1).contiguous() if time_first and x.dim() == 5 else x
 
 
+
 @torch.no_grad()
 def evaluate(model: nn.Module, loader, device: torch.device, cfg: TrainConfig, time_first: bool,
              T: int | None = None) -> dict:
-    """Test loss, accuracy (%) and mean firing rate; summed over processes under DDP."""
+    """Test loss, accuracy (%) and the network's mean firing rate r = #spikes / (#neurons * T)
+    over all LIFs (Sec. IV-B, :func:`msr.analysis.firing.record_spikes`); summed over
+    processes under DDP."""
     model.eval()
-    rate = FiringRate(model)
     sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss, correct, n
-    try:
+    with record_spikes(model) as rec:
         for x, y in loader:
             x, y = to_model_input(x.to(device, non_blocking=True), time_first), y.to(device, non_blocking=True)
             x = to_memory_format(x, cfg.channels_last)
@@ -355,13 +279,10 @@ def evaluate(model: nn.Module, loader, device: torch.device, cfg: TrainConfig, t
                 logits = model(x, T=None if x.dim() == 5 else (T or cfg.test_T or cfg.T))
             sums += torch.stack([F.cross_entropy(logits.float(), y, reduction="sum").double(),
                                  (logits.argmax(1) == y).sum().double(), torch.tensor(len(y), device=device).double()])
-        fr = torch.stack([torch.as_tensor(rate.spikes, device=device).double(),
-                          torch.tensor(float(rate.count), device=device).double()])
-    finally:
-        rate.remove()
-    if dist.is_initialized():
-        dist.all_reduce(sums)
-        dist.all_reduce(fr)
+    fr = torch.tensor([sum(c.spikes for c in rec.counts.values()), float(sum(c.elements for c in rec.counts.values()))],
+                      dtype=torch.float64, device=device)
+    distributed.all_reduce_(sums)
+    distributed.all_reduce_(fr)
     loss, correct, n = sums.tolist()
     return {"loss": loss / max(n, 1), "acc": 100.0 * correct / max(n, 1), "firing_rate": fr[0].item() / max(fr[1].item(), 1)}
 
@@ -480,43 +401,6 @@ def resolve_init(init_from: str, run_dir: str | Path) -> Path:
     return path
 
 
-def _fault(name: str) -> int | None:
-    """Test hooks: ``MSR_FAULT_AFTER_STEPS`` (exit the process) and ``MSR_FAULT_NAN_AT_STEP``."""
-    v = os.environ.get(name)
-    return int(v) if v else None
-
-
-def _dist_setup(cfg: TrainConfig) -> tuple[int, int, torch.device]:
-    """Rank, world size and device; joins the torchrun process group when launched by torchrun."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return 0, 1, resolve_device(cfg.device)
-    device = resolve_device(cfg.device)
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    if device.type == "cuda":
-        device = torch.device("cuda", local)
-        torch.cuda.set_device(device)
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return dist.get_rank(), dist.get_world_size(), device
-
-
-def _rank_mean(x: torch.Tensor) -> float:
-    """Mean of a scalar over processes (the global-batch mean loss under DDP)."""
-    x = x.detach().double().clone()
-    if dist.is_initialized():
-        dist.all_reduce(x)
-        x /= dist.get_world_size()
-    return x.item()
-
-
-def _all_finite(x: torch.Tensor) -> bool:
-    x = x.detach().double().reshape(1).clone()
-    if dist.is_initialized():
-        dist.all_reduce(x)
-    return bool(torch.isfinite(x).all())
-
-
 @contextmanager
 def _deterministic(on: bool):
     before = torch.are_deterministic_algorithms_enabled()
@@ -529,6 +413,81 @@ def _deterministic(on: bool):
 
 
 # ----------------------------------------------------------------------------- the loop
+#: What a result's ``epochs`` holds: one value per epoch of each.
+EPOCH_KEYS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "epoch_time", "images_per_s",
+              "firing_rate")
+
+
+@dataclass
+class EpochSums:
+    """Running sums of the epoch in progress, up to the last checkpoint (the steps since
+    are summed on the device until the next one or the epoch's end): this process's
+    training loss x images, correct predictions, images and seconds; and the window of
+    the training-loss curve (per-step global-batch losses, steps), which runs on across
+    epoch ends until ``log_every`` steps are full."""
+
+    loss: float = 0.0
+    correct: float = 0.0
+    seen: int = 0
+    time: float = 0.0
+    win_loss: float = 0.0
+    win_n: int = 0
+
+
+@dataclass
+class TrainState:
+    """Where a run stands: what its checkpoint ``last.pt`` carries besides the weights,
+    the optimizer and the RNG states, so that a resumed run continues exactly."""
+
+    epoch: int = 0  # epochs finished
+    batch: int = 0  # batches done in the epoch in progress
+    step: int = 0  # optimizer steps done in the run
+    hist: dict = field(default_factory=lambda: {k: [] for k in EPOCH_KEYS})
+    curve: dict = field(default_factory=lambda: {"step": [], "loss": []})  # training-loss curve (Fig. 5b)
+    sums: EpochSums = field(default_factory=EpochSums)
+    init_eval: dict | None = None  # test metrics of the start weights (init_from)
+    elapsed_s: float = 0.0  # seconds of the earlier segments of an interrupted run
+
+    def as_checkpoint(self) -> dict:
+        # "acc" is the sums' key in the checkpoints written so far: they keep resuming
+        return {"epoch": self.epoch, "batch": self.batch, "step": self.step, "hist": self.hist, "curve": self.curve,
+                "acc": asdict(self.sums), "init_eval": self.init_eval}
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict) -> "TrainState":
+        return cls(ckpt["epoch"], ckpt["batch"], ckpt["step"], ckpt["hist"], ckpt["curve"], EpochSums(**ckpt["acc"]),
+                   ckpt["init_eval"], float(ckpt.get("elapsed_s", 0.0)))
+
+
+@dataclass
+class _Run:
+    """What one process trains with (:func:`_setup`)."""
+
+    cfg: TrainConfig
+    experiment: str
+    folder: Path  # runs/<profile>/<experiment>/<hash>: last.pt, model.pt
+    rank: int
+    world: int
+    device: torch.device
+    model: nn.Module
+    ddp: nn.Module  # the model, inside DDP under torchrun
+    forward: nn.Module  # what the training step calls: ddp, compiled with cfg.compile
+    optimizer: torch.optim.Optimizer
+    criterion: nn.Module
+    graph_step: GraphedStep | None
+    train_loader: object
+    test_loader: object
+    info: dict
+    steps_per_epoch: int
+    resident: bool
+    t_start: float  # when this segment of the run started
+    provenance: dict
+
+    @property
+    def master(self) -> bool:
+        return self.rank == 0
+
+
 def train(cfg: TrainConfig, *, profile: str, experiment: str, store: ResultsStore | None = None,
           force: bool = False, run_dir: str | Path = "runs", deadline=None) -> dict:
     """Train ``cfg`` (resuming from its checkpoint if one exists) and return the stored payload.
@@ -542,11 +501,9 @@ def train(cfg: TrainConfig, *, profile: str, experiment: str, store: ResultsStor
     # before any work: both outputs writable (else one line, not a traceback hours later)
     check_writable_dir(store.root, "--results")
     check_writable_dir(run_dir, "--runs")
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    master = int(os.environ.get("RANK", "0")) == 0
     folder = run_folder(run_dir, profile, experiment, cfg)
-    with claim_run(folder) if master else nullcontext():  # under torchrun rank 0 claims for all
-        if not force and world == 1:  # another process may have finished it while we waited
+    with claim_run(folder) if distributed.is_master() else nullcontext():  # under torchrun rank 0 claims for all
+        if not force and distributed.world_size() == 1:  # another process may have finished it while we waited
             found = store.get(profile, experiment, key)
             if found is not None:
                 return {**found, "skipped": True}
@@ -555,21 +512,54 @@ def train(cfg: TrainConfig, *, profile: str, experiment: str, store: ResultsStor
 
 
 def _train(cfg, profile, experiment, store, force, run_dir, key, deadline=None) -> dict:
-    rank, world, device = _dist_setup(cfg)
+    # --- setup: this process, its data, the model and the optimizer
+    rank, world, device = distributed.setup(resolve_device(cfg.device))
     if deadline is not None and world > 1:
         raise ValueError("a deadline needs a single-process run (WORLD_SIZE=1)")
-    master = rank == 0
+    run = _setup(cfg, experiment, run_dir, run_folder(run_dir, profile, experiment, cfg), rank, world, device)
+
+    # --- resume: an interrupted run goes on from its last checkpoint, exactly
+    state = _resume(run, force)
+
+    # --- epochs
+    while state.epoch < cfg.epochs:
+        lr = lr_at(cfg, state.epoch)  # closed form: resuming needs no scheduler state
+        for g in run.optimizer.param_groups:
+            g["lr"] = lr
+        train_loss, train_acc, seen, seconds = _train_epoch(run, state, deadline)
+        test = evaluate(run.model, run.test_loader, device, cfg, run.info["time_first"])
+        for k, v in zip(EPOCH_KEYS, (state.epoch + 1, train_loss, train_acc, test["loss"], test["acc"], lr, seconds,
+                                     seen / seconds, test["firing_rate"])):
+            state.hist[k].append(v)
+        if run.master:
+            print(f"epoch {state.epoch + 1}/{cfg.epochs}  train loss {train_loss:.4f} acc {train_acc:.2f}  "
+                  f"test loss {test['loss']:.4f} acc {test['acc']:.2f}  lr {lr:.4g}  {seen / seconds:.0f} img/s  "
+                  f"rate {test['firing_rate']:.3f}", flush=True)
+        # the next epoch starts at its first batch with fresh sums; the loss-curve window runs on
+        state.epoch, state.batch = state.epoch + 1, 0
+        state.sums = replace(state.sums, loss=0.0, correct=0.0, seen=0, time=0.0)
+        _save(run, state)
+        if deadline is not None and state.epoch < cfg.epochs and deadline.passed():
+            _out_of_time(run, state)
+
+    # --- result: stored by rank 0 only once every epoch is done (never half a run)
+    payload = _result(run, state, profile, experiment)
+    if run.master:
+        save_checkpoint(run.folder / "model.pt", run.model.state_dict())
+        store.put(profile, experiment, key, payload)
+    distributed.barrier()
+    return {**store.get(profile, experiment, key), "skipped": False} if run.master else payload
+
+
+def _setup(cfg: TrainConfig, experiment: str, run_dir: Path, folder: Path, rank: int, world: int,
+           device: torch.device) -> _Run:
+    """Data, model, optimizer and loss of this process, seeded as every rank must be."""
     if device.type == "cpu":
         tune_cpu_allocator()  # large activations reused without page faults (same numbers)
-    folder = run_folder(run_dir, profile, experiment, cfg)
-    ckpt_path, weights_path = folder / "last.pt", folder / "model.pt"
-    if master:
+    if rank == 0:
         remove_stale_temps(folder)  # of a process killed while writing a checkpoint
     t_start = time.perf_counter()
-    elapsed = 0.0  # seconds spent in earlier segments of this run (a resumed run sums them)
     prov = provenance(device)  # the code as it was when this (piece of the) run started
-
-    # --- data, model, optimizer
     resident = use_resident_data(cfg, device)
     if resident:
         from msr.resident import build_resident_loaders
@@ -577,178 +567,166 @@ def _train(cfg, profile, experiment, store, force, run_dir, key, deadline=None) 
         train_loader, test_loader, info = build_resident_loaders(cfg, device, rank=rank, world_size=world)
     else:
         train_loader, test_loader, info = build_loaders(cfg, rank=rank, world_size=world)
-    if master and cfg.dataset != "synthetic":
+    if rank == 0 and cfg.dataset != "synthetic":
         print(f"data: {cfg.dataset} from {info['source']}", flush=True)  # which copy is used
-    time_first = info["time_first"]
     seed_everything(cfg.seed)  # same initial weights on every rank
     model = build_model(cfg, info)
     if cfg.init_from:  # two-phase training (Appendix B): T owns no weights
         model.load_state_dict(load_checkpoint(resolve_init(cfg.init_from, run_dir)))
     model.to(device)
     prepare_model(model, channels_last=cfg.channels_last, compact_spikes=cfg.compact_spikes, lif_backend=None)
-    if world > 1:
-        model = convert_sync_bn(model, device)
-        ddp = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    else:
-        ddp = model
-    forward = torch.compile(ddp) if cfg.compile else ddp
-    graphed = use_cuda_graph(cfg, device, world)
+    model, ddp = distributed.wrap(model, device, world)
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (no_decay if p.dim() <= 1 else decay).append(p)  # no weight decay on BN/bias (torchvision reference)
     optimizer = torch.optim.SGD([{"params": decay, "weight_decay": cfg.weight_decay},
                                  {"params": no_decay, "weight_decay": 0.0}], lr=base_lr(cfg), momentum=cfg.momentum)
     criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    graphed = use_cuda_graph(cfg, device, world)
     graph_step = GraphedStep(model, optimizer, criterion, amp=cfg.amp) if graphed else None
     seed_everything(cfg.seed + rank)  # augmentation / dropout streams per rank
     steps_per_epoch = len(train_loader.sampler) // train_loader.batch_size
     if cfg.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, cfg.max_steps_per_epoch)
+    return _Run(cfg, experiment, folder, rank, world, device, model, ddp, torch.compile(ddp) if cfg.compile else ddp,
+                optimizer, criterion, graph_step, train_loader, test_loader, info, steps_per_epoch, resident, t_start,
+                prov)
 
-    # --- state that a checkpoint carries
-    hist = {k: [] for k in ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "epoch_time",
-                            "images_per_s", "firing_rate")}
-    curve = {"step": [], "loss": []}
-    epoch, batch, step = 0, 0, 0
-    acc = {"loss": 0.0, "correct": 0.0, "seen": 0, "time": 0.0, "win_loss": 0.0, "win_n": 0}
-    init_eval = None
-    if ckpt_path.exists() and not force:
-        state = load_checkpoint(ckpt_path)
-        if state.get("hash") != cfg.hash():
-            raise ValueError(f"checkpoint {ckpt_path} belongs to another config ({state.get('hash')}); "
-                             f"it was left as it is")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        epoch, batch, step = state["epoch"], state["batch"], state["step"]
-        hist, curve, acc, init_eval = state["hist"], state["curve"], state["acc"], state["init_eval"]
-        elapsed = float(state.get("elapsed_s", 0.0))
-        set_rng_state(state["rng"])
-        if master:
-            print(f"resuming {ckpt_path} at epoch {epoch + 1}, step {step}", flush=True)
-    elif cfg.init_from:  # e.g. "T = 1 weights evaluated at T = 6" of Appendix B
-        init_eval = evaluate(model, test_loader, device, cfg, time_first)
 
-    def checkpoint():
-        if not master:
-            return
-        save_checkpoint(ckpt_path, {
-            "hash": cfg.hash(), "config": cfg.to_dict() | {"augment": list(cfg.augment), "milestones": list(cfg.milestones),
-                                                          "input_size": list(cfg.input_size) if cfg.input_size else None},
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": {"epoch": epoch},
-            "epoch": epoch, "batch": batch, "step": step, "hist": hist, "curve": curve, "acc": acc,
-            "init_eval": init_eval, "rng": rng_state(), "elapsed_s": elapsed + time.perf_counter() - t_start,
-        })
+def _resume(run: _Run, force: bool) -> TrainState:
+    """The state of an interrupted run from its ``last.pt``, with the weights, optimizer and
+    RNG states restored; else (or with ``force``) a fresh one."""
+    path = run.folder / "last.pt"
+    if force or not path.exists():
+        # e.g. "T = 1 weights evaluated at T = 6" of Appendix B
+        init = evaluate(run.model, run.test_loader, run.device, run.cfg, run.info["time_first"]) \
+            if run.cfg.init_from else None
+        return TrainState(init_eval=init)
+    ckpt = load_checkpoint(path)
+    if ckpt.get("hash") != run.cfg.hash():
+        raise ValueError(f"checkpoint {path} belongs to another config ({ckpt.get('hash')}); it was left as it is")
+    run.model.load_state_dict(ckpt["model"])
+    run.optimizer.load_state_dict(ckpt["optimizer"])
+    set_rng_state(ckpt["rng"])
+    state = TrainState.from_checkpoint(ckpt)
+    if run.master:
+        print(f"resuming {path} at epoch {state.epoch + 1}, step {state.step}", flush=True)
+    return state
 
-    def out_of_time():
-        raise BudgetExhausted(f"time budget reached: {experiment} run {cfg.hash()} stopped at epoch "
-                              f"{epoch + 1}/{cfg.epochs}, step {step}; checkpoint saved to {ckpt_path}")
 
-    def diverged(where: str):
-        good = f"the last good checkpoint is kept at {ckpt_path}" if ckpt_path.exists() else "no checkpoint had been written yet"
-        raise TrainingDiverged(f"loss became NaN/inf ({where}); training stopped, {good}; no result was written. "
-                               f"Lower the learning rate or check the data.")
+def _train_epoch(run: _Run, state: TrainState, deadline) -> tuple[float, float, float, float]:
+    """Train epoch ``state.epoch`` from batch ``state.batch`` on; returns its training loss,
+    accuracy (%), images (all processes) and seconds.  Checkpoints every
+    ``checkpoint_every`` steps, and stops with one once ``deadline`` passed."""
+    cfg, sums, device = run.cfg, state.sums, run.device
+    run.train_loader.sampler.set_epoch(state.epoch, state.batch)
+    run.ddp.train()
+    t0 = time.perf_counter()
+    # the steps' sums stay on the device (no sync per step) until a checkpoint or the epoch's end
+    loss_sum, correct, win = (torch.zeros((), dtype=torch.float64, device=device) for _ in range(3))
+    bar = None
+    if cfg.progress and run.master and os.isatty(2):
+        from tqdm import tqdm
 
-    fault_exit, fault_nan = _fault("MSR_FAULT_AFTER_STEPS"), _fault("MSR_FAULT_NAN_AT_STEP")
-    show = cfg.progress and master and os.isatty(2)
-
-    # --- epochs
-    while epoch < cfg.epochs:
-        lr = lr_at(cfg, epoch)
-        for g in optimizer.param_groups:
-            g["lr"] = lr
-        train_loader.sampler.set_epoch(epoch, batch)
-        ddp.train()
-        t0 = time.perf_counter()
-        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-        correct = torch.zeros((), dtype=torch.float64, device=device)
-        win = torch.zeros((), dtype=torch.float64, device=device)
-        bar = None
-        if show:
-            from tqdm import tqdm
-            bar = tqdm(total=steps_per_epoch, initial=batch, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
-        for x, y in train_loader:
-            if batch >= steps_per_epoch:
-                break
-            x, y = to_model_input(x.to(device, non_blocking=True), time_first), y.to(device, non_blocking=True)
-            x = to_memory_format(x, cfg.channels_last)
-            if graph_step is not None:  # forward, loss, backward and step replayed as one CUDA graph
-                if fault_nan is not None and step + 1 == fault_nan:
-                    x = x * float("nan")
-                loss, logits = graph_step(x, y)
-            else:
-                with autocast(device, cfg.amp):
-                    logits = forward(x)
-                    loss = criterion(logits.float(), y)
-                if fault_nan is not None and step + 1 == fault_nan:
-                    loss = loss * float("nan")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-            n = y.shape[0]
-            loss_sum += loss.detach().double() * n
-            correct += (logits.detach().argmax(1) == y).sum().double()
-            win += loss.detach().double()
-            acc["seen"] += n
-            acc["win_n"] += 1
-            batch += 1
-            step += 1
-            if step % cfg.log_every == 0:  # one point of the training-loss curve (Fig. 5b)
-                w = (acc["win_loss"] + _rank_mean(win)) / acc["win_n"]
-                if not math.isfinite(w):
-                    diverged(f"epoch {epoch + 1}, step {step}")
-                curve["step"].append(step)
-                curve["loss"].append(w)
-                acc["win_loss"], acc["win_n"] = 0.0, 0
-                win.zero_()
-                if bar is not None:
-                    seen = acc["seen"] * world
-                    bar.set_postfix(loss=f"{w:.3f}", acc=f"{100 * (acc['correct'] + correct.item()) / max(acc['seen'], 1):.1f}",
-                                    img_s=f"{seen / max(acc['time'] + time.perf_counter() - t0, 1e-9):.0f}")
+        bar = tqdm(total=run.steps_per_epoch, initial=state.batch, desc=f"epoch {state.epoch + 1}/{cfg.epochs}",
+                   leave=False)
+    for x, y in run.train_loader:
+        if state.batch >= run.steps_per_epoch:
+            break
+        x, y = to_model_input(x.to(device, non_blocking=True), run.info["time_first"]), y.to(device, non_blocking=True)
+        x = to_memory_format(x, cfg.channels_last)
+        loss, logits = train_step(run.forward, x, y, run.optimizer, run.criterion, amp=cfg.amp,
+                                  graph_step=run.graph_step)
+        loss_sum += loss.detach().double() * y.shape[0]
+        correct += (logits.detach().argmax(1) == y).sum().double()
+        win += loss.detach().double()
+        sums.seen += y.shape[0]
+        sums.win_n += 1
+        state.batch += 1
+        state.step += 1
+        if state.step % cfg.log_every == 0:  # one point of the training-loss curve (Fig. 5b)
+            w = (sums.win_loss + distributed.rank_mean(win)) / sums.win_n
+            if not math.isfinite(w):
+                _diverged(run, f"epoch {state.epoch + 1}, step {state.step}")
+            state.curve["step"].append(state.step)
+            state.curve["loss"].append(w)
+            sums.win_loss, sums.win_n = 0.0, 0
+            win.zero_()
             if bar is not None:
-                bar.update(1)
-            late = deadline is not None and deadline.passed()
-            if (late or cfg.checkpoint_every and step % cfg.checkpoint_every == 0) and batch < steps_per_epoch:
-                if not _all_finite(loss_sum):
-                    diverged(f"epoch {epoch + 1}, step {step}")
-                acc["loss"] += loss_sum.item()
-                acc["correct"] += correct.item()
-                acc["win_loss"] += _rank_mean(win)
-                acc["time"] += time.perf_counter() - t0
-                loss_sum.zero_(), correct.zero_(), win.zero_()
-                t0 = time.perf_counter()
-                checkpoint()
-                if late:
-                    out_of_time()
-            if fault_exit is not None and step >= fault_exit:
-                os._exit(17)  # test hook: simulate a kill mid-epoch
+                bar.set_postfix(loss=f"{w:.3f}", acc=f"{100 * (sums.correct + correct.item()) / max(sums.seen, 1):.1f}",
+                                img_s=f"{sums.seen * run.world / max(sums.time + time.perf_counter() - t0, 1e-9):.0f}")
         if bar is not None:
-            bar.close()
-        # epoch end: metrics over all processes
-        sums = torch.stack([loss_sum + acc["loss"], correct + acc["correct"],
-                            torch.tensor(float(acc["seen"]), dtype=torch.float64, device=device)])
-        if dist.is_initialized():
-            dist.all_reduce(sums)
-        tr_loss, tr_correct, seen = sums.tolist()
-        if not math.isfinite(tr_loss):
-            diverged(f"epoch {epoch + 1}")
-        acc["win_loss"] += _rank_mean(win)
-        epoch_time = acc["time"] + time.perf_counter() - t0
-        test = evaluate(model, test_loader, device, cfg, time_first)
-        for k, v in (("epoch", epoch + 1), ("train_loss", tr_loss / seen), ("train_acc", 100 * tr_correct / seen),
-                     ("test_loss", test["loss"]), ("test_acc", test["acc"]), ("lr", lr), ("epoch_time", epoch_time),
-                     ("images_per_s", seen / epoch_time), ("firing_rate", test["firing_rate"])):
-            hist[k].append(v)
-        if master:
-            print(f"epoch {epoch + 1}/{cfg.epochs}  train loss {tr_loss / seen:.4f} acc {100 * tr_correct / seen:.2f}  "
-                  f"test loss {test['loss']:.4f} acc {test['acc']:.2f}  lr {lr:.4g}  {seen / epoch_time:.0f} img/s  "
-                  f"rate {test['firing_rate']:.3f}", flush=True)
-        epoch, batch = epoch + 1, 0
-        acc.update(loss=0.0, correct=0.0, seen=0, time=0.0)
-        checkpoint()
-        if deadline is not None and epoch < cfg.epochs and deadline.passed():
-            out_of_time()
+            bar.update(1)
+        late = deadline is not None and deadline.passed()
+        if (late or cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0) \
+                and state.batch < run.steps_per_epoch:  # an epoch's end checkpoints anyway
+            if not distributed.all_finite(loss_sum):
+                _diverged(run, f"epoch {state.epoch + 1}, step {state.step}")
+            sums.loss += loss_sum.item()
+            sums.correct += correct.item()
+            sums.win_loss += distributed.rank_mean(win)
+            sums.time += time.perf_counter() - t0
+            loss_sum.zero_(), correct.zero_(), win.zero_()
+            t0 = time.perf_counter()
+            _save(run, state)
+            if late:
+                _out_of_time(run, state)
+    if bar is not None:
+        bar.close()
+    # epoch end: metrics over all processes
+    totals = distributed.all_reduce_(torch.stack([loss_sum + sums.loss, correct + sums.correct,
+                                                  torch.tensor(float(sums.seen), dtype=torch.float64, device=device)]))
+    loss, right, seen = totals.tolist()
+    if not math.isfinite(loss):
+        _diverged(run, f"epoch {state.epoch + 1}")
+    sums.win_loss += distributed.rank_mean(win)
+    return loss / seen, 100 * right / seen, seen, sums.time + time.perf_counter() - t0
 
-    # --- result
+
+def train_step(forward: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer,
+               criterion: nn.Module, *, amp: bool, graph_step: GraphedStep | None = None):
+    """One optimizer step on the batch ``(x, y)``: forward, loss, backward, update (with a
+    ``graph_step``: the four replayed as one CUDA graph).  Returns ``(loss, logits)``."""
+    if graph_step is not None:
+        return graph_step(x, y)
+    with autocast(x.device, amp):
+        logits = forward(x)
+        loss = criterion(logits.float(), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss, logits
+
+
+def _save(run: _Run, state: TrainState) -> None:
+    """``last.pt`` (rank 0; written atomically: a kill leaves the previous one whole)."""
+    if not run.master:
+        return
+    cfg = run.cfg
+    save_checkpoint(run.folder / "last.pt", {
+        "hash": cfg.hash(), "config": cfg.to_dict() | {"augment": list(cfg.augment), "milestones": list(cfg.milestones),
+                                                      "input_size": list(cfg.input_size) if cfg.input_size else None},
+        "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(), "scheduler": {"epoch": state.epoch},
+        **state.as_checkpoint(), "rng": rng_state(), "elapsed_s": state.elapsed_s + time.perf_counter() - run.t_start,
+    })
+
+
+def _diverged(run: _Run, where: str):
+    path = run.folder / "last.pt"
+    good = f"the last good checkpoint is kept at {path}" if path.exists() else "no checkpoint had been written yet"
+    raise TrainingDiverged(f"loss became NaN/inf ({where}); training stopped, {good}; no result was written. "
+                           f"Lower the learning rate or check the data.")
+
+
+def _out_of_time(run: _Run, state: TrainState):
+    raise BudgetExhausted(f"time budget reached: {run.experiment} run {run.cfg.hash()} stopped at epoch "
+                          f"{state.epoch + 1}/{run.cfg.epochs}, step {state.step}; checkpoint saved to "
+                          f"{run.folder / 'last.pt'}")
+
+
+def _result(run: _Run, state: TrainState, profile: str, experiment: str) -> dict:
+    """The payload the results store keeps for a finished run."""
+    cfg, hist, device = run.cfg, state.hist, run.device
     last = hist["test_acc"][-1:]
     averaged = [e for e in reported_epochs(cfg) if e in hist["epoch"]]
     final = {
@@ -762,25 +740,20 @@ def _train(cfg, profile, experiment, store, force, run_dir, key, deadline=None) 
         "final_test_loss": hist["test_loss"][-1] if last else None,
         "firing_rate": hist["firing_rate"][-1] if last else None,
     }
-    if init_eval is not None:
-        final["init_acc"] = init_eval["acc"]
-    wall = elapsed + time.perf_counter() - t_start  # every segment of a resumed run
-    payload = {
-        "status": "complete", "profile": profile, "experiment": experiment, "epochs": hist, "steps": curve,
-        "final": final, "init_eval": init_eval, "data": info, "world_size": world, "seed": cfg.seed,
-        "params": sum(p.numel() for p in model.parameters()), "wall_time_s": wall, "runtime": {
-            "device": str(device), "lif_backend": cfg.lif_backend, "workers": cfg.workers, "resident_data": resident},
-        "provenance": {**prov, "wall_time_s": wall, "speed": {
+    if state.init_eval is not None:
+        final["init_acc"] = state.init_eval["acc"]
+    wall = state.elapsed_s + time.perf_counter() - run.t_start  # every segment of a resumed run
+    return {
+        "status": "complete", "profile": profile, "experiment": experiment, "epochs": hist, "steps": state.curve,
+        "final": final, "init_eval": state.init_eval, "data": run.info, "world_size": run.world, "seed": cfg.seed,
+        "params": sum(p.numel() for p in run.model.parameters()), "wall_time_s": wall, "runtime": {
+            "device": str(device), "lif_backend": cfg.lif_backend, "workers": cfg.workers,
+            "resident_data": run.resident},
+        "provenance": {**run.provenance, "wall_time_s": wall, "speed": {
             "lif_backend": cfg.lif_backend, "bf16_autocast": cfg.amp and device.type == "cuda",
             "channels_last": cfg.channels_last, "compile": cfg.compile, "compact_spikes": cfg.compact_spikes,
-            "resident_data": resident, "cuda_graph": graphed}},
+            "resident_data": run.resident, "cuda_graph": run.graph_step is not None}},
     }
-    if master:
-        save_checkpoint(weights_path, model.state_dict())
-        store.put(profile, experiment, key, payload)
-    if dist.is_initialized():
-        dist.barrier()
-    return {**store.get(profile, experiment, key), "skipped": False} if master else payload
 
 
 def load_trained(cfg_or_result: TrainConfig | dict, run_dir: str | Path = "runs", *, profile: str | None = None,

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import nan_loss_at_step
 from msr import pack as packing
 from msr import per_run, pipeline
 from msr.budget import BudgetExhausted, Deadline, experiment_names, parse_duration, run_pending
@@ -274,7 +275,7 @@ def test_needed_checkpoints_keep_weights_a_later_run_or_analysis_needs(small, ti
 
 
 def test_a_diverged_run_is_marked_and_skipped_later(small, tmp_path, monkeypatch):
-    monkeypatch.setenv("MSR_FAULT_NAN_AT_STEP", "1")
+    nan_loss_at_step(monkeypatch, 1)
     store, runs = ResultsStore(tmp_path / "results"), tmp_path / "runs"
     out = run_pending(["two_phase"], small, store=store, run_dir=runs, log=lambda *a: None)
     assert out.trained == [] and [s.split(": ")[1] for s in out.skipped] == ["diverged", "its start weights are missing"]

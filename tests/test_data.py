@@ -152,6 +152,30 @@ def test_all_datasets_listed():
                              "synthetic_dvs", "synthetic"}
 
 
+def test_one_shape_table_for_data_and_models(tiny):
+    """msr.data.SHAPES is what a model is built for, with and without the data: every data
+    set has a row, the event rows match the emulated sensor and the frame binning, the
+    crop and the synthetic size follow input_size, and what build_datasets reports."""
+    from msr.events import SaccadeParams
+    from msr.train import model_info
+
+    assert set(data.SHAPES) == set(DATASETS)
+    sensor = SaccadeParams().sensor
+    assert data.SHAPES["fashion_mnist_dvs"][0] == data.SHAPES["synthetic_dvs"][0] == (2, sensor, sensor)
+    assert events_to_frames(np.zeros(1, int), np.zeros(1, int), np.zeros(1, int), 1).shape[1:] == \
+        data.SHAPES["cifar10_dvs"][0]
+    assert data.data_shape(tiny(dataset="imagenet", input_size=(3, 64, 64))) == ((3, 64, 64), 1000, False)
+    assert data.data_shape(tiny(dataset="imagenet")) == ((3, 224, 224), 1000, False)
+    assert model_info(tiny(dataset="synthetic", input_size=(1, 16, 16)))["input_size"] == (1, 16, 16)
+    for cfg in (tiny(), tiny(input_size=(3, 8, 8))):
+        _, _, info = data.build_datasets(cfg)
+        mi = model_info(cfg)
+        assert (info.in_channels, info.num_classes, info.input_size) == \
+            (mi["in_channels"], mi["num_classes"], mi["input_size"])
+    with pytest.raises(ValueError, match="unknown dataset 'mnist'; valid: fashion_mnist"):
+        data.data_shape(tiny(dataset="mnist"))
+
+
 def test_synthetic_dvs_through_the_emulator_and_the_frame_binning(tiny, tmp_path):
     from msr.train import model_info
 

@@ -60,7 +60,7 @@ def _sync_bn_worker(rank, init_file, out_dir):
     import torch.distributed as dist
     from torch import nn
 
-    from msr.train import convert_sync_bn
+    from msr.distributed import convert_sync_bn
 
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
     torch.manual_seed(0)

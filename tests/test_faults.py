@@ -31,7 +31,8 @@ import numpy as np
 import pytest
 import torch
 
-from msr import cli, pipeline, train_cli
+from msr import cli, pipeline
+from msr.cli.train import config_from_args
 from msr.data import CorruptDataError, MissingDataError, build_datasets
 from msr.pipeline import Ctx, IncompleteInputs
 from msr.results import (CheckpointError, ResultError, ResultsStore, load_checkpoint, remove_stale_temps,
@@ -39,7 +40,7 @@ from msr.results import (CheckpointError, ResultError, ResultsStore, load_checkp
 from msr.sweep import experiment_configs
 from msr.train import (RunClaimed, WeightsNotFound, build_model, claim_path, claim_run, load_trained, model_info,
                        run_folder)
-from test_train import _cli
+from conftest import cli_killed_after_steps, nan_loss_at_step
 
 ROOT = Path(__file__).resolve().parents[1]
 ONE_LINE = "a clear one-line error naming the thing; nothing trained, written or overwritten"
@@ -58,7 +59,7 @@ def train_args(results: Path, runs: Path) -> list[str]:
 
 
 def run_config():
-    return train_cli.config_from_args(cli.build_parser().parse_args(train_args(Path("r"), Path("u"))))
+    return config_from_args(cli.parse_args(train_args(Path("r"), Path("u"))))
 
 
 @dataclass
@@ -92,8 +93,8 @@ class Env:
 def reference(tmp_path_factory) -> dict:
     """The uninterrupted run every recovery is compared with (trained once, in this process)."""
     tmp = tmp_path_factory.mktemp("reference")
-    with pytest.MonkeyPatch.context() as mp:  # built on first use, maybe inside a case that set a fault
-        for var in ("MSR_FAULT_AFTER_STEPS", "MSR_FAULT_NAN_AT_STEP", "MSR_FMNIST_DIR", "MSR_RESULTS"):
+    with pytest.MonkeyPatch.context() as mp:  # built on first use, maybe inside a case that set a variable
+        for var in ("MSR_FMNIST_DIR", "MSR_RESULTS"):
             mp.delenv(var, raising=False)
         assert cli.main(train_args(tmp / "results", tmp / "runs")) == 0
     cfg = run_config()
@@ -276,14 +277,14 @@ def same_as_reference(env: Env, results: Path, runs: Path) -> dict:
 
 
 def killed_training(env: Env, after_steps: int | None, checkpoint_writes: int | None, resumes_at: tuple | None):
-    """Killed after ``after_steps`` steps (the loop's test hook, ``os._exit``) or by a real
-    SIGKILL during checkpoint write number ``checkpoint_writes`` (temp file complete, not
-    yet renamed); the resumed run equals the uninterrupted one."""
+    """Killed (SIGKILL) after ``after_steps`` training steps (the step patched in the
+    subprocess) or during checkpoint write number ``checkpoint_writes`` (temp file
+    complete, not yet renamed); the resumed run equals the uninterrupted one."""
     results, runs = env.tmp / "results", env.tmp / "runs"
     args = train_args(results, runs)
     if after_steps is not None:
-        p = _cli(args, env.tmp, {"MSR_FAULT_AFTER_STEPS": str(after_steps)}, check=False)
-        assert p.returncode == 17, p.stdout + p.stderr
+        p = cli_killed_after_steps(args, after_steps, env.tmp)
+        assert p.returncode == -signal.SIGKILL, p.stdout + p.stderr
     else:
         script = ("import os, signal, sys\nfrom msr import cli\nreal, n = os.replace, [0]\n"
                   "def replace(a, b):\n    n[0] += str(b).endswith('last.pt')\n"
@@ -318,7 +319,7 @@ def killed_training(env: Env, after_steps: int | None, checkpoint_writes: int | 
 def nan_loss(env: Env):
     """A NaN loss stops the run: the last good checkpoint is kept, no result is written."""
     results, runs = env.tmp / "results", env.tmp / "runs"
-    env.mp.setenv("MSR_FAULT_NAN_AT_STEP", "7")
+    nan_loss_at_step(env.mp, 7)
     rc, out, err = env.cli(*train_args(results, runs))
     assert rc == 3 and "loss became NaN/inf" in out and "no result was written" in out
     assert files_under(results) == []
@@ -446,8 +447,7 @@ def fashion_mnist_source_named(env: Env):
 # ------------------------------------------------------------------ concurrency ----
 
 def _popen(args: list, cwd: Path, log: Path) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MSR_FAULT")}
-    env.update(MSR_OFFLINE="1", PYTHONPATH=str(ROOT))
+    env = {**os.environ, "MSR_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "msr.cli", *map(str, args)], cwd=cwd, env=env,
                             stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
 

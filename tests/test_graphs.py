@@ -1,4 +1,4 @@
-"""CUDA-graph training steps (msr.kernels.speed.GraphedStep) in the training loop: the same
+"""CUDA-graph training steps (msr.speed.GraphedStep) in the training loop: the same
 losses and weights as the eager loop within bf16 tolerance (CUDA only), and the switch is
 ignored on a CPU."""
 from __future__ import annotations
@@ -54,7 +54,9 @@ def test_graphed_training_matches_eager(tmp_path, amp):
 def test_graphed_training_stops_on_nan_like_eager(tmp_path, monkeypatch):
     from msr.train import TrainingDiverged
 
-    monkeypatch.setenv("MSR_FAULT_NAN_AT_STEP", "3")
+    from conftest import nan_loss_at_step
+
+    nan_loss_at_step(monkeypatch, 3)
     with pytest.raises(TrainingDiverged, match="no result was written"):
         train(_cfg(device="cuda", cuda_graph=True), profile="s", experiment="n", store=ResultsStore(tmp_path / "r"),
               run_dir=tmp_path / "runs")

@@ -1,6 +1,7 @@
 """Fused LIF backends against the reference LIF's forward and autograd."""
 from __future__ import annotations
 
+import ast
 import copy
 import os
 import subprocess
@@ -11,12 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from msr import create_model, kernels
+from msr import create_model
 from msr.authors_baseline import authors_lif, to_authors_execution
 from msr.blocks import spike_fed_convs
-from msr.kernels.speed import prepare_model, set_compact_spikes, set_lif_backend
+from msr.speed import prepare_model, set_compact_spikes, set_lif_backend
 from msr.kernels.spike_conv import SpikeConv2d
-from msr.neuron import LIF, lif, lif_reference
+from msr.neuron import LIF, lif, lif_reference, resolve_backend
 
 ROOT = Path(__file__).resolve().parent.parent
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
@@ -41,7 +42,7 @@ def check_backend(backend, T, shape, dtype, p, device="cpu", seed=0):
     xr = x.clone().requires_grad_()
     xk = x.clone().requires_grad_()
     sr = lif(xr, backend="reference", **p)
-    sk = kernels.lif(xk, backend=backend, **p)
+    sk = lif(xk, backend=backend, **p)
     assert sk.dtype == x.dtype and sk.shape == x.shape
     assert torch.equal(sk, sr), f"{backend}: {(sk != sr).sum().item()} spikes differ"
     g = torch.randn(sr.shape, generator=torch.Generator().manual_seed(seed + 1)).to(dtype).to(device)
@@ -68,7 +69,7 @@ def test_reference_low_precision_is_fp32_membrane():
 def test_backward_formula_on_hand_example():
     """g_t = grad_o_t * w_t / a + tau (1 - o_t) g_{t+1}, worked by hand."""
     x = torch.tensor([[0.8], [0.1], [0.45]], requires_grad=True)  # u = 0.8 (spike), 0.1, 0.475
-    s = kernels.lif(x, backend="cpu")
+    s = lif(x, backend="cpu")
     assert s.flatten().tolist() == [1.0, 0.0, 0.0]
     s.backward(torch.ones_like(s))
     # t=2: w=1 -> g2 = 1; t=1: w=0 (|0.1-0.5| = 0.4 < 0.5 -> w=1) -> g1 = 1 + 0.25*1 = 1.25;
@@ -81,23 +82,23 @@ def test_channels_last_and_expanded_inputs():
     x4 = (torch.randn(T * B, C, H, W) * 0.8 + 0.3).contiguous(memory_format=torch.channels_last)
     x = x4.unflatten(0, (T, B))
     assert not x.is_contiguous()
-    s = kernels.lif(x, backend="cpu")
+    s = lif(x, backend="cpu")
     assert s.stride() == x.stride()  # no layout change for channels-last activations
     assert torch.equal(s, lif_reference(x.contiguous()))
     e = (torch.randn(B, C, H, W) + 0.3).unsqueeze(0).expand(T, B, C, H, W)
-    assert torch.equal(kernels.lif(e, backend="cpu"), lif_reference(e.contiguous()))
+    assert torch.equal(lif(e, backend="cpu"), lif_reference(e.contiguous()))
 
 
 def test_auto_on_cpu_and_validation():
     x = currents(3, (10,))
-    assert kernels.resolve_backend("auto", x) == "cpu"
-    assert torch.equal(kernels.lif(x, backend="auto"), lif_reference(x))
+    assert resolve_backend("auto", x) == "cpu"
+    assert torch.equal(lif(x, backend="auto"), lif_reference(x))
     with pytest.raises(ValueError, match="valid: reference, cpu, triton, auto"):
-        kernels.lif(x, backend="cuda")
+        lif(x, backend="cuda")
     with pytest.raises(ValueError, match="CUDA tensors"):
-        kernels.lif(x, backend="triton")
+        lif(x, backend="triton")
     with pytest.raises(ValueError, match="tau"):
-        kernels.lif(x, tau=1.5, backend="cpu")
+        lif(x, tau=1.5, backend="cpu")
 
 
 def test_cpu_backend_saves_less_than_reference():
@@ -105,7 +106,7 @@ def test_cpu_backend_saves_less_than_reference():
 
     x = currents(6, (64, 256)).requires_grad_()
     _, ref = saved_bytes(lambda: lif(x, backend="reference"))
-    _, fast = saved_bytes(lambda: kernels.lif(x, backend="cpu"))
+    _, fast = saved_bytes(lambda: lif(x, backend="cpu"))
     # reference: float membrane + graph per step; cpu: one int8 code per neuron-step
     # (the float spikes are not kept)
     assert fast == x.numel()
@@ -177,6 +178,68 @@ def test_spikingjelly_same_spikes():
     torch.testing.assert_close(xb.grad, xa.grad, rtol=1e-4, atol=1e-4)
 
 
+# ----------------------------------------------------------------- package boundary
+
+
+def imported_modules(path: Path, package: str = "msr.kernels") -> set[str]:
+    """Absolute names of every module ``path`` imports, at the top or inside a function
+    (``from msr import neuron`` counts as ``msr`` and ``msr.neuron``)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            parts = package.split(".")
+            base = ".".join(parts[: len(parts) - node.level + 1]) if node.level else ""
+            module = ".".join(p for p in (base, node.module) if p)
+            names |= {module} | {f"{module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def test_kernels_import_only_themselves_from_msr():
+    """The backends sit below the neuron: no module of msr.kernels imports msr.neuron, the
+    msr package (whose __init__ imports the neuron) or any other msr module, so the
+    neuron can import them without a cycle."""
+    files = sorted((ROOT / "msr" / "kernels").glob("*.py"))
+    assert {f.stem for f in files} >= {"__init__", "cpu_lif", "triton_lif", "spike_conv", "layout"}
+    outside = {f.name: sorted(m for m in imported_modules(f) if (m == "msr" or m.startswith("msr."))
+                              and not (m == "msr.kernels" or m.startswith("msr.kernels.")))
+               for f in files}
+    assert outside == {f.name: [] for f in files}
+    assert "msr.neuron" in imported_modules(ROOT / "msr" / "speed.py")  # the checker sees such imports
+    assert imported_modules(ROOT / "msr" / "kernels" / "cpu_lif.py") >= {"msr.kernels.layout"}
+
+
+KERNELS_WITHOUT_NEURON = textwrap.dedent(
+    """
+    import importlib, sys, types
+    msr = types.ModuleType("msr")
+    msr.__path__ = [{pkg!r}]  # the package without running msr/__init__.py
+    sys.modules["msr"] = msr
+    sys.modules["msr.neuron"] = None  # importing the neuron now raises ImportError
+    for name in ("msr.kernels", "msr.kernels.layout", "msr.kernels.cpu_lif", "msr.kernels.spike_conv",
+                 "msr.kernels.triton_lif"):
+        importlib.import_module(name)
+    import torch
+    from msr.kernels.cpu_lif import lif_cpu
+    x = torch.tensor([[0.8], [0.1], [0.45]])  # u = 0.8 (spike), reset to 0.1, 0.475
+    assert lif_cpu(x, 0.25, 0.5, 0.0, 1.0).flatten().tolist() == [1.0, 0.0, 0.0]
+    loaded = sorted(m for m in sys.modules if m.startswith("msr."))
+    assert all(m == "msr.neuron" or m.startswith("msr.kernels") for m in loaded), loaded
+    print("KERNELS-OK")
+    """
+)
+
+
+def test_kernels_run_with_the_neuron_blocked():
+    """In a fresh interpreter where importing msr.neuron fails, every backend module still
+    imports and the CPU backend runs: the kernels do not depend on the neuron."""
+    code = KERNELS_WITHOUT_NEURON.format(pkg=str(ROOT / "msr"))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "KERNELS-OK" in proc.stdout
+
+
 # ----------------------------------------------------------------- Triton, interpreted
 
 
@@ -192,9 +255,8 @@ INTERPRETED_CHECK = textwrap.dedent(
                 check_backend("triton", T, (3, 700), dtype, p, seed=T)
     # channels-last input takes the no-copy path
     x = (torch.randn(6 * 3, 4, 5, 5) + 0.3).contiguous(memory_format=torch.channels_last).unflatten(0, (6, 3))
-    from msr import kernels
-    from msr.neuron import lif_reference
-    s = kernels.lif(x, backend="triton")
+    from msr.neuron import lif, lif_reference
+    s = lif(x, backend="triton")
     assert s.stride() == x.stride() and torch.equal(s, lif_reference(x.contiguous()))
     print("INTERPRETED-OK")
     """
@@ -230,10 +292,10 @@ def test_triton_cuda_matches_reference(T, dtype, p):
 @cuda
 def test_triton_cuda_large_and_auto():
     x = currents(6, (2**22 + 5,), device="cuda")
-    assert kernels.resolve_backend("auto", x) == "triton"
-    torch.testing.assert_close(kernels.lif(x, backend="auto"), lif_reference(x), rtol=0, atol=0)
+    assert resolve_backend("auto", x) == "triton"
+    torch.testing.assert_close(lif(x, backend="auto"), lif_reference(x), rtol=0, atol=0)
     # the cpu backend runs CUDA tensors too and agrees
-    assert torch.equal(kernels.lif(x, backend="cpu"), lif_reference(x))
+    assert torch.equal(lif(x, backend="cpu"), lif_reference(x))
 
 
 @pytest.mark.gpu

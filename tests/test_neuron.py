@@ -89,3 +89,31 @@ def test_bad_parameters(kwargs):
 def test_empty_time_axis_rejected():
     with pytest.raises(ValueError, match="T >= 1"):
         lif_reference(torch.zeros(0, 3))
+
+
+def test_one_default_backend_is_the_reference():
+    """``lif``, ``LIF`` and the model spec share one default: the reference autograd graph
+    (a stack of per-step spikes), not a fused backend's Function."""
+    from msr.blocks import SpikingSpec
+    from msr.neuron import DEFAULT_BACKEND, lif
+
+    x = (torch.randn(3, 40, generator=torch.Generator().manual_seed(0)) + 0.3).requires_grad_()
+    assert DEFAULT_BACKEND == "reference"
+    assert LIF().backend == SpikingSpec().lif_backend == DEFAULT_BACKEND
+    out = lif(x)
+    assert out.grad_fn.name() == "StackBackward0"
+    assert lif(x, backend="cpu").grad_fn.name() != "StackBackward0"
+    assert torch.equal(out, lif_reference(x))
+
+
+def test_backend_validation_and_resolution():
+    from msr.neuron import check_backend, lif, resolve_backend
+
+    x = torch.zeros(2, 3)
+    assert [resolve_backend(b, x) for b in ("reference", "cpu", "auto")] == ["reference", "cpu", "cpu"]
+    assert check_backend("triton") == "triton"
+    for bad in (lambda: check_backend("cuda"), lambda: resolve_backend("cuda", x), lambda: lif(x, backend="cuda")):
+        with pytest.raises(ValueError, match="unknown LIF backend 'cuda'; valid: reference, cpu, triton, auto"):
+            bad()
+    with pytest.raises(ValueError, match="floating-point"):
+        lif(torch.zeros(2, 3, dtype=torch.int64), backend="cpu")

@@ -49,7 +49,8 @@ class SpikeRecorder:
     """Aggregated spike counts of every LIF of a model; see :func:`record_spikes`.
 
     ``counts[name]`` holds the totals of the LIF registered as ``name`` in
-    ``model.named_modules()`` (e.g. ``stem_lif``, ``stages.1.0.lif2``, ``head_lif``);
+    ``model.named_modules()`` (e.g. ``stem_lif``, ``stages.1.0.lif2``, ``head_lif``),
+    complete once the ``with`` block ended (inside it, after :meth:`flush`);
     ``spikes[name]`` the full ``[T, B, ...]`` spike tensors (uint8, CPU), one per
     forward call, for the kept layers only.
     """
@@ -59,12 +60,14 @@ class SpikeRecorder:
         self.keep = set(keep)
         self.counts: dict[str, LayerCount] = {n: LayerCount() for n in names}
         self.spikes: dict[str, list[torch.Tensor]] = {n: [] for n in sorted(keep)}
+        self._pending: dict[str, torch.Tensor] = {}  # spike sums on the model's device, not yet in counts
 
     def _hook(self, name: str) -> Callable:
         def hook(module, inputs, output):
             o = output.detach()
             c = self.counts[name]
-            c.spikes += float(o.sum(dtype=torch.float64))
+            s = o.sum(dtype=torch.float64)  # summed where the model runs: no device sync per call
+            self._pending[name] = self._pending[name] + s if name in self._pending else s
             c.elements += o.numel()
             c.T = o.shape[0]
             c.neurons = o[0, 0].numel() if o.dim() >= 2 else 1
@@ -73,13 +76,24 @@ class SpikeRecorder:
 
         return hook
 
+    def flush(self) -> None:
+        """Move the device-side spike sums into ``counts`` (one transfer for all layers);
+        :func:`record_spikes` calls it when its block ends."""
+        if self._pending:
+            names = list(self._pending)
+            for n, v in zip(names, torch.stack([self._pending[n] for n in names]).tolist()):
+                self.counts[n].spikes += v
+            self._pending.clear()
+
     # ----- summaries ---------------------------------------------------------
     def layer_rates(self) -> dict[str, float]:
         """Firing rate of every LIF that fired at least one forward call, in model order."""
+        self.flush()
         return {n: c.rate for n, c in self.counts.items() if c.elements}
 
     def network_rate(self) -> float:
         """r = #spikes / (#neurons * T) over all LIFs (Sec. IV-B, Table V)."""
+        self.flush()
         spikes = sum(c.spikes for c in self.counts.values())
         elements = sum(c.elements for c in self.counts.values())
         if not elements:
@@ -89,6 +103,7 @@ class SpikeRecorder:
     def block_rates(self) -> list[dict]:
         """Per residual block (Fig. 3a): ``{"block", "stage", "index", role: rate, ...}``
         with one entry per LIF role of the block (``lif1``, ``lif2``, ``lif_out``)."""
+        self.flush()
         blocks: dict[tuple[int, int], dict] = {}
         for name, c in self.counts.items():
             m = _BLOCK_LIF.match(name)
@@ -102,6 +117,7 @@ class SpikeRecorder:
     def stage_rates(self) -> list[dict]:
         """Per stage: pooled rate of each LIF role and of all block LIFs of the stage
         (``{"stage": s, "all": r, "lif1": r1, ...}``), pooled as spikes / elements."""
+        self.flush()
         acc: dict[int, dict[str, list[float]]] = {}
         for name, c in self.counts.items():
             m = _BLOCK_LIF.match(name)
@@ -189,6 +205,7 @@ def record_spikes(model: nn.Module, keep: Iterable[str] = ()) -> Iterator[SpikeR
     finally:
         for h in handles:
             h.remove()
+        rec.flush()
 
 
 def _as_inputs(batches) -> list[torch.Tensor]:

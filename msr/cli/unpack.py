@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import argparse
 
+from msr.cli._options import add_results, add_runs
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", help="folder holding manifest.json and the parts (what a GPU command handed back)")
-    p.add_argument("--results", default=None, help="results root (default $MSR_RESULTS or results)")
-    p.add_argument("--runs", default="runs", help="checkpoint root (default runs)")
+    add_results(p)
+    add_runs(p)
 
 
 def main(args: argparse.Namespace) -> int:

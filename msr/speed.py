@@ -12,8 +12,9 @@ what is left to choose per run:
 * ``compact_spikes``: the convolutions fed by spikes save their input as bits (or
   int8) instead of floats for the backward (:mod:`msr.kernels.spike_conv`);
 * bf16 autocast on CUDA (:func:`autocast`): convolutions in bf16, the LIF membrane
-  still in fp32 (see :mod:`msr.kernels`);
-* CUDA graphs for fixed shapes (:func:`graphed_train_step`), used by the bench;
+  still in fp32 (see :mod:`msr.neuron`);
+* CUDA graphs for fixed shapes (:func:`graphed_train_step`, used by the bench;
+  :class:`GraphedStep`, used by the training loop);
 * on CPU, :func:`tune_cpu_allocator`: keep freed memory in the process instead of
   returning it to the OS, so the step's large tensors stop page-faulting.
 
@@ -31,13 +32,12 @@ from typing import Callable
 import torch
 from torch import nn
 
-from msr.neuron import BACKENDS, LIF
+from msr.neuron import LIF, check_backend
 
 
 def set_lif_backend(model: nn.Module, backend: str) -> nn.Module:
     """Switch every :class:`msr.neuron.LIF` in ``model`` to ``backend`` (in place)."""
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown LIF backend {backend!r}; valid: {', '.join(BACKENDS)}")
+    check_backend(backend)
     for m in model.modules():
         if isinstance(m, LIF):
             m.backend = backend

@@ -1,5 +1,6 @@
 """``msr train``: train one model and store its result (flags as in torchvision's
-classification reference; ``--recipe`` loads Table VIII / X, every flag overrides it).
+classification reference; ``--recipe`` loads Table VIII / X, the profile's defaults come
+over it and every flag overrides both: :func:`msr.recipes.make_config`).
 
     msr train --recipe table2 --profile fmnist --model cifar_resnet --depth 20 --block ms
     torchrun --nproc_per_node 8 -m msr.cli train --recipe imagenet18_34 --profile paper
@@ -7,12 +8,9 @@ classification reference; ``--recipe`` loads Table VIII / X, every flag override
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
 
-from msr.profiles import get_profile
-from msr.recipes import get_recipe, list_recipes, scale_milestones
-from msr.results import ResultsStore, default_root
-from msr.train import TrainConfig, TrainingDiverged, train
+from msr.cli._options import add_device, add_profile, add_results, add_runs
+from msr.recipes import list_recipes, make_config
 
 
 def _opt_float(v: str) -> float | None:
@@ -55,20 +53,23 @@ FLAGS = {
     "--max-steps-per-epoch": ("max_steps_per_epoch", int, None),
     "--log-every": ("log_every", int, "steps per training-loss curve point"),
     "--data-root": ("data_root", str, "where data sets live (default data)"),
-    "--device": ("device", str, "cpu, cuda, cuda:N or auto"),
     "--lif-backend": ("lif_backend", str, "reference, cpu, triton, auto"),
     "--workers": ("workers", int, "data loader processes"),
     "--checkpoint-every": ("checkpoint_every", int, "also checkpoint every N steps"),
 }
+#: TrainConfig fields set by switches rather than FLAGS (default None: not given)
+SWITCHES = ("device", "amp", "deterministic", "channels_last", "compile", "compact_spikes", "resident_data",
+            "cuda_graph")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe", default=None, help=f"preset: {', '.join(list_recipes())}")
-    parser.add_argument("--profile", default="smoke", help="smoke, fmnist or paper: defaults and results folder")
+    add_profile(parser)
     parser.add_argument("--experiment", default="train", help="results sub-folder (default train)")
     parser.add_argument("--force", action="store_true", help="retrain even if the result is stored")
-    parser.add_argument("--results", default=None, help="results root (default $MSR_RESULTS or results)")
-    parser.add_argument("--runs", default="runs", help="checkpoint root (default runs)")
+    add_results(parser)
+    add_runs(parser)
+    add_device(parser)
     parser.add_argument("--no-amp", dest="amp", action="store_false", default=None, help="no bf16 autocast")
     parser.add_argument("--deterministic", action="store_true", default=None)
     parser.add_argument("--channels-last", action="store_true", default=None, help="NHWC weights and activations")
@@ -83,19 +84,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, dest=dest, type=typ, default=None, help=help_text)
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """recipe < profile defaults < flags."""
-    profile = get_profile(args.profile)
-    recipe = get_recipe(args.recipe) if args.recipe else {}
-    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
-             if getattr(args, f.name, None) is not None}
-    merged = {**recipe, **profile.defaults, **given}
-    if recipe.get("milestones") and "milestones" not in given and merged.get("epochs") != recipe["epochs"]:
-        merged["milestones"] = scale_milestones(recipe["milestones"], recipe["epochs"], merged["epochs"])
-    return TrainConfig.from_dict(merged)
+def config_from_args(args: argparse.Namespace):
+    """The run's TrainConfig: recipe < profile defaults < the flags given."""
+    given = {k: getattr(args, k) for k in (*(dest for dest, _, _ in FLAGS.values()), *SWITCHES)
+             if getattr(args, k) is not None}
+    return make_config(args.recipe, args.profile, **given)
 
 
 def main(args: argparse.Namespace) -> int:
+    from msr.results import ResultsStore, default_root
+    from msr.train import TrainingDiverged, train
+
     cfg = config_from_args(args)
     store = ResultsStore(args.results or default_root())
     try:

@@ -1,4 +1,5 @@
-"""``msr info``: parameters and MACs of a model, counted by ``torch.utils.flop_counter``."""
+"""``msr info NAME``: parameters and MACs of a model, counted by ``torch.utils.flop_counter``
+(:mod:`msr.structure`)."""
 from __future__ import annotations
 
 import argparse

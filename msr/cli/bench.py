@@ -1,0 +1,51 @@
+"""``msr bench``: LIF backends and whole training steps, measured in one run and stored
+under ``results/bench/`` (:mod:`msr.bench`)."""
+from __future__ import annotations
+
+import argparse
+
+from msr.cli._options import add_device, device_of
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="small sizes, < 60 s on a 2-core CPU (CI)")
+    add_device(parser)
+    parser.add_argument("--out", default=None, help="JSON path (default results/bench/<hardware>.json)")
+    parser.add_argument("--no-store", action="store_true", help="print the summary only, write nothing")
+
+
+def _print_summary(result: dict) -> None:
+    p = result["provenance"]
+    print(f"msr bench on {p['device']} (torch {p['torch']}, {result['seconds']:.0f} s)")
+    for r in result["train"]:
+        if r.get("status") == "ok":
+            print(f"  {r['model']:14s} {r['strategy']:18s} {r['median_ms']:9.1f} ms/step "
+                  f"{r['images_per_s']:8.1f} img/s  conv {r.get('conv_share', float('nan')):.0%}")
+        else:
+            print(f"  {r['model']:14s} {r['strategy']:18s} {r.get('status')}")
+        if r.get("compile_s") is not None:
+            print(f"  {'':14s} {'':18s} compile {r['compile_s']:.1f} s")
+    for r in result.get("memory", []):
+        if r.get("status") == "ok":
+            print(f"  {r['model']:14s} {r['strategy']:18s} saved for backward {r['saved_for_backward_MB']:8.1f} MB "
+                  f"({r['saved_vs_off']:.0%} of off)" + (f", peak {r['peak_mem_MB']:.0f} MB" if "peak_mem_MB" in r else ""))
+    for t in result["targets"]:
+        v = "n/a" if t["value"] is None else f"{t['value']:.3g}"
+        mark = {True: "MET", False: "not met", None: "not measured"}[t["met"]]
+        print(f"  target: {t['target']}: {v} (threshold {t['threshold']}) {mark}")
+
+
+def main(args: argparse.Namespace) -> int:
+    import torch
+
+    from msr.bench import run_bench, store_result
+
+    device = device_of(args)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    result = run_bench(quick=args.quick, device=device, progress=True)
+    _print_summary(result)
+    if not args.no_store:
+        path = store_result(result, args.out)
+        print(f"wrote {path}")
+    return 0

@@ -1,0 +1,116 @@
+"""``msr compute NAMES``: the compute step of book chapters without notebooks
+(:mod:`msr.pipeline`), e.g. on a GPU machine; with ``--budget``, the pending experiments of
+the profile's value order until a deadline, then packed (:mod:`msr.budget`, :mod:`msr.pack`)."""
+from __future__ import annotations
+
+import argparse
+import time
+
+from msr.cli._options import add_device, add_profile, add_runs, device_of
+from msr.pipeline import CHAPTER_ORDER
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("names", nargs="+", metavar="NAME",
+                   help=f"chapters to compute, or 'all' ({', '.join(CHAPTER_ORDER)})")
+    add_profile(p)
+    add_device(p)
+    p.add_argument("--recompute", action="store_true", help="ignore stored results and compute again")
+    p.add_argument("--data-root", default="data", help="where data sets live or are downloaded to")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, metavar="N",
+                   help="training seeds of Table II, VI and the deep runs, each its own stored run "
+                        "(default: the profile's; not with --budget, which follows the profile's value order)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="train N runs at once in N processes (default 1; msr.jobs; not with --budget)")
+    g = p.add_argument_group("budgeted commands (msr.budget): NAMES are then experiments of the value order, or all")
+    g.add_argument("--budget", default=None, metavar="TIME",
+                   help="train and analyse what is pending in value order, stop cleanly within TIME (e.g. 9m)")
+    g.add_argument("--reserve", default=None, metavar="TIME",
+                   help="part of the budget kept from training for the last analyses and packing "
+                        "(default: a quarter, at most 90s)")
+    g.add_argument("--pack-to", default=None, metavar="DIR",
+                   help="then pack new results and needed checkpoints into DIR (msr.pack; <= 8 files)")
+    add_runs(g)
+    g.add_argument("--max-checkpoint", default=None, metavar="SIZE",
+                   help="skip runs not started yet whose checkpoint would exceed SIZE (e.g. 30MiB): "
+                        "it could not travel to the next command")
+
+
+def main(args: argparse.Namespace) -> int:
+    from msr.jobs import check_jobs
+
+    if args.budget is not None:
+        if args.seeds is not None:
+            raise ValueError("--seeds is not for --budget: a budgeted command trains the profile's seeds "
+                             "in value order (table2_seeds, table6_seeds)")
+        if check_jobs(args.jobs) != 1:
+            raise ValueError("--jobs with --budget is not supported (a budgeted command trains one run at a time); "
+                             "drop one of them")
+        return _budgeted(args)
+    if args.pack_to is not None or args.reserve is not None:
+        raise ValueError("--pack-to and --reserve need --budget")
+    return _chapters(args)
+
+
+def _chapters(args: argparse.Namespace) -> int:
+    """Each named chapter's compute step; one line per chapter, a failing one does not stop the others."""
+    from msr.book import check_parameters
+    from msr.pipeline import CHAPTERS, run
+    from msr.results import check_writable_dir, default_root
+
+    names = list(CHAPTER_ORDER) if args.names == ["all"] else args.names
+    unknown = [n for n in names if n not in CHAPTERS]
+    if unknown:
+        raise ValueError(f"unknown chapter(s) {', '.join(unknown)}; valid: {', '.join(CHAPTER_ORDER)} or all")
+    params = check_parameters({"profile": args.profile, "device": device_of(args), "recompute": args.recompute,
+                               "data_root": args.data_root})
+    check_writable_dir(default_root(), "results folder ($MSR_RESULTS)")  # before hours of work
+    check_writable_dir("runs", "runs folder")
+    seeds = None
+    if args.seeds is not None:
+        from msr.sweep import check_seeds
+
+        seeds = check_seeds(args.seeds)
+    failed = []
+    for name in names:
+        start = time.perf_counter()
+        try:
+            out = run(name, params, seeds=seeds, jobs=args.jobs)
+            status = "unavailable: " + out["unavailable"] if "unavailable" in out else "ok"
+        except Exception as err:  # one chapter failing does not stop the others
+            status = f"FAILED: {type(err).__name__}: {err}"
+            failed.append(name)
+        print(f"[{name}] {status} ({time.perf_counter() - start:.1f} s)", flush=True)
+    return 1 if failed else 0
+
+
+def _budgeted(args: argparse.Namespace) -> int:
+    """``--budget TIME [--reserve TIME] [--pack-to DIR]``: see :mod:`msr.budget`."""
+    from msr import pack
+    from msr.budget import Deadline, default_reserve, experiment_names, parse_duration, run_pending
+    from msr.profiles import get_profile
+    from msr.results import ResultsStore, default_root
+
+    p = get_profile(args.profile)
+    budget = parse_duration(args.budget)
+    reserve = parse_duration(args.reserve) if args.reserve is not None else default_reserve(budget)
+    if reserve > budget:
+        raise ValueError(f"--reserve ({reserve:.0f} s) must not exceed --budget ({budget:.0f} s)")
+    names = experiment_names(args.names, p)
+    store = ResultsStore(default_root())
+    pack.record_baseline(p.name, store.root, args.runs)
+    t0 = time.monotonic()
+    deadline = Deadline(t0 + budget - reserve)
+    print(f"msr compute: profile {p.name}, budget {budget:.0f} s, training stops {reserve:.0f} s before it ends; "
+          f"order: {', '.join(names)}", flush=True)
+    max_ck = None if args.max_checkpoint is None else pack.parse_size(args.max_checkpoint)
+    outcome = run_pending(names, p, deadline=deadline, store=store, run_dir=args.runs, device=device_of(args),
+                          data_root=args.data_root, max_checkpoint=max_ck, log=lambda *a: print(*a, flush=True))
+    left_out = []
+    if args.pack_to:
+        note = {**outcome.as_dict(), "names": names, "budget_s": budget, "reserve_s": reserve,
+                "elapsed_s": time.monotonic() - t0}
+        left_out = pack.pack(args.pack_to, p.name, store_root=store.root, run_dir=args.runs, note=note)["left_out"]
+    print(f"msr compute: {'stopped early' if outcome.stopped else 'all done'} after {time.monotonic() - t0:.0f} s "
+          f"of {budget:.0f} s: {len(outcome.trained)} runs trained, {len(outcome.analysed)} analysed", flush=True)
+    return 1 if left_out else 0
