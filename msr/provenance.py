@@ -136,11 +136,17 @@ def hardware_of(prov: dict | None) -> str:
     return str((prov or {}).get("hardware") or UNKNOWN)
 
 
+#: What :func:`commit_of` says of a record without a commit hash.
+NOT_RECORDED = "not recorded"
+
+
 def commit_of(prov: dict | None) -> str:
-    """The record's commit, first 10 characters, ``+dirty`` when the code differed from it."""
-    if not prov:
-        return UNKNOWN
-    return str(prov.get("git_commit") or UNKNOWN)[:10] + ("+dirty" if prov.get("git_dirty") else "")
+    """The record's commit, first 10 characters, ``+dirty`` when the code differed from it;
+    ``"not recorded"`` when the record holds no commit hash (never ``HEAD`` or ``unknown``)."""
+    c = (prov or {}).get("git_commit")
+    if not (isinstance(c, str) and re.fullmatch(r"[0-9a-f]{7,40}", c)):
+        return NOT_RECORDED
+    return c[:10] + ("+dirty" if prov.get("git_dirty") else "")
 
 
 def date_of(prov: dict | None) -> str:
@@ -148,5 +154,5 @@ def date_of(prov: dict | None) -> str:
     return str((prov or {}).get("date_utc") or UNKNOWN)[:19]
 
 
-__all__ = ["COMMIT_ENV", "KEYS", "commit_of", "cpu_model", "date_of", "git_commit", "git_dirty", "hardware_name",
+__all__ = ["COMMIT_ENV", "KEYS", "NOT_RECORDED", "commit_of", "cpu_model", "date_of", "git_commit", "git_dirty", "hardware_name",
            "hardware_of", "hardware_slug", "provenance"]

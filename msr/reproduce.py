@@ -26,12 +26,37 @@ from msr.chapters import CHAPTER_ORDER
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "book" / "notebooks"
 EXECUTED = ROOT / "book" / "_executed"
+#: The landing page: the paper's claims with our verdicts, read from the store the
+#: chapters filled, so it runs after them (and never computes).
+SUMMARY = "summary"
 
 
 def chapters() -> list[str]:
-    """Notebook names in book order (every ``book/notebooks/*.md``)."""
+    """Notebook names in execution order (every ``book/notebooks/*.md``): the chapters in
+    book order, then the summary page that reads what they stored."""
     present = {p.stem for p in SOURCES.glob("*.md")}
-    return [c for c in CHAPTER_ORDER if c in present] + sorted(present - set(CHAPTER_ORDER))
+    extra = sorted(present - set(CHAPTER_ORDER) - {SUMMARY})
+    return [c for c in CHAPTER_ORDER if c in present] + extra + ([SUMMARY] if SUMMARY in present else [])
+
+
+def tag_for_book(nb):
+    """Tags that make the rendered page read results first: the parameters cells (the
+    notebook's ``parameters`` and papermill's ``injected-parameters``) are removed, as the
+    page's header line says what they hold; every other code cell is folded behind a
+    toggle (``hide-input``) unless it already carries a ``remove-*`` or ``hide-*`` tag."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = list(cell.metadata.get("tags", []))
+        if {"parameters", "injected-parameters"} & set(tags):
+            new = "remove-cell"
+        elif any(t.startswith(("remove-", "hide-")) for t in tags):
+            continue
+        else:
+            new = "hide-input"
+        if new not in tags:
+            cell.metadata["tags"] = tags + [new]
+    return nb
 
 
 def load(name: str):
@@ -90,21 +115,35 @@ def execute(name: str, parameters: dict, timeout: int | None = None) -> None:
 
     nb = load(name)
     check_names(nb, parameters)
+    import nbformat
+
     EXECUTED.mkdir(parents=True, exist_ok=True)
-    tmp = str(EXECUTED / f".{name}.{os.getpid()}.running.ipynb")
+    tmp = EXECUTED / f".{name}.{os.getpid()}.running.ipynb"
+
+    def retag(path: Path) -> None:
+        """Tag papermill's injected parameters cell too; a copy nbformat cannot read is kept
+        as papermill wrote it (the tags only fold cells on the page)."""
+        try:
+            nb_out = nbformat.read(path, as_version=4)
+        except Exception:  # noqa: BLE001 - never lose an executed copy over its tags
+            return
+        nbformat.write(tag_for_book(nb_out), path)
+
     env_root = os.environ.get("MSR_ROOT")
     os.environ["MSR_ROOT"] = str(ROOT)
     try:
-        pm.execute_notebook(nb, tmp, parameters=parameters, cwd=str(ROOT),
+        pm.execute_notebook(tag_for_book(nb), str(tmp), parameters=parameters, cwd=str(ROOT),
                             kernel_name="python3", progress_bar=False, execution_timeout=timeout)
+        retag(tmp)
         os.replace(tmp, EXECUTED / f"{name}.ipynb")
         failed_copy(name).unlink(missing_ok=True)
     except BaseException:
-        if os.path.exists(tmp) and os.path.getsize(tmp) > 0:
+        if tmp.exists() and tmp.stat().st_size > 0:
+            retag(tmp)
             os.replace(tmp, failed_copy(name))
         raise
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         if env_root is None:
             os.environ.pop("MSR_ROOT", None)
         else:
@@ -126,7 +165,7 @@ def execute_book(profile: str, *, only=None, recompute: bool = False, render_onl
     parameters (``extra``: more of them, checked against each notebook's own), one progress
     line each and a summary; returns the exit status (1 if any notebook failed).
     ``fill_missing``: also render (render-only) the other chapters whose executed copy is
-    not of ``profile``, so the book builds."""
+    not of ``profile``, so the book builds, and the summary page."""
     names = chapters()
     only = only or names
     unknown = [n for n in only if n not in names]
@@ -140,6 +179,8 @@ def execute_book(profile: str, *, only=None, recompute: bool = False, render_onl
     if fill_missing:
         render = {**base, "recompute": False, "render_only": True}
         plan = [(n, render) for n in names if n not in only and executed_profile(n) != profile] + plan
+        if SUMMARY in names and SUMMARY not in {n for n, _ in plan}:
+            plan.append((SUMMARY, render))  # the landing page reads what the chapters just stored
         plan.sort(key=lambda item: names.index(item[0]))
     results = []
     total_start = time.perf_counter()
@@ -167,4 +208,5 @@ def execute_book(profile: str, *, only=None, recompute: bool = False, render_onl
     return 1 if failed else 0
 
 
-__all__ = ["chapters", "load", "declared_parameters", "check_names", "execute", "execute_book", "PARAMETERS"]
+__all__ = ["chapters", "tag_for_book", "load", "declared_parameters", "check_names", "execute", "execute_book",
+           "PARAMETERS"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -129,6 +130,138 @@ def test_state_change_claim_compares_measured_with_eq8():
     assert claim(None)["shown"] is None
 
 
+# ------------------------------------------------------------- rendering ----
+
+def test_cells_are_formatted_for_a_reader():
+    assert book.fmt(True) == "yes" and book.fmt(False) == "no"
+    assert book.fmt(None) == "—" and book.fmt(float("nan")) == "—"
+    assert book.fmt(1048576) == "1,048,576"
+    assert book.fmt(12.3456, 1) == "12.3" and book.fmt(0.00746, 3) == "0.00746"
+    assert book.fmt(3.53e9) == "3.53e9"
+
+
+def test_table_has_no_index_yes_no_and_a_csv_download():
+    import base64
+    import re
+
+    import pandas as pd
+
+    df = pd.DataFrame({"model": ["a", "b"], "met": [True, False], "paper acc (%)": [81.14, None],
+                       "blocks": [3.0, None]}).set_index("model")
+    out = book.table_html(df, "t", "Caption", "profile smoke · commit 0123456789")
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", out)
+    assert cells == ["a", "yes", "81.14", "3", "b", "no", "—", "—"]  # no row number, integers stay integers
+    assert re.search(r'<td class="[^"]*msr-paper[^"]*msr-num[^"]*" >81.14', out)
+    assert "cifar_<wbr>resnet20" in book.table_html(pd.DataFrame({"m": ["cifar_resnet20"]}), "u", "c", "f")
+    assert "msr-paper" in out and "Caption" in out and "commit 0123456789" in out
+    csv = base64.b64decode(re.search(r'href="data:text/csv;base64,([^"]+)"', out).group(1)).decode()
+    assert csv.splitlines() == ["model,met,paper acc (%),blocks", "a,True,81.14,3.0", "b,False,,"]
+
+
+def test_table_cells_keep_mean_std_and_short_names_whole():
+    import pandas as pd
+
+    df = pd.DataFrame({"model": ["MS-ResNet-20"], "ours": ["9.38 ± 4.42 (2)"], "paper": [81.1], "ours − paper": [-1.0]})
+    out = book.table_html(df, "t", "c", "f")
+    assert '<span class="msr-word">MS-ResNet-20</span>' in out
+    assert "9.38 ±\u00a04.42 (2)" in out  # the std stays with its ±
+    classes = re.findall(r'<td class="([^"]*)"', out)
+    assert "msr-paper" in classes[2] and "msr-paper" not in classes[3]  # a difference is not the paper's
+
+
+def test_commit_head_is_never_shown_as_a_commit():
+    assert book.commit_of({"git_commit": "HEAD"}) == "not recorded"
+    assert book.commit_of({"git_commit": "unknown"}) == "not recorded"
+    assert book.commit_of({"git_commit": "be298498098d383010700e3cf1d158cf2121eb42", "git_dirty": True}) == \
+        "be29849809+dirty"
+    line = book.provenance_line("fmnist", [{"git_commit": "HEAD", "device": "GPU"}])
+    assert "HEAD" not in line and "commit not recorded" in line
+
+
+def test_bench_commit_falls_back_to_the_commit_that_stored_the_result(monkeypatch):
+    monkeypatch.setattr(book, "committed_in", lambda path: "e8913b11c7" if "abc" in str(path) else None)
+    assert book.bench_commit({"hash": "abc", "provenance": {"git_commit": "HEAD"}}) == \
+        "code commit not recorded (result stored in commit e8913b11c7)"
+    assert book.bench_commit({"hash": "zzz", "provenance": {"git_commit": "HEAD"}}) == "code commit not recorded"
+    assert book.bench_commit({"provenance": {"git_commit": "0123456789abcdef"}}) == "commit 0123456789"
+
+
+def test_claims_know_their_chapter_and_verdicts_count_evidence_only():
+    claims = chapters.report.claims({})
+    assert {c["chapter"] for c in claims} == {"degradation", "unavailing"}
+    res = {"shortcuts": {"claims": [{"paper": "x", "shown": True, "evidence": "e"}]}}
+    assert chapters.report.claims(res)[-1]["chapter"] == "shortcuts"
+    mixed = [{"paper": "a", "shown": True, "evidence": "1"},
+             {"paper": "b", "shown": False, "evidence": "2", "kind": "evidence"},
+             {"paper": "c", "shown": True, "evidence": "3", "kind": "by construction"},
+             {"paper": "d", "shown": None, "evidence": "not run", "chapter": "init"}]
+    assert book.verdict_counts(mixed) == {"evidence": 3, "shown": 1, "not shown": 1, "not run": 1, "other": 1}
+    text = book.verdict_md(mixed, "smoke")
+    assert "3 claims" in text and "show 1, do not show 1, and 1 are not run" in text and "1 more" in text
+    t = book.claims_table(mixed)
+    assert "  - Kind" in t and "  - by construction" in t and "{doc}`ch. 9 <init>`" in t
+    assert "{bdg-success}`shown`" in t and "{bdg-danger}`not shown`" in t
+    assert "Kind" not in book.claims_table(mixed[:1] + mixed[3:])
+
+
+def test_figure_is_an_svg_with_provenance_and_command(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(book, "FIGURES", tmp_path)
+    p = book.page(book.check_parameters({"profile": "smoke", "render_only": True}), "degradation")
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [3, 4])
+    out = p.figure(fig, "f", "profile smoke · commit 0123456789", paper_only=True)
+    html = out._repr_mimebundle_()["text/html"]
+    assert 'src="data:image/svg+xml;base64,' in html and 'class="msr-provenance"' in html
+    assert "msr reproduce --profile smoke --only degradation --render-only" in html
+    assert "Paper's numbers only" in html
+    assert (tmp_path / "smoke" / "f.svg").exists() and (tmp_path / "smoke" / "f.png").exists()
+    # the stamp is in the saved files, not in the book's copy
+    assert b"commit 0123456789" in (tmp_path / "smoke" / "f.svg").read_bytes()
+    import base64
+    import re
+
+    svg = base64.b64decode(re.search(r"base64,([^\"]+)\"", html).group(1))
+    assert b"commit 0123456789" not in svg
+
+
+def test_figures_of_the_paper_alone_say_so():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = book.plot_depth({(b, d): None for b in paper.TABLE_II for d in paper.TABLE_II_DEPTHS}, paper.TABLE_II,
+                          paper.TABLE_II_LABELS, "Table II")
+    assert len(fig.axes) == 1 and "paper's numbers only" in fig._suptitle.get_text()
+    run = {("ms", 8): {"acc": 80.0}, ("ms", 14): {"acc": 85.0}}
+    assert len(book.plot_depth(run, paper.TABLE_II, paper.TABLE_II_LABELS, "Table II").axes) == 2
+    assert len(book.plot_table6({("fashion_mnist", "ms", 32): None}, ["fashion_mnist"], "ours").axes) == 2
+    assert "paper's numbers only" in book.plot_two_phase({}, "ours")._suptitle.get_text()
+    assert len(book.plot_benchmarks({"imagenet": [], "dvs": []}, "ours").axes) == 2
+
+
+def test_bench_figure_and_tables_from_a_stored_result():
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    path = book.ROOT / "results" / "bench" / "performance" / "c5b034c5763b265d.json"
+    if not path.exists():
+        pytest.skip("the committed CPU bench result is absent")
+    result = json.loads(path.read_text())
+    fig = book.plot_bench(result)
+    bars = [len(ax.patches) for ax in fig.axes[:2]]
+    assert bars[0] == sum(r["strategy"] != "authors" for r in result["train"] if r.get("status") == "ok")
+    t = book.bench_frames(result)
+    assert "speed-up over the authors' (x)" in t["train"].columns and "met" in t["targets"].columns
+    r20 = t["train"][(t["train"]["model"] == "MS-ResNet-20") & (t["train"]["strategy"] == "authors")]
+    assert float(r20["speed-up over the authors' (x)"].iloc[0]) == 1.0
+
+
 def _dvs_bench(result):
     return {"dvs": [{"model": "dvs_resnet20", "T": 10, "dataset": "fashion_mnist_dvs",
                      "data": "emulated Fashion-MNIST events (saccades)", "result": result, "why": None if result
@@ -160,7 +293,8 @@ def test_table_iv_and_v_say_which_data_the_dvs_numbers_come_from():
 
 def test_table_iv_frame_and_event_figure_label_the_emulated_data(tmp_path, monkeypatch):
     _, t4 = book.benchmark_frames(_dvs_bench({"acc": 88.5, "dataset": "fashion_mnist_dvs"}), "fmnist")
-    assert t4.loc["paper", "ours"] == 88.5 and "Fashion-MNIST" in t4.loc["paper", "our data"]
+    t4 = t4.set_index("work")
+    assert t4.loc["paper", "ours top-1 (%)"] == 88.5 and "Fashion-MNIST" in t4.loc["paper", "our data"]
     assert t4.loc["Fang et al.", "our data"] == ""
     ex = chapters.benchmarks.dvs_examples(chapters.ChapterContext("smoke", data_root=str(tmp_path)), n=2)
     assert ex["dataset"] in ("fashion_mnist_dvs", "synthetic_dvs") and ex["frames"].shape == (2, 2, 2, 64, 64)

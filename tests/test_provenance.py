@@ -106,8 +106,10 @@ def test_readers_use_the_schema_only():
     assert prov.hardware_of(stored) == "NVIDIA H100 80GB HBM3"
     assert prov.commit_of(stored) == COMMIT[:10]
     assert prov.date_of(stored) == "2026-11-22T22:36:35"
-    for reader in (prov.hardware_of, prov.commit_of, prov.date_of):
+    for reader in (prov.hardware_of, prov.date_of):
         assert reader(None) == reader({}) == "unknown"
+    for missing in (None, {}, {"git_commit": "HEAD"}, {"git_commit": "unknown"}):
+        assert prov.commit_of(missing) == "not recorded"
     # other key names are not read: the device type is not the hardware
     assert prov.hardware_of({"device": "cpu", "gpu": "x", "device_name": "y"}) == "unknown"
     assert prov.date_of({"date": "2026-01-01"}) == "unknown"

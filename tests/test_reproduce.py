@@ -21,13 +21,39 @@ pm = pytest.importorskip("papermill")
 
 
 def test_every_chapter_has_a_notebook_in_the_toc():
+    """The summary page is the book's root and runs last (it reads what the chapters stored)."""
     toc = yaml.safe_load((reproduce.ROOT / "_toc.yml").read_text())
-    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    files = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
     executed = [f.split("/")[-1] for f in files if f.startswith("book/_executed/")]
-    assert executed == list(CHAPTER_ORDER) == reproduce.chapters()
+    assert executed == [reproduce.SUMMARY, *CHAPTER_ORDER]
+    assert reproduce.chapters() == [*CHAPTER_ORDER, reproduce.SUMMARY]
 
 
-@pytest.mark.parametrize("name", CHAPTER_ORDER)
+def test_book_tags_remove_parameters_and_fold_code():
+    """Both parameters cells (the notebook's and the one papermill injects) are removed
+    from the page; every other code cell is folded; an explicit tag is kept."""
+    from papermill.parameterize import parameterize_notebook
+
+    nb = reproduce.load("architectures")
+    nb.cells[-1].metadata["tags"] = ["remove-input"]
+    nb.metadata["papermill"] = {}
+    for cell in nb.cells:  # as papermill's loader leaves them
+        cell.metadata.setdefault("tags", [])
+    nb = parameterize_notebook(reproduce.tag_for_book(nb), {"profile": "smoke"}, kernel_name="python3",
+                               language="python")
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and "remove-cell" not in injected[0].metadata["tags"]  # papermill tags it alone
+    tagged = reproduce.tag_for_book(nb)
+    code = [c for c in tagged.cells if c.cell_type == "code"]
+    removed = [c for c in code if "remove-cell" in c.metadata["tags"]]
+    assert len(removed) == 2 and all("profile =" in c.source for c in removed)
+    assert code[-1].metadata["tags"] == ["remove-input"]
+    rest = [c for c in code[:-1] if c not in removed]
+    assert rest and all(c.metadata["tags"] == ["hide-input"] for c in rest)
+    assert not any(c.metadata["tags"] for c in tagged.cells if c.cell_type == "markdown")
+
+
+@pytest.mark.parametrize("name", [*CHAPTER_ORDER, reproduce.SUMMARY])
 def test_notebook_shape(name):
     """Parameters cell first, validated by msr.book in the next cell, thin notebooks."""
     nb = reproduce.load(name)

@@ -49,9 +49,9 @@ def test_seed_summary_mean_std_and_a_missing_seed():
     assert book.acc_cell(t[("plain", 32)]) == "70.00 (1 of 3)"
     assert book.acc_cell({"acc": 70.0, "n": 1, "std": None, "planned": 1}) == "70.00 (1)"
     assert book.acc_cell(None) == "not run"
-    df = book.accuracy_frame(t, {"plain": {8: 81.0}}, {"plain": "PlainNet"}, depths=(8, 14, 20))
-    assert df.loc["PlainNet", "ours 8"] == "82.00 ± 2.00 (3)" and df.loc["PlainNet", "ours 20"] == "not run"
-    assert df.loc["PlainNet", "paper 8"] == 81.0
+    df = book.accuracy_frame(t, {"plain": {8: 81.0}}, {"plain": "PlainNet"}, depths=(8, 14, 20)).set_index("depth")
+    assert df.loc[8, "PlainNet: ours"] == "82.00 ± 2.00 (3)" and df.loc[20, "PlainNet: ours"] == "not run"
+    assert df.loc[8, "PlainNet: paper"] == 81.0
 
 
 def test_depth_figure_draws_error_bars_and_seeds():

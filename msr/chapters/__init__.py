@@ -28,7 +28,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 from msr.chapters import (architectures, benchmarks, degradation, energy, firing, init, isometry, landscape,
-                          performance, report, shortcuts, two_phase, unavailing)
+                          performance, report, shortcuts, summary, two_phase, unavailing)
 from msr.chapters._claims import CLAIM_KINDS, SPREAD_RULE
 from msr.results import IncompleteInputs, ResultsStore, default_root
 
@@ -40,6 +40,8 @@ CHAPTERS: dict[str, ModuleType] = {
     "shortcuts": shortcuts, "two_phase": two_phase, "report": report, "performance": performance,
 }
 CHAPTER_ORDER = tuple(CHAPTERS)
+#: The landing page (``book/notebooks/summary.md``): read after every chapter, never numbered.
+CHAPTERS["summary"] = summary
 
 
 @dataclass

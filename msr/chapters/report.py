@@ -17,12 +17,13 @@ if TYPE_CHECKING:
 def claims(results: dict) -> list[dict]:
     """Each of the paper's qualitative claims with whether our stored results show it
     (``shown`` True/False, None = not run), the evidence, and its ``kind``
-    (:data:`msr.chapters.CLAIM_KINDS`), computed from the store."""
-    out = degradation.claims(results.get("degradation"))
-    out.append(unavailing.eq8_claim((results.get("unavailing") or {}).get("eq8")))
+    (:data:`msr.chapters.CLAIM_KINDS`), computed from the store, and the ``chapter`` that
+    checks it."""
+    out = [{**c, "chapter": "degradation"} for c in degradation.claims(results.get("degradation"))]
+    out.append({**unavailing.eq8_claim((results.get("unavailing") or {}).get("eq8")), "chapter": "unavailing"})
     for chapter, res in results.items():
         for c in (res or {}).get("claims", []) if isinstance(res, dict) else []:
-            out.append(c)
+            out.append({**c, "chapter": chapter})
     return out
 
 

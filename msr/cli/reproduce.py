@@ -18,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="extra notebook parameter (validated against the notebook's parameters cell)")
     p.add_argument("--fill-missing", action="store_true",
                    help="also render (render-only) chapters outside --only that have no executed copy "
-                        "for this profile, so the book builds")
+                        "for this profile, so the book builds, and the summary page")
     p.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
 
 
