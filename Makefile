@@ -12,7 +12,7 @@ FMNIST  := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
 help:
 	@echo "make book     build the book (PROFILE=fmnist renders committed results; PROFILE=smoke computes on CPU)"
-	@echo "make test     run the test suite"
+	@echo "make test     lint (ruff) and run the test suite"
 	@echo "make test-browser  open the built book in headless Chromium and check every chapter"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -45,6 +45,7 @@ html: venv
 	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
 
 test: venv data
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -m "not browser and not bench"
 
 # Wall-clock bounds (a busy machine fails them): run on a quiet machine.

@@ -26,7 +26,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-
 #: a file in a run's folder that marks a run whose loss became NaN/inf (it travels with the pack)
 DIVERGED = "diverged.txt"
 
@@ -212,7 +211,8 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
                     log(f"note: {name}: {str(err).splitlines()[0]}; skipped")
                     break
                 except TrainingDiverged as err:  # marked, so later commands do not spend time on it again
-                    atomic_write_bytes(folder / DIVERGED, lambda f: f.write(f"{err}\n".encode()))
+                    mark = f"{err}\n".encode()
+                    atomic_write_bytes(folder / DIVERGED, lambda f, mark=mark: f.write(mark))
                     out.skipped.append(f"{name}/{cfg.hash()}: diverged")
                     log(f"{left()}{tag}: {err}")
                     continue
@@ -242,5 +242,5 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
     return out
 
 
-__all__ = ["BudgetExhausted", "Deadline", "Outcome", "checkpoint_bytes", "default_reserve", "experiment_names", "parse_duration",
-           "run_pending"]
+__all__ = ["BudgetExhausted", "Deadline", "Outcome", "checkpoint_bytes", "default_reserve", "experiment_names",
+           "parse_duration", "run_pending"]

@@ -229,7 +229,8 @@ def fashion_mnist(root: Path, train: bool, transform) -> Dataset:
                 return ds
     env = os.environ.get("MSR_FMNIST_DIR")
     if env:
-        what = "does not exist" if not Path(env).expanduser().is_dir() else f"does not hold {images_name} and {labels_name}"
+        what = ("does not exist" if not Path(env).expanduser().is_dir()
+                else f"does not hold {images_name} and {labels_name}")
         raise MissingDataError(f"MSR_FMNIST_DIR={env} {what}; point it at the folder with the Fashion-MNIST idx files "
                                f"or unset it to use {DEBIAN_FMNIST} or {root / 'fashion_mnist'}")
     if not offline():
@@ -237,7 +238,7 @@ def fashion_mnist(root: Path, train: bool, transform) -> Dataset:
 
         try:
             FashionMNIST(str(root), train=train, download=True)
-        except Exception as err:  # noqa: BLE001 - no network
+        except Exception as err:  # no network
             raise MissingDataError(_fmnist_missing(root, f" (download failed: {err})")) from err
         return fashion_mnist(root, train, transform)
     raise MissingDataError(_fmnist_missing(root, ""))
@@ -269,7 +270,7 @@ def cifar(name: str, root: Path, train: bool, transform) -> Dataset:
             raise MissingDataError(missing) from None
     try:
         return cls(str(root), train=train, transform=transform, download=True)
-    except Exception as err:  # noqa: BLE001 - no network
+    except Exception as err:  # no network
         raise MissingDataError(f"{missing} (download failed: {err})") from err
 
 
@@ -303,7 +304,8 @@ def events_to_frames(x, y, p, T: int, size: int = 128, out_size: int = 64) -> to
     bounds = (np.arange(T + 1) * n) // T  # equal event count per slice (spikingjelly split_by="number")
     slot = np.searchsorted(bounds[1:], np.arange(n), side="right")
     pol = (p > 0).astype(np.int64)
-    flat = ((slot * 2 + pol) * out_size + np.clip(y // f, 0, out_size - 1)) * out_size + np.clip(x // f, 0, out_size - 1)
+    row, col = np.clip(y // f, 0, out_size - 1), np.clip(x // f, 0, out_size - 1)
+    flat = ((slot * 2 + pol) * out_size + row) * out_size + col
     frames.reshape(-1)[:] = np.bincount(flat, minlength=frames.size)
     return torch.from_numpy(frames)
 
@@ -558,8 +560,8 @@ def build_loaders(cfg, *, rank: int = 0, world_size: int = 1) -> tuple[DataLoade
     local = cfg.batch_size // world_size
     # own generator: creating a loader iterator must not draw from the global RNG, so a
     # run resumed mid-epoch sees the same augmentation/dropout stream as an uninterrupted one
-    kw = dict(num_workers=cfg.workers, generator=torch.Generator().manual_seed(cfg.seed), pin_memory=torch.cuda.is_available() and cfg.workers > 0,
-              persistent_workers=cfg.workers > 0)
+    kw = dict(num_workers=cfg.workers, generator=torch.Generator().manual_seed(cfg.seed),
+              pin_memory=torch.cuda.is_available() and cfg.workers > 0, persistent_workers=cfg.workers > 0)
     train_sampler = EpochSampler(len(tr), cfg.batch_size, shuffle=True, seed=cfg.seed, rank=rank,
                                  world_size=world_size, drop_last=True)
     test_sampler = EpochSampler(len(te), cfg.batch_size, shuffle=False, rank=rank, world_size=world_size,

@@ -122,7 +122,7 @@ def convert_sync_bn(model: nn.Module, device: torch.device) -> nn.Module:
     """SyncBatchNorm on CUDA, :class:`GlooSyncBatchNorm` on CPU (BNs live in ``msr.layers.Norm``)."""
     if device.type == "cuda":
         return nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    for name, mod in list(model.named_modules()):
+    for mod in list(model.modules()):
         for child_name, child in list(mod.named_children()):
             if type(child) is nn.BatchNorm2d:
                 new = GlooSyncBatchNorm(child.num_features, child.eps, child.momentum, child.affine,

@@ -107,7 +107,8 @@ def run_jobs(configs, *, profile: str, experiment: str, store_root: str | Path, 
                         continue
                     if out[j].result is None:
                         waiting.remove(i)
-                        finish(i, JobResult(configs[i], None, f"its start weights' run {dep} failed", "DependencyFailed"))
+                        finish(i, JobResult(configs[i], None, f"its start weights' run {dep} failed",
+                                            "DependencyFailed"))
                         continue
                 waiting.remove(i)
                 try:

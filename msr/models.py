@@ -75,6 +75,9 @@ class SpikingResNet(nn.Module):
             raise ValueError(f"in_channels and num_classes must be >= 1, got {in_channels}, {num_classes}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
+        if not len(blocks_per_stage) == len(widths) == len(strides):
+            raise ValueError(f"blocks_per_stage, widths and strides need one entry per stage, got lengths "
+                             f"{len(blocks_per_stage)}, {len(widths)}, {len(strides)}")
         unknown = set(spec_kwargs) - set(SpikingSpec.__dataclass_fields__)
         if unknown:
             valid = ", ".join(SpikingSpec.__dataclass_fields__)
@@ -88,7 +91,7 @@ class SpikingResNet(nn.Module):
         self.stem_bn = spec.norm_layer(widths[0], 1.0)
         self.stem_lif = spec.lif() if block_cls.spiking_input else None
         stages, c_in = [], widths[0]
-        for n, width, stride in zip(blocks_per_stage, widths, strides):
+        for n, width, stride in zip(blocks_per_stage, widths, strides, strict=True):
             layers = [block_cls(c_in if i == 0 else width, width, stride if i == 0 else 1, spec) for i in range(n)]
             stages.append(nn.Sequential(*layers))
             c_in = width

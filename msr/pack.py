@@ -103,11 +103,10 @@ def needed_checkpoints(profile: str, store, run_dir) -> list[tuple[str, Path, st
     must travel, most valuable first: interrupted runs' ``last.pt``, then ``model.pt``
     files a pending run starts from, then those whose per-run analyses are missing."""
     from msr import per_run
+    from msr.budget import DIVERGED
     from msr.results import load_checkpoint
     from msr.sweep import EXPERIMENTS, experiment_configs
     from msr.train import TrainConfig
-
-    from msr.budget import DIVERGED
 
     root = Path(run_dir) / profile
     interrupted, inits, analyses = [], [], []

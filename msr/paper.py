@@ -14,10 +14,10 @@ TABLE_I_DEPTHS = {1: 8, 2: 14, 3: 20, 5: 32, 7: 44, 9: 56, 17: 104, 18: 110, 80:
 #: Table II: CIFAR-10 test accuracy (%) by block type and depth; None = N/A.
 TABLE_II_DEPTHS = (8, 14, 20, 32, 44, 56)
 TABLE_II = {
-    "plain": dict(zip(TABLE_II_DEPTHS, (81.1, 85.2, 83.7, 76.4, 59.5, None))),
-    "vanilla": dict(zip(TABLE_II_DEPTHS, (81.5, 85.9, 86.7, 85.4, 84.6, 72.4))),
-    "wolif": dict(zip(TABLE_II_DEPTHS, (80.0, 86.9, 88.2, 88.8, 89.4, 90.0))),
-    "ms": dict(zip(TABLE_II_DEPTHS, (82.0, 87.4, 88.4, 89.7, 90.0, 90.4))),
+    "plain": dict(zip(TABLE_II_DEPTHS, (81.1, 85.2, 83.7, 76.4, 59.5, None), strict=True)),
+    "vanilla": dict(zip(TABLE_II_DEPTHS, (81.5, 85.9, 86.7, 85.4, 84.6, 72.4), strict=True)),
+    "wolif": dict(zip(TABLE_II_DEPTHS, (80.0, 86.9, 88.2, 88.8, 89.4, 90.0), strict=True)),
+    "ms": dict(zip(TABLE_II_DEPTHS, (82.0, 87.4, 88.4, 89.7, 90.0, 90.4), strict=True)),
 }
 TABLE_II_LABELS = {
     "plain": "PlainNet",
@@ -65,8 +65,10 @@ DVS_ACCURACY = 75.56
 ENERGY_PJ = {"mac": 4.6, "ac": 0.9}
 TABLE_V = {
     "imagenet_resnet34": dict(flops=3.53e9, e_ann_mj=16.22, syops=4.77e9, e_snn_mj=4.29, ratio=3.78, T=6, rate=0.225),
-    "imagenet_resnet104": dict(flops=11.79e9, e_ann_mj=54.24, syops=11.32e9, e_snn_mj=10.19, ratio=5.32, T=5, rate=0.192),
-    "dvs_resnet20": dict(flops=40.11e6, e_ann_mj=184.46e-3, syops=8.32e6, e_snn_mj=7.46e-3, ratio=24.73, T=None, rate=0.2219),
+    "imagenet_resnet104": dict(flops=11.79e9, e_ann_mj=54.24, syops=11.32e9, e_snn_mj=10.19, ratio=5.32, T=5,
+                               rate=0.192),
+    "dvs_resnet20": dict(flops=40.11e6, e_ann_mj=184.46e-3, syops=8.32e6, e_snn_mj=7.46e-3, ratio=24.73, T=None,
+                         rate=0.2219),
 }
 #: Sec. IV-B: share of FLOPs outside the residual paths.
 EXCLUDED_FLOPS_SHARE = {"imagenet_resnet34": 0.04, "imagenet_resnet104": 0.01}

@@ -171,7 +171,7 @@ def load_checkpoint(path: Path, map_location="cpu") -> dict:
             state = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise
-    except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
+    except Exception as err:  # any unpickling failure means a bad file
         raise CheckpointError(
             f"checkpoint {path} is corrupt or not a msr checkpoint ({type(err).__name__}: {str(err)[:120]}); "
             f"it was left as it is: delete it or rerun with --force to start this run afresh"

@@ -160,7 +160,8 @@ def train_step_fn(
     return step
 
 
-def _training_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+def _training_state(model: nn.Module,
+                    optimizer: torch.optim.Optimizer) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
     """(tensor, copy) of every weight, buffer and SGD momentum buffer (None: not created yet)."""
     out = [(t, t.detach().clone()) for t in model.state_dict(keep_vars=False).values()]
     for group in optimizer.param_groups:

@@ -30,10 +30,10 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+from msr.jobs import RunsFailed
 from msr.profiles import Profile, get_profile
 from msr.recipes import make_config
 from msr.results import ResultsStore, default_root
-from msr.jobs import RunsFailed
 from msr.train import TrainConfig, TrainingDiverged, train
 
 TABLE2_BLOCKS = ("plain", "vanilla", "wolif", "ms")
@@ -253,7 +253,8 @@ def _run_sweep_jobs(name, p, configs, force, store, run_dir, jobs) -> list[dict]
             print(f"[{i + 1}/{len(configs)}] {name} {describe(cfg)}: FAILED: {job.error}  ({cfg.hash()})", flush=True)
             return
         how = "skipped (stored)" if job.result.get("skipped") else "trained"
-        print(f"[{i + 1}/{len(configs)}] {name} {describe(cfg)}: {how}, acc {job.result['final']['reported_acc']:.2f} %, "
+        acc = job.result["final"]["reported_acc"]
+        print(f"[{i + 1}/{len(configs)}] {name} {describe(cfg)}: {how}, acc {acc:.2f} %, "
               f"{job.seconds:.1f} s  ({cfg.hash()})", flush=True)
 
     configs = [c.replace(progress=False) for c in configs]  # no progress bars from N processes at once

@@ -43,11 +43,20 @@ from msr import distributed
 from msr.analysis.firing import record_spikes
 from msr.budget import BudgetExhausted
 from msr.data import EMULATED_EVENTS, build_loaders, data_shape
-from msr.speed import GraphedStep, prepare_model, to_memory_format, tune_cpu_allocator
 from msr.models import create_model
 from msr.provenance import provenance
-from msr.results import (CheckpointError, ResultsStore, check_writable_dir, config_hash, default_root,
-                         load_checkpoint, pid_alive, remove_stale_temps, save_checkpoint)
+from msr.results import (
+    CheckpointError,
+    ResultsStore,
+    check_writable_dir,
+    config_hash,
+    default_root,
+    load_checkpoint,
+    pid_alive,
+    remove_stale_temps,
+    save_checkpoint,
+)
+from msr.speed import GraphedStep, prepare_model, to_memory_format, tune_cpu_allocator
 
 SCHEDULES = ("multistep", "cosine", "constant")
 #: Fields that change how a run executes but not its numbers: left out of the config hash.
@@ -285,7 +294,8 @@ def evaluate(model: nn.Module, loader, device: torch.device, cfg: TrainConfig, t
     distributed.all_reduce_(sums)
     distributed.all_reduce_(fr)
     loss, correct, n = sums.tolist()
-    return {"loss": loss / max(n, 1), "acc": 100.0 * correct / max(n, 1), "firing_rate": fr[0].item() / max(fr[1].item(), 1)}
+    return {"loss": loss / max(n, 1), "acc": 100.0 * correct / max(n, 1),
+            "firing_rate": fr[0].item() / max(fr[1].item(), 1)}
 
 
 def rng_state() -> dict:
@@ -530,7 +540,7 @@ def _train(cfg, profile, experiment, store, force, run_dir, key, deadline=None) 
         train_loss, train_acc, seen, seconds = _train_epoch(run, state, deadline)
         test = evaluate(run.model, run.test_loader, device, cfg, run.info["time_first"])
         for k, v in zip(EPOCH_KEYS, (state.epoch + 1, train_loss, train_acc, test["loss"], test["acc"], lr, seconds,
-                                     seen / seconds, test["firing_rate"])):
+                                     seen / seconds, test["firing_rate"]), strict=True):
             state.hist[k].append(v)
         if run.master:
             print(f"epoch {state.epoch + 1}/{cfg.epochs}  train loss {train_loss:.4f} acc {train_acc:.2f}  "
@@ -578,7 +588,7 @@ def _setup(cfg: TrainConfig, experiment: str, run_dir: Path, folder: Path, rank:
     prepare_model(model, channels_last=cfg.channels_last, compact_spikes=cfg.compact_spikes, lif_backend=None)
     model, ddp = distributed.wrap(model, device, world)
     decay, no_decay = [], []
-    for name, p in model.named_parameters():
+    for p in model.parameters():
         (no_decay if p.dim() <= 1 else decay).append(p)  # no weight decay on BN/bias (torchvision reference)
     optimizer = torch.optim.SGD([{"params": decay, "weight_decay": cfg.weight_decay},
                                  {"params": no_decay, "weight_decay": 0.0}], lr=base_lr(cfg), momentum=cfg.momentum)
@@ -768,13 +778,15 @@ def load_trained(cfg_or_result: TrainConfig | dict, run_dir: str | Path = "runs"
         profile = profile or cfg_or_result.get("profile")
         experiment = experiment or cfg_or_result.get("experiment")
     else:
-        raise ValueError(f"load_trained takes a TrainConfig or a stored result dict, got {type(cfg_or_result).__name__}")
+        raise ValueError(f"load_trained takes a TrainConfig or a stored result dict, "
+                         f"got {type(cfg_or_result).__name__}")
     h = cfg.hash()
     pattern = f"{profile or '*'}/{experiment or '*'}/{h}/model.pt"
     found = sorted(Path(run_dir).glob(pattern))
     if not found:
         raise WeightsNotFound(f"no trained weights for run {h} ({pattern} under {run_dir}); train it first "
-                              f"(msr train / msr sweep) on this machine, or rerun with --force if only the result exists")
+                              f"(msr train / msr sweep) on this machine, or rerun with --force if only the result "
+                              "exists")
     model = build_model(cfg, model_info(cfg))
     try:
         model.load_state_dict(load_checkpoint(found[0]))

@@ -11,7 +11,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from msr.analysis.landscape import (
-    Landscape, evaluate, filter_normalize, loss_landscape, make_directions, plot_landscape, random_direction,
+    Landscape,
+    evaluate,
+    filter_normalize,
+    loss_landscape,
+    make_directions,
+    plot_landscape,
+    random_direction,
 )
 from msr.models import create_model
 

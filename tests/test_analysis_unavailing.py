@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from msr.analysis.firing import record_spikes, analysis_mode
+from msr.analysis.firing import analysis_mode, record_spikes
 from msr.analysis.unavailing import p_state_change, p_state_change_mc, plot_state_changes, state_change_fraction
 from msr.models import create_model
 

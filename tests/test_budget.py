@@ -13,13 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import nan_loss_at_step
-from msr import pack as packing
 from msr import chapters, per_run
+from msr import pack as packing
 from msr.budget import BudgetExhausted, Deadline, experiment_names, parse_duration, run_pending
 from msr.profiles import PROFILES
 from msr.results import ResultsStore, load_checkpoint
 from msr.train import train
+
+from conftest import nan_loss_at_step
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_SIZES = dict(samples=4, grid=3, probes=1, iso_depths=(8,), iso_batch=2)
@@ -219,7 +220,7 @@ def test_pack_splits_checkpoints_within_the_file_limits(tiny, tmp_path):
     m = packing.pack(out, "smoke", store_root=store.root, run_dir=tmp_path / "runs", part_bytes=PART,
                      max_files=4, log=lines.append)
     assert [a["name"] for a in m["archives"]] == ["results.tar.gz"] and len(m["left_out"]) == 1
-    assert any("WARNING" in l and "NOT packed" in l for l in lines)
+    assert any("WARNING" in line and "NOT packed" in line for line in lines)
     assert sorted(p.name for p in out.iterdir()) == ["gpu_run.log", "manifest.json", "results.tar.gz"]
     # the default part size stays under 16 MiB
     assert packing.PART_BYTES < 16 * 2**20 and packing.MAX_FILES == 8
@@ -278,7 +279,8 @@ def test_a_diverged_run_is_marked_and_skipped_later(small, tmp_path, monkeypatch
     nan_loss_at_step(monkeypatch, 1)
     store, runs = ResultsStore(tmp_path / "results"), tmp_path / "runs"
     out = run_pending(["two_phase"], small, store=store, run_dir=runs, log=lambda *a: None)
-    assert out.trained == [] and [s.split(": ")[1] for s in out.skipped] == ["diverged", "its start weights are missing"]
+    assert out.trained == []
+    assert [s.split(": ")[1] for s in out.skipped] == ["diverged", "its start weights are missing"]
     lines = []
     again = run_pending(["two_phase"], small, store=store, run_dir=runs, log=lines.append)
     assert again.skipped[0].endswith("diverged earlier") and "diverged in an earlier command" in lines[0]

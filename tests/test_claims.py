@@ -24,7 +24,7 @@ def _acc(a):
 def _t2(plain=None, vanilla=None, ms=None):
     out = {}
     for block, accs in (("plain", plain), ("vanilla", vanilla), ("ms", ms)):
-        for d, a in zip((8, 14, 20, 32, 44, 56), accs or ()):
+        for d, a in zip((8, 14, 20, 32, 44, 56), accs or (), strict=False):  # fewer: the shallow depths only
             out[(block, d)] = None if a is None else _acc(a)
     return out
 
@@ -70,7 +70,9 @@ def test_eq8_claim_is_arithmetic():
 
 # ---------------------------------------------------------------------- state changes
 def test_state_change_claim():
-    row = lambda changed: {"changed": changed, "eq8": 0.159}
+    def row(changed):
+        return {"changed": changed, "eq8": 0.159}
+
     claim = chapters.unavailing._state_change_claim
     near = claim({"rows": {"vanilla-20 init": [row(0.15), row(0.16), {"changed": None}]}})
     assert "15.5 % measured" in _check(near, True)["evidence"]
@@ -120,7 +122,9 @@ def test_isometry_claim_is_by_construction():
 
 # ----------------------------------------------------------------------------- firing
 def test_firing_claim():
-    blocks = lambda pairs: [{"lif1": a, "lif2": b} for a, b in pairs]
+    def blocks(pairs):
+        return [{"lif1": a, "lif2": b} for a, b in pairs]
+
     holds = {"models": {"m": {"blocks": blocks([(0.3, 0.1), (0.3, 0.05), (0.2, 0.3)])}}}
     assert "2 of 3" in _check(chapters.firing._firing_claim(holds), True)["evidence"]
     fails = {"models": {"m": {"blocks": blocks([(0.3, 0.1), (0.3, 0.05)])},
@@ -132,9 +136,10 @@ def test_firing_claim():
 
 # -------------------------------------------------------------------------- landscape
 def test_landscape_claim():
-    ls = lambda v20, v56, m20, m56: {"landscapes": {"vanilla-20": {"nonconvexity": v20},
-                                                    "vanilla-56": {"nonconvexity": v56},
-                                                    "ms-20": {"nonconvexity": m20}, "ms-56": {"nonconvexity": m56}}}
+    def ls(v20, v56, m20, m56):
+        return {"landscapes": {"vanilla-20": {"nonconvexity": v20}, "vanilla-56": {"nonconvexity": v56},
+                               "ms-20": {"nonconvexity": m20}, "ms-56": {"nonconvexity": m56}}}
+
     _check(chapters.landscape._landscape_claim(ls(0.1, 0.4, 0.1, 0.1)), True)
     _check(chapters.landscape._landscape_claim(ls(0.4, 0.1, 0.1, 0.1)), False)  # vanilla grows more convex
     _check(chapters.landscape._landscape_claim(ls(0.1, 0.4, 0.1, 0.5)), False)  # MS worse than vanilla
@@ -154,7 +159,9 @@ def test_init_claims():
     assert "tdbn: 72.00 %" in _check(fast, True)["evidence"]
     slow, _ = chapters.init._init_claims(_fig5a((70.0, 60.0), (55.0, 61.0)), [])
     _check(slow, False)
-    curve = lambda loss: [{"norm": "bn", "gamma2": 1.0, "curve": {"loss": loss}}]
+    def curve(loss):
+        return [{"norm": "bn", "gamma2": 1.0, "curve": {"loss": loss}}]
+
     _, flat = chapters.init._init_claims([], curve([2.3] * 10))
     _check(flat, True)
     _, learns = chapters.init._init_claims([], curve([2.3, 2.2, 2.0, 1.8, 1.5, 1.2, 1.0, 0.9, 0.8, 0.7]))
@@ -168,9 +175,10 @@ def test_init_claims():
 
 # -------------------------------------------------------------------------- shortcuts
 def test_shortcuts_claim():
-    t6 = lambda pairs: {k: v for d, (a, b) in zip((32, 44, 56), pairs)
-                        for k, v in (((("fm", "ms", d)), _acc(a)), (("fm", "sr_b", d), _acc(b)),
-                                     (("fm", "sr_c", d), None))}
+    def t6(pairs):
+        return {k: v for d, (a, b) in zip((32, 44, 56), pairs, strict=True)
+                for k, v in (((("fm", "ms", d)), _acc(a)), (("fm", "sr_b", d), _acc(b)), (("fm", "sr_c", d), None))}
+
     _check(chapters.shortcuts._shortcuts_claim(t6([(90, 89), (91, 90), (90, 91)])), True)
     _check(chapters.shortcuts._shortcuts_claim(t6([(88, 89), (91, 90), (90, 91)])), False)
     _check(chapters.shortcuts._shortcuts_claim({}), None)
@@ -179,7 +187,9 @@ def test_shortcuts_claim():
 
 # -------------------------------------------------------------------------- two-phase
 def test_two_phase_claim():
-    res = lambda a, b, c: {"T1_pretrained": _acc(a), "T1_weights_at_T6": _acc(b), "finetuned_T6": _acc(c)}
+    def res(a, b, c):
+        return {"T1_pretrained": _acc(a), "T1_weights_at_T6": _acc(b), "finetuned_T6": _acc(c)}
+
     _check(chapters.two_phase._two_phase_claim(res(71.7, 72.8, 74.2)), True)  # the paper's own numbers
     _check(chapters.two_phase._two_phase_claim(res(71.7, 69.0, 74.2)), False)  # T = 6 loses 2.7 points
     _check(chapters.two_phase._two_phase_claim(res(71.7, 72.8, 72.0)), False)  # finetuning does not help

@@ -5,10 +5,19 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import needs_fmnist
 from msr import data
-from msr.data import (DATASETS, EpochSampler, MissingDataError, Synthetic, build_loaders, events_to_frames,
-                      make_transform, take_subset)
+from msr.data import (
+    DATASETS,
+    EpochSampler,
+    MissingDataError,
+    Synthetic,
+    build_loaders,
+    events_to_frames,
+    make_transform,
+    take_subset,
+)
+
+from conftest import needs_fmnist
 
 
 @needs_fmnist

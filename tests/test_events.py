@@ -35,8 +35,8 @@ def test_step_edge_moving_one_pixel():
                       threshold_sigma=0.0, eps=0.1)
     ev = emulate(img, p)
     x, y, t, pol = (ev.sample(0)[k].astype(np.int64) for k in ("x", "y", "t", "p"))
-    assert set(zip(x[pol == 0], y[pol == 0])) == {(5, r) for r in range(12)}
-    assert set(zip(x[pol == 1], y[pol == 1])) == {(10, r) for r in range(12)}
+    assert set(zip(x[pol == 0], y[pol == 0], strict=True)) == {(5, r) for r in range(12)}
+    assert set(zip(x[pol == 1], y[pol == 1], strict=True)) == {(10, r) for r in range(12)}
     per_pixel = np.bincount(y * 12 + x, minlength=144).reshape(12, 12)
     levels = math.log(1.1 / 0.1) / 0.3
     assert set(per_pixel[:, [5, 10]].ravel()) <= {math.floor(levels), math.ceil(levels)}

@@ -32,15 +32,23 @@ import pytest
 import torch
 
 from msr import cli
-from msr.cli.train import config_from_args
-from msr.data import CorruptDataError, MissingDataError, build_datasets
 from msr.chapters import CHAPTERS, ChapterContext, IncompleteInputs
 from msr.chapters._runs import trained_model
-from msr.results import (CheckpointError, ResultError, ResultsStore, load_checkpoint, remove_stale_temps,
-                         save_checkpoint)
+from msr.cli.train import config_from_args
+from msr.data import CorruptDataError, MissingDataError, build_datasets
+from msr.results import CheckpointError, ResultError, ResultsStore, load_checkpoint, remove_stale_temps, save_checkpoint
 from msr.sweep import experiment_configs
-from msr.train import (RunClaimed, WeightsNotFound, build_model, claim_path, claim_run, load_trained, model_info,
-                       run_folder)
+from msr.train import (
+    RunClaimed,
+    WeightsNotFound,
+    build_model,
+    claim_path,
+    claim_run,
+    load_trained,
+    model_info,
+    run_folder,
+)
+
 from conftest import cli_killed_after_steps, nan_loss_at_step
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -387,7 +395,9 @@ def bad_weights(env: Env, kind: str):
     env.mp.chdir(path.parents[4])  # the chapters read ./runs
     store = ResultsStore(env.tmp / "results")
     ctx = ChapterContext("smoke", store=store)
-    count = lambda: {"rate": float(trained_model(ctx, cfg, "train").stem_conv.conv.weight.detach().abs().sum())}
+    def count():
+        return {"rate": float(trained_model(ctx, cfg, "train").stem_conv.conv.weight.detach().abs().sum())}
+
     with pytest.raises(IncompleteInputs, match=f"landscape not computed, nothing stored: .*{says}"):
         ctx.item("landscape", {"runs": [cfg.hash()]}, count)
     assert files_under(env.tmp / "results") == []
@@ -481,7 +491,7 @@ def concurrent_sweeps(env: Env):
     args = ["sweep", "two_phase", "--profile", "smoke", "--results", env.tmp / "results", "--runs", env.tmp / "runs"]
     logs = [env.tmp / f"sweep{i}.log" for i in range(2)]
     procs = [_popen(args, env.tmp, log) for log in logs]
-    for p, log in zip(procs, logs):
+    for p, log in zip(procs, logs, strict=True):
         assert p.wait(timeout=300) == 0, log.read_text()
     lines = [line for log in logs for line in log.read_text().splitlines() if line.startswith("[")]
     n = len(experiment_configs("two_phase", "smoke"))

@@ -40,7 +40,7 @@ def test_two_jobs_store_each_run_once_with_one_job_numbers(tmp_path):
 
     # the same runs one at a time, in this process: the same numbers
     store = ResultsStore(tmp_path / "seq")
-    for cfg, job in zip((a, b, child), (jobs[0], jobs[2], jobs[3])):
+    for cfg, job in zip((a, b, child), (jobs[0], jobs[2], jobs[3]), strict=True):
         r = train(cfg, profile="p", experiment="e", store=store, run_dir=tmp_path / "runs_seq")
         assert _metrics(r) == pytest.approx(_metrics(job.result), rel=1e-5, abs=1e-6)
 

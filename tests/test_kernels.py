@@ -15,9 +15,9 @@ import torch
 from msr import create_model
 from msr.bench.authors_baseline import authors_lif, to_authors_execution
 from msr.blocks import spike_fed_convs
-from msr.speed import prepare_model, set_compact_spikes, set_lif_backend
 from msr.kernels.spike_conv import SpikeConv2d
 from msr.neuron import LIF, lif, lif_reference, resolve_backend
+from msr.speed import prepare_model, set_compact_spikes, set_lif_backend
 
 ROOT = Path(__file__).resolve().parent.parent
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
@@ -133,7 +133,7 @@ def test_authors_execution_same_model():
     torch.testing.assert_close(la, lm, rtol=1e-5, atol=1e-5)
     lm.square().sum().backward()
     la.square().sum().backward()
-    for p, q in zip(m.parameters(), a.parameters()):
+    for p, q in zip(m.parameters(), a.parameters(), strict=True):
         torch.testing.assert_close(q.grad, p.grad, rtol=1e-4, atol=1e-5)
 
 
@@ -152,7 +152,7 @@ def test_prepare_model_same_result(channels_last):
     assert torch.equal(feats_f, feats_r)  # same spikes through the whole network
     fast(xin).sum().backward()
     ref(x).sum().backward()
-    for p, q in zip(ref.parameters(), fast.parameters()):
+    for p, q in zip(ref.parameters(), fast.parameters(), strict=True):
         torch.testing.assert_close(q.grad, p.grad, rtol=1e-3, atol=1e-4)
     with pytest.raises(ValueError, match="unknown LIF backend"):
         set_lif_backend(fast, "fast")
@@ -425,13 +425,13 @@ def test_compact_spikes_save_fewer_bytes_same_training_step():
     results = {}
     for mode in ("off", "int8", "bits"):
         m = prepare_model(copy.deepcopy(base), lif_backend="auto", compact_spikes=mode if mode != "off" else False)
-        loss, nbytes = saved_bytes(lambda: torch.nn.functional.cross_entropy(m(x), y))
+        loss, nbytes = saved_bytes(lambda m=m: torch.nn.functional.cross_entropy(m(x), y))
         loss.backward()
         results[mode] = (nbytes, loss, [p.grad for p in m.parameters()])
     assert results["bits"][0] < results["int8"][0] < results["off"][0]
     for mode in ("int8", "bits"):
         assert torch.equal(results[mode][1], results["off"][1])
-        for g, g0 in zip(results[mode][2], results["off"][2]):
+        for g, g0 in zip(results[mode][2], results["off"][2], strict=True):
             torch.testing.assert_close(g, g0, rtol=1e-5, atol=1e-6)
     set_compact_spikes(m, "off")
     assert {c.compact for c in spike_fed_convs(m)} == {"off"}

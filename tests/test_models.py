@@ -191,6 +191,13 @@ def test_bad_model_arguments(kwargs, match):
         create_model("cifar_resnet", depth=8, **kwargs)
 
 
+def test_stage_lists_of_different_lengths_are_refused():
+    from msr.models import SpikingResNet
+
+    with pytest.raises(ValueError, match="one entry per stage, got lengths 3, 2, 3"):
+        SpikingResNet(blocks_per_stage=[1, 1, 1], widths=[16, 32], strides=[1, 2, 2])
+
+
 def test_unknown_model_names_valid_ones():
     with pytest.raises(ValueError, match="cifar_resnet"):
         create_model("resnet50")

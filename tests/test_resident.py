@@ -9,13 +9,21 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import HAVE_FMNIST, needs_fmnist
 from msr.budget import BudgetExhausted, Deadline
 from msr.data import build_loaders
-from msr.resident import (augment_batch, batch_seed, build_resident_loaders, random_crop, random_hflip,
-                          random_rotation, resident_supported)
+from msr.resident import (
+    augment_batch,
+    batch_seed,
+    build_resident_loaders,
+    random_crop,
+    random_hflip,
+    random_rotation,
+    resident_supported,
+)
 from msr.results import ResultsStore, load_checkpoint
 from msr.train import TrainConfig, run_folder, train, use_resident_data
+
+from conftest import HAVE_FMNIST, needs_fmnist
 
 
 def _gen(seed=0):
@@ -96,7 +104,8 @@ def test_resident_batches_equal_the_dataloader_batches_without_augmentation():
             assert len(pairs) == len(ref_tr.sampler) // cfg.batch_size > 0
             for (xa, ya), (xb, yb) in pairs:
                 assert torch.equal(ya, yb) and torch.allclose(xa, xb, atol=1e-6), cfg.dataset
-        assert all(torch.equal(a[1], b[1]) and torch.allclose(a[0], b[0], atol=1e-6) for a, b in zip(ref_te, te))
+        assert all(torch.equal(a[1], b[1]) and torch.allclose(a[0], b[0], atol=1e-6)
+                   for a, b in zip(ref_te, te, strict=True))
 
 
 def test_auto_switch_is_off_on_cpu_and_on_for_supported_data_on_cuda():

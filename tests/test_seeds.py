@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 from msr import book, chapters
-from msr.chapters._runs import seed_summary, train_runs
 from msr.budget import planned_seeds, run_pending
+from msr.chapters._runs import seed_summary, train_runs
 from msr.profiles import PROFILES, VALUE_ORDER
 from msr.results import ResultsStore
 from msr.sweep import experiment_configs, run_sweep
@@ -26,7 +26,8 @@ def _runs(block: str, accs_by_depth: dict, planned: int = 3) -> list:
         for seed in range(planned):
             a = accs[seed] if seed < len(accs) else None
             cfg = SimpleNamespace(block=block, depth=d, seed=seed)
-            r = None if a is None else {"final": {"reported_acc": a}, "config": {"dataset": "fm"}, "hash": f"{block}{d}s{seed}"}
+            r = None if a is None else {"final": {"reported_acc": a}, "config": {"dataset": "fm"},
+                                        "hash": f"{block}{d}s{seed}"}
             out.append((cfg, r, None if r else "not computed"))
     return out
 
@@ -60,7 +61,7 @@ def test_depth_figure_draws_error_bars_and_seeds():
     ax = fig.axes[0]
     bars = [c for c in ax.containers if type(c).__name__ == "ErrorbarContainer"]
     assert len(bars) == 2
-    dots = [l for l in ax.lines if l.get_linestyle() == "None" and l.get_marker() == "."]
+    dots = [line for line in ax.lines if line.get_linestyle() == "None" and line.get_marker() == "."]
     assert len(dots) == 1 and len(dots[0].get_xdata()) == 6  # 3 seeds x 2 depths of plain; ms has one seed
 
 
@@ -103,10 +104,11 @@ def test_ms_keeps_improving_only_beyond_the_noise():
 def test_shortcuts_claim_counts_ties_within_the_noise():
     def t6(pairs):
         out = {}
-        for d, (a, b) in zip((32, 44, 56), pairs):
+        for d, (a, b) in zip((32, 44, 56), pairs, strict=True):
             out.update(seed_summary(
                 [(SimpleNamespace(dataset="fm", block=blk, depth=d, seed=s), {"final": {"reported_acc": x},
-                  "config": {"dataset": "fm"}}, None) for blk, xs in (("ms", a), ("sr_b", b)) for s, x in enumerate(xs)],
+                  "config": {"dataset": "fm"}}, None)
+                 for blk, xs in (("ms", a), ("sr_b", b)) for s, x in enumerate(xs)],
                 lambda c: (c.dataset, c.block, c.depth)))
         return out
     # SR-A below SR-B by mean at 2 of 3 depths, but within the spread: not clearly worse

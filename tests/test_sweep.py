@@ -39,7 +39,8 @@ def test_table2_and_table6_grids():
     c = t2[0]
     assert (c.dataset, c.T, c.batch_size, c.lr, c.schedule, c.weight_decay) == ("fashion_mnist", 6, 100, 0.1,
                                                                                  "multistep", 0.0)
-    assert c.milestones == (3, 5, 6) and c.epochs == 8 and c.subset == 20000  # [40, 60, 80] of 100 stretched to 8 epochs
+    # [40, 60, 80] of 100 epochs stretched to 8
+    assert c.milestones == (3, 5, 6) and c.epochs == 8 and c.subset == 20000
     t6 = experiment_configs("table6", "paper")
     assert {(c.dataset, c.depth, c.block) for c in t6} == {
         (ds, d, b) for ds in TABLE_VI for d in TABLE_VI[ds] for b in TABLE_VI[ds][d]}
@@ -161,13 +162,13 @@ def _sweep(tmp_path, *args):
 @pytest.mark.slow
 def test_sweep_table2_smoke_then_skips(tmp_path):
     # one seed of the 24 configs (several seeds: tests/test_seeds.py)
-    first = [l for l in _sweep(tmp_path, "table2", "--profile", "smoke", "--seeds", "0") if l.startswith("[")]
-    assert len(first) == 24 and all(": trained, acc" in l for l in first)
+    first = [line for line in _sweep(tmp_path, "table2", "--profile", "smoke", "--seeds", "0") if line.startswith("[")]
+    assert len(first) == 24 and all(": trained, acc" in line for line in first)
     files = list((tmp_path / "results" / "smoke" / "table2").glob("*.json"))
     assert len(files) == 24
     mtimes = {f: f.stat().st_mtime_ns for f in files}
-    second = [l for l in _sweep(tmp_path, "table2", "--profile", "smoke", "--seeds", "0") if l.startswith("[")]
-    assert len(second) == 24 and all("skipped (stored)" in l for l in second)
+    second = [line for line in _sweep(tmp_path, "table2", "--profile", "smoke", "--seeds", "0") if line.startswith("[")]
+    assert len(second) == 24 and all("skipped (stored)" in line for line in second)
     assert {f: f.stat().st_mtime_ns for f in files} == mtimes
 
 
@@ -180,9 +181,9 @@ def test_sweep_two_phase_smoke(tmp_path):
 
 def test_sweep_list_and_unknown(tmp_path):
     lines = _sweep(tmp_path, "table6", "--profile", "fmnist", "--list")
-    assert len(lines) == 36 and all("fashion_mnist" in l for l in lines)  # 12 configs x 3 seeds
+    assert len(lines) == 36 and all("fashion_mnist" in line for line in lines)  # 12 configs x 3 seeds
     lines = _sweep(tmp_path, "table6", "--profile", "fmnist", "--list", "--seeds", "4")
-    assert len(lines) == 12 and all("seed 4" in l for l in lines)
+    assert len(lines) == 12 and all("seed 4" in line for line in lines)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     p = subprocess.run([sys.executable, "-m", "msr.cli", "sweep", "table9"], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=120)

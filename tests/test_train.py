@@ -11,12 +11,22 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import HAVE_FMNIST, cli_killed_after_steps, nan_loss_at_step, needs_fmnist
 from msr.models import create_model
 from msr.recipes import get_recipe, scale_milestones
 from msr.results import CheckpointError, load_checkpoint
-from msr.train import (TrainConfig, TrainingDiverged, base_lr, evaluate, load_trained, lr_at, reported_epochs,
-                       run_folder, train)
+from msr.train import (
+    TrainConfig,
+    TrainingDiverged,
+    base_lr,
+    evaluate,
+    load_trained,
+    lr_at,
+    reported_epochs,
+    run_folder,
+    train,
+)
+
+from conftest import HAVE_FMNIST, cli_killed_after_steps, nan_loss_at_step, needs_fmnist
 
 ROOT = Path(__file__).resolve().parents[1]
 EPOCH_KEYS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "epoch_time", "images_per_s",
@@ -30,7 +40,7 @@ def _check_payload(r, cfg, epochs):
     assert r["epochs"]["epoch"] == list(range(1, epochs + 1))
     f = r["final"]
     assert f["reported_epochs"] == reported_epochs(cfg) and f["reported_epochs"]
-    accs = dict(zip(r["epochs"]["epoch"], r["epochs"]["test_acc"]))
+    accs = dict(zip(r["epochs"]["epoch"], r["epochs"]["test_acc"], strict=True))
     assert f["reported_acc"] == pytest.approx(sum(accs[e] for e in f["reported_epochs"]) / len(f["reported_epochs"]))
     assert f["best_acc"] == max(r["epochs"]["test_acc"]) and f["final_acc"] == r["epochs"]["test_acc"][-1]
     assert 0 < f["firing_rate"] < 1

@@ -30,6 +30,7 @@ from torch import nn
 from msr.analysis.firing import _as_inputs, _run, analysis_mode, record_spikes
 from msr.paper import ENERGY_PJ
 
+
 @dataclass
 class Energy:
     """One row of Table V; energies in millijoules per sample."""
@@ -75,7 +76,8 @@ def table_v_row(flops: float, T: int | None, rate: float, e_mac_pj: float = ENER
 
 def residual_conv_names(model: nn.Module) -> list[str]:
     """Names (``stages.s.b.conv1``/``conv2``) of the residual-path convs Table V counts."""
-    return [f"stages.{s}.{b}.{c}" for s, stage in enumerate(model.stages) for b in range(len(stage)) for c in ("conv1", "conv2")]
+    return [f"stages.{s}.{b}.{c}" for s, stage in enumerate(model.stages) for b in range(len(stage))
+            for c in ("conv1", "conv2")]
 
 
 def conv_macs(conv: nn.Conv2d, out: torch.Tensor) -> int:

@@ -81,7 +81,7 @@ class SpikeRecorder:
         :func:`record_spikes` calls it when its block ends."""
         if self._pending:
             names = list(self._pending)
-            for n, v in zip(names, torch.stack([self._pending[n] for n in names]).tolist()):
+            for n, v in zip(names, torch.stack([self._pending[n] for n in names]).tolist(), strict=True):
                 self.counts[n].spikes += v
             self._pending.clear()
 

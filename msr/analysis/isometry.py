@@ -31,6 +31,7 @@ from torch import nn
 
 from msr.analysis.firing import analysis_mode
 
+
 def _sphere(shape, g: torch.Generator, like: torch.Tensor) -> torch.Tensor:
     v = torch.randn(shape, generator=g, dtype=torch.float64)
     v = v * (math.sqrt(v.numel()) / v.norm())
@@ -106,7 +107,7 @@ def block_isometry(model: nn.Module, x: torch.Tensor, probes: int = 8, spread: b
     with analysis_mode(model, mode):
         inputs, _ = _block_inputs(model, x, T, grad=False)
         rows = []
-        for (name, s, b), block, inp in zip(_block_names(model), model.blocks, inputs):
+        for (name, s, b), block, inp in zip(_block_names(model), model.blocks, inputs, strict=True):
             r = jacobian_phi(block, inp, probes=probes, spread=spread, seed=seed + len(rows))
             rows.append({"block": name, "stage": s, "index": b, **r})
     return rows

@@ -87,7 +87,8 @@ def _model_kwargs(T):
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, batches, loss_fn: Callable = F.cross_entropy, T: int | None = None) -> tuple[float, float]:
+def evaluate(model: nn.Module, batches, loss_fn: Callable = F.cross_entropy,
+             T: int | None = None) -> tuple[float, float]:
     """Sample-weighted mean loss and accuracy of ``model`` (as it is) over ``(x, y)`` batches."""
     total_loss, correct, n = 0.0, 0, 0
     for x, y in batches:

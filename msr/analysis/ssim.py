@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from types import MappingProxyType
 from dataclasses import asdict, dataclass
+from types import MappingProxyType
 
 import numpy as np
 import torch

@@ -115,7 +115,7 @@ def state_change_fraction(model: nn.Module, batches, T: int | None = None, mode:
         for h in handles:
             h.remove()
     rows = []
-    for (name, s, b), blk, a in zip(names, blocks, acc):
+    for (name, s, b), blk, a in zip(names, blocks, acc, strict=True):
         v_th = blk.lif_out.v_th if hasattr(blk, "lif_out") else blk.lif2.v_th
         row = {"block": name, "stage": s, "index": b, "changed": None, "up": None, "down": None,
                "p_fire_in": None, "sigma_f": None, "eq8": None}

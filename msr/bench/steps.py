@@ -26,7 +26,7 @@ def saved_bytes(fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, int]:
         try:
             st = t.untyped_storage()
             seen[st.data_ptr()] = st.nbytes()
-        except Exception:
+        except Exception:  # noqa: BLE001 - a tensor without a storage of its own adds no bytes
             pass
         return t
 
@@ -156,7 +156,7 @@ def bench_train(device: torch.device, quick: bool, T: int = 6) -> list[dict]:
                 _fresh(device, row)
                 if strat.get("compile"):
                     torch._dynamo.reset()
-                model, opt, x, y, step = _build_step(cfg, strat, device, T)
+                model, _opt, x, y, step = _build_step(cfg, strat, device, T)
                 if strat.get("compile"):  # the first step compiles forward and backward
                     t0 = time.perf_counter()
                     step()
@@ -174,11 +174,10 @@ def bench_train(device: torch.device, quick: bool, T: int = 6) -> list[dict]:
                     if not strat.get("compile"):  # saved-tensor hooks would recompile the graph
                         row["saved_for_backward_MB"] = _saved_mb(model, x, y, device, strat["amp"])
                 row["status"] = "ok"
-            except Exception as err:
+            except Exception as err:  # noqa: BLE001 - a failing configuration is a row, not a crash
                 row["status"] = f"error: {type(err).__name__}: {err}"[:300]
             rows.append(row)
-            del_vars = None  # free the model before the next row
-            model = opt = x = y = step = del_vars
+            model = _opt = x = y = step = None  # free the model before the next row
             if device.type == "cuda":
                 torch.cuda.empty_cache()
     return rows
@@ -214,7 +213,7 @@ def bench_memory(device: torch.device, quick: bool, T: int = 6) -> list[dict]:
             row = _row(cfg, strat, T)
             try:
                 _fresh(device, row)
-                model, opt, x, y, step = _build_step(cfg, strat, device, T)
+                model, _opt, x, y, step = _build_step(cfg, strat, device, T)
                 mb = _saved_mb(model, x, y, device, strat["amp"])
                 row["saved_for_backward_MB"] = mb
                 row["saved_per_image_MB"] = mb / cfg["batch"]
@@ -225,10 +224,10 @@ def bench_memory(device: torch.device, quick: bool, T: int = 6) -> list[dict]:
                 if not quick:
                     row["median_ms"] = time_steps_ms(step, device, 1, 5 if cuda else 3)
                 row["status"] = "ok"
-            except Exception as err:
+            except Exception as err:  # noqa: BLE001 - a failing configuration is a row, not a crash
                 row["status"] = f"error: {type(err).__name__}: {err}"[:300]
             rows.append(row)
-            model = opt = x = y = step = None
+            model = _opt = x = y = step = None  # free the model before the next row
     off = {r["model"]: r for r in rows if r["compact"] == "off" and r["status"] == "ok"}
     for r in rows:
         if r["status"] == "ok" and r["model"] in off:
@@ -253,7 +252,7 @@ def bench_resnet104_memory(device: torch.device, batch: int = 64, T: int = 6) ->
         row["device_mem_MB"] = torch.cuda.get_device_properties(device).total_memory / 2**20
         row["status"] = "ok"
         del model, opt, x, y, step
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - out of memory is the answer, not a crash
         row["status"] = f"error: {type(err).__name__}: {err}"[:300]
     torch.cuda.empty_cache()
     return row

@@ -28,7 +28,7 @@ def environment(device: torch.device) -> dict:
         import triton
 
         info["triton"] = triton.__version__
-    except Exception:
+    except Exception:  # noqa: BLE001 - an installation that fails to import counts as absent
         info["triton"] = None
     info["spikingjelly"] = spikingjelly_version()
     return info
@@ -104,7 +104,7 @@ def run_bench(quick: bool = True, device: str | torch.device = "cpu", progress: 
         log("msr bench: bandwidth ...")
         try:
             result["lif_bandwidth"] = bench_lif_bandwidth(device, quick)
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - a failing section is stored as such, the others go on
             result["lif_bandwidth"] = {"status": f"error: {type(err).__name__}: {err}"[:300], "rows": []}
     log("msr bench: training steps ...")
     result["train"] = bench_train(device, quick)
@@ -138,6 +138,6 @@ def bench_table(result: dict):
     if "median_ms" in train:
         base = train[train["strategy"] == "authors"].set_index("model")["median_ms"]
         train["speedup_vs_authors"] = [base.get(m, float("nan")) / ms if ms else float("nan")
-                                       for m, ms in zip(train["model"], train["median_ms"])]
+                                       for m, ms in zip(train["model"], train["median_ms"], strict=True)]
     return {"lif": wide.reset_index(), "train": train, "memory": pd.DataFrame(result.get("memory", [])),
             "targets": pd.DataFrame(result["targets"])}

@@ -27,8 +27,22 @@ from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any, Callable
 
-from msr.chapters import (architectures, benchmarks, degradation, energy, firing, init, isometry, landscape,
-                          performance, report, shortcuts, summary, two_phase, unavailing)
+from msr.chapters import (
+    architectures,
+    benchmarks,
+    degradation,
+    energy,
+    firing,
+    init,
+    isometry,
+    landscape,
+    performance,
+    report,
+    shortcuts,
+    summary,
+    two_phase,
+    unavailing,
+)
 from msr.chapters._claims import CLAIM_KINDS, SPREAD_RULE
 from msr.results import IncompleteInputs, ResultsStore, default_root
 

@@ -19,7 +19,8 @@ def _payload() -> dict:
         rows.append({"label": label, "model": name, **{k: v for k, v in kw.items()}, **s})
     tables = {
         "table1": {str(d): stage_shapes(create_model("cifar_resnet", depth=d)) for d in (20, 56)},
-        "table9": {n: stage_shapes(create_model(n)) for n in ("imagenet_resnet18", "imagenet_resnet34", "imagenet_resnet104")},
+        "table9": {n: stage_shapes(create_model(n))
+                   for n in ("imagenet_resnet18", "imagenet_resnet34", "imagenet_resnet104")},
         "dvs": stage_shapes(create_model("dvs_resnet20")),
     }
     flows = {b: block_flow(b) for b in ("plain", "vanilla", "wolif", "ms", "sr_b", "sr_c")}

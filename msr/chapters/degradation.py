@@ -56,8 +56,8 @@ def _table2_claims(t2: dict) -> list[dict]:
         drop, noise = peak["acc"] - rows[deepest]["acc"], sd(peak) + sd(rows[deepest])
         ev = f"ours peaks at depth {pk[0]} ({pm(peak)} %)"
         if pk[0] != depth and depth in rows:
-            ev += f"; depth {depth} ({pm(rows[depth])} %) is {'below' if clearly_above(peak, rows[depth]) else 'within'} " \
-                  f"the seed spread of it"
+            where = "below" if clearly_above(peak, rows[depth]) else "within"
+            ev += f"; depth {depth} ({pm(rows[depth])} %) is {where} the seed spread of it"
         if deepest > pk[0]:
             ev += f"; drop to depth {deepest}: {drop:.2f} points, {'beyond' if drop > noise else 'inside'} " \
                   f"the seed spread ({noise:.2f})"

@@ -40,9 +40,9 @@ def _init_claims(a, b) -> list[dict]:
     text = "with standard BN initialisation (gamma2 = 1) MS-ResNet104's training loss does not decrease (Fig. 5b)"
     r = next((x for x in b if x["norm"] == "bn" and x["gamma2"] == 1.0 and x.get("curve")), None)
     if r and len(r["curve"]["loss"]) >= 2:
-        l = r["curve"]["loss"]
-        k = max(1, len(l) // 5)
-        first, last = float(np.mean(l[:k])), float(np.mean(l[-k:]))
+        loss = r["curve"]["loss"]
+        k = max(1, len(loss) // 5)
+        first, last = float(np.mean(loss[:k])), float(np.mean(loss[-k:]))
         out.append({"paper": text, "shown": last > 0.95 * first, "kind": "evidence",
                     "evidence": f"loss {first:.3f} over the first fifth of steps, {last:.3f} over the last; one seed"})
     else:

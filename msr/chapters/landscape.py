@@ -24,13 +24,17 @@ def compute(ctx: ChapterContext) -> dict:
 
 
 def _landscape_claim(res) -> dict:
-    text = "the vanilla network's loss landscape grows non-convex with depth; MS-ResNet's stays well-conditioned (Fig. 4)"
+    text = ("the vanilla network's loss landscape grows non-convex with depth; "
+            "MS-ResNet's stays well-conditioned (Fig. 4)")
     ls = (res or {}).get("landscapes") or {}
     v = sorted((int(k.split("-")[1]), d["nonconvexity"]) for k, d in ls.items() if k.startswith("vanilla"))
     m = sorted((int(k.split("-")[1]), d["nonconvexity"]) for k, d in ls.items() if k.startswith("ms"))
     if len(v) < 2 or len(m) < 2:
         return {"paper": text, "shown": None, "evidence": "not run", "kind": "evidence"}
     shown = v[-1][1] > v[0][1] and m[-1][1] <= v[-1][1]
-    fmt = lambda xs: ", ".join(f"{d}: {x:.2f}" for d, x in xs)
+
+    def fmt(xs):
+        return ", ".join(f"{d}: {x:.2f}" for d, x in xs)
+
     return {"paper": text, "shown": shown, "evidence": f"non-convex share of the grid, vanilla {fmt(v)}; MS {fmt(m)}",
             "kind": "evidence"}

@@ -90,7 +90,7 @@ def report_rows(profile: str, results: dict) -> list[Row]:
         rows.append(Row("Table III", f"{model}, ANN", acc, None, "%", note="ANN baseline, not in scope"))
     dvs_runs = bench_runs.get("dvs", [])
     dvs = next((b for b in dvs_runs if b["result"]), None)
-    for work, method, params, acc in paper.TABLE_IV:
+    for work, method, _params, acc in paper.TABLE_IV:
         ours = work == "paper"
         r = dvs["result"] if ours and dvs else None
         if not ours:
@@ -182,12 +182,13 @@ def _stage3_lif2_104(firing_result: dict | None) -> dict | None:
     5.2 % in MS-ResNet104) from a measured MS-ResNet104 of the firing chapter: the ImageNet
     model if measured, else the CIFAR-family one; None when neither is stored."""
     models = (firing_result or {}).get("models") or {}
-    found = [l for l in models if l.startswith("imagenet_resnet104")] + \
-            [l for l in models if l.startswith("cifar_resnet104")]
+    found = [m for m in models if m.startswith("imagenet_resnet104")] + \
+            [m for m in models if m.startswith("cifar_resnet104")]
     for label in found:
         stage = next((st for st in models[label].get("stages", []) if st["stage"] == 2 and "lif2" in st), None)
         if stage is not None:
             return {"rate": stage["lif2"], "lif1": stage.get("lif1"), "label": label,
-                    "dataset": models[label].get("dataset", ""), "provenance": models[label].get("provenance", firing_result.get("provenance")),
+                    "dataset": models[label].get("dataset", ""),
+                    "provenance": models[label].get("provenance", firing_result.get("provenance")),
                     "note": f"{label}; its first LIF: {stage['lif1']:.3f}" if "lif1" in stage else label}
     return None

@@ -31,5 +31,6 @@ def _shortcuts_claim(t6: dict) -> dict:
     worse = sum(clearly_above(b, a) for _, a, b in pairs)
     return {"paper": text, "shown": len(pairs) - worse > len(pairs) / 2, "kind": "evidence",
             "evidence": "; ".join(f"{d}: {pm(a)} vs {pm(b)}" for d, a, b in pairs)
-                        + f" (SR-A clearly better at {better}, within the seed spread at {len(pairs) - better - worse}, "
-                          f"clearly worse at {worse}); {seeds_note([x for _, a, b in pairs for x in (a, b)])}"}
+                        + f" (SR-A clearly better at {better}, within the seed spread at "
+                          f"{len(pairs) - better - worse}, clearly worse at {worse}); "
+                          f"{seeds_note([x for _, a, b in pairs for x in (a, b)])}"}

@@ -27,8 +27,9 @@ def _print_summary(result: dict) -> None:
             print(f"  {'':14s} {'':18s} compile {r['compile_s']:.1f} s")
     for r in result.get("memory", []):
         if r.get("status") == "ok":
+            peak = f", peak {r['peak_mem_MB']:.0f} MB" if "peak_mem_MB" in r else ""
             print(f"  {r['model']:14s} {r['strategy']:18s} saved for backward {r['saved_for_backward_MB']:8.1f} MB "
-                  f"({r['saved_vs_off']:.0%} of off)" + (f", peak {r['peak_mem_MB']:.0f} MB" if "peak_mem_MB" in r else ""))
+                  f"({r['saved_vs_off']:.0%} of off){peak}")
     for t in result["targets"]:
         v = "n/a" if t["value"] is None else f"{t['value']:.3g}"
         mark = {True: "MET", False: "not met", None: "not measured"}[t["met"]]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from msr.cli._options import add_device, add_profile, add_runs, device_of
 from msr.chapters import CHAPTER_ORDER
+from msr.cli._options import add_device, add_profile, add_runs, device_of
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -77,7 +77,7 @@ def _chapters(args: argparse.Namespace) -> int:
         try:
             out = run(name, params, seeds=seeds, jobs=args.jobs)
             status = "unavailable: " + out["unavailable"] if "unavailable" in out else "ok"
-        except Exception as err:  # one chapter failing does not stop the others
+        except Exception as err:  # noqa: BLE001 - one chapter failing does not stop the others
             status = f"FAILED: {type(err).__name__}: {err}"
             failed.append(name)
         print(f"[{name}] {status} ({time.perf_counter() - start:.1f} s)", flush=True)

@@ -105,7 +105,8 @@ def main(args: argparse.Namespace) -> int:
         return 3
     f = result["final"]
     how = "skipped: result already stored (use --force to retrain)" if result.get("skipped") else "trained"
-    print(f"{how}; reported acc {f['reported_acc']:.2f} % (mean of the last {min(5, len(result['epochs']['test_acc']))} "
+    last = min(5, len(result["epochs"]["test_acc"]))
+    print(f"{how}; reported acc {f['reported_acc']:.2f} % (mean of the last {last} "
           f"epochs), best {f['best_acc']:.2f} %, final {f['final_acc']:.2f} %  -> "
           f"{store.path(args.profile, args.experiment, cfg.hash_dict())}")
     return 0
