@@ -168,7 +168,8 @@ def dataset_of(profile: str, experiment: str | None = None) -> str:
             return val
         if isinstance(val, dict) and experiment in val:
             return str(val[experiment])
-    return {"smoke": "synthetic / tiny subset", "fmnist": "Fashion-MNIST", "paper": "paper's data sets"}.get(profile, "?")
+    names = {"smoke": "synthetic / tiny subset", "fmnist": "Fashion-MNIST", "paper": "paper's data sets"}
+    return names.get(profile, "?")
 
 
 def dataset_name(names: str) -> str:
@@ -308,7 +309,8 @@ def not_computed(name: str, profile: str, what: str = "this result") -> str:
     return (
         ":::{admonition} Not computed yet\n:class: warning\n"
         f"The results store holds no `{profile}` result for {what}. Compute it with\n\n"
-        f"`msr reproduce --profile {profile} --only {name}` (or `msr compute {name} --profile {profile} --device cuda`).\n"
+        f"`msr reproduce --profile {profile} --only {name}` "
+        f"(or `msr compute {name} --profile {profile} --device cuda`).\n"
         ":::\n"
     )
 
@@ -316,9 +318,10 @@ def not_computed(name: str, profile: str, what: str = "this result") -> str:
 def smoke_note(profile: str) -> str:
     if profile != "smoke":
         return ""
-    return (":::{admonition} Smoke profile: these numbers mean nothing\n:class: caution\nThe numbers and figures on this page come from the `smoke` "
-            "profile: tiny models, T = 2, a few steps on synthetic or tiny data. They prove that the "
-            "pipeline runs end to end and **mean nothing** about the paper's claims.\n:::\n")
+    return (":::{admonition} Smoke profile: these numbers mean nothing\n:class: caution\n"
+            "The numbers and figures on this page come from the `smoke` profile: tiny models, T = 2, "
+            "a few steps on synthetic or tiny data. They prove that the pipeline runs end to end and "
+            "**mean nothing** about the paper's claims.\n:::\n")
 
 
 def header(params: Params, chapter: str):
@@ -327,8 +330,9 @@ def header(params: Params, chapter: str):
     the warning that its numbers mean nothing."""
     mode = "rendered from the results store" if params.render_only else (
         "recomputed" if params.recompute else "computed where the store lacked a result")
-    text = (f"*Profile `{params.profile}` · data: {dataset_name(dataset_of(params.profile))} · {mode}. The hardware and "
-            f"commit of each result stand under its figure or table.*\n\n" + smoke_note(params.profile))
+    text = (f"*Profile `{params.profile}` · data: {dataset_name(dataset_of(params.profile))} · {mode}. "
+            "The hardware and commit of each result stand under its figure or table.*\n\n"
+            + smoke_note(params.profile))
     return md(text)
 
 
@@ -584,7 +588,7 @@ def draw_block_flows(flows: dict, order=("plain", "vanilla", "wolif", "ms", "sr_
     fig, axes = plt.subplots(nrow, ncol, figsize=(6.6, 5.6 * nrow), squeeze=False)
     for ax in axes.flat[len(order):]:
         ax.axis("off")
-    for ax, name in zip(axes.flat, order):
+    for ax, name in zip(axes.flat, order, strict=False):
         f = flows[name]
         steps = f["path"] + (["+"] if f["shortcut"] else []) + f["post"]
         n = len(steps) + 2
@@ -623,6 +627,7 @@ def draw_block_flows(flows: dict, order=("plain", "vanilla", "wolif", "ms", "sr_
 def models_frame(structure: dict):
     """Parameters and MACs of every model (ours, counted) beside the paper's (Table IV, V)."""
     import pandas as pd
+
     from msr import paper
 
     rows = []
@@ -662,6 +667,7 @@ def plot_eq8(eq8: dict):
     """P(state change) against sigma: closed form (lines), Monte-Carlo (dots), paper's point."""
     import matplotlib.pyplot as plt
     import pandas as pd
+
     from msr import paper
 
     df = pd.DataFrame(eq8["grid"])
@@ -751,7 +757,8 @@ def box(name: str, profile: str, what: str, needs: str | None = None):
     """The "not computed yet" box as a displayable; ``needs``: the chapter whose runs it reads."""
     text = not_computed(needs or name, profile, what)
     if needs:
-        text = text.replace(":::\n", f"(This chapter analyses the runs of chapter `{needs}`; then rerun `--only {name}`.)\n:::\n")
+        text = text.replace(":::\n", f"(This chapter analyses the runs of chapter `{needs}`; "
+                                      f"then rerun `--only {name}`.)\n:::\n")
     return md(text)
 
 
@@ -796,7 +803,7 @@ def _errorbars(ax, points: list[tuple], color, label=None, fmt="o-", **kw):
                 capsize=3, label=label, **kw)
     seeds = [(x, a) for x, r in pts if r.get("n", 1) > 1 for a in r.get("accs", ())]
     if seeds:
-        ax.plot(*zip(*seeds), ".", color=color, alpha=0.4, markersize=4)
+        ax.plot(*zip(*seeds, strict=True), ".", color=color, alpha=0.4, markersize=4)
 
 
 def accuracy_frame(table: dict, paper_table: dict, labels: dict, depths=None):
@@ -857,14 +864,15 @@ def _depth_panel(ax, series: dict, labels: dict, style: str, colours: dict | Non
         if pts and isinstance(pts[0][1], dict):
             _errorbars(ax, pts, colour, label, fmt=style, lw=1.8, ms=6)
         elif pts:
-            ax.plot(*zip(*sorted(pts)), style, color=colour, label=label, lw=1.8, ms=6)
+            ax.plot(*zip(*sorted(pts), strict=True), style, color=colour, label=label, lw=1.8, ms=6)
     ours = any(pts and isinstance(pts[0][1], dict) for pts in series.values())
     _log_depth_axis(ax, sorted({d for pts in series.values() for d, _ in pts}), legend_below=ours)
 
 
 def seeds_title(table: dict) -> str:
     """What a panel of ours draws: mean ± std over seeds when any point has several."""
-    return ": mean ± std over seeds, dots single seeds" if any((r or {}).get("n", 1) > 1 for r in table.values()) else ""
+    several = any((r or {}).get("n", 1) > 1 for r in table.values())
+    return ": mean ± std over seeds, dots single seeds" if several else ""
 
 
 def plot_depth(table: dict, paper_table: dict, labels: dict, title: str, ours_label: str = "ours",
@@ -882,7 +890,7 @@ def plot_depth(table: dict, paper_table: dict, labels: dict, title: str, ours_la
     paper_pts = {b: [(d, a) for d, a in v.items() if a is not None] for b, v in paper_table.items()}
     panels = ([(ours_label + seeds_title(table), ours, "o-")] if ours else []) + [(paper_label, paper_pts, "s--")]
     fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 3.9 * len(panels) + (0.8 if ours else 0)), squeeze=False)
-    for ax, (name, series, style) in zip(axes[:, 0], panels):
+    for ax, (name, series, style) in zip(axes[:, 0], panels, strict=False):
         _depth_panel(ax, series, labels, style)
         ax.set_title(name)
     fig.suptitle(title if ours else f"{title}: the paper's numbers only, no run of ours stored")
@@ -897,7 +905,7 @@ def plot_ssim(series: dict):
     from msr.analysis.ssim import plot_ssim_radar
 
     fig, axes = plt.subplots(2, 1, figsize=(6.2, 11.5), subplot_kw={"projection": "polar"})
-    for ax, depth in zip(axes, (44, 56)):
+    for ax, depth in zip(axes, (44, 56), strict=False):
         s = {f"{'vanilla' if k.startswith('vanilla') else 'MS'} ResNet-{depth}": v["ssim"]
              for k, v in series.items() if k.endswith(f"-{depth}")}
         if s:
@@ -926,7 +934,7 @@ def plot_isometry(rows: list[dict]):
 
     init = [r for r in rows if r["state"] == "init"]
     fig, axes = plt.subplots(3, 1, figsize=(6.4, 11))
-    for ax, block in zip(axes[:2], ("vanilla", "ms")):
+    for ax, block in zip(axes[:2], ("vanilla", "ms"), strict=False):
         for r in sorted((r for r in init if r["block"] == block), key=lambda r: r["depth"]):
             g = np.asarray(r["grad_norms"], dtype=float)
             ax.plot(np.linspace(0, 1, len(g)), np.where(g > 0, g, np.nan), label=f"depth {r['depth']}")
@@ -938,7 +946,7 @@ def plot_isometry(rows: list[dict]):
     for block in ("vanilla", "ms"):
         pts = sorted((r["depth"], float(np.mean(r["phi"]))) for r in init if r["block"] == block and r.get("phi"))
         if pts:
-            axes[2].plot(*zip(*pts), "o-", color=PALETTE[block], label=BLOCK_LABELS[block])
+            axes[2].plot(*zip(*pts, strict=True), "o-", color=PALETTE[block], label=BLOCK_LABELS[block])
     axes[2].axhline(1.0, color="k", lw=0.8, ls="--", label="isometry: φ = 1")
     axes[2].set_xscale("log")
     depths = sorted({r["depth"] for r in init})
@@ -958,6 +966,7 @@ def plot_isometry(rows: list[dict]):
 def benchmark_frames(R: dict, profile: str):
     """Table III and IV: the paper's rows (labelled paper or cited) and ours."""
     import pandas as pd
+
     from msr import paper
 
     def ours(exp, model):
@@ -1004,7 +1013,7 @@ def _cited_points() -> list[tuple[str, str, float, float]]:
     for method, work, _, ts, accs in paper.TABLE_III_OTHERS:
         t, a = [float(x) for x in ts.split(" / ")], [float(x) for x in accs.split(" / ")]
         t = t * len(a) if len(t) == 1 else t
-        pts += [(work, method, ti, ai) for ti, ai in zip(t, a)]
+        pts += [(work, method, ti, ai) for ti, ai in zip(t, a, strict=True)]
     return pts
 
 
@@ -1012,13 +1021,14 @@ def plot_benchmarks(R: dict, ours_label: str):
     """Top: ImageNet top-1 against timesteps T (Table III): the paper's MS-ResNets, the
     cited works and ours apart.  Bottom: CIFAR10-DVS top-1 (Table IV), ours apart."""
     import matplotlib.pyplot as plt
+
     from msr import paper
 
     fig, (ax, bx) = plt.subplots(2, 1, figsize=(6.4, 9.5), gridspec_kw={"height_ratios": [1.25, 1]})
     for method, marker in (("ANN conversion", "^"), ("direct training", "o")):
         pts = [(t, a) for w, m, t, a in _cited_points() if m == method]
-        ax.plot(*zip(*pts), marker, color="#8c8c8c", ms=7, ls="none", label=f"cited works: {method}")
-    for i, (w, m, t, a) in enumerate(_cited_points()):  # alternate above / below: close points stay legible
+        ax.plot(*zip(*pts, strict=True), marker, color="#8c8c8c", ms=7, ls="none", label=f"cited works: {method}")
+    for i, (w, _m, t, a) in enumerate(_cited_points()):  # alternate above / below: close points stay legible
         ax.annotate(w.split(" ")[0].rstrip(","), (t, a), xytext=(4, 3 if i % 2 else -12), textcoords="offset points",
                     fontsize=9, color="#555")
     pp = sorted((T, acc, model) for (model, T), acc in paper.TABLE_III.items())
@@ -1047,7 +1057,7 @@ def plot_benchmarks(R: dict, ours_label: str):
     bx.scatter([a for _, a, _ in works], ys, c=colours, s=[160 if p is None else 70 for _, _, p in works],
                marker="o", zorder=3)
     lo, hi = min(a for _, a, _ in works), max(a for _, a, _ in works)
-    for y, (name, a, _) in zip(ys, works):  # names beside the dots: the axes keep the figure's width
+    for y, (name, a, _) in zip(ys, works, strict=True):  # names beside the dots: the axes keep the figure's width
         right = a < (lo + hi) / 2
         bx.annotate(f"{name}: {a:.2f}" if right else f"{name}: {a:.2f}", (a, y), xytext=(9 if right else -9, 0),
                     textcoords="offset points", va="center", ha="left" if right else "right", fontsize=10)
@@ -1113,6 +1123,7 @@ def energy_frame(rows: list[dict]):
 def measured_energy_frame(measured: dict):
     """Energy from our measured firing rates: one row per quantity, one column per model."""
     import pandas as pd
+
     from msr import paper
 
     rows = {}
@@ -1211,13 +1222,14 @@ def plot_init(a: list[dict], b: list[dict]):
 
     fig, axes = plt.subplots(3, 1, figsize=(6.4, 13))
     df = pd.DataFrame([r for r in a if r.get("acc") is not None])
-    for ax, norm in zip(axes[:2], ("bn", "tdbn")):
+    for ax, norm in zip(axes[:2], ("bn", "tdbn"), strict=False):
         sub = df[df["norm"] == norm] if len(df) else df
         if len(sub):
             piv = sub.pivot_table(index="gamma1", columns="gamma2", values="acc")
             import seaborn as sns
 
-            sns.heatmap(piv, annot=True, fmt=".1f", cmap="viridis", ax=ax, cbar_kws={"label": "accuracy after epoch 1 (%)"})
+            sns.heatmap(piv, annot=True, fmt=".1f", cmap="viridis", ax=ax,
+                        cbar_kws={"label": "accuracy after epoch 1 (%)"})
             ax.grid(False)
             ax.set_xlabel("γ2 (second BN of the residual path)")
             ax.set_ylabel("γ1 (first BN)")
@@ -1242,6 +1254,7 @@ def plot_init(a: list[dict], b: list[dict]):
 def table6_frame(t6: dict, dataset: str):
     """Table VI for one of our data sets: per depth, ours and the paper's for SR-A/B/C (%)."""
     import pandas as pd
+
     from msr import paper
 
     pdata = "cifar100" if dataset == "cifar100" else "cifar10"
@@ -1262,6 +1275,7 @@ def plot_table6(t6: dict, datasets: list[str], ours_label: str):
     stored; mean ± std over seeds with each seed as a small dot), then the paper's CIFAR-10
     and CIFAR-100 panels (dashed)."""
     import matplotlib.pyplot as plt
+
     from msr import paper
 
     labels = {"ms": "SR-A (MS-ResNet)", "sr_b": "SR-B", "sr_c": "SR-C"}
@@ -1284,7 +1298,7 @@ def plot_table6(t6: dict, datasets: list[str], ours_label: str):
         panels.append((f"paper, {name}", s, "s--"))
     fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 3.5 * len(panels) + 0.8 * (len(panels) - 2)),
                              squeeze=False)
-    for ax, (name, s, style) in zip(axes[:, 0], panels):
+    for ax, (name, s, style) in zip(axes[:, 0], panels, strict=False):
         _depth_panel(ax, s, labels, style, colours)
         ax.set_title(name)
     ours = len(panels) > 2
@@ -1308,6 +1322,7 @@ PHASES = {"T1_pretrained": "trained at T = 1", "T1_weights_at_T6": "T = 1 weight
 def two_phase_frame(P: dict, model: str):
     """Appendix B: test accuracy (%) per phase, the paper's and ours."""
     import pandas as pd
+
     from msr import paper
 
     return pd.DataFrame([{"phase": PHASES.get(k, k), "paper (ImageNet, MS-ResNet104) (%)": v,
@@ -1319,6 +1334,7 @@ def plot_two_phase(P: dict, ours_label: str):
     """Appendix B: test accuracy per phase, the paper's (ImageNet, ResNet-104) and ours,
     one panel each (dots: the accuracy axis need not start at zero)."""
     import matplotlib.pyplot as plt
+
     from msr import paper
 
     keys = list(paper.TWO_PHASE)
@@ -1327,12 +1343,12 @@ def plot_two_phase(P: dict, ours_label: str):
     panels = ([(ours_label, ours, "#1f77b4")] if has else []) + [
         ("paper (ImageNet, MS-ResNet104)", [paper.TWO_PHASE[k] for k in keys], "#000000")]
     fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 2.6 * len(panels) + 0.9), squeeze=False)
-    for ax, (title, vals, colour) in zip(axes[:, 0], panels):
+    for ax, (title, vals, colour) in zip(axes[:, 0], panels, strict=False):
         ys = np.arange(len(keys))[::-1]
         ax.plot(vals, ys, "o", color=colour, ms=10)
         finite = [v for v in vals if not np.isnan(v)]
         span = max(max(finite) - min(finite), 1.0)
-        for y, v in zip(ys, vals):
+        for y, v in zip(ys, vals, strict=True):
             ax.annotate("not run" if np.isnan(v) else f"{v:.2f} %", (v if not np.isnan(v) else min(finite), y),
                         xytext=(10, 0), textcoords="offset points", va="center", fontsize=11)
         ax.set_yticks(ys)
@@ -1379,7 +1395,7 @@ def bench_frames(result: dict) -> dict:
     cols = {"model": "model", "strategy": "strategy", "batch": "batch", "T": "T", "median_ms": "ms per step",
             "images_per_s": "images/s", "speedup": "speed-up over the authors' (x)",
             "conv_share": "time in convolutions (%)", "peak_mem_MB": "peak memory (MB)"}
-    train["speedup"] = [base.get(m, np.nan) / ms for m, ms in zip(train["model"], train["median_ms"])]
+    train["speedup"] = [base.get(m, np.nan) / ms for m, ms in zip(train["model"], train["median_ms"], strict=True)]
     train["conv_share"] = 100 * train["conv_share"]
     train = train[[c for c in cols if c in train]].rename(columns=cols)
     return {"targets": targets, "lif": lif, "train": train}
@@ -1396,12 +1412,12 @@ def plot_bench(result: dict):
     train = pd.DataFrame([r for r in result["train"] if r.get("status") == "ok"])
     base = train[train["strategy"] == "authors"].set_index("model")["median_ms"]
     train = train[train["strategy"] != "authors"].copy()
-    train["speedup"] = [base.get(m, np.nan) / ms for m, ms in zip(train["model"], train["median_ms"])]
+    train["speedup"] = [base.get(m, np.nan) / ms for m, ms in zip(train["model"], train["median_ms"], strict=True)]
     lif = pd.DataFrame([r for r in result["lif"] if r.get("median_ms") is not None])
     T = 6 if (lif["T"] == 6).any() else int(lif["T"].max())
     lif = lif[lif["T"] == T]
     ref = lif[lif["backend"] == "msr-reference"].set_index("neurons")["median_ms"]
-    lif = lif.assign(speedup=[ref.get(n, np.nan) / ms for n, ms in zip(lif["neurons"], lif["median_ms"])])
+    lif = lif.assign(speedup=[ref.get(n, np.nan) / ms for n, ms in zip(lif["neurons"], lif["median_ms"], strict=True)])
     fig, (ax, bx) = plt.subplots(2, 1, figsize=(6.4, 8.6))
     for axis, df, group, hue, title in (
             (ax, train, "model", "strategy", "Training step: speed-up over the authors' execution"),

@@ -154,5 +154,5 @@ def date_of(prov: dict | None) -> str:
     return str((prov or {}).get("date_utc") or UNKNOWN)[:19]
 
 
-__all__ = ["COMMIT_ENV", "KEYS", "NOT_RECORDED", "commit_of", "cpu_model", "date_of", "git_commit", "git_dirty", "hardware_name",
-           "hardware_of", "hardware_slug", "provenance"]
+__all__ = ["COMMIT_ENV", "KEYS", "NOT_RECORDED", "commit_of", "cpu_model", "date_of", "git_commit", "git_dirty",
+           "hardware_name", "hardware_of", "hardware_slug", "provenance"]

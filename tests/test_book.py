@@ -121,7 +121,9 @@ def test_run_times_counts_stored_runs(tmp_path):
 
 
 def test_state_change_claim_compares_measured_with_eq8():
-    row = lambda changed: {"changed": changed, "eq8": 0.159}
+    def row(changed):
+        return {"changed": changed, "eq8": 0.159}
+
     claim = chapters.unavailing._state_change_claim
     near = claim({"rows": {"vanilla-20 init": [row(0.15), row(0.16), {"changed": None}]}})
     far = claim({"rows": {"vanilla-20 init": [row(0.05), row(0.06)]}})

@@ -89,7 +89,8 @@ CHECK_SCRIPT = """
     var toggles = art.querySelectorAll('details.above-input');
     var out = {
       imgs: Array.prototype.map.call(document.images, function (i) {
-        return {src: (i.getAttribute('src') || '').slice(0, 200), ok: i.complete && i.naturalWidth > 0, w: i.naturalWidth};
+        return {src: (i.getAttribute('src') || '').slice(0, 200),
+                ok: i.complete && i.naturalWidth > 0, w: i.naturalWidth};
       }),
       figures: art.querySelectorAll('img').length,
       mjx: document.querySelectorAll('mjx-container').length,
@@ -102,7 +103,9 @@ CHECK_SCRIPT = """
       text_has_params: art.innerText.indexOf('render_only =') >= 0,
       inputs: inputs.length,
       inputs_shown: Array.prototype.filter.call(inputs, shown).length,
-      inputs_folded: Array.prototype.filter.call(inputs, function (i) { return !!i.closest('details.above-input'); }).length,
+      inputs_folded: Array.prototype.filter.call(inputs, function (i) {
+        return !!i.closest('details.above-input');
+      }).length,
       toggles: toggles.length,
       provenance: texts(art.querySelectorAll('.msr-provenance')),
       figures_uncaptioned: Array.prototype.filter.call(art.querySelectorAll('figure.msr-figure'), function (f) {

@@ -62,9 +62,9 @@ def test_notebook_shape(name):
     assert set(reproduce.declared_parameters(nb)) >= set(PARAMETERS)
     assert "book.parameters(globals()" in code[1].source, f"{name}: second cell must validate the parameters"
     before = code[1].source.split("book.parameters(globals()")[0]
-    assert [l for l in before.splitlines() if l.strip()] == ["from msr import book", "params = "], \
+    assert [line for line in before.splitlines() if line.strip()] == ["from msr import book", "params = "], \
         f"{name}: nothing but msr.book may be imported before validation"
-    lines = sum(len([l for l in c.source.splitlines() if l.strip()]) for c in code)
+    lines = sum(len([line for line in c.source.splitlines() if line.strip()]) for c in code)
     assert lines < 100, f"{name}: {lines} lines of code; move logic into msr"
     for c in code:
         ast.parse(c.source)
