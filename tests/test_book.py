@@ -7,6 +7,7 @@ import re
 import pytest
 
 from msr import book, chapters, paper, per_run
+from msr.render import benchmarks, degradation, performance, shortcuts, two_phase
 from msr.structure import block_flow
 
 
@@ -181,11 +182,11 @@ def test_commit_head_is_never_shown_as_a_commit():
 
 
 def test_bench_commit_falls_back_to_the_commit_that_stored_the_result(monkeypatch):
-    monkeypatch.setattr(book, "committed_in", lambda path: "e8913b11c7" if "abc" in str(path) else None)
-    assert book.bench_commit({"hash": "abc", "provenance": {"git_commit": "HEAD"}}) == \
+    monkeypatch.setattr(performance, "committed_in", lambda path: "e8913b11c7" if "abc" in str(path) else None)
+    assert performance.bench_commit({"hash": "abc", "provenance": {"git_commit": "HEAD"}}) == \
         "code commit not recorded (result stored in commit e8913b11c7)"
-    assert book.bench_commit({"hash": "zzz", "provenance": {"git_commit": "HEAD"}}) == "code commit not recorded"
-    assert book.bench_commit({"provenance": {"git_commit": "0123456789abcdef"}}) == "commit 0123456789"
+    assert performance.bench_commit({"hash": "zzz", "provenance": {"git_commit": "HEAD"}}) == "code commit not recorded"
+    assert performance.bench_commit({"provenance": {"git_commit": "0123456789abcdef"}}) == "commit 0123456789"
 
 
 def test_claims_know_their_chapter_and_verdicts_count_evidence_only():
@@ -235,14 +236,14 @@ def test_figures_of_the_paper_alone_say_so():
     import matplotlib
 
     matplotlib.use("Agg")
-    fig = book.plot_depth({(b, d): None for b in paper.TABLE_II for d in paper.TABLE_II_DEPTHS}, paper.TABLE_II,
+    fig = degradation.plot_depth({(b, d): None for b in paper.TABLE_II for d in paper.TABLE_II_DEPTHS}, paper.TABLE_II,
                           paper.TABLE_II_LABELS, "Table II")
     assert len(fig.axes) == 1 and "paper's numbers only" in fig._suptitle.get_text()
     run = {("ms", 8): {"acc": 80.0}, ("ms", 14): {"acc": 85.0}}
-    assert len(book.plot_depth(run, paper.TABLE_II, paper.TABLE_II_LABELS, "Table II").axes) == 2
-    assert len(book.plot_table6({("fashion_mnist", "ms", 32): None}, ["fashion_mnist"], "ours").axes) == 2
-    assert "paper's numbers only" in book.plot_two_phase({}, "ours")._suptitle.get_text()
-    assert len(book.plot_benchmarks({"imagenet": [], "dvs": []}, "ours").axes) == 2
+    assert len(degradation.plot_depth(run, paper.TABLE_II, paper.TABLE_II_LABELS, "Table II").axes) == 2
+    assert len(shortcuts.plot_table6({("fashion_mnist", "ms", 32): None}, ["fashion_mnist"], "ours").axes) == 2
+    assert "paper's numbers only" in two_phase.plot_two_phase({}, "ours")._suptitle.get_text()
+    assert len(benchmarks.plot_benchmarks({"imagenet": [], "dvs": []}, "ours").axes) == 2
 
 
 def test_bench_figure_and_tables_from_a_stored_result():
@@ -255,10 +256,10 @@ def test_bench_figure_and_tables_from_a_stored_result():
     if not path.exists():
         pytest.skip("the committed CPU bench result is absent")
     result = json.loads(path.read_text())
-    fig = book.plot_bench(result)
+    fig = performance.plot_bench(result)
     bars = [len(ax.patches) for ax in fig.axes[:2]]
     assert bars[0] == sum(r["strategy"] != "authors" for r in result["train"] if r.get("status") == "ok")
-    t = book.bench_frames(result)
+    t = performance.bench_frames(result)
     assert "speed-up over the authors' (x)" in t["train"].columns and "met" in t["targets"].columns
     r20 = t["train"][(t["train"]["model"] == "MS-ResNet-20") & (t["train"]["strategy"] == "authors")]
     assert float(r20["speed-up over the authors' (x)"].iloc[0]) == 1.0
@@ -294,7 +295,7 @@ def test_table_iv_and_v_say_which_data_the_dvs_numbers_come_from():
 
 
 def test_table_iv_frame_and_event_figure_label_the_emulated_data(tmp_path, monkeypatch):
-    _, t4 = book.benchmark_frames(_dvs_bench({"acc": 88.5, "dataset": "fashion_mnist_dvs"}), "fmnist")
+    _, t4 = benchmarks.benchmark_frames(_dvs_bench({"acc": 88.5, "dataset": "fashion_mnist_dvs"}), "fmnist")
     t4 = t4.set_index("work")
     assert t4.loc["paper", "ours top-1 (%)"] == 88.5 and "Fashion-MNIST" in t4.loc["paper", "our data"]
     assert t4.loc["Fang et al.", "our data"] == ""
@@ -305,7 +306,7 @@ def test_table_iv_frame_and_event_figure_label_the_emulated_data(tmp_path, monke
     recorded = chapters.ChapterContext("paper", data_root=str(tmp_path))  # CIFAR10-DVS: recorded, not emulated
     assert chapters.benchmarks.dvs_examples(recorded) is None
     monkeypatch.setattr(book, "FIGURES", tmp_path / "figures")
-    book.save_figure(book.plot_event_frames(ex), "dvs_event_frames", "smoke", "footer")
+    book.save_figure(benchmarks.plot_event_frames(ex), "dvs_event_frames", "smoke", "footer")
     assert (tmp_path / "figures" / "smoke" / "dvs_event_frames.png").exists()
 
 

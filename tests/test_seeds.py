@@ -13,6 +13,7 @@ from msr import book, chapters
 from msr.budget import planned_seeds, run_pending
 from msr.chapters._runs import seed_summary, train_runs
 from msr.profiles import PROFILES, VALUE_ORDER
+from msr.render import degradation
 from msr.results import ResultsStore
 from msr.sweep import experiment_configs, run_sweep
 
@@ -50,14 +51,15 @@ def test_seed_summary_mean_std_and_a_missing_seed():
     assert book.acc_cell(t[("plain", 32)]) == "70.00 (1 of 3)"
     assert book.acc_cell({"acc": 70.0, "n": 1, "std": None, "planned": 1}) == "70.00 (1)"
     assert book.acc_cell(None) == "not run"
-    df = book.accuracy_frame(t, {"plain": {8: 81.0}}, {"plain": "PlainNet"}, depths=(8, 14, 20)).set_index("depth")
+    df = degradation.accuracy_frame(t, {"plain": {8: 81.0}}, {"plain": "PlainNet"},
+                                    depths=(8, 14, 20)).set_index("depth")
     assert df.loc[8, "PlainNet: ours"] == "82.00 ± 2.00 (3)" and df.loc[20, "PlainNet: ours"] == "not run"
     assert df.loc[8, "PlainNet: paper"] == 81.0
 
 
 def test_depth_figure_draws_error_bars_and_seeds():
     t = {**_t2("plain", {8: [80.0, 82.0, 84.0], 14: [90.0, 91.0, 92.0]}), **_t2("ms", {8: [85.0], 14: [86.0]}, 1)}
-    fig = book.plot_depth(t, {}, {"plain": "PlainNet", "ms": "MS"}, "t")
+    fig = degradation.plot_depth(t, {}, {"plain": "PlainNet", "ms": "MS"}, "t")
     ax = fig.axes[0]
     bars = [c for c in ax.containers if type(c).__name__ == "ErrorbarContainer"]
     assert len(bars) == 2

@@ -1,0 +1,109 @@
+"""Chapter 13, performance: the bench's speed-up figure and tables per machine.
+
+Render step of ``book/notebooks/performance.md``: :mod:`msr.chapters.performance` computes,
+this module draws (figures and tables from what its ``compute`` returned). The shared pieces
+(style, figure saving, tables, boxes, provenance lines) come from :mod:`msr.book`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from msr.book import Page, commit_of, committed_in, date_of, hardware_of, is_commit, md
+
+
+def bench_commit(result: dict) -> str:
+    """The commit of a bench result: its recorded hash, else the commit that stored the
+    result file (a run in a copy without git history records none)."""
+    p = result.get("provenance") or {}
+    if is_commit(p.get("git_commit")):
+        return f"commit {commit_of(p)}"
+    stored = committed_in(Path("results") / "bench" / "performance" / f"{result.get('hash')}.json") \
+        if result.get("hash") else None
+    return "code commit not recorded" + (f" (result stored in commit {stored})" if stored else "")
+
+
+def bench_footer(result: dict) -> str:
+    p = result["provenance"]
+    return (f"hardware {hardware_of(p)} · torch {p.get('torch')} · {bench_commit(result)} · "
+            f"{'quick' if result.get('quick') else 'full'} bench · {date_of(p)[:10]}")
+
+
+def bench_frames(result: dict) -> dict:
+    """The bench tables a reader uses: targets, LIF median ms per backend, training steps."""
+    import pandas as pd
+
+    targets = pd.DataFrame([{"target": t["target"], "measured": t["value"], "threshold": t["threshold"],
+                             "met": t["met"]} for t in result["targets"]])
+    lif = pd.DataFrame([r for r in result["lif"] if r.get("median_ms") is not None])
+    lif = lif.pivot_table(index=["neurons", "T"], columns="backend", values="median_ms")
+    lif.columns = [f"{c} (ms)" for c in lif.columns]
+    train = pd.DataFrame([r for r in result["train"] if r.get("status") == "ok"])
+    base = train[train["strategy"] == "authors"].set_index("model")["median_ms"]
+    cols = {"model": "model", "strategy": "strategy", "batch": "batch", "T": "T", "median_ms": "ms per step",
+            "images_per_s": "images/s", "speedup": "speed-up over the authors' (x)",
+            "conv_share": "time in convolutions (%)", "peak_mem_MB": "peak memory (MB)"}
+    train["speedup"] = [base.get(m, np.nan) / ms for m, ms in zip(train["model"], train["median_ms"], strict=True)]
+    train["conv_share"] = 100 * train["conv_share"]
+    train = train[[c for c in cols if c in train]].rename(columns=cols)
+    return {"targets": targets, "lif": lif, "train": train}
+
+
+def plot_bench(result: dict):
+    """Speed-up bars on one machine: training step over the authors' execution per model
+    and msr strategy (top); LIF forward + backward over the reference implementation per
+    backend at T = 6 (bottom)."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    device = hardware_of(result["provenance"])
+    train = pd.DataFrame([r for r in result["train"] if r.get("status") == "ok"])
+    base = train[train["strategy"] == "authors"].set_index("model")["median_ms"]
+    train = train[train["strategy"] != "authors"].copy()
+    train["speedup"] = [base.get(m, np.nan) / ms for m, ms in zip(train["model"], train["median_ms"], strict=True)]
+    lif = pd.DataFrame([r for r in result["lif"] if r.get("median_ms") is not None])
+    T = 6 if (lif["T"] == 6).any() else int(lif["T"].max())
+    lif = lif[lif["T"] == T]
+    ref = lif[lif["backend"] == "msr-reference"].set_index("neurons")["median_ms"]
+    lif = lif.assign(speedup=[ref.get(n, np.nan) / ms for n, ms in zip(lif["neurons"], lif["median_ms"], strict=True)])
+    fig, (ax, bx) = plt.subplots(2, 1, figsize=(6.4, 8.6))
+    for axis, df, group, hue, title in (
+            (ax, train, "model", "strategy", "Training step: speed-up over the authors' execution"),
+            (bx, lif, "neurons", "backend", f"LIF forward + backward, T = {T}: speed-up over msr-reference")):
+        groups = list(dict.fromkeys(df[group]))
+        hues = list(dict.fromkeys(df[hue]))
+        w = 0.8 / max(len(hues), 1)
+        for j, h in enumerate(hues):
+            vals = [df[(df[group] == g) & (df[hue] == h)]["speedup"].mean() for g in groups]
+            xs = np.arange(len(groups)) + (j - (len(hues) - 1) / 2) * w
+            bars = axis.bar(xs, vals, width=w, label=h)
+            axis.bar_label(bars, labels=[("" if np.isnan(v) else f"{v:.1f}") for v in vals], fontsize=8.5, padding=1)
+        axis.axhline(1.0, color="k", lw=0.8)
+        axis.set_xticks(np.arange(len(groups)))
+        axis.set_xticklabels([f"{g:,} neurons" if isinstance(g, (int, np.integer)) else str(g) for g in groups])
+        axis.set_ylabel("speed-up (x)")
+        axis.set_title(title, fontsize=12)
+        top = np.nanmax(df["speedup"].to_numpy(dtype=float)) if len(df) else 1.0
+        axis.set_ylim(0, 1.45 * max(top, 1.0))  # headroom: the legend sits above the bars
+        axis.legend(fontsize=9, ncol=3, loc="upper left")
+    fig.suptitle(device)
+    return fig
+
+
+def performance_section(result: dict, page: "Page", slug: str) -> None:
+    """One machine's bench results: heading, speed-up figure, then its tables."""
+    from IPython.display import display
+
+    p = result["provenance"]
+    footer = bench_footer(result)
+    t = bench_frames(result)
+    display(md(f"### {hardware_of(p)}\n"))
+    display(page.figure(plot_bench(result), f"bench_{slug}", footer))
+    display(page.table(t["train"], f"bench_{slug}_train", f"Training steps on {hardware_of(p)}", footer,
+                       digits={"images/s": 0, "peak memory (MB)": 0, "ms per step": 1,
+                               "speed-up over the authors' (x)": 2, "time in convolutions (%)": 0}))
+    display(page.table(t["lif"], f"bench_{slug}_lif",
+                       f"LIF forward + backward on {hardware_of(p)}: median time per call", footer, digits=3))
+    display(page.table(t["targets"], f"bench_{slug}_targets", f"Speed targets on {hardware_of(p)}: measured ratios",
+                       footer, digits=2))

@@ -1,0 +1,56 @@
+"""Chapter 11, two-phase training (Appendix B): accuracy per phase.
+
+Render step of ``book/notebooks/two_phase.md``: :mod:`msr.chapters.two_phase` computes, this
+module draws (figures and tables from what its ``compute`` returned). The shared pieces
+(style, figure saving, tables, boxes, provenance lines) come from :mod:`msr.book`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+#: Appendix B's phases in words.
+PHASES = {"T1_pretrained": "trained at T = 1", "T1_weights_at_T6": "T = 1 weights run at T = 6",
+          "finetuned_T6": "finetuned at T = 6"}
+
+
+def two_phase_frame(P: dict, model: str):
+    """Appendix B: test accuracy (%) per phase, the paper's and ours."""
+    import pandas as pd
+
+    from msr import paper
+
+    return pd.DataFrame([{"phase": PHASES.get(k, k), "paper (ImageNet, MS-ResNet104) (%)": v,
+                          f"ours ({model}) (%)": P[k]["acc"] if k in P else "not run"}
+                         for k, v in paper.TWO_PHASE.items()])
+
+
+def plot_two_phase(P: dict, ours_label: str):
+    """Appendix B: test accuracy per phase, the paper's (ImageNet, ResNet-104) and ours,
+    one panel each (dots: the accuracy axis need not start at zero)."""
+    import matplotlib.pyplot as plt
+
+    from msr import paper
+
+    keys = list(paper.TWO_PHASE)
+    ours = [P[k]["acc"] if k in P else np.nan for k in keys]
+    has = not all(np.isnan(ours))
+    panels = ([(ours_label, ours, "#1f77b4")] if has else []) + [
+        ("paper (ImageNet, MS-ResNet104)", [paper.TWO_PHASE[k] for k in keys], "#000000")]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 2.6 * len(panels) + 0.9), squeeze=False)
+    for ax, (title, vals, colour) in zip(axes[:, 0], panels, strict=False):
+        ys = np.arange(len(keys))[::-1]
+        ax.plot(vals, ys, "o", color=colour, ms=10)
+        finite = [v for v in vals if not np.isnan(v)]
+        span = max(max(finite) - min(finite), 1.0)
+        for y, v in zip(ys, vals, strict=True):
+            ax.annotate("not run" if np.isnan(v) else f"{v:.2f} %", (v if not np.isnan(v) else min(finite), y),
+                        xytext=(10, 0), textcoords="offset points", va="center", fontsize=11)
+        ax.set_yticks(ys)
+        ax.set_yticklabels([PHASES.get(k, k) for k in keys])
+        ax.set_ylim(-0.6, len(keys) - 0.4)
+        ax.set_xlim(min(finite) - 0.4 * span, max(finite) + 0.6 * span)
+        ax.set_xlabel("test accuracy (%)")
+        ax.set_title(title)
+    fig.suptitle("Two-phase training: accuracy per phase"
+                 + ("" if has else "\n(the paper's numbers only, no run of ours stored)"))
+    return fig

@@ -1,0 +1,54 @@
+"""Chapter 3, unavailing residuals: Eq. 7-8 against sigma, the measured state changes and the
+SSIM radar (Fig. 2b).
+
+Render step of ``book/notebooks/unavailing.md``: :mod:`msr.chapters.unavailing` computes,
+this module draws (figures and tables from what its ``compute`` returned). The shared pieces
+(style, figure saving, tables, boxes, provenance lines) come from :mod:`msr.book`.
+"""
+from __future__ import annotations
+
+
+def plot_eq8(eq8: dict):
+    """P(state change) against sigma: closed form (lines), Monte-Carlo (dots), paper's point."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from msr import paper
+
+    df = pd.DataFrame(eq8["grid"])
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for rate, g in df.groupby("rate"):
+        line, = ax.plot(g["sigma"], g["analytic"], label=f"Eq. 8, firing rate {rate:g}")
+        ax.plot(g["sigma"], g["monte_carlo"], "o", ms=4, color=line.get_color(), label=f"Monte-Carlo, rate {rate:g}")
+    ax.plot([paper.NEURON["v_th"]], [paper.EQ8_PROBABILITY], "k*", ms=13, label="paper: about 16 % at σ = V_th")
+    ax.set_xlabel("σ of the residual F (V_th = 0.5)")
+    ax.set_ylabel("P(block changes the firing state)")
+    ax.legend(fontsize=9.5, ncol=2, loc="lower right")
+    ax.set_title("Unavailing residuals (Eq. 7-8)")
+    return fig
+
+
+def plot_ssim(series: dict):
+    import matplotlib.pyplot as plt
+
+    from msr.analysis.ssim import plot_ssim_radar
+
+    fig, axes = plt.subplots(2, 1, figsize=(6.2, 11.5), subplot_kw={"projection": "polar"})
+    for ax, depth in zip(axes, (44, 56), strict=False):
+        s = {f"{'vanilla' if k.startswith('vanilla') else 'MS'} ResNet-{depth}": v["ssim"]
+             for k, v in series.items() if k.endswith(f"-{depth}")}
+        if s:
+            plot_ssim_radar(ax, s)
+        ax.set_title(f"depth {depth}: SSIM of consecutive blocks", fontsize=12.5, pad=18)
+    return fig
+
+
+def plot_state_change(rows_by_label: dict, eq8: float):
+    import matplotlib.pyplot as plt
+
+    from msr.analysis.unavailing import plot_state_changes
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    plot_state_changes(ax, rows_by_label, eq8=eq8)
+    ax.set_title("How often a vanilla block changes a neuron's firing state")
+    return fig
