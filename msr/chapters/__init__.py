@@ -5,7 +5,8 @@ trains or analyses through :mod:`msr.train`, :mod:`msr.sweep`, :mod:`msr.analysi
 stores everything in the results store (:class:`msr.results.ResultsStore`), keyed by the
 hash of the full configuration, so a second call with the same configuration only
 reads; beside it are the chapter's claim checks and payload helpers.  The notebooks
-render what ``compute`` returns; nothing here imports rendering code (:mod:`msr.book`).
+render what ``compute`` returns through :mod:`msr.render`; nothing here imports rendering code
+(:mod:`msr.render`, :mod:`msr.book`).
 
 * ``ctx.recompute``: ignore what the store holds and compute again;
 * ``ctx.render_only``: never train or analyse; an item the store lacks comes back as
