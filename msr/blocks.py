@@ -26,7 +26,7 @@ exactly 0, where the surrogate window |u - V_th| < a/2 is closed, so no gradient
 would ever reach the path (see :class:`SRBBlock`).  They start as standard TDBN.
 
 ``version`` numbers what a block type computes (its forward and its initialisation);
-it is part of every training result's hash (:meth:`msr.train.TrainConfig.hash_dict`),
+it is part of every training result's hash (:meth:`msr.config.TrainConfig.hash_dict`),
 so changing a block's definition makes stored results of that block recompute.
 Raise it whenever a block's forward or initialisation changes.
 """

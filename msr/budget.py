@@ -106,7 +106,7 @@ def checkpoint_bytes(cfg) -> int:
 
 
 def _weights_here(init_from: str, run_dir) -> bool:
-    from msr.train import resolve_init
+    from msr.runs import resolve_init
 
     try:
         resolve_init(init_from, run_dir)
@@ -155,8 +155,9 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
     from msr.data import MissingDataError
     from msr.profiles import get_profile
     from msr.results import ResultsStore, atomic_write_bytes, default_root
+    from msr.runs import run_folder
     from msr.sweep import EXPERIMENTS, SEED_EXTRAS, describe, experiment_configs, experiment_of
-    from msr.train import TrainingDiverged, run_folder, train
+    from msr.train import TrainingDiverged, train
 
     p = get_profile(profile)
     store = store or ResultsStore(default_root())

@@ -4,7 +4,7 @@ Small networks (the paper's CIFAR-size MS-ResNets at batch 100-128) leave most o
 idle between kernel launches; N processes training N different runs at once fill it.
 :func:`run_jobs` hands the runs of one experiment to N worker processes (``spawn``, so
 CUDA works in them).  Each worker calls :func:`msr.train.train`, which claims its run
-(:func:`msr.train.claim_run`: no two processes train the same run, also across
+(:func:`msr.runs.claim_run`: no two processes train the same run, also across
 commands) and writes its result atomically (:class:`msr.results.ResultsStore`), then
 analyses the model (:mod:`msr.per_run`) when asked.  A run that fails is reported as
 one line and the others go on; a run whose start weights come from another run of the
@@ -81,7 +81,7 @@ def _start_hash(cfg) -> str | None:
 def run_jobs(configs, *, profile: str, experiment: str, store_root: str | Path, run_dir: str | Path = "runs",
              jobs: int = 2, force: bool = False, analyse: bool = True, quiet: bool = False,
              on_done: Callable[[int, JobResult], None] | None = None) -> list[JobResult]:
-    """Train ``configs`` (``msr.train.TrainConfig``) of ``experiment`` with ``jobs`` worker
+    """Train ``configs`` (``msr.config.TrainConfig``) of ``experiment`` with ``jobs`` worker
     processes; returns one :class:`JobResult` per config, in the configs' order.
     ``on_done(index, job)`` is called in this process as each run ends."""
     check_jobs(jobs)

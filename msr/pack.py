@@ -104,9 +104,9 @@ def needed_checkpoints(profile: str, store, run_dir) -> list[tuple[str, Path, st
     files a pending run starts from, then those whose per-run analyses are missing."""
     from msr import per_run
     from msr.budget import DIVERGED
+    from msr.config import TrainConfig
     from msr.results import load_checkpoint
     from msr.sweep import EXPERIMENTS, experiment_configs
-    from msr.train import TrainConfig
 
     root = Path(run_dir) / profile
     interrupted, inits, analyses = [], [], []

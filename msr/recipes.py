@@ -1,6 +1,6 @@
 """Named training recipes: Table VIII (CIFAR, Table II and Table VI runs) and Table X
 (ImageNet, Appendix B), from the numbers in :mod:`msr.paper`.  Every field of a recipe
-is a :class:`msr.train.TrainConfig` field and can be overridden.
+is a :class:`msr.config.TrainConfig` field and can be overridden.
 
 ImageNet ResNet-18/34 has two: ``imagenet18_34`` (used by ``msr sweep imagenet``) is the
 recipe the authors ran, Table X with their corrected weight decay 1e-5 plus their
@@ -73,13 +73,13 @@ def scale_milestones(milestones, epochs_from: int, epochs_to: int) -> tuple[int,
 
 
 def make_config(recipe: str | None, profile, experiment: str | None = None, **overrides):
-    """The :class:`msr.train.TrainConfig` of ``recipe`` (None: the TrainConfig defaults)
+    """The :class:`msr.config.TrainConfig` of ``recipe`` (None: the TrainConfig defaults)
     under ``profile`` (a name or :class:`msr.profiles.Profile`), with ``overrides`` on top:
     recipe < profile defaults < the profile's settings of ``experiment`` < ``overrides``.
     A recipe's milestones stretch with the epochs (:func:`scale_milestones`) unless the
     milestones are overridden, so a 10-epoch Table II run steps at 4, 6 and 8."""
+    from msr.config import TrainConfig
     from msr.profiles import get_profile
-    from msr.train import TrainConfig
 
     r = get_recipe(recipe) if recipe else {}
     merged = {**r, **get_profile(profile).run_settings(experiment), **overrides}

@@ -30,11 +30,12 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+from msr.config import TrainConfig
 from msr.jobs import RunsFailed
 from msr.profiles import Profile, get_profile
 from msr.recipes import make_config
 from msr.results import ResultsStore, default_root
-from msr.train import TrainConfig, TrainingDiverged, train
+from msr.train import TrainingDiverged, train
 
 TABLE2_BLOCKS = ("plain", "vanilla", "wolif", "ms")
 TABLE2_DEPTHS = (8, 14, 20, 32, 44, 56)

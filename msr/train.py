@@ -9,11 +9,11 @@ exactly where it stopped.  Final weights: ``.../<hash>/model.pt`` (:func:`load_t
 With a ``deadline`` (:class:`msr.budget.Deadline`) the loop checks it after every step:
 once it has passed, the run saves its checkpoint and raises :class:`msr.budget.BudgetExhausted`.
 Before any work the results and runs folders must be writable directories, and the run
-is claimed (:func:`claim_run`): a second process on the same run waits for the first
+is claimed (:func:`msr.runs.claim_run`): a second process on the same run waits for the first
 and then skips it, instead of training it twice.
 
 Reported accuracy (``final.reported_acc``) = mean test accuracy over the epochs
-:func:`reported_epochs` picks, recorded as ``final.reported_epochs`` (1-based): the last
+:func:`msr.config.reported_epochs` picks, recorded as ``final.reported_epochs`` (1-based): the last
 ceil(5 % of the epochs), at least one, and only epochs at the final learning rate
 (MultiStepLR: epochs after the last milestone; cosine and constant: just the last 5 %).
 The paper reports "the average test accuracy of the last five epochs" (Appendix B-A) of
@@ -25,7 +25,6 @@ Multi-GPU: run under ``torchrun``; the model's BNs become synchronized BNs (Appe
 """
 from __future__ import annotations
 
-import fcntl
 import math
 import os
 import random
@@ -42,130 +41,21 @@ from torch import nn
 from msr import distributed
 from msr.analysis.firing import record_spikes
 from msr.budget import BudgetExhausted
-from msr.data import EMULATED_EVENTS, build_loaders, data_shape
+from msr.config import TrainConfig, base_lr, lr_at, reported_epochs
+from msr.data import build_loaders, data_shape
 from msr.models import create_model
 from msr.provenance import provenance
 from msr.results import (
     CheckpointError,
     ResultsStore,
     check_writable_dir,
-    config_hash,
     default_root,
     load_checkpoint,
-    pid_alive,
     remove_stale_temps,
     save_checkpoint,
 )
+from msr.runs import claim_run, resolve_init, run_folder
 from msr.speed import GraphedStep, prepare_model, to_memory_format, tune_cpu_allocator
-
-SCHEDULES = ("multistep", "cosine", "constant")
-#: Fields that change how a run executes but not its numbers: left out of the config hash.
-RUNTIME_FIELDS = ("device", "workers", "data_root", "lif_backend", "checkpoint_every", "deterministic",
-                  "recipe", "progress", "channels_last", "compile", "compact_spikes", "resident_data", "cuda_graph")
-#: Version of what a training result means (what the loop stores and how ``final`` is
-#: computed); part of every result's hash.  2: reported accuracy by :func:`reported_epochs`.
-RESULT_VERSION = 2
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines one training run (Tables VIII and X are presets: ``msr.recipes``)."""
-
-    model: str = "cifar_resnet"
-    depth: int | None = 20  # cifar_resnet only (6n + 2)
-    block: str = "ms"
-    dataset: str = "synthetic"
-    T: int = 6
-    test_T: int | None = None  # T at inference (ResNet-104: 5); None = T
-    epochs: int = 1
-    batch_size: int = 100  # global batch (split over processes)
-    lr: float = 0.1
-    lr_scale_batch: int | None = None  # Table X: lr is per this many images, scaled linearly
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    schedule: str = "multistep"
-    milestones: tuple[int, ...] = ()
-    lr_factor: float = 0.2
-    label_smoothing: float = 0.0
-    dropout: float | None = None  # None: the model's default
-    augment: tuple[str, ...] = ()
-    seed: int = 0
-    data_seed: int = 0  # synthetic data's patterns
-    subset: int | None = None
-    test_subset: int | None = None
-    subset_mode: str = "first"
-    input_size: tuple[int, ...] | None = None  # synthetic (C, H, W); imagenet crop
-    norm: str = "tdbn"
-    gamma1: float | None = None
-    gamma2: float | None = None
-    init_from: str | None = None  # weights to start from: a .pt path or "hash:<16 hex>" (two-phase, App. B)
-    max_steps_per_epoch: int | None = None
-    log_every: int = 10  # steps per point of the training-loss curve (Fig. 5b)
-    amp: bool = True  # bf16 autocast on CUDA
-    # runtime only (not hashed)
-    data_root: str = "data"
-    device: str = "auto"
-    lif_backend: str = "reference"
-    # speed switches (msr.speed); same spikes, numbers equal up to float rounding
-    channels_last: bool = False  # NHWC weights and activations
-    compile: bool = False  # torch.compile of the training forward (evaluation runs eager)
-    compact_spikes: bool = False  # spike-fed convs save their input as bits for the backward
-    # None = auto: on for CUDA where it applies, off on CPU (msr.resident; msr.speed.GraphedStep)
-    resident_data: bool | None = None  # whole data set on the device, augmentation in batch there
-    cuda_graph: bool | None = None  # training step replayed as a CUDA graph; ignored on CPU
-    workers: int = 0
-    checkpoint_every: int = 0  # steps; 0 = at epoch ends only
-    deterministic: bool = False
-    recipe: str | None = None
-    progress: bool = True
-
-    def __post_init__(self):
-        self.milestones = tuple(int(m) for m in self.milestones)
-        self.augment = tuple(self.augment)
-        if self.input_size is not None:
-            self.input_size = tuple(int(s) for s in self.input_size)
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
-        for name in ("epochs", "batch_size", "T", "log_every"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def hash_dict(self) -> dict:
-        """The fields that determine the result (the results store's key), plus the
-        ``definitions`` they are read with: the block type's ``version``
-        (:mod:`msr.blocks`), :data:`RESULT_VERSION` of the training loop and, for emulated
-        event data, the emulator's version and parameters (:mod:`msr.events`).  A changed
-        definition thus changes the key, and a stored result of the old definition is
-        not reused even when the config is unchanged."""
-        from msr.blocks import get_block
-
-        key = {k: v for k, v in asdict(self).items() if k not in RUNTIME_FIELDS}
-        key["definitions"] = {"block": get_block(self.block).version, "train": RESULT_VERSION}
-        if self.dataset in EMULATED_EVENTS:  # the emulator's version and parameters make the data
-            from msr.events import VERSION, SaccadeParams
-
-            key["definitions"]["events"] = {"version": VERSION, **asdict(SaccadeParams())}
-        return key
-
-    def hash(self) -> str:
-        return config_hash(self.hash_dict())
-
-    def replace(self, **kw) -> "TrainConfig":
-        return replace(self, **kw)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown TrainConfig field(s) {sorted(unknown)}; valid: {', '.join(sorted(names))}")
-        return cls(**d)
 
 
 class TrainingDiverged(RuntimeError):
@@ -175,10 +65,6 @@ class TrainingDiverged(RuntimeError):
 class WeightsNotFound(ValueError):
     """A finished run's ``model.pt`` is not on this machine (unreadable weights raise
     :class:`msr.results.CheckpointError` instead)."""
-
-
-class RunClaimed(RuntimeError):
-    """Another live process holds the claim on this run (:func:`claim_run` with ``wait=False``)."""
 
 
 # ----------------------------------------------------------------------------- pieces
@@ -207,39 +93,6 @@ def use_cuda_graph(cfg: TrainConfig, device: torch.device, world: int) -> bool:
     CPU the switch is ignored."""
     return device.type == "cuda" and cfg.cuda_graph is not False and world == 1 and not cfg.compile
 
-
-def base_lr(cfg: TrainConfig) -> float:
-    """Table X: the learning rate scales linearly with the batch (per ``lr_scale_batch``)."""
-    return cfg.lr * (cfg.batch_size / cfg.lr_scale_batch if cfg.lr_scale_batch else 1.0)
-
-
-def reported_epochs(cfg: TrainConfig) -> list[int]:
-    """The 1-based epochs whose mean test accuracy is the reported accuracy.
-
-    The last ceil(epochs / 20) epochs (5 %, at least one), keeping only those at the final
-    learning rate: for MultiStepLR the epochs from the last milestone reached within the
-    run on (0-based epoch index >= milestone, as :func:`lr_at` steps), for cosine and
-    constant schedules just the last 5 %.  100 epochs, milestones (40, 60, 80): 96-100
-    (the paper's "last five epochs", Appendix B-A); 8 epochs, milestones (3, 5, 6): 8.
-    """
-    n = cfg.epochs  # >= 1 (TrainConfig validates it)
-    first = n - max(1, -(-n // 20))  # 0-based index of the first averaged epoch
-    if cfg.schedule == "multistep":
-        reached = [m for m in cfg.milestones if m < n]
-        if reached:
-            first = max(first, max(reached))
-    return list(range(first + 1, n + 1))
-
-
-def lr_at(cfg: TrainConfig, epoch: int) -> float:
-    """Learning rate of epoch ``epoch``: MultiStepLR or CosineAnnealingLR (eta_min 0), stepped
-    per epoch as in Table VIII; closed form, so resuming needs no scheduler state."""
-    lr = base_lr(cfg)
-    if cfg.schedule == "multistep":
-        return lr * cfg.lr_factor ** sum(epoch >= m for m in cfg.milestones)
-    if cfg.schedule == "cosine":
-        return lr * 0.5 * (1.0 + math.cos(math.pi * epoch / max(cfg.epochs, 1)))
-    return lr
 
 
 def build_model(cfg: TrainConfig, info: dict) -> nn.Module:
@@ -326,90 +179,6 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
 
-
-def run_folder(run_dir: str | Path, profile: str, experiment: str, cfg: TrainConfig) -> Path:
-    return Path(run_dir) / profile / experiment / cfg.hash()
-
-
-def claim_path(folder: str | Path) -> Path:
-    """The claim (lock) file of run folder ``folder``: ``<hash>.lock`` beside it."""
-    folder = Path(folder)
-    return folder.parent / f"{folder.name}.lock"
-
-
-def _claim_holder(lock: Path) -> str:
-    try:
-        pid = int(lock.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return "another process"
-    return f"pid {pid}" + ("" if pid_alive(pid) else " (gone; the lock is being released)")
-
-
-def _say(message: str) -> None:
-    print(message, flush=True)
-
-
-@contextmanager
-def claim_run(folder: str | Path, *, wait: bool = True, log=_say):
-    """Hold the claim on run ``folder`` while the block runs; yields whether it had to wait.
-
-    The claim is ``<hash>.lock`` beside the folder, holding the owner's pid, locked
-    with ``flock``: the kernel drops the lock when its process ends (also on kill -9),
-    so a lock file left by a dead process is stale and the next claimant takes it.
-    Held by a live process: ``wait=True`` waits for it (one line through ``log``, a
-    callable taking a string; None: silent), ``wait=False`` raises :class:`RunClaimed`
-    at once.  The file is removed on release.
-    """
-    lock = claim_path(folder)
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    waited = False
-    while True:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = _claim_holder(lock)
-                if not wait:
-                    raise RunClaimed(f"run {Path(folder).name} is claimed by {holder} ({lock})") from None
-                if not waited and log is not None:
-                    log(f"run {Path(folder).name} is being trained by {holder} ({lock}); waiting for it")
-                waited = True
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            try:  # the previous holder may have removed the file while we waited: then claim the new one
-                if os.fstat(fd).st_ino == os.stat(lock).st_ino:
-                    break
-            except FileNotFoundError:
-                pass
-        except BaseException:
-            os.close(fd)
-            raise
-        os.close(fd)
-    try:
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        yield waited
-    finally:
-        try:
-            os.unlink(lock)
-        except FileNotFoundError:
-            pass
-        os.close(fd)
-
-
-def resolve_init(init_from: str, run_dir: str | Path) -> Path:
-    """``hash:<16 hex>`` -> that run's ``model.pt`` under ``run_dir``; else a file path."""
-    if init_from.startswith("hash:"):
-        h = init_from[5:]
-        found = sorted(Path(run_dir).glob(f"*/*/{h}/model.pt"))
-        if not found:
-            raise ValueError(f"init_from {init_from}: no finished run {h} under {run_dir}/*/*/ "
-                             f"(train the first phase first)")
-        return found[0]
-    path = Path(init_from)
-    if not path.exists():
-        raise ValueError(f"init_from: weights file {path} does not exist")
-    return path
 
 
 @contextmanager

@@ -37,17 +37,9 @@ from msr.chapters._runs import trained_model
 from msr.cli.train import config_from_args
 from msr.data import CorruptDataError, MissingDataError, build_datasets
 from msr.results import CheckpointError, ResultError, ResultsStore, load_checkpoint, remove_stale_temps, save_checkpoint
+from msr.runs import RunClaimed, claim_path, claim_run, run_folder
 from msr.sweep import experiment_configs
-from msr.train import (
-    RunClaimed,
-    WeightsNotFound,
-    build_model,
-    claim_path,
-    claim_run,
-    load_trained,
-    model_info,
-    run_folder,
-)
+from msr.train import WeightsNotFound, build_model, load_trained, model_info
 
 from conftest import cli_killed_after_steps, nan_loss_at_step
 

@@ -21,7 +21,8 @@ from msr.resident import (
     resident_supported,
 )
 from msr.results import ResultsStore, load_checkpoint
-from msr.train import TrainConfig, run_folder, train, use_resident_data
+from msr.runs import run_folder
+from msr.train import TrainConfig, train, use_resident_data
 
 from conftest import HAVE_FMNIST, needs_fmnist
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from msr.results import ResultsStore, load_checkpoint
-from msr.train import TrainConfig, run_folder, train, use_cuda_graph
+from msr.runs import run_folder
+from msr.train import TrainConfig, train, use_cuda_graph
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 

@@ -75,7 +75,7 @@ def test_ablation_is_table2_with_gamma2_zero(profile):
 def test_changed_definition_retrains_instead_of_reusing(tmp_path, monkeypatch):
     """A block's version and the training loop's result version are part of the key: bumping
     either makes the sweep train again although the config is unchanged."""
-    import msr.train
+    import msr.config
     from msr.blocks import MSBlock, SRBBlock
     from msr.train import TrainConfig
 
@@ -84,7 +84,7 @@ def test_changed_definition_retrains_instead_of_reusing(tmp_path, monkeypatch):
     (first,) = run_sweep("short", "smoke", store=store, run_dir=runs)
     (again,) = run_sweep("short", "smoke", store=store, run_dir=runs)
     assert not first["skipped"] and again["skipped"] and again["hash"] == first["hash"]
-    assert first["config"]["definitions"] == {"block": MSBlock.version, "train": msr.train.RESULT_VERSION}
+    assert first["config"]["definitions"] == {"block": MSBlock.version, "train": msr.config.RESULT_VERSION}
 
     ms_key = TrainConfig(block="ms").hash()
     monkeypatch.setattr(SRBBlock, "version", SRBBlock.version + 1)
@@ -96,7 +96,7 @@ def test_changed_definition_retrains_instead_of_reusing(tmp_path, monkeypatch):
     (block_bumped,) = run_sweep("short", "smoke", store=store, run_dir=runs)
     assert not block_bumped["skipped"] and block_bumped["hash"] != first["hash"]
 
-    monkeypatch.setattr(msr.train, "RESULT_VERSION", msr.train.RESULT_VERSION + 1)
+    monkeypatch.setattr(msr.config, "RESULT_VERSION", msr.config.RESULT_VERSION + 1)
     (train_bumped,) = run_sweep("short", "smoke", store=store, run_dir=runs)
     assert not train_bumped["skipped"] and train_bumped["hash"] not in (first["hash"], block_bumped["hash"])
     assert len(list(folder.glob("*.json"))) == 3  # the old results stay, unused

@@ -11,20 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from msr.config import TrainConfig, base_lr, lr_at, reported_epochs
 from msr.models import create_model
 from msr.recipes import get_recipe, scale_milestones
 from msr.results import CheckpointError, load_checkpoint
-from msr.train import (
-    TrainConfig,
-    TrainingDiverged,
-    base_lr,
-    evaluate,
-    load_trained,
-    lr_at,
-    reported_epochs,
-    run_folder,
-    train,
-)
+from msr.runs import run_folder
+from msr.train import TrainingDiverged, evaluate, load_trained, train
 
 from conftest import HAVE_FMNIST, cli_killed_after_steps, nan_loss_at_step, needs_fmnist
 
