@@ -27,7 +27,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from msr.provenance import commit_of, date_of, hardware_of
+from msr.provenance import commit_of, date_of, hardware_of, is_commit
 
 #: The parameters every chapter notebook takes (its first code cell, tagged ``parameters``).
 PARAMETERS: dict[str, Any] = {
@@ -139,11 +139,6 @@ def parameters(namespace: dict[str, Any], extra: Iterable[str] = ()) -> Params:
 
 # ---------------------------------------------------------------- provenance ----
 # hardware_of, commit_of, date_of: the readers of msr.provenance's schema (imported above).
-
-def is_commit(value: Any) -> bool:
-    """Whether ``value`` is a git commit hash (not ``HEAD``, ``unknown`` or empty)."""
-    return isinstance(value, str) and re.fullmatch(r"[0-9a-f]{7,40}", value) is not None
-
 
 def committed_in(path: str | os.PathLike) -> str | None:
     """The commit that first added ``path`` to the repository (None: not committed)."""
@@ -589,12 +584,6 @@ def page(params: Params, chapter: str) -> Page:
     return Page(params, chapter)
 
 
-def claims_md(claims: list[dict], profile: str) -> Any:
-    """The claims with our verdicts, as a table with each claim's kind (``profile``: kept
-    for callers; :func:`claims_table`)."""
-    return md(claims_table(claims, link=False))
-
-
 def claim_tally(claims: list[dict]) -> dict:
     """Counts for the report: ``shown`` / ``not shown`` / ``not run`` over the ``evidence``
     claims only, and how many claims of the other kinds (checks, not results) there are."""
@@ -625,7 +614,3 @@ def provs(*items) -> list:
             out += provs(*it)
     return out
 
-
-def claims_of(R: dict, profile: str):
-    """The claims a chapter's compute step checked, as Markdown."""
-    return claims_md(R.get("claims", []), profile)

@@ -55,6 +55,12 @@ def _git(root: Path, *args: str) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+def is_commit(value) -> bool:
+    """Whether ``value`` is a git commit hash, 7 to 40 hex digits (not ``HEAD``, ``unknown``
+    or empty)."""
+    return isinstance(value, str) and re.fullmatch(r"[0-9a-f]{7,40}", value) is not None
+
+
 def git_commit(root: str | Path = REPO) -> str:
     """The commit checked out in ``root`` (40 hex digits), else ``$MSR_GIT_COMMIT`` when it
     is 7 to 40 hex digits, else ``"unknown"``."""
@@ -62,7 +68,7 @@ def git_commit(root: str | Path = REPO) -> str:
     if re.fullmatch(r"[0-9a-f]{40}", commit):
         return commit
     named = os.environ.get(COMMIT_ENV, "").strip().lower()
-    return named if re.fullmatch(r"[0-9a-f]{7,40}", named) else UNKNOWN
+    return named if is_commit(named) else UNKNOWN
 
 
 def git_dirty(root: str | Path = REPO) -> bool | None:
@@ -144,7 +150,7 @@ def commit_of(prov: dict | None) -> str:
     """The record's commit, first 10 characters, ``+dirty`` when the code differed from it;
     ``"not recorded"`` when the record holds no commit hash (never ``HEAD`` or ``unknown``)."""
     c = (prov or {}).get("git_commit")
-    if not (isinstance(c, str) and re.fullmatch(r"[0-9a-f]{7,40}", c)):
+    if not is_commit(c):
         return NOT_RECORDED
     return c[:10] + ("+dirty" if prov.get("git_dirty") else "")
 
@@ -155,4 +161,4 @@ def date_of(prov: dict | None) -> str:
 
 
 __all__ = ["COMMIT_ENV", "KEYS", "NOT_RECORDED", "commit_of", "cpu_model", "date_of", "git_commit", "git_dirty",
-           "hardware_name", "hardware_of", "hardware_slug", "provenance"]
+           "hardware_name", "hardware_of", "is_commit", "hardware_slug", "provenance"]

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from msr.book import Page, commit_of, committed_in, date_of, hardware_of, is_commit, md
+from msr.book import Page, committed_in, md
+from msr.provenance import commit_of, date_of, hardware_of, is_commit
 
 
 def bench_commit(result: dict) -> str:
