@@ -4,8 +4,9 @@ GPU time comes in short commands on a fresh machine each time (see
 ``notes/gpu-runs.md``), so ``msr compute all --profile fmnist --budget 9m --pack-to OUT``
 
 1. trains, experiment by experiment in the profile's value order
-   (:attr:`msr.profiles.Profile.order`), every run the results store lacks, and analyses
-   each model as soon as it is trained (:mod:`msr.per_run`); names of the order that
+   (:attr:`msr.profiles.Profile.order`), every run the results store lacks, ``--jobs N``
+   runs at once (each in its own process), and analyses each model as soon as it is
+   trained, in the process that trained it (:mod:`msr.per_run`); names of the order that
    :mod:`msr.sweep` does not know are skipped with a note.  Where the order holds both
    ``table2`` and ``table2_seeds`` (:data:`msr.sweep.SEED_EXTRAS`), ``table2`` is its
    first seed only and ``table2_seeds`` the profile's other seeds, so seed 0 of every
@@ -17,21 +18,45 @@ GPU time comes in short commands on a fresh machine each time (see
 3. packs what must leave the machine (:mod:`msr.pack`): the new results and the
    checkpoints of interrupted runs, split into parts under 16 MiB.
 
+The checkpoints a stop can leave (of the runs training at once, and of interrupted runs
+waiting to resume) are kept within ``max_checkpoint``, the room the next command's
+carry has.  A run whose checkpoint alone is larger (MS-ResNet482: 59 MiB) cannot be
+interrupted without losing its work: it trains alone, and only where the budget leaves
+:data:`ESTIMATE_MARGIN` times its estimated time (:func:`estimate_seconds`: from a
+finished run of its experiment, scaled by parameters, or from its own earlier attempt,
+:data:`UNFINISHED`).  A run that fails for another reason is reported with its
+traceback and the others go on.
+
 The next command unpacks them (``msr unpack``) and continues where this one stopped.
 """
 from __future__ import annotations
 
+import json
 import re
 import time
+import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 #: a file in a run's folder that marks a run whose loss became NaN/inf (it travels with the pack)
 DIVERGED = "diverged.txt"
+#: a file in a run's folder holding how long a run whose checkpoint cannot travel trained
+#: before a budget stopped it, and how far it got (it travels with the pack): the next
+#: command starts it again only where its budget leaves the time the whole run needs
+UNFINISHED = "unfinished.json"
+#: a run whose checkpoint cannot travel starts when its estimated time, times this, fits the budget
+ESTIMATE_MARGIN = 1.25
 
 
 class BudgetExhausted(RuntimeError):
-    """The time budget ran out during a training run; its checkpoint was saved first."""
+    """The time budget ran out during a training run; its checkpoint was saved first.
+    ``elapsed_s``: the run's training time so far (all its segments); ``fraction``: the
+    part of its training steps done."""
+
+    def __init__(self, message: str, elapsed_s: float | None = None, fraction: float | None = None):
+        super().__init__(message)
+        self.elapsed_s, self.fraction = elapsed_s, fraction
 
 
 @dataclass
@@ -84,25 +109,47 @@ class Outcome:
     trained: list[str] = field(default_factory=list)  # "experiment/hash"
     analysed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # notes: unknown names, missing data
+    failed: list[str] = field(default_factory=list)  # "experiment/hash: Error: message" of runs that broke
     stopped: str | None = None  # why it stopped early; None: nothing pending was left
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per experiment
 
     def as_dict(self) -> dict:
-        return {"trained": self.trained, "analysed": self.analysed, "skipped": self.skipped,
+        return {"trained": self.trained, "analysed": self.analysed, "skipped": self.skipped, "failed": self.failed,
                 "stopped": self.stopped, "seconds": self.seconds}
 
 
-def checkpoint_bytes(cfg) -> int:
-    """About how large ``cfg``'s checkpoint is: fp32 weights, SGD momentum and buffers
-    (the model is built on the meta device: no memory, no time)."""
+def _sizes(cfg) -> tuple[int, int]:
+    """(parameters, buffer elements) of ``cfg``'s model, built on the meta device (no memory, no time)."""
     import torch
 
     from msr.train import build_model, model_info
 
     with torch.device("meta"):
         model = build_model(cfg, model_info(cfg))
-    params = sum(p.numel() for p in model.parameters())
-    return 4 * (2 * params + sum(b.numel() for b in model.buffers()))
+    return sum(p.numel() for p in model.parameters()), sum(b.numel() for b in model.buffers())
+
+
+def checkpoint_bytes(cfg) -> int:
+    """About how large ``cfg``'s checkpoint is: fp32 weights, SGD momentum and buffers."""
+    params, buffers = _sizes(cfg)
+    return 4 * (2 * params + buffers)
+
+
+def estimate_seconds(cfg, folder, stored: list[dict]) -> float | None:
+    """How long training ``cfg`` takes, roughly: from its own :data:`UNFINISHED` mark in
+    ``folder`` (time so far / part done), else from the ``stored`` results of the same
+    experiment: the largest one's wall time, scaled by parameter count (depth scales the
+    paper's networks' parameters and operations alike).  None without either."""
+    mark = Path(folder) / UNFINISHED
+    if mark.exists():
+        d = json.loads(mark.read_text())
+        if d.get("fraction"):
+            return d["elapsed_s"] / d["fraction"]
+    refs = [r for r in stored if r.get("wall_time_s") and r.get("params")]
+    if not refs:
+        return None
+    ref = max(refs, key=lambda r: r["params"])
+    return ref["wall_time_s"] * _sizes(cfg)[0] / ref["params"]
 
 
 def _weights_here(init_from: str, run_dir) -> bool:
@@ -141,107 +188,307 @@ def planned_seeds(name: str, names, profile) -> tuple[int, ...]:
     return seeds[:1] if extra is not None and extra in names else seeds
 
 
+@dataclass
+class Task:
+    """One run of the value order: train it (if the store lacks it) and analyse it."""
+
+    entry: str  # the value-order name (``table2_seeds``)
+    name: str  # the experiment, i.e. the store folder (``table2``)
+    cfg: object  # msr.config.TrainConfig
+    folder: object  # its run folder (msr.runs.run_folder)
+    tag: str  # how the log names it
+
+
+@dataclass
+class TaskDone:
+    """What :func:`run_task` did; ``kind``: the type name of the exception that ended it."""
+
+    trained: bool = False
+    acc: float | None = None
+    analysed: list[str] = field(default_factory=list)
+    out_of_time: bool = False
+    kind: str | None = None
+    error: str | None = None
+    seconds: float = 0.0
+    elapsed_s: float | None = None  # the budget stopped it: its training time so far
+    fraction: float | None = None  # ... and the part of its steps done
+
+
+def run_task(task: Task, profile: str, *, store, run_dir, deadline, train_it: bool, sizes: dict | None = None,
+             inputs=None, threads: int | None = None, log=print) -> TaskDone:
+    """Train ``task``'s run (``train_it``) and analyse the model (:mod:`msr.per_run`), in
+    this process or in a ``--jobs`` worker.  Every exception comes back in the
+    :class:`TaskDone`; one that is not the budget's, missing data or a divergence is
+    logged with its traceback, and the command goes on with the other runs."""
+    from msr import per_run
+    from msr.train import train
+
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    done, t0 = TaskDone(), time.perf_counter()
+    try:
+        if train_it:
+            r = train(task.cfg, profile=profile, experiment=task.name, store=store, run_dir=run_dir,
+                      deadline=deadline)
+            done.trained, done.acc = True, r["final"]["reported_acc"]
+        status = per_run.analyse(task.cfg, task.name, profile, store=store, run_dir=run_dir, force=train_it,
+                                 deadline=deadline, inputs=inputs, sizes=sizes, log=log)
+        done.analysed = [k for k, s in status.items() if s == "computed"]
+        done.out_of_time = "out of time" in status.values()
+    except Exception as err:  # noqa: BLE001 - reported by the scheduler; the other runs go on
+        done.kind, done.error = type(err).__name__, (str(err).splitlines() or [""])[0]
+        done.elapsed_s, done.fraction = getattr(err, "elapsed_s", None), getattr(err, "fraction", None)
+        if done.kind not in ("BudgetExhausted", "MissingDataError", "TrainingDiverged"):
+            log(f"{task.tag} failed:\n{traceback.format_exc()}")
+    done.seconds = time.perf_counter() - t0
+    return done
+
+
 def run_pending(names, profile, *, deadline: Deadline | None = None, store=None, run_dir="runs",
                 device: str | None = None, data_root: str | None = None, max_checkpoint: int | None = None,
-                log=print) -> Outcome:
+                jobs: int = 1, switches: dict | None = None, log=print) -> Outcome:
     """Train and analyse, in the order of ``names`` (``["all"]``: the profile's value
     order), every run the store lacks, and analyse stored runs whose analyses are
     missing while their weights are here; stop when ``deadline`` passes.
 
-    ``max_checkpoint`` (bytes): a run not started yet whose checkpoint would be larger is
-    skipped with a note, since, if the budget interrupted it, its checkpoint could not
-    travel to the next command."""
+    ``switches``: runtime fields of :class:`msr.config.TrainConfig` set on every run
+    (``cuda_graph``, ``resident_data``, ``lif_backend``, ...; not hashed).
+
+    ``jobs``: runs trained at once, each in its own process (:func:`run_task` in a
+    ``spawn`` pool; 1: in this process).  Runs start in value order; one that starts
+    from another run's weights (two-phase) waits for that run.  Once one run reports
+    the budget's end no run starts and the others stop at the deadline themselves,
+    each with its checkpoint.
+
+    ``max_checkpoint`` (bytes): the checkpoints that could be left when the budget ends
+    (of the runs training at once, and of interrupted runs waiting to resume) stay
+    within it, so that they can travel to the next command; a run not started yet whose
+    checkpoint alone is larger is skipped with a note."""
     from msr import per_run
-    from msr.data import MissingDataError
+    from msr.config import RUNTIME_FIELDS
+    from msr.jobs import check_jobs
     from msr.profiles import get_profile
-    from msr.results import ResultsStore, atomic_write_bytes, default_root
+    from msr.results import ResultsStore, default_root
     from msr.runs import run_folder
     from msr.sweep import EXPERIMENTS, SEED_EXTRAS, describe, experiment_configs, experiment_of
-    from msr.train import TrainingDiverged, train
 
+    check_jobs(jobs)
     p = get_profile(profile)
     store = store or ResultsStore(default_root())
     out = Outcome()
     runtime = {k: v for k, v in (("device", device), ("data_root", data_root)) if v is not None}
-    inputs = None
-
-    def left() -> str:
-        return "" if deadline is None else f"[{max(deadline.left(), 0):5.0f} s left] "
+    bad = sorted(set(switches or {}) - set(RUNTIME_FIELDS))
+    if bad:
+        raise ValueError(f"switches {', '.join(bad)} would change results; valid: {', '.join(RUNTIME_FIELDS)}")
+    runtime.update(switches or {})
+    if jobs > 1:
+        runtime["concurrent_runs"] = jobs  # recorded with each result: its images/s is a share of the machine
 
     order = experiment_names(names, p)
+    tasks: list[Task] = []
     for entry in order:
         if entry not in EXPERIMENTS and entry not in SEED_EXTRAS:
             out.skipped.append(f"{entry}: not an experiment msr.sweep knows")
             log(f"note: {entry!r} is in the value order but not an experiment msr.sweep knows; skipped")
             continue
-        start = time.perf_counter()
         name = experiment_of(entry)  # the store folder: table2_seeds are runs of table2
         seeds = planned_seeds(entry, order, p)
         for cfg in experiment_configs(entry, p, seeds) if seeds else []:
             cfg = cfg.replace(progress=False, **runtime)  # runtime fields only: hashes unchanged
-            if inputs is None:
-                inputs = per_run.Inputs(cfg.device)
-            tag = f"{name} {describe(cfg)} ({cfg.hash()})"
-            folder = run_folder(run_dir, p.name, name, cfg)
-            if (folder / DIVERGED).exists():
-                out.skipped.append(f"{name}/{cfg.hash()}: diverged earlier")
-                log(f"note: {tag} diverged in an earlier command ({folder / DIVERGED}); skipped")
-                continue
-            if store.get(p.name, name, cfg.hash_dict()) is None:
-                if deadline is not None and deadline.left() <= 0:
-                    out.stopped = f"time budget reached before {tag} started"
-                    break
-                started = (folder / "last.pt").exists()
-                if cfg.init_from and not started and not _weights_here(cfg.init_from, run_dir):
-                    out.skipped.append(f"{name}/{cfg.hash()}: its start weights are missing")
-                    log(f"note: {tag} starts from {cfg.init_from}, whose weights are not here; skipped")
-                    continue
-                if max_checkpoint is not None and not started and checkpoint_bytes(cfg) > max_checkpoint:
-                    out.skipped.append(f"{name}/{cfg.hash()}: checkpoint too large to travel")
-                    log(f"note: {tag}: its checkpoint ({checkpoint_bytes(cfg) / 2**20:.1f} MiB) is larger than "
-                        f"{max_checkpoint / 2**20:.1f} MiB and could not travel to the next command; skipped")
-                    continue
-                t0 = time.perf_counter()
-                try:
-                    r = train(cfg, profile=p.name, experiment=name, store=store, run_dir=run_dir, deadline=deadline)
-                except BudgetExhausted as err:
-                    out.stopped = str(err)
-                    break
-                except MissingDataError as err:
-                    out.skipped.append(f"{name}: data missing")
-                    log(f"note: {name}: {str(err).splitlines()[0]}; skipped")
-                    break
-                except TrainingDiverged as err:  # marked, so later commands do not spend time on it again
-                    mark = f"{err}\n".encode()
-                    atomic_write_bytes(folder / DIVERGED, lambda f, mark=mark: f.write(mark))
-                    out.skipped.append(f"{name}/{cfg.hash()}: diverged")
-                    log(f"{left()}{tag}: {err}")
-                    continue
-                out.trained.append(f"{name}/{cfg.hash()}")
-                log(f"{left()}{tag}: trained, acc {r['final']['reported_acc']:.2f} % "
-                    f"({time.perf_counter() - t0:.1f} s)")
-                force = True  # analyses of earlier weights of the same config would be stale
-            elif not per_run.pending(name, cfg, p.name, store):
-                continue
-            else:
-                force = False
-            status = per_run.analyse(cfg, name, p.name, store=store, run_dir=run_dir, force=force,
-                                     deadline=deadline, inputs=inputs, log=log)
-            done = [k for k, s in status.items() if s == "computed"]
-            if done:
-                out.analysed.append(f"{name}/{cfg.hash()}: {', '.join(done)}")
-            if "out of time" in status.values():
-                out.stopped = f"time budget reached during the analyses of {tag}"
+            tasks.append(Task(entry, name, cfg, run_folder(run_dir, p.name, name, cfg),
+                              f"{name} {describe(cfg)} ({cfg.hash()})"))
+
+    def left() -> str:
+        return "" if deadline is None else f"[{max(deadline.left(), 0):5.0f} s left] "
+
+    sizes = per_run.analysis_sizes(p.name)
+    ck_bytes: dict[str, int] = {}
+
+    def ck(task: Task) -> int:
+        return ck_bytes.setdefault(task.cfg.hash(), checkpoint_bytes(task.cfg))
+
+    def started(task: Task) -> bool:
+        return (Path(task.folder) / "last.pt").exists()
+
+    missing_data: set[str] = set()
+    waiting, running = list(tasks), {}  # running: key -> Task
+
+    def decide(task: Task, final: bool) -> str:
+        """``train``, ``analyse``, ``wait`` (not ``final``: for a run still training or for
+        room) or ``skip``; sets ``out.stopped`` when the deadline has passed."""
+        if task.name in missing_data:
+            return "skip"
+        if (Path(task.folder) / DIVERGED).exists():
+            out.skipped.append(f"{task.name}/{task.cfg.hash()}: diverged earlier")
+            log(f"note: {task.tag} diverged in an earlier command ({Path(task.folder) / DIVERGED}); skipped")
+            return "skip"
+        if store.get(p.name, task.name, task.cfg.hash_dict()) is not None:
+            return "analyse" if per_run.pending(task.name, task.cfg, p.name, store) else "skip"
+        if deadline is not None and deadline.left() <= 0:
+            out.stopped = out.stopped or f"time budget reached before {task.tag} started"
+            return "skip"
+        if started(task):
+            return "train"  # its checkpoint is here: it travelled, so it fits
+        init = task.cfg.init_from
+        if init:
+            dep = init[len("hash:"):] if init.startswith("hash:") else None
+            if not final and any(t.cfg.hash() == dep for t in [*running.values(), *waiting] if t is not task):
+                return "wait"  # its start weights come from a run of this command still to finish
+            if not _weights_here(init, run_dir):
+                out.skipped.append(f"{task.name}/{task.cfg.hash()}: its start weights are missing")
+                log(f"note: {task.tag} starts from {init}, whose weights are not here; skipped")
+                return "skip"
+        if max_checkpoint is not None:
+            if ck(task) > max_checkpoint:
+                return untravelled(task, final)
+            held = sum(ck(t) for t in running.values()) + sum(ck(t) for t in waiting if t is not task and started(t)
+                                                              and store.get(p.name, t.name, t.cfg.hash_dict()) is None)
+            if held + ck(task) > max_checkpoint:
+                if not final:
+                    return "wait"  # room comes when a run ends
+                out.skipped.append(f"{task.name}/{task.cfg.hash()}: checkpoint too large to travel with the "
+                                   "interrupted runs'")
+                log(f"note: {task.tag}: its checkpoint and those of the interrupted runs ({held / 2**20:.1f} MiB) "
+                    f"exceed {max_checkpoint / 2**20:.1f} MiB; skipped")
+                return "skip"
+        return "train"
+
+    def untravelled(task: Task, final: bool) -> str:
+        """A run whose checkpoint could not travel: ``alone`` (nothing else trains beside it)
+        where the budget leaves :data:`ESTIMATE_MARGIN` times its estimated time, ``block``
+        (nothing after it starts) while a run that gives the estimate trains, else ``skip``."""
+        mib = f"{ck(task) / 2**20:.1f} MiB"
+        if deadline is None:
+            return "alone"  # no budget: it is never interrupted
+        est = estimate_seconds(task.cfg, task.folder, store.list(p.name, task.name))
+        if est is None and not final and any(t.name == task.name for t in running.values()):
+            return "block"  # a run of its experiment will give the estimate
+        if est is not None and est * ESTIMATE_MARGIN < deadline.left():
+            if running and not final:
+                return "block"  # it trains alone: let the others finish first
+            log(f"{left()}{task.tag}: its checkpoint ({mib}) could not travel; training it alone, about "
+                f"{est:.0f} s")
+            return "alone"
+        why = ("its time cannot be estimated yet (no finished run of its experiment)" if est is None else
+               f"it needs about {est:.0f} s of training, {max(deadline.left(), 0):.0f} s are left")
+        out.skipped.append(f"{task.name}/{task.cfg.hash()}: checkpoint too large to travel; {why}")
+        log(f"note: {task.tag}: its checkpoint ({mib}) is larger than {max_checkpoint / 2**20:.1f} MiB and "
+            f"could not travel to the next command, and {why}; skipped")
+        return "skip"
+
+    def record(task: Task, train_it: bool, done: TaskDone) -> None:
+        from msr.results import atomic_write_bytes
+
+        out.seconds[task.entry] = out.seconds.get(task.entry, 0.0) + done.seconds
+        if done.kind == "BudgetExhausted":
+            out.stopped = f"{out.stopped}; {done.error}" if out.stopped else done.error
+            if max_checkpoint is not None and ck(task) > max_checkpoint and done.fraction:
+                mark = json.dumps({"elapsed_s": done.elapsed_s, "fraction": done.fraction}).encode()
+                atomic_write_bytes(Path(task.folder) / UNFINISHED, lambda f, mark=mark: f.write(mark))
+                log(f"note: {task.tag} was stopped {100 * done.fraction:.0f} % through after {done.elapsed_s:.0f} s "
+                    f"and its checkpoint cannot travel: a later command starts it again only with about "
+                    f"{done.elapsed_s / done.fraction * ESTIMATE_MARGIN:.0f} s of budget")
+        elif done.kind == "MissingDataError":
+            if task.name not in missing_data:
+                missing_data.add(task.name)
+                out.skipped.append(f"{task.name}: data missing")
+                log(f"note: {task.name}: {done.error}; skipped")
+        elif done.kind == "TrainingDiverged":  # marked, so later commands do not spend time on it again
+            mark = f"{done.error}\n".encode()
+            atomic_write_bytes(Path(task.folder) / DIVERGED, lambda f, mark=mark: f.write(mark))
+            out.skipped.append(f"{task.name}/{task.cfg.hash()}: diverged")
+            log(f"{left()}{task.tag}: {done.error}")
+        elif done.kind is not None:
+            out.failed.append(f"{task.name}/{task.cfg.hash()}: {done.kind}: {done.error}")
+            log(f"{left()}{task.tag}: FAILED: {done.kind}: {done.error}")
+        if done.trained:
+            out.trained.append(f"{task.name}/{task.cfg.hash()}")
+            log(f"{left()}{task.tag}: trained, acc {done.acc:.2f} % ({done.seconds:.1f} s)")
+        if done.analysed:
+            out.analysed.append(f"{task.name}/{task.cfg.hash()}: {', '.join(done.analysed)}")
+        if done.out_of_time and not out.stopped:
+            out.stopped = f"time budget reached during the analyses of {task.tag}"
+
+    if jobs == 1:
+        inputs = None
+        for task in tasks:
+            waiting.remove(task)
+            what = decide(task, final=True)
+            if out.stopped:
                 break
-        out.seconds[entry] = out.seconds.get(entry, 0.0) + time.perf_counter() - start
-        if out.stopped:
-            break
+            if what == "skip":
+                continue
+            if inputs is None:
+                inputs = per_run.Inputs(task.cfg.device)
+            train_it = what in ("train", "alone")
+            record(task, train_it, run_task(task, p.name, store=store, run_dir=run_dir, deadline=deadline,
+                                            train_it=train_it, sizes=sizes, inputs=inputs, log=log))
+            if out.stopped:
+                break
+    else:
+        _run_concurrently(jobs, out, waiting, running, decide, record, p.name, store, run_dir, deadline, sizes)
+    if out.failed:
+        log(f"{len(out.failed)} run(s) failed: " + "; ".join(out.failed))
     if out.stopped:
         log(f"stopped: {out.stopped}")
     else:
-        log("nothing pending is left in " + ", ".join(experiment_names(names, p)))
+        log("nothing pending is left in " + ", ".join(order))
     return out
 
 
-__all__ = ["BudgetExhausted", "Deadline", "Outcome", "checkpoint_bytes", "default_reserve", "experiment_names",
-           "parse_duration", "run_pending"]
+def _run_concurrently(jobs, out, waiting, running, decide, record, profile, store, run_dir, deadline, sizes) -> None:
+    """:func:`run_pending`'s scheduler for ``jobs`` > 1: up to ``jobs`` tasks in worker
+    processes, started in value order as ``decide`` allows; ``running`` maps each future
+    to its task while it runs; ``record`` takes each finished task.  No task starts once
+    ``out.stopped`` is set; the running ones finish (at the deadline, with checkpoints)."""
+    import multiprocessing as mp
+    import os
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+        modes, alone = {}, set()  # alone: futures of runs nothing else may train beside
+        while waiting or running:
+            for final in (False, True):  # final: nothing runs, so waiting brings no room and no start weights
+                for task in list(waiting):
+                    if len(running) >= jobs or out.stopped or alone:
+                        break
+                    what = decide(task, final)
+                    if what == "block":
+                        break  # nothing after it starts before it does
+                    if what == "wait" or (what == "alone" and running):
+                        continue
+                    waiting.remove(task)
+                    if what == "skip":
+                        continue
+                    try:
+                        fut = pool.submit(run_task, task, profile, store=store, run_dir=run_dir, deadline=deadline,
+                                          train_it=what in ("train", "alone"), sizes=sizes, threads=threads)
+                    except BrokenProcessPool as err:  # a worker was killed (e.g. out of memory): no new ones start
+                        out.stopped = out.stopped or f"a worker process died, no run starts after it ({err})"
+                        break
+                    running[fut], modes[fut] = task, what in ("train", "alone")
+                    if what == "alone":
+                        alone.add(fut)
+                if running:
+                    break
+            if out.stopped:
+                waiting.clear()
+            if not running:
+                continue
+            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in finished:
+                task, train_it = running.pop(fut), modes.pop(fut)
+                alone.discard(fut)
+                try:
+                    done = fut.result()
+                except Exception as err:  # noqa: BLE001 - a worker died (killed, out of memory): its run keeps its checkpoint
+                    done = TaskDone(kind=type(err).__name__, error=f"worker process died: {err}")
+                record(task, train_it, done)
+
+
+__all__ = ["BudgetExhausted", "Deadline", "Outcome", "Task", "TaskDone", "checkpoint_bytes", "default_reserve",
+           "experiment_names", "parse_duration", "run_pending", "run_task"]

@@ -18,7 +18,8 @@ from msr.results import config_hash
 SCHEDULES = ("multistep", "cosine", "constant")
 #: Fields that change how a run executes but not its numbers: left out of the config hash.
 RUNTIME_FIELDS = ("device", "workers", "data_root", "lif_backend", "checkpoint_every", "deterministic",
-                  "recipe", "progress", "channels_last", "compile", "compact_spikes", "resident_data", "cuda_graph")
+                  "recipe", "progress", "channels_last", "compile", "compact_spikes", "resident_data", "cuda_graph",
+                  "concurrent_runs")
 #: Version of what a training result means (what the loop stores and how ``final`` is
 #: computed); part of every result's hash.  2: reported accuracy by :func:`reported_epochs`.
 RESULT_VERSION = 2
@@ -71,6 +72,7 @@ class TrainConfig:
     # None = auto: on for CUDA where it applies, off on CPU (msr.resident; msr.speed.GraphedStep)
     resident_data: bool | None = None  # whole data set on the device, augmentation in batch there
     cuda_graph: bool | None = None  # training step replayed as a CUDA graph; ignored on CPU
+    concurrent_runs: int = 1  # runs sharing the machine with this one (--jobs): its images/s is a share
     workers: int = 0
     checkpoint_every: int = 0  # steps; 0 = at epoch ends only
     deterministic: bool = False
@@ -84,7 +86,7 @@ class TrainConfig:
             self.input_size = tuple(int(s) for s in self.input_size)
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
-        for name in ("epochs", "batch_size", "T", "log_every"):
+        for name in ("epochs", "batch_size", "T", "log_every", "concurrent_runs"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")

@@ -12,7 +12,9 @@ same list (``init_from="hash:..."``, two-phase training) starts once that run is
 Every run is seeded as it would be alone, so its numbers do not depend on N.
 
 On a CPU each worker gets ``cpu_count // N`` threads.  Budgeted commands (``msr compute
---budget``) train one run at a time: ``--jobs`` with ``--budget`` is refused.
+--budget --jobs N``) schedule their runs themselves across the whole value order
+(:func:`msr.budget.run_pending`).  A run trained beside others records
+``concurrent_runs``: its images/s is a share of the machine.
 """
 from __future__ import annotations
 

@@ -9,8 +9,9 @@ A GPU command may hand back at most 8 files, each under 16 MiB and 64 MiB togeth
 * ``checkpoints.tar`` (``checkpoints.tar.part00``, ``.part01``, ... when larger than one
   part): the checkpoints still needed: ``last.pt`` of every run that stopped before it
   finished, and ``model.pt`` of a finished run whose weights are still needed (the first
-  phase of two-phase training, or a run whose per-run analyses did not all run), and the
-  marker of a run that diverged (so that later commands skip it);
+  phase of two-phase training, or a run whose per-run analyses did not all run), the
+  marker of a run that diverged (so that later commands skip it) and that of a run whose
+  checkpoint is too large to travel (how long it trained before a budget stopped it);
 * ``manifest.json``: size and sha256 of every part and of every file inside, what was
   left out and why, and what the command did.
 
@@ -103,7 +104,7 @@ def needed_checkpoints(profile: str, store, run_dir) -> list[tuple[str, Path, st
     must travel, most valuable first: interrupted runs' ``last.pt``, then ``model.pt``
     files a pending run starts from, then those whose per-run analyses are missing."""
     from msr import per_run
-    from msr.budget import DIVERGED
+    from msr.budget import DIVERGED, UNFINISHED
     from msr.config import TrainConfig
     from msr.results import load_checkpoint
     from msr.sweep import EXPERIMENTS, experiment_configs
@@ -113,6 +114,11 @@ def needed_checkpoints(profile: str, store, run_dir) -> list[tuple[str, Path, st
     for mark in sorted(root.glob(f"*/*/{DIVERGED}")):  # a few bytes; the run's checkpoint stays behind
         interrupted.append((f"runs/{profile}/{mark.parent.parent.name}/{mark.parent.name}/{DIVERGED}", mark,
                             "marks a run that diverged: budgeted commands skip it"))
+    for mark in sorted(root.glob(f"*/*/{UNFINISHED}")):  # a few bytes, where the checkpoint cannot travel
+        exp, h = mark.parent.parent.name, mark.parent.name
+        if _stored(store, profile, exp, h) is None:
+            interrupted.append((f"runs/{profile}/{exp}/{h}/{UNFINISHED}", mark,
+                                "how long a run whose checkpoint cannot travel trained before a budget stopped it"))
     for ck in sorted(root.glob("*/*/last.pt")):
         exp, h = ck.parent.parent.name, ck.parent.name
         if _stored(store, profile, exp, h) is None and not (ck.parent / DIVERGED).exists():

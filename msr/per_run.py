@@ -169,10 +169,11 @@ def _get(kind: str) -> Analysis:
     raise ValueError(f"unknown per-run analysis {kind!r}; valid: {', '.join(KINDS)}")
 
 
-def item_config(kind: str, experiment: str, cfg, profile: str) -> dict:
-    """The results-store key of analysis ``kind`` of the run ``cfg`` of ``experiment``."""
+def item_config(kind: str, experiment: str, cfg, profile: str, sizes: dict | None = None) -> dict:
+    """The results-store key of analysis ``kind`` of the run ``cfg`` of ``experiment``
+    (``sizes``: :func:`analysis_sizes` of the profile unless given)."""
     a = _get(kind)
-    sizes = analysis_sizes(profile)
+    sizes = analysis_sizes(profile) if sizes is None else sizes
     return {"kind": f"{kind}_run", "experiment": experiment, "run": cfg.hash(), "inputs": INPUTS,
             **{k: sizes[k] for k in a.sizes}}
 
@@ -232,9 +233,11 @@ def analysis_batch(cfg, n: int, train_split: bool = False):
 # ------------------------------------------------------------------ running ----
 
 def analyse(cfg, experiment: str, profile: str, *, store, run_dir="runs", device=None, kinds=None,
-            force: bool = False, deadline=None, inputs: Inputs | None = None, log=print) -> dict[str, str]:
+            force: bool = False, deadline=None, inputs: Inputs | None = None, sizes: dict | None = None,
+            log=print) -> dict[str, str]:
     """Run the analyses of the finished run ``cfg`` (its weights in ``run_dir``) that the
-    store lacks (all of them with ``force``) and store each one; ``kinds`` restricts them.
+    store lacks (all of them with ``force``) and store each one; ``kinds`` restricts them;
+    ``sizes``: :func:`analysis_sizes` of the profile unless given.
 
     Starts no analysis once ``deadline.left() <= 0``.  An analysis that fails is
     reported and nothing of it is stored; the others still run.  Returns
@@ -245,7 +248,8 @@ def analyse(cfg, experiment: str, profile: str, *, store, run_dir="runs", device
 
     todo = [a for a in applicable(experiment, cfg) if kinds is None or a.kind in kinds]
     status = {}
-    keys = {a.kind: item_config(a.kind, experiment, cfg, profile) for a in todo}
+    sizes = analysis_sizes(profile) if sizes is None else sizes
+    keys = {a.kind: item_config(a.kind, experiment, cfg, profile, sizes) for a in todo}
     if not force:
         for a in todo:
             if store.get(profile, a.folder, keys[a.kind]) is not None:
@@ -262,7 +266,6 @@ def analyse(cfg, experiment: str, profile: str, *, store, run_dir="runs", device
         log(f"  analyses of run {cfg.hash()} not computed, nothing stored: {err}")
         return {**status, **{a.kind: f"failed: {err}" for a in todo}}
     inputs = inputs if inputs is not None and inputs.device == dev else Inputs(dev)
-    sizes = analysis_sizes(profile)
     for a in todo:
         if deadline is not None and deadline.left() <= 0:
             status[a.kind] = "out of time"

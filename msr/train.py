@@ -501,7 +501,9 @@ def _diverged(run: _Run, where: str):
 def _out_of_time(run: _Run, state: TrainState):
     raise BudgetExhausted(f"time budget reached: {run.experiment} run {run.cfg.hash()} stopped at epoch "
                           f"{state.epoch + 1}/{run.cfg.epochs}, step {state.step}; checkpoint saved to "
-                          f"{run.folder / 'last.pt'}")
+                          f"{run.folder / 'last.pt'}",
+                          elapsed_s=state.elapsed_s + time.perf_counter() - run.t_start,
+                          fraction=state.step / max(run.steps_per_epoch * run.cfg.epochs, 1))
 
 
 def _result(run: _Run, state: TrainState, profile: str, experiment: str) -> dict:
@@ -528,11 +530,12 @@ def _result(run: _Run, state: TrainState, profile: str, experiment: str) -> dict
         "final": final, "init_eval": state.init_eval, "data": run.info, "world_size": run.world, "seed": cfg.seed,
         "params": sum(p.numel() for p in run.model.parameters()), "wall_time_s": wall, "runtime": {
             "device": str(device), "lif_backend": cfg.lif_backend, "workers": cfg.workers,
-            "resident_data": run.resident},
+            "resident_data": run.resident, "concurrent_runs": cfg.concurrent_runs},
         "provenance": {**run.provenance, "wall_time_s": wall, "speed": {
             "lif_backend": cfg.lif_backend, "bf16_autocast": cfg.amp and device.type == "cuda",
             "channels_last": cfg.channels_last, "compile": cfg.compile, "compact_spikes": cfg.compact_spikes,
-            "resident_data": run.resident, "cuda_graph": run.graph_step is not None}},
+            "resident_data": run.resident, "cuda_graph": run.graph_step is not None,
+            "concurrent_runs": cfg.concurrent_runs}},
     }
 
 

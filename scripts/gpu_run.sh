@@ -1,38 +1,52 @@
 #!/usr/bin/env bash
-# One self-contained GPU command (notes/gpu-runs.md): check the machine, unpack the state the
-# previous command left, train and analyse what is pending in value order within a time budget,
-# pack what must come back into OUT (at most 8 files, each under 16 MiB).
+# One self-contained GPU command (notes/gpu-runs.md): check the machine and the fast training
+# paths, unpack the state the previous command left, train and analyse what is pending in value
+# order within a time budget (several runs at once), pack what must come back into OUT (at most
+# 8 files, each under 16 MiB).
 #
-# Usage, from the repository root:   bash scripts/gpu_run.sh [OUT]
-# Settings (environment):  OUT (default gpu_out)  PROFILE (fmnist)  NAMES (all)  BUDGET (9m)
-#   RESERVE (msr's default)  DEVICE (cuda)  STATE (.gpustate: the carried pack)  DATA (.devdata:
-#   the carried Fashion-MNIST .gz files)  RUNS (runs)  PYTHON (python3)  CARRY_LIMIT_MIB (64)
+# Usage, from the repository root:   MSR_GIT_COMMIT=$(git rev-parse HEAD) bash scripts/gpu_run.sh [OUT]
+# Settings (environment):  OUT (default gpu_out)  PROFILE (fmnist)  NAMES (all)  JOBS (2: runs at once)
+#   LIMIT (590: the command's wall-clock limit, s)  BUDGET (default: what LIMIT leaves after the checks,
+#   less 60 s for packing)  RESERVE (msr's default)  DEVICE (cuda)  STATE (.gpustate: the carried pack)
+#   DATA (.devdata: the carried Fashion-MNIST .gz files)  RUNS (runs)  PYTHON (python3)
+#   CARRY_LIMIT_MIB (64)  SELFCHECK (1: run the gpu-marked tests of the fast paths, or reuse the
+#   verdict the carried log holds for the same commit, GPU and torch; 0: skip)
 set -u -o pipefail
 export PYTHONUNBUFFERED=1 MSR_OFFLINE=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 OUT=${1:-${OUT:-gpu_out}}
-PROFILE=${PROFILE:-fmnist}; NAMES=${NAMES:-all}; BUDGET=${BUDGET:-9m}; DEVICE=${DEVICE:-cuda}
+PROFILE=${PROFILE:-fmnist}; NAMES=${NAMES:-all}; JOBS=${JOBS:-2}; LIMIT=${LIMIT:-590}; DEVICE=${DEVICE:-cuda}
 STATE=${STATE:-.gpustate}; DATA=${DATA:-.devdata}; RUNS=${RUNS:-runs}; PY=${PYTHON:-python3}
-CARRY_LIMIT_MIB=${CARRY_LIMIT_MIB:-64}
+CARRY_LIMIT_MIB=${CARRY_LIMIT_MIB:-64}; SELFCHECK=${SELFCHECK:-1}
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/gpu_run.log") 2>&1
 START=$(date +%s)
-echo "== gpu_run $(date -u +%Y-%m-%dT%H:%M:%SZ): profile $PROFILE, names $NAMES, budget $BUDGET, device $DEVICE"
+echo "== gpu_run $(date -u +%Y-%m-%dT%H:%M:%SZ): profile $PROFILE, names $NAMES, jobs $JOBS, limit $LIMIT s," \
+     "device $DEVICE"
 
 echo "== environment"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader \
   || echo "nvidia-smi: not available"
-$PY - "$DEVICE" <<'EOF' || exit 3
+ENV_LINE=$($PY - "$DEVICE" <<'EOF'
 import sys, torch
-print("python", sys.version.split()[0], "| torch", torch.__version__, "| cuda", torch.version.cuda,
-      "| gpu", torch.cuda.get_device_name() if torch.cuda.is_available() else "none")
+from msr.provenance import git_commit
+gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
+print(f"commit={git_commit()} gpu={gpu} torch={torch.__version__}")
+print("python", sys.version.split()[0], "| torch", torch.__version__, "| cuda", torch.version.cuda, "| gpu", gpu,
+      file=sys.stderr)
 try:
     import triton
-    print("triton", triton.__version__)
+    print("triton", triton.__version__, file=sys.stderr)
 except ImportError:
-    print("triton: not installed (the LIF kernels fall back to the reference implementation)")
+    print("triton: not installed (the LIF kernels fall back to the reference implementation)", file=sys.stderr)
 if sys.argv[1].startswith("cuda") and not torch.cuda.is_available():
     sys.exit("DEVICE=%s but torch sees no CUDA device; stopping before anything runs" % sys.argv[1])
 EOF
+) || exit 3
+echo "$ENV_LINE"
+case "$ENV_LINE" in
+  commit=unknown*) echo "the code's commit is unknown (no git history here): run with MSR_GIT_COMMIT=<hash>," \
+                        "so that every result says which code produced it; stopping"; exit 5;;
+esac
 
 echo "== data"
 if ls "$DATA"/train-images-idx3-ubyte.gz >/dev/null 2>&1; then
@@ -40,6 +54,37 @@ if ls "$DATA"/train-images-idx3-ubyte.gz >/dev/null 2>&1; then
   ls -l "$DATA"/*.gz | awk '{print "  " $5 " bytes  " $9}'
 else
   echo "no Fashion-MNIST .gz in $DATA/ (the fmnist profile needs it: carry $DATA)"
+fi
+
+echo "== self-check of the fast paths"
+# CUDA-graph steps, resident data and the Triton LIF are checked against the plain paths by their
+# gpu-marked tests; a path that fails (or does not finish) is switched off for this command, so that
+# no number of a broken path is stored.  The verdict is logged and reused by the next command that
+# carries this log (in STATE) for the same commit, GPU and torch.
+SWITCHES=""
+PREVIOUS=$(grep -hF "self-check verdict [$ENV_LINE]:" "$STATE/gpu_run.log" 2>/dev/null | tail -1)
+if [ "$SELFCHECK" != 1 ]; then
+  echo "skipped (SELFCHECK=$SELFCHECK)"
+elif [ -n "$PREVIOUS" ]; then
+  SWITCHES=$(printf '%s' "$PREVIOUS" | sed 's/.*\]: *//; s/^none$//')
+  echo "reusing the verdict of the previous command: ${SWITCHES:-none}"
+  echo "self-check verdict [$ENV_LINE]: ${SWITCHES:-none}"
+else
+  check() {  # check FALLBACK TEST_FILE SECONDS: the file's gpu tests; FALLBACK joins SWITCHES when they fail
+    local log=/tmp/msr_selfcheck.log
+    timeout -k 5 "$3" $PY -m pytest -q -x -m gpu -p no:cacheprovider "$2" >"$log" 2>&1
+    local rc=$?
+    tail -n "$([ $rc -eq 0 ] && echo 2 || echo 40)" "$log" | sed 's/^/  /'
+    if [ $rc -ne 0 ]; then
+      echo "WARNING: $2 failed (exit status $rc): this command runs with $1"
+      SWITCHES="$SWITCHES $1"
+    fi
+  }
+  check --no-cuda-graph tests/test_speed.py 120
+  check --no-resident-data tests/test_resident.py 90
+  check "--lif-backend reference" tests/test_kernels.py 150
+  SWITCHES=${SWITCHES# }
+  echo "self-check verdict [$ENV_LINE]: ${SWITCHES:-none}"
 fi
 
 echo "== unpack"
@@ -50,12 +95,20 @@ else
 fi
 
 echo "== compute"
-# room for a checkpoint in the next command: the carry limit less the data travelling with it
+# room for checkpoints in the next command: the carry limit less the data travelling with it
 DATA_MIB=$(du -sm "$DATA" 2>/dev/null | cut -f1); DATA_MIB=${DATA_MIB:-0}
 MAX_CK=$(( CARRY_LIMIT_MIB - DATA_MIB - 2 ))
+if [ -z "${BUDGET:-}" ]; then  # what the command's limit leaves, less time to pack and hand back
+  BUDGET=$(( LIMIT - ($(date +%s) - START) - 60 ))
+  [ "$BUDGET" -lt 30 ] && BUDGET=30
+  BUDGET=${BUDGET}s
+fi
 HARD=$(( $($PY -c "from msr.budget import parse_duration; print(int(parse_duration('$BUDGET')))") + 30 ))
+echo "budget $BUDGET, at most $MAX_CK MiB of checkpoints, switches: ${SWITCHES:-none}"
+# shellcheck disable=SC2086  # NAMES and SWITCHES are lists of words
 timeout -k 10 "$HARD" $PY -m msr.cli compute $NAMES --profile "$PROFILE" --device "$DEVICE" --budget "$BUDGET" \
-  ${RESERVE:+--reserve "$RESERVE"} --runs "$RUNS" --max-checkpoint "${MAX_CK}MiB" --pack-to "$OUT"
+  --jobs "$JOBS" ${RESERVE:+--reserve "$RESERVE"} --runs "$RUNS" --max-checkpoint "${MAX_CK}MiB" \
+  $SWITCHES --pack-to "$OUT"
 RC=$?
 echo "msr compute exit status $RC"
 

@@ -113,12 +113,15 @@ def test_run_times_counts_stored_runs(tmp_path):
     store = ResultsStore(tmp_path)
     for i, speeds in enumerate(([100.0, 300.0], [50.0])):
         store.put("smoke", "table2", {"i": i}, {"epochs": {"images_per_s": speeds}, "wall_time_s": 60.0 * (i + 1),
-                                                 "provenance": {"hardware": "CPU X"}})
+                                                 "provenance": {"hardware": "CPU X"},
+                                                 "runtime": {"concurrent_runs": 2 * i + 1}})
     store.put("smoke", "isometry", {"k": 1}, {"rows": [], "wall_time_s": 30.0, "provenance": {"hardware": "CPU X"}})
     rows = {r["experiment"]: r for r in chapters.performance.run_times(store, "smoke")}
     assert rows["table2"]["results"] == 2 and rows["table2"]["wall time (min)"] == 3.0
     assert rows["table2"]["training images/s (median)"] == 125.0  # median of the run means 200 and 50
+    assert rows["table2"]["runs at once"] == 3  # the second run shared the machine with two others
     assert rows["isometry"]["training images/s (median)"] is None and rows["isometry"]["hardware"] == "CPU X"
+    assert rows["isometry"]["runs at once"] is None  # no training run
 
 
 def test_state_change_claim_compares_measured_with_eq8():

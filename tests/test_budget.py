@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from msr import chapters, per_run
+from msr import budget, chapters, per_run
 from msr import pack as packing
-from msr.budget import BudgetExhausted, Deadline, experiment_names, parse_duration, run_pending
+from msr.budget import BudgetExhausted, Deadline, checkpoint_bytes, experiment_names, parse_duration, run_pending
 from msr.profiles import PROFILES
 from msr.results import ResultsStore, load_checkpoint
+from msr.sweep import describe, experiment_configs
 from msr.train import train
 
 from conftest import nan_loss_at_step
@@ -190,6 +191,117 @@ def test_interrupted_sweep_resumed_from_the_pack_matches_an_uninterrupted_one(re
     assert _metrics(fresh / "results") == _metrics(ref_results)
 
 
+def _interrupted(runs: Path) -> set[str]:
+    return {ck.parent.name for ck in runs.rglob("last.pt")}
+
+
+def test_two_jobs_interrupted_and_resumed_from_the_pack_match_an_uninterrupted_sweep(reference, small, tmp_path):
+    """``--jobs 2``: each worker's run stops at its third step (every worker gets its own
+    copy of the deadline); the first two runs of the value order hold checkpoints, no
+    third run starts; resumed with two jobs on a fresh machine, the results equal those
+    of the one-process sweep."""
+    ref_results, _ = reference
+    first = tmp_path / "first"
+    out = run_pending(["table2"], small, deadline=StepDeadline(3), store=ResultsStore(first / "results"),
+                      run_dir=first / "runs", jobs=2, log=lambda *a: None)
+    assert out.trained == [] and out.stopped.count("stopped at epoch 2/2, step 3") == 2
+    plain = [c.hash() for c in experiment_configs("table2", small, (0,))][:2]  # plain-8 and plain-44
+    assert _interrupted(first / "runs") == set(plain)
+    packing.pack(tmp_path / "out", "smoke", store_root=first / "results", run_dir=first / "runs",
+                 note=out.as_dict(), log=lambda *a: None)
+    fresh = tmp_path / "fresh"
+    packing.unpack(tmp_path / "out", store_root=fresh / "results", run_dir=fresh / "runs", log=lambda *a: None)
+    rest = run_pending(["table2"], small, store=ResultsStore(fresh / "results"), run_dir=fresh / "runs", jobs=2,
+                       log=lambda *a: None)
+    assert len(rest.trained) == 8 and rest.stopped is None and rest.failed == []
+    assert _metrics(fresh / "results") == _metrics(ref_results)
+    one = json.loads(next((fresh / "results" / "smoke" / "table2").glob("*.json")).read_text())
+    assert one["runtime"]["concurrent_runs"] == 2 and one["provenance"]["speed"]["concurrent_runs"] == 2
+
+
+@pytest.mark.parametrize("limit_mib, started", [(5.0, ("plain",)), (5.6, ("plain", "vanilla"))])
+def test_jobs_keep_the_checkpoints_a_stop_leaves_within_the_limit(small, tmp_path, limit_mib, started):
+    """Value order: plain-8 (0.6 MB of checkpoint), plain-44 (5.3 MB), vanilla-8 (0.6 MB), ...
+    Under 5.0 MiB plain-44 can never travel: it would have to train alone, on an estimate
+    from plain-8's time, so it waits for plain-8 and nothing after it starts.  Under
+    5.6 MiB it could travel, alone, but not beside plain-8: it waits for room, and
+    vanilla-8 starts."""
+    limit = int(limit_mib * 2**20)
+    out = run_pending(["table2"], small, deadline=StepDeadline(3), store=ResultsStore(tmp_path / "results"),
+                      run_dir=tmp_path / "runs", jobs=2, max_checkpoint=limit, log=lambda *a: None)
+    cfgs = {describe(c): c for c in experiment_configs("table2", small, (0,))}
+    hashes = {cfgs[f"resnet8 {b} synthetic T=2"].hash() for b in started}
+    assert _interrupted(tmp_path / "runs") == hashes and out.skipped == []
+    assert sum(checkpoint_bytes(c) for c in cfgs.values() if c.hash() in hashes) <= limit
+
+
+class LeftDeadline(StepDeadline):
+    """Passes after ``steps`` checks; ``left()`` is always ``seconds``."""
+
+    def __init__(self, steps: int, seconds: float):
+        super().__init__(steps)
+        self.seconds = seconds
+
+    def left(self) -> float:
+        return self.seconds
+
+
+def test_a_run_whose_checkpoint_cannot_travel_starts_only_if_its_estimate_fits(small, tmp_path):
+    cfgs = {describe(c): c for c in experiment_configs("table2", small, (0,))}
+    limit = 2 * 2**20  # depth 8 travels, depth 44 does not
+    # a stored run of the experiment with 10 M parameters that took 10,000 s: a run of 0.66 M needs about 660 s
+    store = ResultsStore(tmp_path / "results")
+    store.put("smoke", "table2", {"earlier": 1}, {"wall_time_s": 1e4, "params": 10**7})
+    lines = []
+    out = run_pending(["table2"], small, deadline=LeftDeadline(10**6, 500.0), store=store, run_dir=tmp_path / "runs",
+                      max_checkpoint=limit, log=lines.append)
+    assert len(out.trained) == 4 and out.stopped is None
+    assert out.skipped == [f"table2/{c.hash()}: checkpoint too large to travel; it needs about "
+                           f"{1e4 * budget._sizes(c)[0] / 10**7:.0f} s of training, 500 s are left"
+                           for c in cfgs.values() if c.depth == 44]
+    # enough time: it trains alone; stopped by the budget, its time and progress are kept for the next command
+    store, runs = ResultsStore(tmp_path / "r2"), tmp_path / "runs2"
+    out = run_pending(["table2"], small, deadline=LeftDeadline(5 + 3, 10**6), store=store, run_dir=runs,
+                      max_checkpoint=limit, log=lines.append)
+    plain44 = cfgs["resnet44 plain synthetic T=2"]
+    folder = runs / "smoke" / "table2" / plain44.hash()
+    mark = json.loads((folder / budget.UNFINISHED).read_text())
+    assert out.trained == [f"table2/{cfgs['resnet8 plain synthetic T=2'].hash()}"] and "step 3;" in out.stopped
+    assert any("training it alone" in line for line in lines) and mark["fraction"] == 0.75
+    assert budget.estimate_seconds(plain44, folder, []) == pytest.approx(mark["elapsed_s"] / 0.75)
+    why = {n: w for n, _, w in packing.needed_checkpoints("smoke", store, runs)}
+    assert f"runs/smoke/table2/{plain44.hash()}/{budget.UNFINISHED}" in why
+
+
+def test_jobs_start_a_run_once_the_run_its_weights_come_from_is_stored(small, tmp_path):
+    out = run_pending(["two_phase"], small, store=ResultsStore(tmp_path / "results"), run_dir=tmp_path / "runs",
+                      jobs=2, log=lambda *a: None)
+    phase1, phase2 = experiment_configs("two_phase", small, (0,))
+    assert phase2.init_from == f"hash:{phase1.hash()}"
+    assert out.trained == [f"two_phase/{phase1.hash()}", f"two_phase/{phase2.hash()}"] and out.skipped == []
+
+
+def test_a_failing_run_is_reported_and_the_others_go_on(small, tmp_path, monkeypatch):
+    import msr.train
+
+    real = msr.train.train
+    first = experiment_configs("two_phase", small, (0,))[0].hash()
+
+    def broken(cfg, **kw):
+        if cfg.hash() == first:
+            raise RuntimeError("a bug in this run")
+        return real(cfg, **kw)
+
+    monkeypatch.setattr(msr.train, "train", broken)
+    lines = []
+    out = run_pending(["two_phase", "short"], small, store=ResultsStore(tmp_path / "results"),
+                      run_dir=tmp_path / "runs", log=lines.append)
+    assert out.failed == [f"two_phase/{first}: RuntimeError: a bug in this run"]
+    assert [t.split("/")[0] for t in out.trained] == ["short"]  # phase 2 lacks its start weights; short ran
+    assert any("Traceback" in line and "a bug in this run" in line for line in lines)
+    assert lines[-2].startswith("1 run(s) failed") and lines[-1].startswith("nothing pending is left")
+
+
 def _interrupted_run(tiny, tmp_path):
     """A stored result (with its analyses) and one interrupted Table II run under tmp_path."""
     store = ResultsStore(tmp_path / "results")
@@ -261,8 +373,6 @@ def test_needed_checkpoints_keep_weights_a_later_run_or_analysis_needs(small, ti
                       log=lambda *a: None)
     assert len(out.trained) == 1 and "before two_phase" in out.stopped
     # a Table II model trained without its analyses (e.g. a command that ran out of time)
-    from msr.sweep import experiment_configs
-
     cfg = next(c for c in experiment_configs("table2", small) if c.block == "vanilla")
     train(cfg.replace(progress=False), profile="smoke", experiment="table2", store=store, run_dir=tmp_path / "runs")
     why = {n.split("/")[2]: w for n, _, w in packing.needed_checkpoints("smoke", store, tmp_path / "runs")}
@@ -306,18 +416,22 @@ sys.exit(main(sys.argv[1:]))
 
 def test_budgeted_compute_and_unpack_commands(tmp_path):
     env = {**os.environ, "MSR_OFFLINE": "1", "PYTHONPATH": str(ROOT), "MSR_RESULTS": str(tmp_path / "results"),
-           "OMP_NUM_THREADS": "1"}
+           "OMP_NUM_THREADS": "1", "PYTHON": sys.executable}
 
     def cli(*args):
         return subprocess.run([sys.executable, "-c", BLOCKER, *args], cwd=tmp_path, env=env, capture_output=True,
                               text=True, timeout=300)
 
-    p = cli("compute", "two_phase", "--profile", "smoke", "--device", "cpu", "--budget", "600s", "--pack-to", "out")
+    p = cli("compute", "two_phase", "--profile", "smoke", "--device", "cpu", "--budget", "600s", "--pack-to", "out",
+            "--jobs", "2", "--no-cuda-graph", "--lif-backend", "cpu")
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "all done" in p.stdout and "2 runs trained" in p.stdout
+    assert "2 run(s) at once" in p.stdout and "all done" in p.stdout and "2 runs trained" in p.stdout
     m = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert len(m["files"]) == 2 and all(f["path"].startswith("results/smoke/two_phase/") for f in m["files"])
-    assert m["run"]["names"] == ["two_phase"] and m["run"]["budget_s"] == 600
+    assert m["run"]["names"] == ["two_phase"] and m["run"]["budget_s"] == 600 and m["run"]["jobs"] == 2
+    assert m["run"]["switches"] == {"cuda_graph": False, "lif_backend": "cpu"}
+    stored = json.loads(next((tmp_path / "results" / "smoke" / "two_phase").glob("*.json")).read_text())
+    assert stored["runtime"]["lif_backend"] == "cpu" and stored["runtime"]["concurrent_runs"] == 2
     env["MSR_RESULTS"] = str(tmp_path / "elsewhere")
     p = cli("unpack", "out", "--runs", "runs2")
     assert p.returncode == 0, p.stdout + p.stderr
@@ -326,3 +440,43 @@ def test_budgeted_compute_and_unpack_commands(tmp_path):
 
 def test_gpu_run_script_is_valid_bash():
     assert subprocess.run(["bash", "-n", str(ROOT / "scripts" / "gpu_run.sh")]).returncode == 0
+
+
+@pytest.mark.slow
+def test_gpu_run_script_runs_two_commands_on_the_cpu(tmp_path):
+    """The GPU command, on the CPU with the smoke profile: environment, self-check (its gpu
+    tests skip here), compute with two jobs, pack; the second command carries the first's
+    files, reuses its self-check verdict, unpacks and finds nothing pending."""
+    env = {**os.environ, "PROFILE": "smoke", "NAMES": "two_phase", "DEVICE": "cpu", "JOBS": "2", "LIMIT": "300",
+           "RUNS": str(tmp_path / "runs"), "DATA": str(tmp_path / "nodata"), "MSR_RESULTS": str(tmp_path / "results"),
+           "OMP_NUM_THREADS": "1", "PYTHON": sys.executable}
+
+    def command(out, state):
+        p = subprocess.run(["bash", "scripts/gpu_run.sh", str(out)], cwd=ROOT, capture_output=True, text=True,
+                           env={**env, "STATE": str(state)}, timeout=600)
+        log = (out / "gpu_run.log").read_text()
+        assert p.returncode == 0, log
+        return log
+
+    log = command(tmp_path / "out1", tmp_path / "nostate")
+    assert "self-check verdict [commit=" in log and "gpu=none torch=" in log
+    assert "2 run(s) at once" in log and "all done" in log and "2 runs trained" in log
+    files = sorted(p.name for p in (tmp_path / "out1").iterdir())
+    assert files == ["gpu_run.log", "manifest.json", "results.tar.gz"]
+    log = command(tmp_path / "out2", tmp_path / "out1")
+    assert "reusing the verdict of the previous command: none" in log
+    assert "0 files new, 2 already here" in log and "nothing pending is left in two_phase" in log
+
+
+def test_gpu_run_script_refuses_an_unknown_commit(tmp_path):
+    """A copy without git history and without MSR_GIT_COMMIT: nothing runs."""
+    copy = tmp_path / "copy"
+    shutil.copytree(ROOT / "scripts", copy / "scripts")
+    shutil.copytree(ROOT / "msr", copy / "msr", ignore=shutil.ignore_patterns("__pycache__"))
+    env = {k: v for k, v in os.environ.items() if k not in ("MSR_GIT_COMMIT", "PYTHONPATH")}
+    p = subprocess.run(["bash", "scripts/gpu_run.sh", "out"], cwd=copy, capture_output=True, text=True,
+                       env={**env, "DEVICE": "cpu", "PYTHON": sys.executable, "GIT_CEILING_DIRECTORIES": str(tmp_path)},
+                       timeout=120)
+    assert p.returncode == 5
+    assert "the code's commit is unknown" in (copy / "out" / "gpu_run.log").read_text()
+    assert not (copy / "results").exists() and not (copy / "runs").exists()

@@ -59,9 +59,13 @@ def test_jobs_must_be_a_positive_integer(bad):
         check_jobs(bad)
 
 
-def test_budget_with_jobs_is_refused_in_one_line(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "msr.cli", "compute", "all", "--profile", "smoke", "--budget", "1m",
-                        "--jobs", "2"], cwd=tmp_path, capture_output=True, text=True)
-    assert r.returncode == 2
-    assert r.stderr.strip() == ("msr compute: error: --jobs with --budget is not supported (a budgeted command trains "
-                                "one run at a time); drop one of them")
+@pytest.mark.parametrize("args, error", [
+    (["--budget", "1m", "--jobs", "0"], "--jobs must be an integer >= 1, got 0"),
+    (["--no-cuda-graph", "--lif-backend", "cpu"], "--cuda-graph, --lif-backend: only with --budget"),
+    (["--budget", "1m", "--lif-backend", "fast"], "unknown LIF backend 'fast'; valid: "),
+])
+def test_compute_refuses_bad_options_in_one_line(tmp_path, args, error):
+    r = subprocess.run([sys.executable, "-m", "msr.cli", "compute", "all", "--profile", "smoke", *args], cwd=tmp_path,
+                       capture_output=True, text=True)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.startswith(f"msr compute: error: {error}") and len(r.stderr.strip().splitlines()) == 1

@@ -1,6 +1,7 @@
-"""Device-resident data (msr.resident) on CPU tensors: batched crop / rotation / flip by
-known answers, determinism per (seed, epoch, batch), the DataLoader's batches without
-augmentation, and exact resume of a run with resident data."""
+"""Device-resident data (msr.resident) on CPU tensors (and, marked ``gpu``, on CUDA):
+batched crop / rotation / flip by known answers, determinism per (seed, epoch, batch),
+the DataLoader's batches without augmentation, and exact resume of a run with resident
+data."""
 from __future__ import annotations
 
 import itertools
@@ -26,18 +27,24 @@ from msr.train import TrainConfig, train, use_resident_data
 
 from conftest import HAVE_FMNIST, needs_fmnist
 
-
-def _gen(seed=0):
-    return torch.Generator().manual_seed(seed)
-
-
-def _images(b=16, c=2, h=6, w=5):
-    return torch.arange(b * c * h * w, dtype=torch.float32).view(b, c, h, w) + 1  # no zeros: padding is visible
+#: the known-answer tests run where the data lives: on CPU tensors always, on CUDA where there is one
+DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs CUDA")])]
 
 
-def test_crop_is_a_shifted_window_of_the_padded_image():
-    x = _images()
-    out = random_crop(x, 2, _gen())
+def _gen(seed=0, device="cpu"):
+    return torch.Generator(device).manual_seed(seed)
+
+
+def _images(b=16, c=2, h=6, w=5, device="cpu"):
+    x = torch.arange(b * c * h * w, dtype=torch.float32).view(b, c, h, w) + 1  # no zeros: padding is visible
+    return x.to(device)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_crop_is_a_shifted_window_of_the_padded_image(device):
+    x = _images(device=device)
+    out = random_crop(x, 2, _gen(device=device))
     assert out.shape == x.shape
     padded = F.pad(x, (2,) * 4)
     offsets = set()
@@ -47,23 +54,25 @@ def test_crop_is_a_shifted_window_of_the_padded_image():
         assert len(hits) == 1, i  # exactly one window, the same for every channel
         offsets.add(hits[0])
     assert len(offsets) > 3  # offsets differ between samples
-    assert torch.equal(random_crop(x, 0, _gen()), x)  # no padding: the only window is the image
+    assert torch.equal(random_crop(x, 0, _gen(device=device)), x)  # no padding: the only window is the image
 
 
-def test_flip_mirrors_about_half_of_the_samples():
-    x = _images(b=64)
-    out = random_hflip(x, _gen())
+@pytest.mark.parametrize("device", DEVICES)
+def test_flip_mirrors_about_half_of_the_samples(device):
+    x = _images(b=64, device=device)
+    out = random_hflip(x, _gen(device=device))
     flipped = [torch.equal(out[i], x[i].flip(-1)) for i in range(len(x))]
     assert all(f or torch.equal(out[i], x[i]) for i, f in enumerate(flipped))
     assert 16 < sum(flipped) < 48
-    assert torch.equal(random_hflip(x, _gen(), p=1.0), x.flip(-1))
-    assert torch.equal(random_hflip(x, _gen(), p=0.0), x)
+    assert torch.equal(random_hflip(x, _gen(device=device), p=1.0), x.flip(-1))
+    assert torch.equal(random_hflip(x, _gen(device=device), p=0.0), x)
 
 
-def test_rotation_keeps_the_centre_and_zero_degrees_is_the_identity():
-    x = _images(b=8, c=1, h=9, w=9)
-    assert torch.equal(random_rotation(x, 0.0, _gen()), x)
-    out = random_rotation(x, 15.0, _gen())
+@pytest.mark.parametrize("device", DEVICES)
+def test_rotation_keeps_the_centre_and_zero_degrees_is_the_identity(device):
+    x = _images(b=8, c=1, h=9, w=9, device=device)
+    assert torch.equal(random_rotation(x, 0.0, _gen(device=device)), x)
+    out = random_rotation(x, 15.0, _gen(device=device))
     assert out.shape == x.shape and torch.equal(out[:, :, 4, 4], x[:, :, 4, 4])  # the centre pixel stays
     assert not torch.equal(out, x)
     # nearest neighbour: every output value is an input value of the same sample or the zero fill
@@ -91,21 +100,23 @@ def _tiny(**kw):
     return TrainConfig(**{**base, **kw})
 
 
-def test_resident_batches_equal_the_dataloader_batches_without_augmentation():
+@pytest.mark.parametrize("device", DEVICES)
+def test_resident_batches_equal_the_dataloader_batches_without_augmentation(device):
     cfgs = [_tiny()]
     if HAVE_FMNIST:
         cfgs.append(_tiny(dataset="fashion_mnist", input_size=None, augment=("normalize",), subset=64))
     for cfg in cfgs:
         ref_tr, ref_te, _ = build_loaders(cfg)
-        tr, te, _ = build_resident_loaders(cfg, "cpu")
+        tr, te, _ = build_resident_loaders(cfg, device)
         for epoch, start in ((1, 0), (2, 3)):
             ref_tr.sampler.set_epoch(epoch, start)
             tr.sampler.set_epoch(epoch, start)
             pairs = list(itertools.zip_longest(ref_tr, tr))
             assert len(pairs) == len(ref_tr.sampler) // cfg.batch_size > 0
             for (xa, ya), (xb, yb) in pairs:
-                assert torch.equal(ya, yb) and torch.allclose(xa, xb, atol=1e-6), cfg.dataset
-        assert all(torch.equal(a[1], b[1]) and torch.allclose(a[0], b[0], atol=1e-6)
+                assert xb.device.type == device
+                assert torch.equal(ya, yb.cpu()) and torch.allclose(xa, xb.cpu(), atol=1e-6), cfg.dataset
+        assert all(torch.equal(a[1], b[1].cpu()) and torch.allclose(a[0], b[0].cpu(), atol=1e-6)
                    for a, b in zip(ref_te, te, strict=True))
 
 

@@ -290,7 +290,7 @@ def test_speed_switches_same_metrics_and_recorded(tiny, tmp_path):
     b = train(fast_cfg, profile="s", experiment="a", store=ResultsStore(tmp_path / "b"), run_dir=tmp_path / "rb")
     assert b["provenance"]["speed"] == {"lif_backend": "auto", "bf16_autocast": False, "channels_last": True,
                                         "compile": False, "compact_spikes": True, "resident_data": False,
-                                        "cuda_graph": False}
+                                        "cuda_graph": False, "concurrent_runs": 1}
     assert a["provenance"]["speed"]["compact_spikes"] is False
     assert b["steps"]["step"] == a["steps"]["step"]
     assert b["steps"]["loss"] == pytest.approx(a["steps"]["loss"], rel=1e-4)

@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="training seeds of Table II, VI and the deep runs, each its own stored run "
                         "(default: the profile's; not with --budget, which follows the profile's value order)")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="train N runs at once in N processes (default 1; msr.jobs; not with --budget)")
+                   help="train N runs at once in N processes (default 1; msr.jobs, with --budget msr.budget)")
     g = p.add_argument_group("budgeted commands (msr.budget): NAMES are then experiments of the value order, or all")
     g.add_argument("--budget", default=None, metavar="TIME",
                    help="train and analyse what is pending in value order, stop cleanly within TIME (e.g. 9m)")
@@ -31,9 +31,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--pack-to", default=None, metavar="DIR",
                    help="then pack new results and needed checkpoints into DIR (msr.pack; <= 8 files)")
     add_runs(g)
+    g.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction, default=None,
+                   help="replay training steps as CUDA graphs (default: on for CUDA)")
+    g.add_argument("--resident-data", action=argparse.BooleanOptionalAction, default=None,
+                   help="hold the data set on the GPU, augment there (default: on for CUDA where supported)")
+    g.add_argument("--lif-backend", default=None, metavar="NAME",
+                   help="LIF implementation of every run: reference, cpu, triton or auto (default: the profile's)")
     g.add_argument("--max-checkpoint", default=None, metavar="SIZE",
-                   help="skip runs not started yet whose checkpoint would exceed SIZE (e.g. 30MiB): "
-                        "it could not travel to the next command")
+                   help="keep the checkpoints a stop could leave (runs training at once, interrupted runs) "
+                        "within SIZE (e.g. 30MiB), so that they can travel to the next command")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -43,12 +49,16 @@ def main(args: argparse.Namespace) -> int:
         if args.seeds is not None:
             raise ValueError("--seeds is not for --budget: a budgeted command trains the profile's seeds "
                              "in value order (table2_seeds, table6_seeds)")
-        if check_jobs(args.jobs) != 1:
-            raise ValueError("--jobs with --budget is not supported (a budgeted command trains one run at a time); "
-                             "drop one of them")
+        check_jobs(args.jobs)
+        if args.lif_backend is not None:
+            from msr.neuron import check_backend
+
+            check_backend(args.lif_backend)
         return _budgeted(args)
-    if args.pack_to is not None or args.reserve is not None:
-        raise ValueError("--pack-to and --reserve need --budget")
+    given = [f"--{k.replace('_', '-')}" for k in ("pack_to", "reserve", "max_checkpoint", "cuda_graph",
+                                                    "resident_data", "lif_backend") if getattr(args, k) is not None]
+    if given:
+        raise ValueError(f"{', '.join(given)}: only with --budget")
     return _chapters(args)
 
 
@@ -102,15 +112,20 @@ def _budgeted(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     deadline = Deadline(t0 + budget - reserve)
     print(f"msr compute: profile {p.name}, budget {budget:.0f} s, training stops {reserve:.0f} s before it ends; "
-          f"order: {', '.join(names)}", flush=True)
+          f"{args.jobs} run(s) at once; order: {', '.join(names)}", flush=True)
     max_ck = None if args.max_checkpoint is None else pack.parse_size(args.max_checkpoint)
+    switches = {k: getattr(args, k) for k in ("cuda_graph", "resident_data", "lif_backend")
+                if getattr(args, k) is not None}
     outcome = run_pending(names, p, deadline=deadline, store=store, run_dir=args.runs, device=device_of(args),
-                          data_root=args.data_root, max_checkpoint=max_ck, log=lambda *a: print(*a, flush=True))
+                          data_root=args.data_root, max_checkpoint=max_ck, jobs=args.jobs,
+                          switches=switches, log=lambda *a: print(*a, flush=True))
     left_out = []
     if args.pack_to:
-        note = {**outcome.as_dict(), "names": names, "budget_s": budget, "reserve_s": reserve,
+        note = {**outcome.as_dict(), "names": names, "budget_s": budget, "reserve_s": reserve, "jobs": args.jobs,
+                "switches": switches,
                 "elapsed_s": time.monotonic() - t0}
         left_out = pack.pack(args.pack_to, p.name, store_root=store.root, run_dir=args.runs, note=note)["left_out"]
     print(f"msr compute: {'stopped early' if outcome.stopped else 'all done'} after {time.monotonic() - t0:.0f} s "
-          f"of {budget:.0f} s: {len(outcome.trained)} runs trained, {len(outcome.analysed)} analysed", flush=True)
-    return 1 if left_out else 0
+          f"of {budget:.0f} s: {len(outcome.trained)} runs trained, {len(outcome.analysed)} analysed"
+          + (f", {len(outcome.failed)} FAILED" if outcome.failed else ""), flush=True)
+    return 1 if left_out or outcome.failed else 0
