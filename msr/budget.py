@@ -314,6 +314,9 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
 
     missing_data: set[str] = set()
     waiting, running = list(tasks), {}  # running: key -> Task
+    # interrupted runs this command found (their checkpoints travel whether or not they resume here);
+    # a run this command interrupts is running until then, and no run starts afterwards
+    carried = {id(t) for t in tasks if started(t) and store.get(p.name, t.name, t.cfg.hash_dict()) is None}
 
     def decide(task: Task, final: bool) -> str:
         """``train``, ``analyse``, ``wait`` (not ``final``: for a run still training or for
@@ -343,8 +346,8 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
         if max_checkpoint is not None:
             if ck(task) > max_checkpoint:
                 return untravelled(task, final)
-            held = sum(ck(t) for t in running.values()) + sum(ck(t) for t in waiting if t is not task and started(t)
-                                                              and store.get(p.name, t.name, t.cfg.hash_dict()) is None)
+            held = sum(ck(t) for t in running.values()) + sum(ck(t) for t in waiting
+                                                              if t is not task and id(t) in carried)
             if held + ck(task) > max_checkpoint:
                 if not final:
                     return "wait"  # room comes when a run ends
