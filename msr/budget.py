@@ -24,8 +24,10 @@ carry has.  A run whose checkpoint alone is larger (MS-ResNet482: 59 MiB) cannot
 interrupted without losing its work: it trains alone, and only where the budget leaves
 :data:`ESTIMATE_MARGIN` times its estimated time (:func:`estimate_seconds`: from a
 finished run of its experiment, scaled by parameters, or from its own earlier attempt,
-:data:`UNFINISHED`).  A run that fails for another reason is reported with its
-traceback and the others go on.
+:data:`UNFINISHED`).  It checks after every epoch that the epochs left fit the time left,
+and gives up at once when they do not (:class:`WontFinish`): the command then goes on
+with the other runs, and its :data:`UNFINISHED` mark makes the next estimate its own.
+A run that fails for another reason is reported with its traceback and the others go on.
 
 The next command unpacks them (``msr unpack``) and continues where this one stopped.
 """
@@ -35,7 +37,7 @@ import json
 import re
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -57,6 +59,13 @@ class BudgetExhausted(RuntimeError):
     def __init__(self, message: str, elapsed_s: float | None = None, fraction: float | None = None):
         super().__init__(message)
         self.elapsed_s, self.fraction = elapsed_s, fraction
+
+
+class WontFinish(BudgetExhausted):
+    """A run that must finish within the budget (``train(..., must_finish=True)``: its
+    checkpoint cannot travel) stopped after an epoch because the epochs left, at that
+    epoch's pace, need more time than the budget leaves; its checkpoint was saved first.
+    Unlike :class:`BudgetExhausted` the budget is not spent: other runs may still start."""
 
 
 @dataclass
@@ -139,7 +148,11 @@ def estimate_seconds(cfg, folder, stored: list[dict]) -> float | None:
     """How long training ``cfg`` takes, roughly: from its own :data:`UNFINISHED` mark in
     ``folder`` (time so far / part done), else from the ``stored`` results of the same
     experiment: the largest one's wall time, scaled by parameter count (depth scales the
-    paper's networks' parameters and operations alike).  None without either."""
+    paper's networks' parameters and operations alike) and divided by the runs that
+    shared the machine with it (``runtime.concurrent_runs``; its wall time then overstates
+    what it needs alone).  That share makes the estimate optimistic where the runs did not
+    slow each other down; the run gives up after its first epoch if it cannot finish
+    (:class:`WontFinish`), and its own mark replaces the estimate.  None without either."""
     mark = Path(folder) / UNFINISHED
     if mark.exists():
         d = json.loads(mark.read_text())
@@ -149,7 +162,8 @@ def estimate_seconds(cfg, folder, stored: list[dict]) -> float | None:
     if not refs:
         return None
     ref = max(refs, key=lambda r: r["params"])
-    return ref["wall_time_s"] * _sizes(cfg)[0] / ref["params"]
+    shared = (ref.get("runtime") or {}).get("concurrent_runs") or 1
+    return ref["wall_time_s"] / shared * _sizes(cfg)[0] / ref["params"]
 
 
 def _weights_here(init_from: str, run_dir) -> bool:
@@ -214,12 +228,13 @@ class TaskDone:
     fraction: float | None = None  # ... and the part of its steps done
 
 
-def run_task(task: Task, profile: str, *, store, run_dir, deadline, train_it: bool, sizes: dict | None = None,
-             inputs=None, threads: int | None = None, log=print) -> TaskDone:
-    """Train ``task``'s run (``train_it``) and analyse the model (:mod:`msr.per_run`), in
-    this process or in a ``--jobs`` worker.  Every exception comes back in the
-    :class:`TaskDone`; one that is not the budget's, missing data or a divergence is
-    logged with its traceback, and the command goes on with the other runs."""
+def run_task(task: Task, profile: str, *, store, run_dir, deadline, train_it: bool, must_finish: bool = False,
+             sizes: dict | None = None, inputs=None, threads: int | None = None, log=print) -> TaskDone:
+    """Train ``task``'s run (``train_it``; ``must_finish``: give up after an epoch when the
+    rest cannot fit the deadline, :class:`WontFinish`) and analyse the model
+    (:mod:`msr.per_run`), in this process or in a ``--jobs`` worker.  Every exception comes
+    back in the :class:`TaskDone`; one that is not the budget's, missing data or a
+    divergence is logged with its traceback, and the command goes on with the other runs."""
     from msr import per_run
     from msr.train import train
 
@@ -231,7 +246,7 @@ def run_task(task: Task, profile: str, *, store, run_dir, deadline, train_it: bo
     try:
         if train_it:
             r = train(task.cfg, profile=profile, experiment=task.name, store=store, run_dir=run_dir,
-                      deadline=deadline)
+                      deadline=deadline, must_finish=must_finish)
             done.trained, done.acc = True, r["final"]["reported_acc"]
         status = per_run.analyse(task.cfg, task.name, profile, store=store, run_dir=run_dir, force=train_it,
                                  deadline=deadline, inputs=inputs, sizes=sizes, log=log)
@@ -240,7 +255,7 @@ def run_task(task: Task, profile: str, *, store, run_dir, deadline, train_it: bo
     except Exception as err:  # noqa: BLE001 - reported by the scheduler; the other runs go on
         done.kind, done.error = type(err).__name__, (str(err).splitlines() or [""])[0]
         done.elapsed_s, done.fraction = getattr(err, "elapsed_s", None), getattr(err, "fraction", None)
-        if done.kind not in ("BudgetExhausted", "MissingDataError", "TrainingDiverged"):
+        if done.kind not in ("BudgetExhausted", "WontFinish", "MissingDataError", "TrainingDiverged"):
             log(f"{task.tag} failed:\n{traceback.format_exc()}")
     done.seconds = time.perf_counter() - t0
     return done
@@ -385,8 +400,12 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
         from msr.results import atomic_write_bytes
 
         out.seconds[task.entry] = out.seconds.get(task.entry, 0.0) + done.seconds
-        if done.kind == "BudgetExhausted":
-            out.stopped = f"{out.stopped}; {done.error}" if out.stopped else done.error
+        if done.kind in ("BudgetExhausted", "WontFinish"):
+            if done.kind == "BudgetExhausted":
+                out.stopped = f"{out.stopped}; {done.error}" if out.stopped else done.error
+            else:  # it gave up early: the budget is not spent, the others go on
+                out.skipped.append(f"{task.name}/{task.cfg.hash()}: {done.error}")
+                log(f"{left()}{task.tag}: {done.error}")
             if max_checkpoint is not None and ck(task) > max_checkpoint and done.fraction:
                 mark = json.dumps({"elapsed_s": done.elapsed_s, "fraction": done.fraction}).encode()
                 atomic_write_bytes(Path(task.folder) / UNFINISHED, lambda f, mark=mark: f.write(mark))
@@ -425,9 +444,9 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
                 continue
             if inputs is None:
                 inputs = per_run.Inputs(task.cfg.device)
-            train_it = what in ("train", "alone")
-            record(task, train_it, run_task(task, p.name, store=store, run_dir=run_dir, deadline=deadline,
-                                            train_it=train_it, sizes=sizes, inputs=inputs, log=log))
+            task, how = _started_as(task, what, deadline)
+            record(task, how["train_it"], run_task(task, p.name, store=store, run_dir=run_dir, deadline=deadline,
+                                                   sizes=sizes, inputs=inputs, log=log, **how))
             if out.stopped:
                 break
     else:
@@ -439,6 +458,15 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
     else:
         log("nothing pending is left in " + ", ".join(order))
     return out
+
+
+def _started_as(task: Task, what: str, deadline) -> tuple[Task, dict]:
+    """``task`` as ``decide``'s verdict ``what`` starts it, and :func:`run_task`'s switches:
+    a run trained ``alone`` records that nothing shared the machine with it and, under a
+    deadline, must finish (its checkpoint cannot travel)."""
+    if what == "alone":
+        task = replace(task, cfg=task.cfg.replace(concurrent_runs=1))
+    return task, dict(train_it=what in ("train", "alone"), must_finish=what == "alone" and deadline is not None)
 
 
 def _run_concurrently(jobs, out, waiting, running, decide, record, profile, store, run_dir, deadline, sizes) -> None:
@@ -467,13 +495,14 @@ def _run_concurrently(jobs, out, waiting, running, decide, record, profile, stor
                     waiting.remove(task)
                     if what == "skip":
                         continue
+                    task, how = _started_as(task, what, deadline)
                     try:
                         fut = pool.submit(run_task, task, profile, store=store, run_dir=run_dir, deadline=deadline,
-                                          train_it=what in ("train", "alone"), sizes=sizes, threads=threads)
+                                          sizes=sizes, threads=threads, **how)
                     except BrokenProcessPool as err:  # a worker was killed (e.g. out of memory): no new ones start
                         out.stopped = out.stopped or f"a worker process died, no run starts after it ({err})"
                         break
-                    running[fut], modes[fut] = task, what in ("train", "alone")
+                    running[fut], modes[fut] = task, how["train_it"]
                     if what == "alone":
                         alone.add(fut)
                 if running:
@@ -493,5 +522,5 @@ def _run_concurrently(jobs, out, waiting, running, decide, record, profile, stor
                 record(task, train_it, done)
 
 
-__all__ = ["BudgetExhausted", "Deadline", "Outcome", "Task", "TaskDone", "checkpoint_bytes", "default_reserve",
-           "experiment_names", "parse_duration", "run_pending", "run_task"]
+__all__ = ["BudgetExhausted", "Deadline", "Outcome", "Task", "TaskDone", "WontFinish", "checkpoint_bytes",
+           "default_reserve", "experiment_names", "parse_duration", "run_pending", "run_task"]

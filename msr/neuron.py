@@ -119,13 +119,6 @@ def check_backend(backend: str) -> str:
     return backend
 
 
-def triton_available() -> bool:
-    """True when the Triton backend can run CUDA tensors here."""
-    from msr.kernels import triton_lif  # imports triton: only when asked
-
-    return triton_lif.HAVE_TRITON and torch.cuda.is_available()
-
-
 def resolve_backend(backend: str, x: torch.Tensor) -> str:
     """The concrete backend :func:`lif` uses for ``x`` (``auto`` -> ``triton`` or ``cpu``)."""
     if check_backend(backend) != "auto":

@@ -27,6 +27,7 @@ Typical use in a training loop::
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Callable
 
 import torch
@@ -90,9 +91,7 @@ def set_compact_spikes(model: nn.Module, mode: str = "bits", check: bool = False
     return model
 
 
-_ALLOCATOR_TUNED = False
-
-
+@functools.cache  # process-wide: once is enough
 def tune_cpu_allocator() -> bool:
     """glibc malloc: serve allocations up to 32 MB from the heap (not fresh ``mmap``s)
     and never trim it, so the activations a CPU training step frees are reused without
@@ -101,9 +100,6 @@ def tune_cpu_allocator() -> bool:
     ~3000-11000 to ~100 minor faults per step and 82 -> 68 ms.  The price: the process
     keeps its peak heap.  Process-wide and idempotent; False where glibc's ``mallopt``
     is not available (other C libraries, other systems)."""
-    global _ALLOCATOR_TUNED
-    if _ALLOCATOR_TUNED:
-        return True
     try:
         import ctypes
         import ctypes.util
@@ -113,7 +109,6 @@ def tune_cpu_allocator() -> bool:
         ok = libc.mallopt(m_mmap_threshold, 32 * 2**20) == 1 and libc.mallopt(m_trim_threshold, 2**31 - 1) == 1
     except (OSError, AttributeError):
         ok = False
-    _ALLOCATOR_TUNED = ok
     return ok
 
 

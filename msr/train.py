@@ -7,7 +7,9 @@ states, metrics so far) go to ``runs/<profile>/<experiment>/<hash>/last.pt`` at 
 epoch end (and every ``checkpoint_every`` steps), so an interrupted run resumes
 exactly where it stopped.  Final weights: ``.../<hash>/model.pt`` (:func:`load_trained`).
 With a ``deadline`` (:class:`msr.budget.Deadline`) the loop checks it after every step:
-once it has passed, the run saves its checkpoint and raises :class:`msr.budget.BudgetExhausted`.
+once it has passed, the run saves its checkpoint and raises :class:`msr.budget.BudgetExhausted`
+(with ``must_finish``, after an epoch whose pace says the rest cannot fit:
+:class:`msr.budget.WontFinish`).
 Before any work the results and runs folders must be writable directories, and the run
 is claimed (:func:`msr.runs.claim_run`): a second process on the same run waits for the first
 and then skips it, instead of training it twice.
@@ -40,7 +42,7 @@ from torch import nn
 
 from msr import distributed
 from msr.analysis.firing import record_spikes
-from msr.budget import BudgetExhausted
+from msr.budget import BudgetExhausted, WontFinish
 from msr.config import TrainConfig, base_lr, lr_at, reported_epochs
 from msr.data import build_loaders, data_shape
 from msr.models import create_model
@@ -269,9 +271,12 @@ class _Run:
 
 
 def train(cfg: TrainConfig, *, profile: str, experiment: str, store: ResultsStore | None = None,
-          force: bool = False, run_dir: str | Path = "runs", deadline=None) -> dict:
+          force: bool = False, run_dir: str | Path = "runs", deadline=None, must_finish: bool = False) -> dict:
     """Train ``cfg`` (resuming from its checkpoint if one exists) and return the stored payload.
-    ``deadline`` (single process only): checkpoint and raise ``BudgetExhausted`` once it passed."""
+    ``deadline`` (single process only): checkpoint and raise ``BudgetExhausted`` once it passed.
+    ``must_finish`` (with a deadline; for a run whose checkpoint cannot travel to a later
+    command): after every epoch, checkpoint and raise ``WontFinish`` when the epochs left,
+    each as long as the last, need more time than the deadline leaves."""
     store = store or ResultsStore(default_root())
     key = cfg.hash_dict()
     if not force:
@@ -288,10 +293,10 @@ def train(cfg: TrainConfig, *, profile: str, experiment: str, store: ResultsStor
             if found is not None:
                 return {**found, "skipped": True}
         with _deterministic(cfg.deterministic):
-            return _train(cfg, profile, experiment, store, force, Path(run_dir), key, deadline)
+            return _train(cfg, profile, experiment, store, force, Path(run_dir), key, deadline, must_finish)
 
 
-def _train(cfg, profile, experiment, store, force, run_dir, key, deadline=None) -> dict:
+def _train(cfg, profile, experiment, store, force, run_dir, key, deadline=None, must_finish=False) -> dict:
     # --- setup: this process, its data, the model and the optimizer
     rank, world, device = distributed.setup(resolve_device(cfg.device))
     if deadline is not None and world > 1:
@@ -306,6 +311,7 @@ def _train(cfg, profile, experiment, store, force, run_dir, key, deadline=None) 
         lr = lr_at(cfg, state.epoch)  # closed form: resuming needs no scheduler state
         for g in run.optimizer.param_groups:
             g["lr"] = lr
+        t_epoch = time.perf_counter()
         train_loss, train_acc, seen, seconds = _train_epoch(run, state, deadline)
         test = evaluate(run.model, run.test_loader, device, cfg, run.info["time_first"])
         for k, v in zip(EPOCH_KEYS, (state.epoch + 1, train_loss, train_acc, test["loss"], test["acc"], lr, seconds,
@@ -319,8 +325,13 @@ def _train(cfg, profile, experiment, store, force, run_dir, key, deadline=None) 
         state.epoch, state.batch = state.epoch + 1, 0
         state.sums = replace(state.sums, loss=0.0, correct=0.0, seen=0, time=0.0)
         _save(run, state)
-        if deadline is not None and state.epoch < cfg.epochs and deadline.passed():
-            _out_of_time(run, state)
+        if deadline is not None and state.epoch < cfg.epochs:
+            if deadline.passed():
+                _out_of_time(run, state)
+            # a run that would lose its work at the deadline stops now, while the budget can still serve others
+            need = (cfg.epochs - state.epoch) * (time.perf_counter() - t_epoch)
+            if must_finish and need > deadline.left():
+                _wont_finish(run, state, need, deadline.left())
 
     # --- result: stored by rank 0 only once every epoch is done (never half a run)
     payload = _result(run, state, profile, experiment)
@@ -498,12 +509,22 @@ def _diverged(run: _Run, where: str):
                            f"Lower the learning rate or check the data.")
 
 
+def _progress(run: _Run, state: TrainState) -> dict:
+    """What a stopped run did so far: its training time (every segment) and part of its steps."""
+    return dict(elapsed_s=state.elapsed_s + time.perf_counter() - run.t_start,
+                fraction=state.step / max(run.steps_per_epoch * run.cfg.epochs, 1))
+
+
+def _wont_finish(run: _Run, state: TrainState, need: float, left: float):
+    raise WontFinish(f"gave up after epoch {state.epoch}/{run.cfg.epochs}: the epochs left need about {need:.0f} s, "
+                     f"{max(left, 0):.0f} s are left; checkpoint saved to {run.folder / 'last.pt'}",
+                     **_progress(run, state))
+
+
 def _out_of_time(run: _Run, state: TrainState):
     raise BudgetExhausted(f"time budget reached: {run.experiment} run {run.cfg.hash()} stopped at epoch "
                           f"{state.epoch + 1}/{run.cfg.epochs}, step {state.step}; checkpoint saved to "
-                          f"{run.folder / 'last.pt'}",
-                          elapsed_s=state.elapsed_s + time.perf_counter() - run.t_start,
-                          fraction=state.step / max(run.steps_per_epoch * run.cfg.epochs, 1))
+                          f"{run.folder / 'last.pt'}", **_progress(run, state))
 
 
 def _result(run: _Run, state: TrainState, profile: str, experiment: str) -> dict:

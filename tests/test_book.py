@@ -119,7 +119,7 @@ def test_run_times_counts_stored_runs(tmp_path):
     rows = {r["experiment"]: r for r in chapters.performance.run_times(store, "smoke")}
     assert rows["table2"]["results"] == 2 and rows["table2"]["wall time (min)"] == 3.0
     assert rows["table2"]["training images/s (median)"] == 125.0  # median of the run means 200 and 50
-    assert rows["table2"]["runs at once"] == 3  # the second run shared the machine with two others
+    assert rows["table2"]["runs at once"] == "1, 3"  # the second run shared the machine with two others
     assert rows["isometry"]["training images/s (median)"] is None and rows["isometry"]["hardware"] == "CPU X"
     assert rows["isometry"]["runs at once"] is None  # no training run
 

@@ -273,6 +273,45 @@ def test_a_run_whose_checkpoint_cannot_travel_starts_only_if_its_estimate_fits(s
     assert f"runs/smoke/table2/{plain44.hash()}/{budget.UNFINISHED}" in why
 
 
+def test_an_estimate_from_a_run_that_shared_the_machine_counts_its_share():
+    cfg = experiment_configs("table2", PROFILES["smoke"], (0,))[0]
+    params = budget._sizes(cfg)[0]
+    alone = {"wall_time_s": 300.0, "params": 3 * params, "runtime": {"concurrent_runs": 1}}
+    assert budget.estimate_seconds(cfg, "nowhere", [alone]) == pytest.approx(100.0)
+    shared = {**alone, "runtime": {"concurrent_runs": 2}, "params": params}
+    assert budget.estimate_seconds(cfg, "nowhere", [alone, shared]) == pytest.approx(100.0)  # the largest run
+    assert budget.estimate_seconds(cfg, "nowhere", [shared]) == pytest.approx(150.0)
+
+
+def test_a_run_that_cannot_travel_gives_up_after_an_epoch_and_the_others_go_on(small, tmp_path):
+    """Depth 44 cannot travel under 2 MiB.  Its estimate fits (a stored run of 10 M
+    parameters took a millisecond), so it trains alone; after its first epoch the second
+    needs longer than the 0.01 s left: it gives up with its checkpoint and progress, the
+    budget is not spent and every depth-8 run trains.  Without a budget, on a machine its
+    checkpoint did not travel to, it then trains alone, and its result says so."""
+    cfgs = {describe(c): c for c in experiment_configs("table2", small, (0,))}
+    store, runs, limit = ResultsStore(tmp_path / "results"), tmp_path / "runs", 2 * 2**20
+    store.put("smoke", "table2", {"earlier": 1}, {"wall_time_s": 1e-3, "params": 10**7})
+    lines = []
+    out = run_pending(["table2"], small, deadline=LeftDeadline(10**6, 0.01), store=store, run_dir=runs, jobs=2,
+                      max_checkpoint=limit, log=lines.append)
+    deep = [c for c in cfgs.values() if c.depth == 44]
+    assert out.stopped is None and out.failed == []
+    assert sorted(out.trained) == sorted(f"table2/{c.hash()}" for c in cfgs.values() if c.depth == 8)
+    assert [s.split(": ")[0] for s in out.skipped] == [f"table2/{c.hash()}" for c in deep]
+    assert all("gave up after epoch 1/2" in s for s in out.skipped)
+    for c in deep:
+        folder = runs / "smoke" / "table2" / c.hash()
+        assert json.loads((folder / budget.UNFINISHED).read_text())["fraction"] == 0.5
+        assert load_checkpoint(folder / "last.pt")["epoch"] == 1
+    rest = run_pending(["table2"], small, store=store, run_dir=tmp_path / "fresh", jobs=2, max_checkpoint=limit,
+                       log=lines.append)
+    assert sorted(rest.trained) == sorted(f"table2/{c.hash()}" for c in deep) and rest.failed == []
+    shared = {c.depth: store.get("smoke", "table2", c.hash_dict())["runtime"]["concurrent_runs"]
+              for c in cfgs.values()}
+    assert shared == {8: 2, 44: 1}
+
+
 def test_jobs_start_a_run_once_the_run_its_weights_come_from_is_stored(small, tmp_path):
     out = run_pending(["two_phase"], small, store=ResultsStore(tmp_path / "results"), run_dir=tmp_path / "runs",
                       jobs=2, log=lambda *a: None)

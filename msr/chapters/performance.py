@@ -29,7 +29,8 @@ def compute(ctx: ChapterContext) -> dict:
 def run_times(store: ResultsStore, profile: str) -> list[dict]:
     """Per experiment folder of ``results/<profile>/``: how many results, their total wall
     time, the training runs' median images/s (mean over each run's epochs), how many runs
-    shared the machine (``--jobs``: each run's images/s is then its share) and the hardware."""
+    shared the machine (each value that occurs, e.g. ``"1, 2"``: with ``--jobs`` a run's
+    images/s is its share; a run trained alone says 1) and the hardware."""
     from statistics import median
 
     rows = []
@@ -43,7 +44,8 @@ def run_times(store: ResultsStore, profile: str) -> list[dict]:
         rows.append({"experiment": exp, "results": len(items),
                      "wall time (min)": sum(r.get("wall_time_s") or 0.0 for r in items) / 60,
                      "training images/s (median)": median(speeds) if speeds else None,
-                     "runs at once": max(((r.get("runtime") or {}).get("concurrent_runs") or 1 for r in items
-                                          if isinstance(r.get("epochs"), dict)), default=None),
+                     "runs at once": ", ".join(str(n) for n in sorted({
+                         (r.get("runtime") or {}).get("concurrent_runs") or 1 for r in items
+                         if isinstance(r.get("epochs"), dict)})) or None,
                      "hardware": ", ".join(sorted({hardware_of(r.get("provenance")) for r in items}))})
     return rows
