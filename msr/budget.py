@@ -21,7 +21,8 @@ GPU time comes in short commands on a fresh machine each time (see
 The checkpoints a stop can leave (of the runs training at once, and of interrupted runs
 waiting to resume) are kept within ``max_checkpoint``, the room the next command's
 carry has.  A run whose checkpoint alone is larger (MS-ResNet482: 59 MiB) cannot be
-interrupted without losing its work: it trains alone, and only where the budget leaves
+interrupted without losing its work: it trains alone (where it has no analyses, into
+the reserve, less :data:`PACK_SECONDS`), and only where the budget leaves
 :data:`ESTIMATE_MARGIN` times its estimated time (:func:`estimate_seconds`: from a
 finished run of its experiment, scaled by parameters, or from its own earlier attempt,
 :data:`UNFINISHED`).  It checks after every epoch that the epochs left fit the time left,
@@ -49,6 +50,8 @@ DIVERGED = "diverged.txt"
 UNFINISHED = "unfinished.json"
 #: a run whose checkpoint cannot travel starts when its estimated time, times this, fits the budget
 ESTIMATE_MARGIN = 1.25
+#: seconds of the reserve a run with no analyses, training alone, leaves for packing (seconds suffice)
+PACK_SECONDS = 15.0
 
 
 class BudgetExhausted(RuntimeError):
@@ -73,14 +76,21 @@ class Deadline:
     """A point in time on ``clock`` (monotonic seconds by default).
 
     :func:`msr.train.train` asks ``passed()`` once per training step; everything else
-    (starting a run, an analysis) asks ``left()``."""
+    (starting a run, an analysis) asks ``left()``.  ``reserve``: seconds after ``end``
+    that the budget keeps for the analyses of the runs that finished last."""
 
     end: float
     clock: Callable[[], float] = time.monotonic
+    reserve: float = 0.0
 
     @classmethod
     def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> "Deadline":
         return cls(clock() + seconds, clock)
+
+    def with_reserve(self) -> "Deadline":
+        """For a run that trains alone and has no analyses to leave time for: the reserve
+        too, less :data:`PACK_SECONDS` for packing."""
+        return Deadline(self.end + max(self.reserve - PACK_SECONDS, 0.0), self.clock)
 
     def left(self) -> float:
         return self.end - self.clock()
@@ -380,17 +390,18 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
         mib = f"{ck(task) / 2**20:.1f} MiB"
         if deadline is None:
             return "alone"  # no budget: it is never interrupted
+        window = _alone_deadline(task, deadline).left()
         est = estimate_seconds(task.cfg, task.folder, store.list(p.name, task.name))
         if est is None and not final and any(t.name == task.name for t in running.values()):
             return "block"  # a run of its experiment will give the estimate
-        if est is not None and est * ESTIMATE_MARGIN < deadline.left():
+        if est is not None and est * ESTIMATE_MARGIN < window:
             if running and not final:
                 return "block"  # it trains alone: let the others finish first
             log(f"{left()}{task.tag}: its checkpoint ({mib}) could not travel; training it alone, about "
-                f"{est:.0f} s")
+                f"{est:.0f} s of {window:.0f} s")
             return "alone"
         why = ("its time cannot be estimated yet (no finished run of its experiment)" if est is None else
-               f"it needs about {est:.0f} s of training, {max(deadline.left(), 0):.0f} s are left")
+               f"it needs about {est:.0f} s of training, {max(window, 0):.0f} s are left")
         out.skipped.append(f"{task.name}/{task.cfg.hash()}: checkpoint too large to travel; {why}")
         log(f"note: {task.tag}: its checkpoint ({mib}) is larger than {max_checkpoint / 2**20:.1f} MiB and "
             f"could not travel to the next command, and {why}; skipped")
@@ -445,8 +456,8 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
             if inputs is None:
                 inputs = per_run.Inputs(task.cfg.device)
             task, how = _started_as(task, what, deadline)
-            record(task, how["train_it"], run_task(task, p.name, store=store, run_dir=run_dir, deadline=deadline,
-                                                   sizes=sizes, inputs=inputs, log=log, **how))
+            record(task, how["train_it"], run_task(task, p.name, store=store, run_dir=run_dir, sizes=sizes,
+                                                   inputs=inputs, log=log, **how))
             if out.stopped:
                 break
     else:
@@ -460,13 +471,25 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
     return out
 
 
+def _alone_deadline(task: Task, deadline):
+    """The deadline of a run that trains alone: where it has no analyses, the budget's
+    end less :data:`PACK_SECONDS` (nothing runs beside it, so no other run's analyses
+    need the reserve either), else the training deadline."""
+    from msr import per_run
+
+    if isinstance(deadline, Deadline) and not per_run.applicable(task.name, task.cfg):
+        return deadline.with_reserve()
+    return deadline
+
+
 def _started_as(task: Task, what: str, deadline) -> tuple[Task, dict]:
-    """``task`` as ``decide``'s verdict ``what`` starts it, and :func:`run_task`'s switches:
+    """``task`` as ``decide``'s verdict ``what`` starts it, and :func:`run_task`'s arguments:
     a run trained ``alone`` records that nothing shared the machine with it and, under a
-    deadline, must finish (its checkpoint cannot travel)."""
-    if what == "alone":
-        task = replace(task, cfg=task.cfg.replace(concurrent_runs=1))
-    return task, dict(train_it=what in ("train", "alone"), must_finish=what == "alone" and deadline is not None)
+    deadline, must finish (its checkpoint cannot travel), by :func:`_alone_deadline`."""
+    if what != "alone":
+        return task, dict(train_it=what == "train", must_finish=False, deadline=deadline)
+    task = replace(task, cfg=task.cfg.replace(concurrent_runs=1))
+    return task, dict(train_it=True, must_finish=deadline is not None, deadline=_alone_deadline(task, deadline))
 
 
 def _run_concurrently(jobs, out, waiting, running, decide, record, profile, store, run_dir, deadline, sizes) -> None:
@@ -497,8 +520,8 @@ def _run_concurrently(jobs, out, waiting, running, decide, record, profile, stor
                         continue
                     task, how = _started_as(task, what, deadline)
                     try:
-                        fut = pool.submit(run_task, task, profile, store=store, run_dir=run_dir, deadline=deadline,
-                                          sizes=sizes, threads=threads, **how)
+                        fut = pool.submit(run_task, task, profile, store=store, run_dir=run_dir, sizes=sizes,
+                                          threads=threads, **how)
                     except BrokenProcessPool as err:  # a worker was killed (e.g. out of memory): no new ones start
                         out.stopped = out.stopped or f"a worker process died, no run starts after it ({err})"
                         break

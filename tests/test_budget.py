@@ -312,6 +312,32 @@ def test_a_run_that_cannot_travel_gives_up_after_an_epoch_and_the_others_go_on(s
     assert shared == {8: 2, 44: 1}
 
 
+def test_a_run_trained_alone_without_analyses_trains_into_the_reserve(small, tmp_path):
+    """MS-ResNet482 (``deep``: no analyses) cannot travel under 1 MiB; its estimate (31 s
+    from a stored run of 10 M parameters that took 40 s) does not fit the 10 s of training
+    time left, but fits once the reserve (1,000 s less the packing time), which no other run
+    needs while it trains alone, is counted.  A Table II run, which has analyses, keeps the
+    training deadline; a run trained beside others keeps it too and need not finish."""
+    deadline = Deadline(10.0, clock=lambda: 0.0, reserve=1000.0)
+    deep = experiment_configs("deep", small, (0,))
+    t2 = experiment_configs("table2", small, (0,))[0]
+
+    def started(name, cfg, what):
+        return budget._started_as(budget.Task(name, name, cfg, tmp_path, name), what, deadline)
+
+    assert started("deep", deep[1], "alone")[1]["deadline"].left() == 1010 - budget.PACK_SECONDS
+    task, how = started("table2", t2, "alone")
+    assert how["deadline"].left() == 10 and how["must_finish"] and task.cfg.concurrent_runs == 1
+    assert started("deep", deep[1], "train")[1] == dict(train_it=True, must_finish=False, deadline=deadline)
+    store = ResultsStore(tmp_path / "results")
+    store.put("smoke", "deep", {"earlier": 1}, {"wall_time_s": 40.0, "params": 10**7})
+    lines = []
+    out = run_pending(["deep"], small, deadline=deadline, store=store, run_dir=tmp_path / "runs", max_checkpoint=2**20,
+                      log=lines.append)
+    assert sorted(out.trained) == sorted(f"deep/{c.hash()}" for c in deep) and out.skipped == []
+    assert any(f"about {40 * budget._sizes(deep[1])[0] / 10**7:.0f} s of 995 s" in line for line in lines)
+
+
 def test_jobs_start_a_run_once_the_run_its_weights_come_from_is_stored(small, tmp_path):
     out = run_pending(["two_phase"], small, store=ResultsStore(tmp_path / "results"), run_dir=tmp_path / "runs",
                       jobs=2, log=lambda *a: None)

@@ -110,7 +110,7 @@ def _budgeted(args: argparse.Namespace) -> int:
     store = ResultsStore(default_root())
     pack.record_baseline(p.name, store.root, args.runs)
     t0 = time.monotonic()
-    deadline = Deadline(t0 + budget - reserve)
+    deadline = Deadline(t0 + budget - reserve, reserve=reserve)
     print(f"msr compute: profile {p.name}, budget {budget:.0f} s, training stops {reserve:.0f} s before it ends; "
           f"{args.jobs} run(s) at once; order: {', '.join(names)}", flush=True)
     max_ck = None if args.max_checkpoint is None else pack.parse_size(args.max_checkpoint)
