@@ -194,13 +194,6 @@ def provenance_line(profile: str, provs: Iterable[dict | None], dataset: str | N
     return " · ".join(parts)
 
 
-def local_provenance() -> dict:
-    """Provenance of something computed right here (structure counts, analytic values)."""
-    from msr.provenance import provenance
-
-    return provenance()
-
-
 # ---------------------------------------------------------------- rendering ----
 
 PALETTE = {"plain": "#7f7f7f", "vanilla": "#d62728", "wolif": "#ff7f0e", "ms": "#1f77b4",

@@ -477,7 +477,7 @@ def _alone_deadline(task: Task, deadline):
     need the reserve either), else the training deadline."""
     from msr import per_run
 
-    if isinstance(deadline, Deadline) and not per_run.applicable(task.name, task.cfg):
+    if deadline is not None and not per_run.applicable(task.name, task.cfg):
         return deadline.with_reserve()
     return deadline
 

@@ -328,10 +328,10 @@ def _train(cfg, profile, experiment, store, force, run_dir, key, deadline=None, 
         if deadline is not None and state.epoch < cfg.epochs:
             if deadline.passed():
                 _out_of_time(run, state)
-            # a run that would lose its work at the deadline stops now, while the budget can still serve others
-            need = (cfg.epochs - state.epoch) * (time.perf_counter() - t_epoch)
-            if must_finish and need > deadline.left():
-                _wont_finish(run, state, need, deadline.left())
+            if must_finish:  # a run that would lose its work at the deadline stops now, while others can still use it
+                need = (cfg.epochs - state.epoch) * (time.perf_counter() - t_epoch)
+                if need > deadline.left():
+                    _wont_finish(run, state, need, deadline.left())
 
     # --- result: stored by rank 0 only once every epoch is done (never half a run)
     payload = _result(run, state, profile, experiment)
