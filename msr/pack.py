@@ -28,7 +28,10 @@ import hashlib
 import io
 import json
 import math
+import os
 import re
+import shutil
+import subprocess
 import tarfile
 from pathlib import Path, PurePosixPath
 
@@ -56,6 +59,42 @@ def parse_size(text: str | int) -> int:
     if not m:
         raise ValueError(f"size {text!r} not understood; valid: e.g. 15MiB, 512KiB, 1000000 (bytes)")
     return int(m.group(1)) * {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30}.get(m.group(2) or "B", 1)
+
+
+# ------------------------------------------------------------ what travels ----
+
+#: Folders that never travel with a command: git's, and the caches Python and pytest write.
+_NEVER_TRAVEL = (".git", "__pycache__", ".pytest_cache")
+
+
+def tree_bytes(root=".", *, leave_out=()) -> int:
+    """Bytes of the working tree at ``root`` that travel with a GPU command besides the
+    carried folders, which ``leave_out`` names (paths, absolute or relative to ``root``).
+
+    With git history: the files git tracks or does not ignore, the copy a command receives.
+    In a copy without it (the GPU machine's), every file but :data:`_NEVER_TRAVEL`'s: all the
+    copy received, an upper bound where a previous command on the same machine left ignored
+    files behind.  ``gpu_run.sh`` subtracts it from the carry limit, with the data, to know how
+    many checkpoints the next command can carry.
+    """
+    root = Path(root).resolve()
+    skip = [(p if p.is_absolute() else root / p).resolve() for p in map(Path, leave_out)]
+
+    def kept(path: Path) -> bool:
+        return not any(path == s or s in path.parents for s in skip)
+
+    if (root / ".git").exists() and shutil.which("git"):
+        listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached", "--others",
+                                 "--exclude-standard"], capture_output=True, check=True).stdout
+        files = [root / name for name in os.fsdecode(listed).split("\0") if name]
+    else:
+        files = []
+        for folder, dirs, names in os.walk(root):
+            here = Path(folder)
+            dirs[:] = [d for d in dirs if d not in _NEVER_TRAVEL and kept(here / d)]
+            files += [here / n for n in names]
+    # a link travels as a link; a tracked file deleted here does not travel at all
+    return sum(p.lstat().st_size for p in files if os.path.lexists(p) and not p.is_dir() and kept(p))
 
 
 # ------------------------------------------------------------------ what goes ----
@@ -364,4 +403,4 @@ def unpack(src, *, store_root=None, run_dir="runs", log=print) -> dict:
 
 
 __all__ = ["MAX_BYTES", "MAX_FILES", "PART_BYTES", "changed_results", "needed_checkpoints", "pack", "parse_size",
-           "read_manifest", "record_baseline", "unpack", "verify"]
+           "read_manifest", "record_baseline", "tree_bytes", "unpack", "verify"]

@@ -95,9 +95,18 @@ else
 fi
 
 echo "== compute"
-# room for checkpoints in the next command: the carry limit less the data travelling with it
+# room for checkpoints in the next command: the carry limit less the data and the working tree
+# travelling with it (measured after the unpack: the results it restored travel in the tree next
+# time), less 2 MiB for the results, manifest and log of this command's pack
 DATA_MIB=$(du -sm "$DATA" 2>/dev/null | cut -f1); DATA_MIB=${DATA_MIB:-0}
-MAX_CK=$(( CARRY_LIMIT_MIB - DATA_MIB - 2 ))
+TREE_MIB=$($PY -c 'import math, sys; from msr.pack import tree_bytes
+print(math.ceil(tree_bytes(".", leave_out=sys.argv[1:]) / 2**20))' "$STATE" "$DATA" "$RUNS" "$OUT") || exit 3
+MAX_CK=$(( CARRY_LIMIT_MIB - DATA_MIB - TREE_MIB - 2 ))
+echo "carry room: $CARRY_LIMIT_MIB MiB less $DATA ($DATA_MIB MiB), the working tree ($TREE_MIB MiB) and 2 MiB spare"
+if [ "$MAX_CK" -lt 0 ]; then
+  echo "WARNING: no room is left for checkpoints: a run the budget stops starts over next time"
+  MAX_CK=0
+fi
 if [ -z "${BUDGET:-}" ]; then  # what the command's limit leaves, less time to pack and hand back
   BUDGET=$(( LIMIT - ($(date +%s) - START) - 60 ))
   [ "$BUDGET" -lt 30 ] && BUDGET=30
@@ -120,7 +129,8 @@ fi
 echo "== handed back ($(( $(date +%s) - START )) s in all)"
 ls -l "$OUT" | awk 'NR > 1 {print "  " $5 " bytes  " $9}'
 PACK_MIB=$(du -sm --exclude=gpu_run.log "$OUT" | cut -f1)
-if [ $(( PACK_MIB + DATA_MIB )) -gt "$CARRY_LIMIT_MIB" ]; then
-  echo "WARNING: the pack ($PACK_MIB MiB) and $DATA ($DATA_MIB MiB) exceed $CARRY_LIMIT_MIB MiB together"
+if [ $(( PACK_MIB + DATA_MIB + TREE_MIB )) -gt "$CARRY_LIMIT_MIB" ]; then
+  echo "WARNING: the pack ($PACK_MIB MiB), $DATA ($DATA_MIB MiB) and the working tree ($TREE_MIB MiB) exceed" \
+       "$CARRY_LIMIT_MIB MiB together: the next command cannot carry them all"
 fi
 exit $RC

@@ -189,6 +189,12 @@ def test_interrupted_sweep_resumed_from_the_pack_matches_an_uninterrupted_one(re
                        log=lines.append)
     assert len(rest.trained) == 5 and rest.stopped is None
     assert _metrics(fresh / "results") == _metrics(ref_results)
+    # the second pack sends the first's results again: home needs only the last pack
+    packing.pack(tmp_path / "out2", "smoke", store_root=fresh / "results", run_dir=fresh / "runs",
+                 note=rest.as_dict(), log=lines.append)
+    home = tmp_path / "home"
+    packing.unpack(tmp_path / "out2", store_root=home / "results", run_dir=home / "runs", log=lines.append)
+    assert _metrics(home / "results") == _metrics(ref_results)
 
 
 def _interrupted(runs: Path) -> set[str]:
@@ -431,6 +437,41 @@ def test_unpack_keeps_newer_state(tiny, tmp_path):
     assert '"value": 2.0' in item.read_text()
 
 
+def test_tree_bytes_counts_what_a_command_carries(tmp_path):
+    """With git history: the tracked files and those git does not ignore (nested .gitignore
+    files too), less the folders left out; in a copy without history (the GPU machine's): all
+    the copy holds, less Python's caches and the folders left out."""
+    if not shutil.which("git"):
+        pytest.skip("git is not installed")
+    repo, copy = tmp_path / "repo", tmp_path / "copy"
+
+    def write(root, rel, data):
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data if isinstance(data, bytes) else b"x" * data)
+
+    travels = {".gitignore": b"runs/\n*.log\n", "code.py": 1000, "results/new.json": 300,
+               "figures/.gitignore": b"smoke/\n", "figures/fmnist/b.png": 700}
+    carried = {".devdata/d.gz": 8000, ".gpustate/manifest.json": 600}
+    for rel, data in {**travels, **carried, "runs/last.pt": 9000, "out.log": 4000,
+                      "figures/smoke/a.png": 5000}.items():
+        write(repo, rel, data)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "add", "code.py", ".gitignore"], check=True)
+    size = sum((repo / rel).stat().st_size for rel in travels)
+    assert packing.tree_bytes(repo) == size + 8600
+    assert packing.tree_bytes(repo, leave_out=[".devdata", repo / ".gpustate"]) == size
+    (repo / "code.py").unlink()  # a tracked file deleted here does not travel
+    assert packing.tree_bytes(repo, leave_out=[".devdata", ".gpustate"]) == size - 1000
+
+    for rel in [*travels, *carried]:  # what a command on the GPU machine receives
+        write(copy, rel, (repo / rel).read_bytes() if (repo / rel).exists() else 1000)
+    write(copy, "msr/__pycache__/x.pyc", 3000)
+    write(copy, ".pytest_cache/v", 200)
+    write(copy, "runs/last.pt", 9000)
+    assert packing.tree_bytes(copy, leave_out=[".devdata", ".gpustate", "runs"]) == size
+
+
 def test_needed_checkpoints_keep_weights_a_later_run_or_analysis_needs(small, tiny, tmp_path):
     store = ResultsStore(tmp_path / "results")
     # two-phase: phase 1 finishes (2 epochs x 2 steps = 5 checks), phase 2 does not start
@@ -523,8 +564,11 @@ def test_gpu_run_script_runs_two_commands_on_the_cpu(tmp_path):
         assert p.returncode == 0, log
         return log
 
+    tree_mib = math.ceil(packing.tree_bytes(ROOT) / 2**20)
     log = command(tmp_path / "out1", tmp_path / "nostate")
     assert "self-check verdict [commit=" in log and "gpu=none torch=" in log
+    # the checkpoints the next command can carry leave room for the working tree (no data here)
+    assert f"the working tree ({tree_mib} MiB)" in log and f"at most {64 - tree_mib - 2} MiB of checkpoints" in log
     assert "2 run(s) at once" in log and "all done" in log and "2 runs trained" in log
     files = sorted(p.name for p in (tmp_path / "out1").iterdir())
     assert files == ["gpu_run.log", "manifest.json", "results.tar.gz"]
