@@ -210,7 +210,10 @@ def graphed_train_step(
             body()
     torch.cuda.current_stream().wait_stream(stream)
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
+    # "thread_local": a DataLoader's pin-memory thread may call CUDA (host allocations, event
+    # queries) while the loop captures at an epoch's start; in the default "global" mode that
+    # call invalidates the capture and the error resurfaces in the loader thread
+    with torch.cuda.graph(graph, capture_error_mode="thread_local"):
         static_out = body()
     if keep_state:
         _restore(saved, optimizer)

@@ -52,6 +52,23 @@ def test_graphed_training_matches_eager(tmp_path, amp):
 
 @pytest.mark.gpu
 @cuda
+def test_graphed_training_with_loader_workers_matches_eager(tmp_path):
+    """Data from worker processes through pinned memory (the path of data sets that are not
+    held on the GPU): each epoch's re-capture runs while the loader's pin-memory thread
+    prefetches, and the run still equals the eager one."""
+    cfg = _cfg(device="cuda", amp=True, resident_data=False, workers=2, epochs=3, milestones=(1, 2), subset=128)
+    out = {}
+    for graph in (False, True):
+        c = cfg.replace(cuda_graph=graph)
+        out[graph] = train(c, profile="s", experiment=f"w{graph}", store=ResultsStore(tmp_path / str(graph)),
+                           run_dir=tmp_path / "runs")
+        assert out[graph]["provenance"]["speed"]["cuda_graph"] is graph
+    torch.testing.assert_close(torch.tensor(out[True]["steps"]["loss"]), torch.tensor(out[False]["steps"]["loss"]),
+                               rtol=5e-2, atol=5e-2)
+
+
+@pytest.mark.gpu
+@cuda
 def test_graphed_training_stops_on_nan_like_eager(tmp_path, monkeypatch):
     from msr.train import TrainingDiverged
 
