@@ -48,7 +48,51 @@ def test_quick_bench_is_complete(quick_result):
         assert row["saved_for_backward_MB"] > 0
     names = [t["target"] for t in r["targets"]]
     assert any("SpikingJelly" in n for n in names) and any("training step" in n for n in names)
+    (loop,) = r["loop"]  # the real training loop: one row on a CPU
+    assert loop["status"] == "ok" and (loop["model"], loop["strategy"]) == ("MS-ResNet-20", "loop"), loop
+    assert loop["images_per_s"] > 0 and loop["first_epoch_images_per_s"] > 0 and loop["steps_per_epoch"] == 3
+    assert loop["dataset"] in ("fashion_mnist", "synthetic") and loop["lif_backend"] == "cpu"
+    assert loop["cuda_graph"] is False and loop["resident_data"] is False
     json.dumps(r)  # JSON-able
+
+
+def test_loop_rows_train_the_fmnist_recipe():
+    """The loop rows change the profile's Table II run only where the bench must: batch,
+    epochs, steps, the test split, and the data set where Fashion-MNIST is absent."""
+    from msr.bench.loop import loop_config
+    from msr.sweep import experiment_configs
+
+    (ref,) = [c for c in experiment_configs("table2", "fmnist", (0,)) if c.block == "ms" and c.depth == 56]
+    cfg = loop_config(56, 128, None, torch.device("cuda"), "fashion_mnist", cuda_graph=False)
+    same = ("model", "block", "T", "lr", "momentum", "weight_decay", "schedule", "milestones", "augment", "subset",
+            "amp", "lif_backend", "workers")
+    assert {k: getattr(cfg, k) for k in same} == {k: getattr(ref, k) for k in same}
+    assert (cfg.batch_size, cfg.epochs, cfg.test_subset, cfg.max_steps_per_epoch, cfg.cuda_graph) == \
+        (128, 2, 128, None, False)
+    syn = loop_config(20, 8, 10, torch.device("cpu"), "synthetic")
+    assert (syn.dataset, syn.subset, syn.augment, syn.workers) == ("synthetic", 80, (), 0)
+
+
+def test_loop_targets_count_only_fashion_mnist_rows():
+    """On a GPU the loop's images/s are the speed goals; a row on synthetic data is no
+    evidence for them and leaves the target unmeasured."""
+    def result(dataset):
+        loop = [{"model": m, "strategy": s, "status": "ok", "dataset": dataset, "images_per_s": v}
+                for m, s, v in (("MS-ResNet-20", "loop", 16000.0), ("MS-ResNet-20", "loop-eager", 5000.0),
+                                ("MS-ResNet-56", "loop", 5000.0))]
+        return {"provenance": {"device": "cuda"}, "lif": [], "train": [], "loop": loop}
+
+    got = {t["target"].split(" training loop")[0]: t for t in bench.summarize(result("fashion_mnist"))
+           if "training loop" in t["target"]}
+    assert (got["MS-ResNet-20"]["value"], got["MS-ResNet-20"]["met"]) == (16000.0, True)
+    assert (got["MS-ResNet-56"]["value"], got["MS-ResNet-56"]["met"]) == (5000.0, False)
+    synthetic = [t for t in bench.summarize(result("synthetic")) if "training loop" in t["target"]]
+    assert len(synthetic) == 2 and all(t["value"] is None and t["met"] is None for t in synthetic)
+    from msr.render.performance import loop_frame
+
+    frame = loop_frame(result("fashion_mnist"))
+    assert frame["speed-up over the eager loop (x)"].tolist()[:2] == [3.2, 1.0]
+    assert loop_frame({"loop": []}) is None and loop_frame({}) is None
 
 
 def test_fused_lif_beats_authors_loop_and_saves_memory(quick_result):

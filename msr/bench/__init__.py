@@ -11,6 +11,9 @@ medians reported (:mod:`msr.bench.timing`).  Rows:
   at T = 6, msr's execution against the authors'; bytes saved for backward with the
   spike-fed convolutions' inputs stored as floats, int8 or bits; on a GPU,
   MS-ResNet-104 at batch 64, 224x224 (:mod:`msr.bench.steps`);
+* the training loop itself (:func:`msr.train.train`: data, augmentation, loss, optimizer,
+  metrics) on the ``fmnist`` profile's MS-ResNet-20/-56, as the profile runs it and, on a
+  GPU, without CUDA graphs and resident data (:mod:`msr.bench.loop`);
 * the authors' execution strategy, rebuilt with the same weights and math
   (:mod:`msr.bench.authors_baseline`), so the rows compare execution and nothing else.
 
@@ -20,10 +23,11 @@ at ``<results>/bench/performance/<hash>.json`` (:mod:`msr.bench.storage`);
 :func:`bench_table` turns it into the Performance chapter's tables.
 """
 from msr.bench.lif import LIF_TS, bench_lif, bench_lif_bandwidth, lif_candidates, spikingjelly_lif
+from msr.bench.loop import bench_loop
 from msr.bench.steps import bench_memory, bench_train, conv_share, saved_bytes
 from msr.bench.storage import EXPERIMENT, PROFILE, load_results, store_config, store_result
 from msr.bench.suite import SCHEMA, bench_table, environment, run_bench, summarize
 
-__all__ = ["EXPERIMENT", "LIF_TS", "PROFILE", "SCHEMA", "bench_lif", "bench_lif_bandwidth", "bench_memory",
-           "bench_table", "bench_train", "conv_share", "environment", "lif_candidates", "load_results",
+__all__ = ["EXPERIMENT", "LIF_TS", "PROFILE", "SCHEMA", "bench_lif", "bench_lif_bandwidth", "bench_loop",
+           "bench_memory", "bench_table", "bench_train", "conv_share", "environment", "lif_candidates", "load_results",
            "run_bench", "saved_bytes", "spikingjelly_lif", "store_config", "store_result", "summarize"]

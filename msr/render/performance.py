@@ -48,7 +48,28 @@ def bench_frames(result: dict) -> dict:
     train["speedup"] = [base.get(m, np.nan) / ms for m, ms in zip(train["model"], train["median_ms"], strict=True)]
     train["conv_share"] = 100 * train["conv_share"]
     train = train[[c for c in cols if c in train]].rename(columns=cols)
-    return {"targets": targets, "lif": lif, "train": train}
+    return {"targets": targets, "lif": lif, "train": train, "loop": loop_frame(result)}
+
+
+def loop_frame(result: dict):
+    """The training-loop rows (:mod:`msr.bench.loop`; absent in results of older benches):
+    images/s of the warm second epoch and the cold first, with the speed-up of each row
+    over the eager loop of the same model where one ran."""
+    import pandas as pd
+
+    rows = [r for r in result.get("loop", []) if r.get("status") == "ok"]
+    if not rows:
+        return None
+    loop = pd.DataFrame(rows)
+    eager = loop[loop["strategy"] == "loop-eager"].set_index("model")["images_per_s"]
+    if len(eager):  # a CPU bench has no eager variant to compare with
+        loop["speedup"] = [s / eager[m] if m in eager else np.nan
+                           for m, s in zip(loop["model"], loop["images_per_s"], strict=True)]
+    cols = {"model": "model", "strategy": "strategy", "dataset": "data", "batch": "batch", "T": "T",
+            "steps_per_epoch": "steps per epoch", "images_per_s": "images/s (2nd epoch)",
+            "first_epoch_images_per_s": "images/s (1st epoch)", "speedup": "speed-up over the eager loop (x)",
+            "lif_backend": "LIF", "cuda_graph": "CUDA graph", "resident_data": "data on the device"}
+    return loop[[c for c in cols if c in loop]].rename(columns=cols)
 
 
 def plot_bench(result: dict):
@@ -104,6 +125,11 @@ def performance_section(result: dict, page: "Page", slug: str) -> None:
     display(page.table(t["train"], f"bench_{slug}_train", f"Training steps on {hardware_of(p)}", footer,
                        digits={"images/s": 0, "peak memory (MB)": 0, "ms per step": 1,
                                "speed-up over the authors' (x)": 2, "time in convolutions (%)": 0}))
+    if t["loop"] is not None:
+        display(page.table(t["loop"], f"bench_{slug}_loop",
+                           f"The training loop on {hardware_of(p)} (msr.train.train, two epochs): images/s", footer,
+                           digits={"images/s (2nd epoch)": 0, "images/s (1st epoch)": 0,
+                                   "speed-up over the eager loop (x)": 2}))
     display(page.table(t["lif"], f"bench_{slug}_lif",
                        f"LIF forward + backward on {hardware_of(p)}: median time per call", footer, digits=3))
     display(page.table(t["targets"], f"bench_{slug}_targets", f"Speed targets on {hardware_of(p)}: measured ratios",

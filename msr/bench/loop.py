@@ -1,0 +1,94 @@
+"""Training throughput through the real loop: :func:`msr.train.train` itself (data,
+augmentation, loss, backward, optimizer, metrics), not a bench-only step.
+
+Each row trains the ``fmnist`` profile's Table II MS-ResNet for two epochs of its
+20,000 images at T = 6, batch 128 (the speed goals' batch; the profile trains with
+100), and reports the second epoch's training images/s as the loop reports it: warm,
+with its per-epoch work (the CUDA-graph re-capture after an lr step, the data
+permutation) included, evaluation excluded.  Strategies:
+
+* ``loop``: the loop as the profile runs it on this device (on CUDA: the step replayed as
+  a CUDA graph, data held on the GPU; :mod:`msr.speed`, :mod:`msr.resident`);
+* ``loop-eager`` (CUDA only): the same loop with both switched off, data from the
+  profile's DataLoader worker processes: what the fast paths buy.
+
+The authors' execution and the bench-only steps are the training-step rows of the same
+run (:mod:`msr.bench.steps`).  Without Fashion-MNIST the rows run on the synthetic set
+and say so; the speed targets count only rows on Fashion-MNIST.
+"""
+from __future__ import annotations
+
+import tempfile
+
+import torch
+
+#: The speed goals' batch (the bench's training-step rows use it too).
+LOOP_BATCH = 128
+
+
+def loop_strategies(device: torch.device) -> list[dict]:
+    """``strategy`` name and the runtime switches it sets (None: the loop's default)."""
+    rows = [{"strategy": "loop"}]
+    if device.type == "cuda":
+        rows.append({"strategy": "loop-eager", "cuda_graph": False, "resident_data": False})
+    return rows
+
+
+def loop_configs(device: torch.device, quick: bool) -> list[dict]:
+    """The models of the loop rows: Table II's MS-ResNet-20 and -56 (CPU: -20 only, a few
+    steps of a small batch; quick: batch 2)."""
+    if device.type == "cuda":
+        return [{"depth": 20, "batch": LOOP_BATCH, "steps": None}, {"depth": 56, "batch": LOOP_BATCH, "steps": None}]
+    return [{"depth": 20, "batch": 2 if quick else 8, "steps": 3 if quick else 10}]
+
+
+def loop_config(depth: int, batch: int, steps: int | None, device: torch.device, dataset: str, **switches):
+    """The ``fmnist`` profile's Table II MS-ResNet of ``depth`` for a two-epoch loop row:
+    its recipe, ``batch`` images per step, ``steps`` per epoch (None: the whole subset)."""
+    from msr.sweep import experiment_configs
+
+    (cfg,) = [c for c in experiment_configs("table2", "fmnist", (0,)) if c.block == "ms" and c.depth == depth]
+    cfg = cfg.replace(batch_size=batch, epochs=2, test_subset=batch, max_steps_per_epoch=steps, device=device.type,
+                      progress=False, log_every=10**6, dataset=dataset, **switches)
+    if dataset == "synthetic":  # no files: the synthetic set has no transforms to apply
+        cfg = cfg.replace(augment=(), input_size=(1, 32, 32), subset=steps * batch if steps else cfg.subset)
+    if device.type == "cpu":  # worker processes cost more than they give on a few CPU steps
+        cfg = cfg.replace(workers=0)
+    return cfg
+
+
+def bench_loop(device: torch.device, quick: bool) -> list[dict]:
+    """One row per (model, strategy): images/s of the second epoch through
+    :func:`msr.train.train`, and of the first (cold: Triton compilation, graph capture)."""
+    from msr.data import fashion_mnist_available
+    from msr.neuron import resolve_backend
+    from msr.results import ResultsStore
+    from msr.train import train
+
+    dataset = "fashion_mnist" if fashion_mnist_available() else "synthetic"
+    rows = []
+    for m in loop_configs(device, quick):
+        for strat in loop_strategies(device):
+            switches = {k: v for k, v in strat.items() if k != "strategy"}
+            row = {"model": f"MS-ResNet-{m['depth']}", "strategy": strat["strategy"], "dataset": dataset,
+                   "batch": m["batch"], "T": 6}
+            try:
+                cfg = loop_config(m["depth"], m["batch"], m["steps"], device, dataset, **switches)
+                with tempfile.TemporaryDirectory(prefix="msr-bench-loop-") as tmp:
+                    r = train(cfg, profile="bench", experiment="loop", store=ResultsStore(f"{tmp}/results"),
+                              run_dir=f"{tmp}/runs")
+                speeds, speed = r["epochs"]["images_per_s"], r["provenance"]["speed"]
+                steps = cfg.subset // cfg.batch_size
+                row.update(status="ok", images_per_s=speeds[-1], first_epoch_images_per_s=speeds[0],
+                           steps_per_epoch=min(steps, cfg.max_steps_per_epoch or steps),
+                           lif_backend=resolve_backend(speed["lif_backend"], torch.empty(0, device=device)),
+                           **{k: speed[k] for k in ("bf16_autocast", "channels_last", "cuda_graph", "resident_data")})
+            except Exception as err:  # noqa: BLE001 - a failing row is stored as such, the others go on
+                row.update(status=f"error: {type(err).__name__}: {err}"[:300], images_per_s=None)
+            rows.append(row)
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+    return rows
+
+
+__all__ = ["LOOP_BATCH", "bench_loop", "loop_config", "loop_configs", "loop_strategies"]
