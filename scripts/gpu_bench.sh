@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one script to run on a GPU machine: GPU tests, then the full bench.
 # Usage on the device machine, from the repository root:  MSR_GIT_COMMIT=<hash> bash scripts/gpu_bench.sh
+# (carry .devdata/ with the Fashion-MNIST .gz files, as for gpu_run.sh: the training-loop rows read it)
 # (MSR_GIT_COMMIT: the commit of the copied code, recorded in the result when the copy has no git history)
 # Writes $OUT/bench/performance/<hash>.json (the results store's file: copy it into
 # results/bench/performance/), $OUT/gpu_tests.log and $OUT/bench.log (OUT defaults to ./gpu_out).
@@ -14,6 +15,9 @@ if ls .whl/*.whl >/dev/null 2>&1; then
   $PY -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:.
 fi
 export PYTHONPATH=${PYTHONPATH:-.}
+# Fashion-MNIST for the training-loop rows, when its .gz files were carried in .devdata/ (else
+# those rows run on the synthetic set, say so, and count for no speed goal)
+if ls .devdata/train-images-idx3-ubyte.gz >/dev/null 2>&1; then export MSR_FMNIST_DIR="$PWD/.devdata"; fi
 # SpikingJelly picks its own CUDA implementation (its fused kernels do not take the Rect surrogate).
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.mem --format=csv | tee "$OUT/nvidia_smi.txt"
 $PY -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name())"
