@@ -41,7 +41,10 @@ def test_quick_bench_is_complete(quick_result):
     assert {row["T"] for row in r["lif"]} == {1, 6}
     models = {(row["model"], row["strategy"]) for row in r["train"]}
     assert ("MS-ResNet-20", "authors") in models and ("MS-ResNet-20", "msr") in models
+    assert ("MS-ResNet-20", "spikingjelly") in models
     for row in r["train"]:
+        if row["strategy"] == "spikingjelly" and row["status"] == "not installed":
+            continue
         assert row["status"] == "ok", row
         assert row["median_ms"] > 0 and row["images_per_s"] > 0
         assert 0 < row["conv_share"] <= 1.0
@@ -54,6 +57,32 @@ def test_quick_bench_is_complete(quick_result):
     assert loop["dataset"] in ("fashion_mnist", "synthetic") and loop["lif_backend"] == "cpu"
     assert loop["cuda_graph"] is False and loop["resident_data"] is False
     json.dumps(r)  # JSON-able
+
+
+def test_spikingjelly_strategy_runs_the_same_network():
+    """The training-step rows' SpikingJelly strategy swaps every LIF layer for SpikingJelly's
+    LIFNode with its parameters: no msr LIF is left, and the logits and weight gradients are
+    those of the msr model with the same weights."""
+    pytest.importorskip("spikingjelly", reason="SpikingJelly not installed (optional: pip install spikingjelly)")
+    from msr import create_model
+    from msr.bench.lif import SpikingJellyLIF, to_spikingjelly_lif
+    from msr.neuron import LIF
+
+    torch.manual_seed(0)
+    ours = create_model("cifar_resnet", depth=8, T=2)
+    theirs = create_model("cifar_resnet", depth=8, T=2)
+    theirs.load_state_dict(ours.state_dict())
+    n = sum(isinstance(m, LIF) for m in ours.modules())
+    to_spikingjelly_lif(theirs)
+    assert n > 0 and not any(isinstance(m, LIF) for m in theirs.modules())
+    assert sum(isinstance(m, SpikingJellyLIF) for m in theirs.modules()) == n
+    x, y = torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 3])
+    losses = [torch.nn.functional.cross_entropy(m(x), y) for m in (ours, theirs)]
+    for loss in losses:
+        loss.backward()
+    torch.testing.assert_close(losses[1], losses[0], rtol=1e-4, atol=1e-5)
+    for (name, a), b in zip(ours.named_parameters(), theirs.parameters(), strict=True):
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-3, atol=1e-5, msg=name)
 
 
 def test_loop_rows_train_the_fmnist_recipe():

@@ -8,7 +8,8 @@ medians reported (:mod:`msr.bench.timing`).  Rows:
   ``LIFNode`` (optional) with our neuron's parameters; on a GPU, the LIF kernels'
   achieved memory bandwidth against a device-to-device copy (:mod:`msr.bench.lif`);
 * a full training step of MS-ResNet-20/-56 (CIFAR) and MS-ResNet-18 (ImageNet family)
-  at T = 6, msr's execution against the authors'; bytes saved for backward with the
+  at T = 6, msr's execution against the authors' and against the same network with every
+  LIF layer run by SpikingJelly's ``LIFNode`` (optional); bytes saved for backward with the
   spike-fed convolutions' inputs stored as floats, int8 or bits; on a GPU,
   MS-ResNet-104 at batch 64, 224x224 (:mod:`msr.bench.steps`);
 * the training loop itself (:func:`msr.train.train`: data, augmentation, loss, optimizer,

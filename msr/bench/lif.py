@@ -47,6 +47,35 @@ def spikingjelly_lif(tau: float = 0.25, v_th: float = 0.5, a: float = 1.0, surro
     return run
 
 
+class SpikingJellyLIF(torch.nn.Module):
+    """An msr :class:`msr.neuron.LIF` layer's parameters run by SpikingJelly's multi-step
+    ``LIFNode`` (:func:`spikingjelly_lif`): the same spikes, SpikingJelly's execution."""
+
+    def __init__(self, layer):
+        super().__init__()
+        if layer.v_reset != 0.0:
+            raise ValueError(f"SpikingJelly's node here resets to 0; the layer resets to {layer.v_reset}")
+        self.run = spikingjelly_lif(layer.tau, layer.v_th, layer.a)
+        if self.run is None:
+            raise ModuleNotFoundError("SpikingJelly is not installed (optional: pip install spikingjelly)")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.run(x)
+
+
+def to_spikingjelly_lif(model: torch.nn.Module) -> torch.nn.Module:
+    """Replace every :class:`msr.neuron.LIF` of ``model`` in place by a
+    :class:`SpikingJellyLIF` with its parameters (the training-step rows' SpikingJelly
+    strategy); returns ``model``.  Raises ``ModuleNotFoundError`` without SpikingJelly."""
+    from msr.neuron import LIF
+
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, LIF):
+                setattr(parent, name, SpikingJellyLIF(child))
+    return model
+
+
 def lif_candidates(device: torch.device) -> dict[str, Callable | str]:
     """name -> function of x (or a string saying why it is unavailable)."""
     from msr.bench.authors_baseline import authors_lif

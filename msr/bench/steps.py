@@ -1,7 +1,8 @@
 """Training-step rows: a full step (forward, backward, SGD) of MS-ResNet-20/-56 (CIFAR)
 and MS-ResNet-18 (ImageNet family) at T = 6, msr's execution (T folded into the batch,
 fused LIF) against the authors' (:mod:`msr.bench.authors_baseline`: per-timestep
-layers, Python LIF loop), with the share of the step inside convolutions
+layers, Python LIF loop) and against SpikingJelly's ``LIFNode`` in every LIF layer of the
+same network (:func:`msr.bench.lif.to_spikingjelly_lif`), with the share of the step inside convolutions
 (torch.profiler), the bytes saved for backward and, on CUDA, the peak allocated memory;
 on CPU (full mode) also ``torch.compile`` of the model, its compile time reported apart
 from the step time.  Memory rows: bytes saved for backward with the spike-fed
@@ -15,6 +16,7 @@ from typing import Callable
 
 import torch
 
+from msr.bench.lif import spikingjelly_version
 from msr.bench.timing import sync, time_steps_ms
 
 
@@ -83,11 +85,16 @@ def strategies(device: torch.device, quick: bool = False) -> list[dict]:
             {"strategy": "msr-fp32", "lif": "auto", "channels_last": True, "amp": False, "graphs": False},
             {"strategy": "msr-bf16", "lif": "auto", "channels_last": True, "amp": True, "graphs": False},
             {"strategy": "msr-bf16-graphs", "lif": "auto", "channels_last": True, "amp": True, "graphs": True},
+            # msr-bf16 with every LIF layer run by SpikingJelly's LIFNode (the equivalent neuron)
+            {"strategy": "spikingjelly-bf16", "lif": "spikingjelly", "channels_last": True, "amp": True,
+             "graphs": False},
         ]
     else:
         rows += [
             {"strategy": "msr", "lif": "auto", "channels_last": False, "amp": False, "graphs": False},
             {"strategy": "msr-channels-last", "lif": "auto", "channels_last": True, "amp": False, "graphs": False},
+            {"strategy": "spikingjelly", "lif": "spikingjelly", "channels_last": False, "amp": False,
+             "graphs": False},
         ]
         if not quick:  # compiling takes tens of seconds per model on 2 cores
             rows.append({"strategy": "msr-compile", "lif": "auto", "channels_last": True, "amp": False,
@@ -98,6 +105,7 @@ def strategies(device: torch.device, quick: bool = False) -> list[dict]:
 def _build_step(cfg: dict, strat: dict, device: torch.device, T: int):
     from msr import create_model
     from msr.bench.authors_baseline import to_authors_execution
+    from msr.bench.lif import to_spikingjelly_lif
     from msr.speed import graphed_train_step, prepare_model, to_memory_format, train_step_fn
 
     torch.manual_seed(0)
@@ -105,8 +113,12 @@ def _build_step(cfg: dict, strat: dict, device: torch.device, T: int):
     if strat["strategy"] == "authors":
         model = to_authors_execution(model, share_weights=True)
     else:
-        model = prepare_model(model, channels_last=strat["channels_last"], lif_backend=strat["lif"],
+        sj = strat["lif"] == "spikingjelly"
+        model = prepare_model(model, channels_last=strat["channels_last"],
+                              lif_backend="reference" if sj else strat["lif"],
                               compact_spikes=strat.get("compact", False), compile=strat.get("compile", False))
+        if sj:
+            model = to_spikingjelly_lif(model)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x = torch.randn(cfg["batch"], 3, cfg["hw"], cfg["hw"], device=device)
     x = to_memory_format(x, strat["channels_last"])
@@ -152,6 +164,9 @@ def bench_train(device: torch.device, quick: bool, T: int = 6) -> list[dict]:
     for cfg in train_configs(device, quick):
         for strat in strategies(device, quick):
             row = _row(cfg, strat, T)
+            if strat["lif"] == "spikingjelly" and spikingjelly_version() is None:
+                rows.append({**row, "status": "not installed"})
+                continue
             try:
                 _fresh(device, row)
                 if strat.get("compile"):
@@ -211,6 +226,9 @@ def bench_memory(device: torch.device, quick: bool, T: int = 6) -> list[dict]:
             strat = {"strategy": f"msr-compact-{mode}", "lif": "auto", "channels_last": cuda, "amp": cuda,
                      "graphs": False, "compact": mode}
             row = _row(cfg, strat, T)
+            if strat["lif"] == "spikingjelly" and spikingjelly_version() is None:
+                rows.append({**row, "status": "not installed"})
+                continue
             try:
                 _fresh(device, row)
                 model, _opt, x, y, step = _build_step(cfg, strat, device, T)
