@@ -226,9 +226,6 @@ def bench_memory(device: torch.device, quick: bool, T: int = 6) -> list[dict]:
             strat = {"strategy": f"msr-compact-{mode}", "lif": "auto", "channels_last": cuda, "amp": cuda,
                      "graphs": False, "compact": mode}
             row = _row(cfg, strat, T)
-            if strat["lif"] == "spikingjelly" and spikingjelly_version() is None:
-                rows.append({**row, "status": "not installed"})
-                continue
             try:
                 _fresh(device, row)
                 model, _opt, x, y, step = _build_step(cfg, strat, device, T)
