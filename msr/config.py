@@ -16,6 +16,8 @@ from msr.data import EMULATED_EVENTS
 from msr.results import config_hash
 
 SCHEDULES = ("multistep", "cosine", "constant")
+#: ``TrainConfig.compile``: False, True (torch.compile's default mode) or one of its modes.
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 #: Fields that change how a run executes but not its numbers: left out of the config hash.
 RUNTIME_FIELDS = ("device", "workers", "data_root", "lif_backend", "checkpoint_every", "deterministic",
                   "recipe", "progress", "channels_last", "compile", "compact_spikes", "resident_data", "cuda_graph",
@@ -67,7 +69,7 @@ class TrainConfig:
     lif_backend: str = "reference"
     # speed switches (msr.speed); same spikes, numbers equal up to float rounding
     channels_last: bool = False  # NHWC weights and activations
-    compile: bool = False  # torch.compile of the training forward (evaluation runs eager)
+    compile: bool | str = False  # torch.compile of the training forward (evaluation runs eager); a str: its mode
     compact_spikes: bool = False  # spike-fed convs save their input as bits for the backward
     # None = auto: on for CUDA where it applies, off on CPU (msr.resident; msr.speed.GraphedStep)
     resident_data: bool | None = None  # whole data set on the device, augmentation in batch there
@@ -92,6 +94,9 @@ class TrainConfig:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not isinstance(self.compile, bool) and self.compile not in COMPILE_MODES:
+            raise ValueError(f"compile must be True, False or a torch.compile mode, got {self.compile!r}; "
+                             f"valid modes: {', '.join(COMPILE_MODES)}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -379,7 +379,8 @@ def _setup(cfg: TrainConfig, experiment: str, run_dir: Path, folder: Path, rank:
     steps_per_epoch = len(train_loader.sampler) // train_loader.batch_size
     if cfg.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, cfg.max_steps_per_epoch)
-    return _Run(cfg, experiment, folder, rank, world, device, model, ddp, torch.compile(ddp) if cfg.compile else ddp,
+    forward = torch.compile(ddp, mode=None if cfg.compile is True else cfg.compile) if cfg.compile else ddp
+    return _Run(cfg, experiment, folder, rank, world, device, model, ddp, forward,
                 optimizer, criterion, graph_step, train_loader, test_loader, info, steps_per_epoch, resident, t_start,
                 prov)
 
@@ -426,6 +427,8 @@ def _train_epoch(run: _Run, state: TrainState, deadline) -> tuple[float, float, 
             break
         x, y = to_model_input(x.to(device, non_blocking=True), run.info["time_first"]), y.to(device, non_blocking=True)
         x = to_memory_format(x, cfg.channels_last)
+        if cfg.compile == "reduce-overhead":  # torch.compile's CUDA graphs: a new step, earlier outputs consumed
+            torch.compiler.cudagraph_mark_step_begin()
         loss, logits = train_step(run.forward, x, y, run.optimizer, run.criterion, amp=cfg.amp,
                                   graph_step=run.graph_step)
         loss_sum += loss.detach().double() * y.shape[0]

@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -56,6 +60,11 @@ def test_quick_bench_is_complete(quick_result):
     assert loop["images_per_s"] > 0 and loop["first_epoch_images_per_s"] > 0 and loop["steps_per_epoch"] == 3
     assert loop["dataset"] in ("fashion_mnist", "synthetic") and loop["lif_backend"] == "cpu"
     assert loop["cuda_graph"] is False and loop["resident_data"] is False
+    # the same two runs trained one at a time, then both at once (msr.jobs worker processes)
+    assert [(j["jobs"], j["runs"], j["status"]) for j in r["jobs"]] == [(1, 2, "ok"), (2, 2, "ok")], r["jobs"]
+    for j in r["jobs"]:
+        assert j["wall_s"] > 0 and j["run_images_per_s"] > 0
+        assert j["images_per_s"] == pytest.approx(2 * 2 * 3 * 2 / j["wall_s"])  # runs x epochs x steps x batch
     json.dumps(r)  # JSON-able
 
 
@@ -102,6 +111,23 @@ def test_loop_rows_train_the_fmnist_recipe():
     assert (syn.dataset, syn.subset, syn.augment, syn.workers) == ("synthetic", 80, (), 0)
 
 
+def test_gpu_loop_rows_compare_the_hand_made_graph_with_torch_compile():
+    """On a GPU the loop rows are the profile's loop (hand-made CUDA graph), the eager loop,
+    and torch.compile's reduce-overhead mode in place of the hand-made graph."""
+    from msr.bench.loop import loop_config, loop_strategies
+    from msr.train import use_cuda_graph, use_resident_data
+
+    gpu = torch.device("cuda")
+    strategies = {s.pop("strategy"): s for s in loop_strategies(gpu)}
+    assert list(strategies) == ["loop", "loop-eager", "loop-compile-ro"]
+    assert [s["strategy"] for s in loop_strategies(torch.device("cpu"))] == ["loop"]
+    graphed = {name: use_cuda_graph(cfg, gpu, 1) for name, cfg in
+               ((n, loop_config(20, 128, None, gpu, "fashion_mnist", **s)) for n, s in strategies.items())}
+    assert graphed == {"loop": True, "loop-eager": False, "loop-compile-ro": False}
+    compiled = loop_config(20, 128, None, gpu, "fashion_mnist", **strategies["loop-compile-ro"])
+    assert compiled.compile == "reduce-overhead" and use_resident_data(compiled, gpu)
+
+
 def test_loop_targets_count_only_fashion_mnist_rows():
     """On a GPU the loop's images/s are the speed goals; a row on synthetic data is no
     evidence for them and leaves the target unmeasured."""
@@ -122,6 +148,18 @@ def test_loop_targets_count_only_fashion_mnist_rows():
     frame = loop_frame(result("fashion_mnist"))
     assert frame["speed-up over the eager loop (x)"].tolist()[:2] == [3.2, 1.0]
     assert loop_frame({"loop": []}) is None and loop_frame({}) is None
+
+
+def test_jobs_frame_compares_with_one_run_at_a_time():
+    from msr.render.performance import jobs_frame
+
+    rows = [{"model": "MS-ResNet-20", "jobs": n, "runs": 4, "status": "ok", "wall_s": w, "images_per_s": 1.6e5 / w}
+            for n, w in ((1, 40.0), (2, 25.0), (4, 16.0))]
+    rows.append({"model": "MS-ResNet-20", "jobs": 8, "runs": 4, "status": "error: out of memory", "images_per_s": None})
+    frame = jobs_frame({"jobs": rows})
+    assert frame["runs at once"].tolist() == [1, 2, 4]
+    assert frame["speed-up over one at a time (x)"].tolist() == [1.0, 1.6, 2.5]
+    assert jobs_frame({"jobs": rows[-1:]}) is None and jobs_frame({}) is None
 
 
 def test_fused_lif_beats_authors_loop_and_saves_memory(quick_result):
@@ -183,3 +221,57 @@ def test_cli_rejects_missing_cuda():
     from msr.cli import main
 
     assert main(["bench", "--device", "cuda", "--quick", "--no-store"]) == 2
+
+
+def test_a_spent_budget_leaves_later_sections_out_and_says_so(monkeypatch):
+    """``msr bench --budget``: the LIF and training-step rows always run; a section or row
+    that would start after the budget is spent is listed as not run, and the result is
+    still complete enough to store and summarize."""
+    from msr.bench import suite
+    from msr.bench.loop import COMPILE_ROW_S, NOT_RUN, bench_jobs, bench_loop
+    from msr.budget import Deadline
+
+    ran = []
+    monkeypatch.setattr(suite, "bench_lif", lambda *a: ran.append("lif") or [])
+    monkeypatch.setattr(suite, "bench_train", lambda *a: ran.append("train") or [])
+    monkeypatch.setattr(suite, "bench_memory", lambda *a: ran.append("memory") or [])
+    r = suite.run_bench(quick=True, device="cpu", budget_s=1e-9)
+    assert ran == ["lif", "train"]
+    assert r["not_run"] == ["the training loop", "memory (compact spike storage)", "runs trained at once (--jobs)"]
+    assert r["loop"] == r["jobs"] == [] and r["environment"]["budget_s"] == 1e-9
+    assert {t["met"] for t in r["targets"]} == {None}
+    json.dumps(r)
+    spent = Deadline.after(-1.0)
+    gpu = torch.device("cuda")  # no CUDA needed: rows past the deadline never start
+    assert {(x["strategy"], x["status"]) for x in bench_loop(gpu, False, spent)} == {
+        (s, NOT_RUN) for s in ("loop", "loop-eager", "loop-compile-ro")}
+    assert [(x["jobs"], x["status"]) for x in bench_jobs(gpu, False, spent)] == [(1, NOT_RUN), (2, NOT_RUN),
+                                                                                 (4, NOT_RUN)]
+    # a torch.compile row starts only with COMPILE_ROW_S left: compiling comes first
+    soon = Deadline.after(COMPILE_ROW_S / 2)
+    monkeypatch.setattr("msr.bench.loop.loop_configs", lambda *a: [{"depth": 20, "batch": 128, "steps": None}])
+    monkeypatch.setattr("msr.bench.loop.loop_strategies", lambda *a: [{"strategy": "loop-compile-ro",
+                                                                      "compile": "reduce-overhead"}])
+    (row,) = bench_loop(gpu, False, soon)
+    assert row["status"] == NOT_RUN
+    with pytest.raises(ValueError, match="budget must be > 0"):
+        suite.run_bench(quick=True, device="cpu", budget_s=0)
+
+
+@pytest.mark.slow
+def test_gpu_bench_script_stores_what_its_budget_allowed(tmp_path):
+    """scripts/gpu_bench.sh on the CPU (quick sizes): its gpu tests skip here, the bench gets
+    the time they leave less the margin (here none: the 1 s floor), stores its result
+    in the folder that comes back and lists what it left out."""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "OUT": str(tmp_path / "out"), "DEVICE": "cpu", "BENCH_ARGS": "--quick", "LIMIT": "300",
+           "MARGIN": "1000", "PYTHON": sys.executable, "PYTHONPATH": str(root)}
+    p = subprocess.run(["bash", "scripts/gpu_bench.sh"], cwd=root, capture_output=True, text=True, env=env,
+                       timeout=400)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "its budget 1 s" in p.stdout and "no GPU" in p.stdout
+    (stored,) = (tmp_path / "out" / "bench" / "performance").glob("*.json")
+    r = json.loads(stored.read_text())
+    assert r["environment"]["budget_s"] == 1.0 and r["lif"] and r["train"]
+    assert "the training loop" in r["not_run"] and r["loop"] == []
+    assert "not run within the time budget" in (tmp_path / "out" / "bench.log").read_text()

@@ -246,6 +246,9 @@ def test_recipes_follow_the_tables():
         TrainConfig.from_dict({"lr": 0.1, "learning_rate": 1})
     with pytest.raises(ValueError, match="schedule.*multistep, cosine, constant"):
         TrainConfig(schedule="step")
+    with pytest.raises(ValueError, match="compile.*'fast'.*valid modes: default, reduce-overhead"):
+        TrainConfig(compile="fast")
+    assert TrainConfig(compile="reduce-overhead").hash() == TrainConfig().hash()  # a runtime switch
 
 
 def test_two_phase_T1_weights_continue_at_T6(tiny, store, tmp_path):
@@ -298,27 +301,32 @@ def test_speed_switches_same_metrics_and_recorded(tiny, tmp_path):
         assert b["final"][k] == pytest.approx(a["final"][k], rel=1e-4, abs=1e-6), k
 
 
-def test_compile_switch_trains(tiny, store, tmp_path, monkeypatch):
-    """compile=True runs the training forward through torch.compile.  The test compiles
-    with the aot_eager backend (graph capture and AOT autograd, as inductor gets them)
-    to stay fast; inductor's C++ build of the same graphs takes 15-40 s on 2 cores
-    (timed by ``msr bench``'s msr-compile rows)."""
+@pytest.mark.parametrize("compile_", [True, "reduce-overhead"])
+def test_compile_switch_trains(tiny, store, tmp_path, monkeypatch, compile_):
+    """compile=True (or a torch.compile mode) runs the training forward through
+    torch.compile with that mode; in reduce-overhead mode every step begins a new
+    generation of torch.compile's CUDA graphs.  The test compiles with the aot_eager
+    backend (graph capture and AOT autograd, as inductor gets them) to stay fast;
+    inductor's C++ build of the same graphs takes 15-40 s on 2 cores (timed by
+    ``msr bench``'s msr-compile rows)."""
     if not hasattr(torch, "compile"):
         pytest.skip("torch.compile unavailable")
     from torch import _dynamo
 
-    calls = []
+    calls, steps = [], []
     real = torch.compile
 
-    def compile_aot_eager(model, **kw):
-        calls.append(model)
+    def compile_aot_eager(model, mode=None, **kw):
+        calls.append(mode)
         return real(model, backend="aot_eager")
 
     monkeypatch.setattr(torch, "compile", compile_aot_eager)
+    monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", lambda: steps.append(1))
     _dynamo.reset()
-    cfg = tiny(lif_backend="auto", compile=True, compact_spikes=True, epochs=1)
+    cfg = tiny(lif_backend="auto", compile=compile_, compact_spikes=True, epochs=1)
     r = train(cfg, profile="smoke", experiment="c", store=store, run_dir=tmp_path / "runs")
-    assert len(calls) == 1 and r["provenance"]["speed"]["compile"] is True
+    assert calls == [None if compile_ is True else compile_] and r["provenance"]["speed"]["compile"] == compile_
+    assert len(steps) == (cfg.subset // cfg.batch_size if compile_ == "reduce-overhead" else 0)  # one per step
     ref = train(cfg.replace(compile=False, compact_spikes=False), profile="smoke", experiment="c", store=store,
                 run_dir=tmp_path / "runs2", force=True)
     assert r["final"]["final_train_loss"] == pytest.approx(ref["final"]["final_train_loss"], rel=1e-4)

@@ -14,9 +14,15 @@ medians reported (:mod:`msr.bench.timing`).  Rows:
   MS-ResNet-104 at batch 64, 224x224 (:mod:`msr.bench.steps`);
 * the training loop itself (:func:`msr.train.train`: data, augmentation, loss, optimizer,
   metrics) on the ``fmnist`` profile's MS-ResNet-20/-56, as the profile runs it and, on a
-  GPU, without CUDA graphs and resident data (:mod:`msr.bench.loop`);
+  GPU, without CUDA graphs and resident data, and with ``torch.compile(mode="reduce-overhead")``
+  in place of the hand-made graph; the same runs trained one, two (and on a GPU four) at
+  once, as ``--jobs N`` trains them (:mod:`msr.bench.loop`);
 * the authors' execution strategy, rebuilt with the same weights and math
   (:mod:`msr.bench.authors_baseline`), so the rows compare execution and nothing else.
+
+``msr bench --budget TIME`` bounds the run: the LIF and training-step rows always run,
+later sections and rows only while time is left, and the result lists what did not
+(``not_run``).
 
 The result is one JSON-able dict (:func:`run_bench`: ``provenance`` as every stored
 result has it, ``environment``, the rows and the targets), stored in the results store
@@ -24,11 +30,11 @@ at ``<results>/bench/performance/<hash>.json`` (:mod:`msr.bench.storage`);
 :func:`bench_table` turns it into the Performance chapter's tables.
 """
 from msr.bench.lif import LIF_TS, bench_lif, bench_lif_bandwidth, lif_candidates, spikingjelly_lif
-from msr.bench.loop import bench_loop
+from msr.bench.loop import bench_jobs, bench_loop
 from msr.bench.steps import bench_memory, bench_train, conv_share, saved_bytes
 from msr.bench.storage import EXPERIMENT, PROFILE, load_results, store_config, store_result
 from msr.bench.suite import SCHEMA, bench_table, environment, run_bench, summarize
 
-__all__ = ["EXPERIMENT", "LIF_TS", "PROFILE", "SCHEMA", "bench_lif", "bench_lif_bandwidth", "bench_loop",
+__all__ = ["EXPERIMENT", "LIF_TS", "PROFILE", "SCHEMA", "bench_jobs", "bench_lif", "bench_lif_bandwidth", "bench_loop",
            "bench_memory", "bench_table", "bench_train", "conv_share", "environment", "lif_candidates", "load_results",
            "run_bench", "saved_bytes", "spikingjelly_lif", "store_config", "store_result", "summarize"]

@@ -10,7 +10,16 @@ permutation) included, evaluation excluded.  Strategies:
 * ``loop``: the loop as the profile runs it on this device (on CUDA: the step replayed as
   a CUDA graph, data held on the GPU; :mod:`msr.speed`, :mod:`msr.resident`);
 * ``loop-eager`` (CUDA only): the same loop with both switched off, data from the
-  profile's DataLoader worker processes: what the fast paths buy.
+  profile's DataLoader worker processes: what the fast paths buy;
+* ``loop-compile-ro`` (CUDA only): the training forward through
+  ``torch.compile(mode="reduce-overhead")`` (its own CUDA graphs, ``TrainConfig(compile=)``)
+  instead of the hand-made graph, data on the GPU: whether torch.compile beats it, and
+  at what compile time (the first epoch's extra seconds over the second).
+
+The concurrency rows (:func:`bench_jobs`) train the same few runs of MS-ResNet-20 (seeds
+0, 1, ...) with ``--jobs N`` (:func:`msr.jobs.run_jobs`, N worker processes) for several
+N and time the whole: process start, data loading, compilation and capture of every run
+included, as a budgeted command meets them.  They say which N trains the profile fastest.
 
 The authors' execution and the bench-only steps are the training-step rows of the same
 run (:mod:`msr.bench.steps`).  Without Fashion-MNIST the rows run on the synthetic set
@@ -19,6 +28,7 @@ and say so; the speed targets count only rows on Fashion-MNIST.
 from __future__ import annotations
 
 import tempfile
+import time
 
 import torch
 
@@ -31,6 +41,7 @@ def loop_strategies(device: torch.device) -> list[dict]:
     rows = [{"strategy": "loop"}]
     if device.type == "cuda":
         rows.append({"strategy": "loop-eager", "cuda_graph": False, "resident_data": False})
+        rows.append({"strategy": "loop-compile-ro", "compile": "reduce-overhead"})
     return rows
 
 
@@ -57,9 +68,24 @@ def loop_config(depth: int, batch: int, steps: int | None, device: torch.device,
     return cfg
 
 
-def bench_loop(device: torch.device, quick: bool) -> list[dict]:
+#: The status of a row that the bench's time budget left out (``msr bench --budget``).
+NOT_RUN = "not run: the bench's time budget was spent"
+
+
+#: Seconds a ``loop-compile-ro`` row must have left to start: Inductor compiles the
+#: forward and backward of the whole network first (an estimate, not measured on a GPU yet).
+COMPILE_ROW_S = 150.0
+
+
+def _in_time(deadline, need: float = 0.0) -> bool:
+    return deadline is None or deadline.left() > need
+
+
+def bench_loop(device: torch.device, quick: bool, deadline=None) -> list[dict]:
     """One row per (model, strategy): images/s of the second epoch through
-    :func:`msr.train.train`, and of the first (cold: Triton compilation, graph capture)."""
+    :func:`msr.train.train`, and of the first (cold: Triton compilation, graph capture).
+    Strategy by strategy, so that the profile's own loop is measured first; a row that
+    would start after ``deadline`` (:class:`msr.budget.Deadline`) is marked :data:`NOT_RUN`."""
     from msr.data import fashion_mnist_available
     from msr.neuron import resolve_backend
     from msr.results import ResultsStore
@@ -67,19 +93,24 @@ def bench_loop(device: torch.device, quick: bool) -> list[dict]:
 
     dataset = "fashion_mnist" if fashion_mnist_available() else "synthetic"
     rows = []
-    for m in loop_configs(device, quick):
-        for strat in loop_strategies(device):
+    for strat in loop_strategies(device):
+        for m in loop_configs(device, quick):
             switches = {k: v for k, v in strat.items() if k != "strategy"}
             row = {"model": f"MS-ResNet-{m['depth']}", "strategy": strat["strategy"], "dataset": dataset,
                    "batch": m["batch"], "T": 6}
+            if not _in_time(deadline, COMPILE_ROW_S if switches.get("compile") else 0.0):
+                rows.append({**row, "status": NOT_RUN, "images_per_s": None})
+                continue
             try:
                 cfg = loop_config(m["depth"], m["batch"], m["steps"], device, dataset, **switches)
                 with tempfile.TemporaryDirectory(prefix="msr-bench-loop-") as tmp:
                     r = train(cfg, profile="bench", experiment="loop", store=ResultsStore(f"{tmp}/results"),
                               run_dir=f"{tmp}/runs")
                 speeds, speed = r["epochs"]["images_per_s"], r["provenance"]["speed"]
+                seconds = r["epochs"]["epoch_time"]
                 steps = cfg.subset // cfg.batch_size
                 row.update(status="ok", images_per_s=speeds[-1], first_epoch_images_per_s=speeds[0],
+                           first_epoch_extra_s=seconds[0] - seconds[-1], compile=speed["compile"],
                            steps_per_epoch=min(steps, cfg.max_steps_per_epoch or steps),
                            lif_backend=resolve_backend(speed["lif_backend"], torch.empty(0, device=device)),
                            **{k: speed[k] for k in ("bf16_autocast", "channels_last", "cuda_graph", "resident_data")})
@@ -91,4 +122,56 @@ def bench_loop(device: torch.device, quick: bool) -> list[dict]:
     return rows
 
 
-__all__ = ["LOOP_BATCH", "bench_loop", "loop_config", "loop_configs", "loop_strategies"]
+def jobs_counts(device: torch.device) -> tuple[int, ...]:
+    """The ``--jobs N`` the concurrency rows compare; the largest is also how many runs
+    each trains."""
+    return (1, 2, 4) if device.type == "cuda" else (1, 2)
+
+
+def bench_jobs(device: torch.device, quick: bool, deadline=None) -> list[dict]:
+    """One row per N of :func:`jobs_counts`: the wall time of training the same runs (the
+    loop rows' MS-ResNet-20, two epochs, seeds 0 .. max N - 1) with N at once, and the
+    images/s of all runs together over that wall time; a row that would start after
+    ``deadline`` is marked :data:`NOT_RUN`."""
+    from msr.data import fashion_mnist_available
+    from msr.jobs import run_jobs
+
+    dataset = "fashion_mnist" if fashion_mnist_available() else "synthetic"
+    m = loop_configs(device, quick)[0]
+    counts = jobs_counts(device)
+    rows = []
+    try:
+        base = loop_config(m["depth"], m["batch"], m["steps"], device, dataset)
+    except Exception as err:  # noqa: BLE001 - a failing row is stored as such
+        return [{"model": f"MS-ResNet-{m['depth']}", "jobs": n, "status": f"error: {type(err).__name__}: {err}"[:300],
+                 "images_per_s": None} for n in counts]
+    configs = [base.replace(seed=s) for s in range(max(counts))]
+    steps = min(base.subset // base.batch_size, base.max_steps_per_epoch or base.subset)
+    images = len(configs) * base.epochs * steps * base.batch_size
+    for n in counts:
+        row = {"model": f"MS-ResNet-{m['depth']}", "dataset": dataset, "batch": m["batch"], "T": 6,
+               "runs": len(configs), "epochs": base.epochs, "jobs": n}
+        if not _in_time(deadline):
+            rows.append({**row, "status": NOT_RUN, "images_per_s": None})
+            continue
+        with tempfile.TemporaryDirectory(prefix="msr-bench-jobs-") as tmp:
+            t0 = time.perf_counter()
+            try:
+                done = run_jobs(configs, profile="bench", experiment="loop", store_root=f"{tmp}/results",
+                                run_dir=f"{tmp}/runs", jobs=n, analyse=False, quiet=True)
+                failed = [j.error for j in done if j.result is None]
+            except Exception as err:  # noqa: BLE001
+                failed = [f"{type(err).__name__}: {err}"]
+            wall = time.perf_counter() - t0
+        if failed:
+            row.update(status=f"error: {failed[0]}"[:300], images_per_s=None)
+        else:
+            warm = [j.result["epochs"]["images_per_s"][-1] for j in done]
+            row.update(status="ok", wall_s=wall, images_per_s=images / wall,
+                       run_images_per_s=sum(warm) / len(warm))
+        rows.append(row)
+    return rows
+
+
+__all__ = ["LOOP_BATCH", "NOT_RUN", "bench_jobs", "bench_loop", "jobs_counts", "loop_config", "loop_configs",
+           "loop_strategies"]

@@ -9,7 +9,7 @@ import time
 import torch
 
 from msr.bench.lif import bench_lif, bench_lif_bandwidth, spikingjelly_version
-from msr.bench.loop import bench_loop
+from msr.bench.loop import NOT_RUN, bench_jobs, bench_loop
 from msr.bench.steps import bench_memory, bench_resnet104_memory, bench_train
 from msr.provenance import hardware_slug, provenance
 
@@ -92,15 +92,37 @@ def summarize(result: dict) -> list[dict]:
     return out
 
 
-def run_bench(quick: bool = True, device: str | torch.device = "cpu", progress: bool = False) -> dict:
-    """Run the whole suite and return the result dict (see the module docstring)."""
+def run_bench(quick: bool = True, device: str | torch.device = "cpu", progress: bool = False,
+              budget_s: float | None = None) -> dict:
+    """Run the whole suite and return the result dict (see the module docstring).
+
+    ``budget_s``: seconds the suite may take; the LIF and training-step rows always run,
+    then every later section, training-loop and concurrency row starts only while time is
+    left: what does not is listed in ``result["not_run"]`` (rows also by their status),
+    so that one run always ends with a result of what it measured."""
+    from msr.budget import Deadline
+
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device cuda requested but CUDA is not available; valid here: cpu")
+    if budget_s is not None and not budget_s > 0:
+        raise ValueError(f"the bench's budget must be > 0 seconds, got {budget_s}")
     t0 = time.perf_counter()
+    deadline = Deadline.after(budget_s) if budget_s is not None else None
     log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if progress else (lambda *a: None)
     result: dict = {"schema": SCHEMA, "quick": bool(quick), "provenance": provenance(device),
-                    "environment": environment(device)}
+                    "environment": environment(device), "not_run": []}
+    if budget_s is not None:
+        result["environment"]["budget_s"] = float(budget_s)
+
+    def in_time(section: str) -> bool:
+        if deadline is None or deadline.left() > 0:
+            log(f"msr bench: {section} ...")
+            return True
+        result["not_run"].append(section)
+        log(f"msr bench: {section}: not run, the time budget is spent")
+        return False
+
     if device.type == "cpu":
         from msr.speed import tune_cpu_allocator
 
@@ -115,20 +137,20 @@ def run_bench(quick: bool = True, device: str | torch.device = "cpu", progress: 
             result["lif_bandwidth"] = {"status": f"error: {type(err).__name__}: {err}"[:300], "rows": []}
     log("msr bench: training steps ...")
     result["train"] = bench_train(device, quick)
-    log("msr bench: the training loop ...")
-    result["loop"] = bench_loop(device, quick)
-    log("msr bench: memory (compact spike storage) ...")
-    result["memory"] = bench_memory(device, quick)
-    if device.type == "cuda" and not quick:
-        log("msr bench: MS-ResNet-104 memory ...")
+    result["loop"] = bench_loop(device, quick, deadline) if in_time("the training loop") else []
+    result["memory"] = bench_memory(device, quick) if in_time("memory (compact spike storage)") else []
+    if device.type == "cuda" and not quick and in_time("MS-ResNet-104 memory"):
         result["resnet104"] = bench_resnet104_memory(device)
+    result["jobs"] = bench_jobs(device, quick, deadline) if in_time("runs trained at once (--jobs)") else []
+    result["not_run"] += [f"{r['model']} {r.get('strategy') or 'jobs ' + str(r['jobs'])}"
+                          for r in (*result["loop"], *result["jobs"]) if r.get("status") == NOT_RUN]
     result["targets"] = summarize(result)
     result["provenance"]["wall_time_s"] = time.perf_counter() - t0
     return result
 
 
 def bench_table(result: dict):
-    """The chapter's tables: ``{"lif", "train", "memory", "loop", "targets"}`` -> DataFrame.
+    """The chapter's tables: ``{"lif", "train", "memory", "loop", "jobs", "targets"}`` -> DataFrame.
 
     The LIF table has one row per (neurons, T) and one column per backend (median ms)
     plus each backend's speed-up of the fastest msr backend over it; the training
@@ -149,4 +171,5 @@ def bench_table(result: dict):
         train["speedup_vs_authors"] = [base.get(m, float("nan")) / ms if ms else float("nan")
                                        for m, ms in zip(train["model"], train["median_ms"], strict=True)]
     return {"lif": wide.reset_index(), "train": train, "memory": pd.DataFrame(result.get("memory", [])),
-            "loop": pd.DataFrame(result.get("loop", [])), "targets": pd.DataFrame(result["targets"])}
+            "loop": pd.DataFrame(result.get("loop", [])), "jobs": pd.DataFrame(result.get("jobs", [])),
+            "targets": pd.DataFrame(result["targets"])}

@@ -12,6 +12,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_device(parser)
     add_results(parser)
     parser.add_argument("--no-store", action="store_true", help="print the summary only, write nothing")
+    parser.add_argument("--budget", default=None, metavar="TIME",
+                        help="time the bench may take (e.g. 7m): the LIF and training-step rows always run, later "
+                             "sections and rows only while time is left (the result lists what did not)")
 
 
 def _print_summary(result: dict) -> None:
@@ -30,6 +33,8 @@ def _print_summary(result: dict) -> None:
             peak = f", peak {r['peak_mem_MB']:.0f} MB" if "peak_mem_MB" in r else ""
             print(f"  {r['model']:14s} {r['strategy']:18s} saved for backward {r['saved_for_backward_MB']:8.1f} MB "
                   f"({r['saved_vs_off']:.0%} of off){peak}")
+    if result.get("not_run"):
+        print(f"  not run within the time budget: {'; '.join(result['not_run'])}")
     for t in result["targets"]:
         v = "n/a" if t["value"] is None else f"{t['value']:.3g}"
         mark = {True: "MET", False: "not met", None: "not measured"}[t["met"]]
@@ -40,11 +45,13 @@ def main(args: argparse.Namespace) -> int:
     import torch
 
     from msr.bench import run_bench, store_result
+    from msr.budget import parse_duration
 
     device = device_of(args)
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    result = run_bench(quick=args.quick, device=device, progress=True)
+    budget = None if args.budget is None else parse_duration(args.budget)
+    result = run_bench(quick=args.quick, device=device, progress=True, budget_s=budget)
     _print_summary(result)
     if not args.no_store:
         path = store_result(result, args.results)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from msr.cli._options import add_device, add_profile, add_results, add_runs
+from msr.config import COMPILE_MODES
 from msr.recipes import list_recipes, make_config
 
 
@@ -73,7 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-amp", dest="amp", action="store_false", default=None, help="no bf16 autocast")
     parser.add_argument("--deterministic", action="store_true", default=None)
     parser.add_argument("--channels-last", action="store_true", default=None, help="NHWC weights and activations")
-    parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the training forward")
+    parser.add_argument("--compile", nargs="?", const=True, default=None, choices=(True, *COMPILE_MODES),
+                        metavar="MODE", help="torch.compile the training forward; MODE: torch.compile's mode "
+                        f"({', '.join(COMPILE_MODES)}; default: its default)")
     parser.add_argument("--compact-spikes", action="store_true", default=None,
                         help="spike-fed convolutions save their input as bits for the backward")
     parser.add_argument("--resident-data", action=argparse.BooleanOptionalAction, default=None,

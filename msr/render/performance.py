@@ -48,7 +48,7 @@ def bench_frames(result: dict) -> dict:
     train["speedup"] = [base.get(m, np.nan) / ms for m, ms in zip(train["model"], train["median_ms"], strict=True)]
     train["conv_share"] = 100 * train["conv_share"]
     train = train[[c for c in cols if c in train]].rename(columns=cols)
-    return {"targets": targets, "lif": lif, "train": train, "loop": loop_frame(result)}
+    return {"targets": targets, "lif": lif, "train": train, "loop": loop_frame(result), "jobs": jobs_frame(result)}
 
 
 def loop_frame(result: dict):
@@ -60,16 +60,36 @@ def loop_frame(result: dict):
     rows = [r for r in result.get("loop", []) if r.get("status") == "ok"]
     if not rows:
         return None
-    loop = pd.DataFrame(rows)
+    loop = pd.DataFrame(rows).sort_values("model", kind="stable")  # measured strategy by strategy
     eager = loop[loop["strategy"] == "loop-eager"].set_index("model")["images_per_s"]
     if len(eager):  # a CPU bench has no eager variant to compare with
         loop["speedup"] = [s / eager[m] if m in eager else np.nan
                            for m, s in zip(loop["model"], loop["images_per_s"], strict=True)]
     cols = {"model": "model", "strategy": "strategy", "dataset": "data", "batch": "batch", "T": "T",
             "steps_per_epoch": "steps per epoch", "images_per_s": "images/s (2nd epoch)",
-            "first_epoch_images_per_s": "images/s (1st epoch)", "speedup": "speed-up over the eager loop (x)",
-            "lif_backend": "LIF", "cuda_graph": "CUDA graph", "resident_data": "data on the device"}
+            "first_epoch_images_per_s": "images/s (1st epoch)",
+            "first_epoch_extra_s": "1st epoch's extra s (compilation, capture)",
+            "speedup": "speed-up over the eager loop (x)", "lif_backend": "LIF", "cuda_graph": "CUDA graph",
+            "compile": "torch.compile", "resident_data": "data on the device"}
     return loop[[c for c in cols if c in loop]].rename(columns=cols)
+
+
+def jobs_frame(result: dict):
+    """The concurrency rows (:func:`msr.bench.loop.bench_jobs`; absent in older benches):
+    wall time of the same runs trained N at once, all runs' images/s over it, and the
+    speed-up over one run at a time."""
+    import pandas as pd
+
+    rows = [r for r in result.get("jobs", []) if r.get("status") == "ok"]
+    if not rows:
+        return None
+    jobs = pd.DataFrame(rows)
+    one = jobs.loc[jobs["jobs"] == 1, "wall_s"]
+    jobs["speedup"] = one.iloc[0] / jobs["wall_s"] if len(one) else np.nan
+    cols = {"model": "model", "dataset": "data", "batch": "batch", "runs": "runs", "epochs": "epochs each",
+            "jobs": "runs at once", "wall_s": "wall time (s)", "images_per_s": "images/s (all runs)",
+            "run_images_per_s": "images/s per run (2nd epoch)", "speedup": "speed-up over one at a time (x)"}
+    return jobs[[c for c in cols if c in jobs]].rename(columns=cols)
 
 
 def plot_bench(result: dict):
@@ -121,6 +141,9 @@ def performance_section(result: dict, page: "Page", slug: str) -> None:
     footer = bench_footer(result)
     t = bench_frames(result)
     display(md(f"### {hardware_of(p)}\n"))
+    if result.get("not_run"):
+        display(md(f"Not run within this bench's time budget ({result['environment'].get('budget_s', 0):.0f} s): "
+                   + "; ".join(result["not_run"]) + ".\n"))
     display(page.figure(plot_bench(result), f"bench_{slug}", footer))
     display(page.table(t["train"], f"bench_{slug}_train", f"Training steps on {hardware_of(p)}", footer,
                        digits={"images/s": 0, "peak memory (MB)": 0, "ms per step": 1,
@@ -129,7 +152,14 @@ def performance_section(result: dict, page: "Page", slug: str) -> None:
         display(page.table(t["loop"], f"bench_{slug}_loop",
                            f"The training loop on {hardware_of(p)} (msr.train.train, two epochs): images/s", footer,
                            digits={"images/s (2nd epoch)": 0, "images/s (1st epoch)": 0,
+                                   "1st epoch's extra s (compilation, capture)": 1,
                                    "speed-up over the eager loop (x)": 2}))
+    if t["jobs"] is not None:
+        display(page.table(t["jobs"], f"bench_{slug}_jobs",
+                           f"Runs trained at once on {hardware_of(p)} (msr.jobs, --jobs N): the same runs, "
+                           "process start, data loading and compilation included", footer,
+                           digits={"wall time (s)": 1, "images/s (all runs)": 0, "images/s per run (2nd epoch)": 0,
+                                   "speed-up over one at a time (x)": 2}))
     display(page.table(t["lif"], f"bench_{slug}_lif",
                        f"LIF forward + backward on {hardware_of(p)}: median time per call", footer, digits=3))
     display(page.table(t["targets"], f"bench_{slug}_targets", f"Speed targets on {hardware_of(p)}: measured ratios",
