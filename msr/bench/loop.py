@@ -34,6 +34,8 @@ import torch
 
 #: The speed goals' batch (the bench's training-step rows use it too).
 LOOP_BATCH = 128
+#: Epochs of every loop and concurrency row: a cold one, then the warm one measured.
+LOOP_EPOCHS = 2
 
 
 def loop_strategies(device: torch.device) -> list[dict]:
@@ -59,8 +61,8 @@ def loop_config(depth: int, batch: int, steps: int | None, device: torch.device,
     from msr.sweep import experiment_configs
 
     (cfg,) = [c for c in experiment_configs("table2", "fmnist", (0,)) if c.block == "ms" and c.depth == depth]
-    cfg = cfg.replace(batch_size=batch, epochs=2, test_subset=batch, max_steps_per_epoch=steps, device=device.type,
-                      progress=False, log_every=10**6, dataset=dataset, **switches)
+    cfg = cfg.replace(batch_size=batch, epochs=LOOP_EPOCHS, test_subset=batch, max_steps_per_epoch=steps,
+                      device=device.type, progress=False, log_every=10**6, dataset=dataset, **switches)
     if dataset == "synthetic":  # no files: the synthetic set has no transforms to apply
         cfg = cfg.replace(augment=(), input_size=(1, 32, 32), subset=steps * batch if steps else cfg.subset)
     if device.type == "cpu":  # worker processes cost more than they give on a few CPU steps
@@ -77,7 +79,8 @@ NOT_RUN = "not run: the bench's time budget was spent"
 COMPILE_ROW_S = 150.0
 
 
-def _in_time(deadline, need: float = 0.0) -> bool:
+def time_left(deadline, need: float = 0.0) -> bool:
+    """Whether more than ``need`` seconds are left before ``deadline`` (None: no limit)."""
     return deadline is None or deadline.left() > need
 
 
@@ -98,7 +101,7 @@ def bench_loop(device: torch.device, quick: bool, deadline=None) -> list[dict]:
             switches = {k: v for k, v in strat.items() if k != "strategy"}
             row = {"model": f"MS-ResNet-{m['depth']}", "strategy": strat["strategy"], "dataset": dataset,
                    "batch": m["batch"], "T": 6}
-            if not _in_time(deadline, COMPILE_ROW_S if switches.get("compile") else 0.0):
+            if not time_left(deadline, COMPILE_ROW_S if switches.get("compile") else 0.0):
                 rows.append({**row, "status": NOT_RUN, "images_per_s": None})
                 continue
             try:
@@ -140,38 +143,33 @@ def bench_jobs(device: torch.device, quick: bool, deadline=None) -> list[dict]:
     m = loop_configs(device, quick)[0]
     counts = jobs_counts(device)
     rows = []
-    try:
-        base = loop_config(m["depth"], m["batch"], m["steps"], device, dataset)
-    except Exception as err:  # noqa: BLE001 - a failing row is stored as such
-        return [{"model": f"MS-ResNet-{m['depth']}", "jobs": n, "status": f"error: {type(err).__name__}: {err}"[:300],
-                 "images_per_s": None} for n in counts]
-    configs = [base.replace(seed=s) for s in range(max(counts))]
-    steps = min(base.subset // base.batch_size, base.max_steps_per_epoch or base.subset)
-    images = len(configs) * base.epochs * steps * base.batch_size
     for n in counts:
         row = {"model": f"MS-ResNet-{m['depth']}", "dataset": dataset, "batch": m["batch"], "T": 6,
-               "runs": len(configs), "epochs": base.epochs, "jobs": n}
-        if not _in_time(deadline):
+               "runs": max(counts), "epochs": LOOP_EPOCHS, "jobs": n}
+        if not time_left(deadline):
             rows.append({**row, "status": NOT_RUN, "images_per_s": None})
             continue
         with tempfile.TemporaryDirectory(prefix="msr-bench-jobs-") as tmp:
             t0 = time.perf_counter()
             try:
-                done = run_jobs(configs, profile="bench", experiment="loop", store_root=f"{tmp}/results",
-                                run_dir=f"{tmp}/runs", jobs=n, analyse=False, quiet=True)
+                base = loop_config(m["depth"], m["batch"], m["steps"], device, dataset)
+                done = run_jobs([base.replace(seed=s) for s in range(max(counts))], profile="bench",
+                                experiment="loop", store_root=f"{tmp}/results", run_dir=f"{tmp}/runs", jobs=n,
+                                analyse=False, quiet=True)
                 failed = [j.error for j in done if j.result is None]
-            except Exception as err:  # noqa: BLE001
+            except Exception as err:  # noqa: BLE001 - a failing row is stored as such, the others go on
                 failed = [f"{type(err).__name__}: {err}"]
             wall = time.perf_counter() - t0
         if failed:
             row.update(status=f"error: {failed[0]}"[:300], images_per_s=None)
         else:
-            warm = [j.result["epochs"]["images_per_s"][-1] for j in done]
+            epochs = [j.result["epochs"] for j in done]
+            images = sum(v * t for e in epochs for v, t in zip(e["images_per_s"], e["epoch_time"], strict=True))
             row.update(status="ok", wall_s=wall, images_per_s=images / wall,
-                       run_images_per_s=sum(warm) / len(warm))
+                       run_images_per_s=sum(e["images_per_s"][-1] for e in epochs) / len(epochs))
         rows.append(row)
     return rows
 
 
-__all__ = ["LOOP_BATCH", "NOT_RUN", "bench_jobs", "bench_loop", "jobs_counts", "loop_config", "loop_configs",
-           "loop_strategies"]
+__all__ = ["LOOP_BATCH", "LOOP_EPOCHS", "NOT_RUN", "bench_jobs", "bench_loop", "jobs_counts", "loop_config",
+           "loop_configs", "loop_strategies", "time_left"]

@@ -9,7 +9,7 @@ import time
 import torch
 
 from msr.bench.lif import bench_lif, bench_lif_bandwidth, spikingjelly_version
-from msr.bench.loop import NOT_RUN, bench_jobs, bench_loop
+from msr.bench.loop import NOT_RUN, bench_jobs, bench_loop, time_left
 from msr.bench.steps import bench_memory, bench_resnet104_memory, bench_train
 from msr.provenance import hardware_slug, provenance
 
@@ -116,7 +116,7 @@ def run_bench(quick: bool = True, device: str | torch.device = "cpu", progress: 
         result["environment"]["budget_s"] = float(budget_s)
 
     def in_time(section: str) -> bool:
-        if deadline is None or deadline.left() > 0:
+        if time_left(deadline):
             log(f"msr bench: {section} ...")
             return True
         result["not_run"].append(section)
