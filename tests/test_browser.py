@@ -189,7 +189,10 @@ def _chromium_cmd(chromium: str, profile_dir: Path, height: int) -> list[str]:
 
 def dump_dom(chromium: str, page: Path, profile_dir: Path) -> str:
     cmd = _chromium_cmd(chromium, profile_dir, 1000) + ["--dump-dom", page.as_uri()]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    finally:
+        shutil.rmtree(profile_dir, ignore_errors=True)  # a profile is tens of MB; 32 of them add up
     assert out.returncode == 0, f"chromium failed on {page}: {out.stderr[-2000:]}"
     return out.stdout
 
@@ -198,7 +201,10 @@ def screenshot(chromium: str, page: Path, profile_dir: Path, height: int, out: P
     """The whole page at 1280 px wide, as a reader first sees it (code folded)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     cmd = _chromium_cmd(chromium, profile_dir, max(800, min(height, 16000))) + [f"--screenshot={out}", page.as_uri()]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    finally:
+        shutil.rmtree(profile_dir, ignore_errors=True)
     assert res.returncode == 0 and out.exists(), f"chromium could not screenshot {page}: {res.stderr[-2000:]}"
 
 
