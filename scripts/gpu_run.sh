@@ -5,7 +5,8 @@
 # 8 files, each under 16 MiB).
 #
 # Usage, from the repository root:   MSR_GIT_COMMIT=$(git rev-parse HEAD) bash scripts/gpu_run.sh [OUT]
-# Settings (environment):  OUT (default gpu_out)  PROFILE (fmnist)  NAMES (all)  JOBS (2: runs at once)
+# Settings (environment):  OUT (default gpu_out)  PROFILE (fmnist)  NAMES (all)  JOBS (runs at once: the
+#   fastest N of the stored bench on this hardware, else 2)
 #   LIMIT (590: the command's wall-clock limit, s)  BUDGET (default: what LIMIT leaves after the checks,
 #   less 60 s for packing)  RESERVE (msr's default)  DEVICE (cuda)  STATE (.gpustate: the carried pack)
 #   DATA (.devdata: the carried Fashion-MNIST .gz files)  RUNS (runs)  PYTHON (python3)
@@ -14,13 +15,13 @@
 set -u -o pipefail
 export PYTHONUNBUFFERED=1 MSR_OFFLINE=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 OUT=${1:-${OUT:-gpu_out}}
-PROFILE=${PROFILE:-fmnist}; NAMES=${NAMES:-all}; JOBS=${JOBS:-2}; LIMIT=${LIMIT:-590}; DEVICE=${DEVICE:-cuda}
+PROFILE=${PROFILE:-fmnist}; NAMES=${NAMES:-all}; JOBS=${JOBS:-}; LIMIT=${LIMIT:-590}; DEVICE=${DEVICE:-cuda}
 STATE=${STATE:-.gpustate}; DATA=${DATA:-.devdata}; RUNS=${RUNS:-runs}; PY=${PYTHON:-python3}
 CARRY_LIMIT_MIB=${CARRY_LIMIT_MIB:-64}; SELFCHECK=${SELFCHECK:-1}
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/gpu_run.log") 2>&1
 START=$(date +%s)
-echo "== gpu_run $(date -u +%Y-%m-%dT%H:%M:%SZ): profile $PROFILE, names $NAMES, jobs $JOBS, limit $LIMIT s," \
+echo "== gpu_run $(date -u +%Y-%m-%dT%H:%M:%SZ): profile $PROFILE, names $NAMES, jobs ${JOBS:-(below)}, limit $LIMIT s," \
      "device $DEVICE"
 
 echo "== environment"
@@ -47,6 +48,22 @@ case "$ENV_LINE" in
   commit=unknown*) echo "the code's commit is unknown (no git history here): run with MSR_GIT_COMMIT=<hash>," \
                         "so that every result says which code produced it; stopping"; exit 5;;
 esac
+
+if [ -z "$JOBS" ]; then  # the N a stored GPU bench (scripts/gpu_bench.sh) found fastest here
+  JOBS_LINE=$($PY - "$DEVICE" <<'EOF'
+import sys
+from msr.bench.storage import best_jobs
+from msr.provenance import hardware_name
+best = best_jobs(sys.argv[1])
+if best is None:
+    print(2, f"2 (default: no stored full bench on {hardware_name(sys.argv[1])} measured runs trained at once)")
+else:
+    print(best[0], f"{best[0]} (the fastest N of the stored bench on this hardware: {best[1]:,.0f} images/s)")
+EOF
+  ) || exit 3
+  JOBS=${JOBS_LINE%% *}
+  echo "jobs: ${JOBS_LINE#* }"
+fi
 
 echo "== data"
 if ls "$DATA"/train-images-idx3-ubyte.gz >/dev/null 2>&1; then

@@ -215,6 +215,34 @@ def test_bench_table_and_store(quick_result, tmp_path, monkeypatch):
     assert bench.store_result(quick_result).parent == tmp_path / "env" / "bench" / "performance"
 
 
+def test_best_jobs_reads_the_newest_full_bench_of_this_hardware(tmp_path):
+    """gpu_run.sh's default JOBS: the N with the most images/s among the ok rows of the newest
+    full bench on this hardware; quick benches, other hardware and failed rows do not count."""
+    from msr.bench.storage import best_jobs
+
+    here = hardware_slug("cpu")
+
+    def bench_of(slug, date, rows, quick=False):
+        return {"environment": {"hardware_slug": slug}, "quick": quick, "jobs": rows,
+                "provenance": {"date_utc": date, "hardware": slug}}
+
+    def row(n, rate, status="ok"):
+        return {"jobs": n, "images_per_s": rate if status == "ok" else None, "status": status}
+
+    assert best_jobs("cpu", tmp_path) is None  # nothing stored
+    bench.store_result(bench_of(here, "2026-01-01T00:00:00Z", []), tmp_path)  # a bench from before the jobs rows
+    assert best_jobs("cpu", tmp_path) is None
+    bench.store_result(bench_of("nvidia-other-gpu", "2026-02-01T00:00:00Z", [row(1, 10.0), row(4, 99.0)]), tmp_path)
+    bench.store_result(bench_of(here, "2026-02-01T00:00:00Z", [row(1, 50.0), row(2, 80.0), row(4, 70.0),
+                                                                row(8, None, "error: out of memory")]), tmp_path)
+    assert best_jobs("cpu", tmp_path) == (2, 80.0)
+    bench.store_result(bench_of(here, "2026-03-01T00:00:00Z", [row(1, 1e6)], quick=True), tmp_path)
+    assert best_jobs("cpu", tmp_path) == (2, 80.0)  # a quick bench is no measurement of the real loop
+    ResultsStore(tmp_path).put("bench", "performance", {"hardware": here, "quick": False, "copy": 2},
+                               bench_of(here, "2026-04-01T00:00:00Z", [row(1, 60.0), row(2, 40.0)]))
+    assert best_jobs("cpu", tmp_path) == (1, 60.0)  # the newest bench of this hardware decides
+
+
 def test_cli_rejects_missing_cuda():
     if torch.cuda.is_available():
         pytest.skip("CUDA present")

@@ -12,11 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from msr import budget, chapters, per_run
 from msr import pack as packing
+from msr.bench.storage import store_result as store_bench
 from msr.budget import BudgetExhausted, Deadline, checkpoint_bytes, experiment_names, parse_duration, run_pending
 from msr.profiles import PROFILES
+from msr.provenance import hardware_slug
 from msr.results import ResultsStore, load_checkpoint
 from msr.sweep import describe, experiment_configs
 from msr.train import train
@@ -551,9 +554,10 @@ def test_gpu_run_script_is_valid_bash():
 @pytest.mark.slow
 def test_gpu_run_script_runs_two_commands_on_the_cpu(tmp_path):
     """The GPU command, on the CPU with the smoke profile: environment, self-check (its gpu
-    tests skip here), compute with two jobs, pack; the second command carries the first's
-    files, reuses its self-check verdict, unpacks and finds nothing pending."""
-    env = {**os.environ, "PROFILE": "smoke", "NAMES": "two_phase", "DEVICE": "cpu", "JOBS": "2", "LIMIT": "300",
+    tests skip here), compute with two jobs (the default: no bench is stored), pack; the second
+    command carries the first's files, reuses its self-check verdict, takes its jobs from a bench
+    stored for this hardware, unpacks and finds nothing pending."""
+    env = {**os.environ, "PROFILE": "smoke", "NAMES": "two_phase", "DEVICE": "cpu", "LIMIT": "300",
            "RUNS": str(tmp_path / "runs"), "DATA": str(tmp_path / "nodata"), "MSR_RESULTS": str(tmp_path / "results"),
            "OMP_NUM_THREADS": "1", "PYTHON": sys.executable}
 
@@ -569,10 +573,19 @@ def test_gpu_run_script_runs_two_commands_on_the_cpu(tmp_path):
     assert "self-check verdict [commit=" in log and "gpu=none torch=" in log
     # the checkpoints the next command can carry leave room for the working tree (no data here)
     assert f"the working tree ({tree_mib} MiB)" in log and f"at most {64 - tree_mib - 2} MiB of checkpoints" in log
+    assert "jobs: 2 (default: no stored full bench on" in log
     assert "2 run(s) at once" in log and "all done" in log and "2 runs trained" in log
     files = sorted(p.name for p in (tmp_path / "out1").iterdir())
     assert files == ["gpu_run.log", "manifest.json", "results.tar.gz"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the script's torch runs with OMP_NUM_THREADS=1: its hardware key says 1 thread
+    slug = hardware_slug("cpu")
+    torch.set_num_threads(threads)
+    store_bench({"environment": {"hardware_slug": slug}, "quick": False, "provenance": {"date_utc": "2026-01-01"},
+                 "jobs": [{"jobs": 1, "images_per_s": 30.0, "status": "ok"},
+                          {"jobs": 3, "images_per_s": 45.0, "status": "ok"}]}, tmp_path / "results")
     log = command(tmp_path / "out2", tmp_path / "out1")
+    assert "jobs: 3 (the fastest N of the stored bench on this hardware: 45 images/s)" in log
     assert "reusing the verdict of the previous command: none" in log
     assert "0 files new, 2 already here" in log and "nothing pending is left in two_phase" in log
 

@@ -31,3 +31,18 @@ def load_results(root: str | os.PathLike | None = None, include_quick: bool = Fa
     per hardware (for the book's Performance chapter)."""
     found = [r for r in _store(root).list(PROFILE, EXPERIMENT) if include_quick or not r["quick"]]
     return {r["config"]["hardware"]: r for r in sorted(found, key=lambda r: r["provenance"]["date_utc"])}
+
+
+def best_jobs(device: str | None = None, root: str | os.PathLike | None = None) -> tuple[int, float] | None:
+    """How many runs at once trained fastest on this device's hardware: the N and the images/s
+    of the best ``ok`` row of "runs trained at once" (:func:`msr.bench.loop.bench_jobs`) in the
+    newest full-mode bench stored for that hardware; None where no stored bench measured it.
+    ``scripts/gpu_run.sh`` takes its ``JOBS`` from here unless told."""
+    from msr.provenance import hardware_slug
+
+    result = load_results(root).get(hardware_slug(device))
+    rows = [r for r in (result or {}).get("jobs", []) if r.get("status") == "ok" and r.get("images_per_s")]
+    if not rows:
+        return None
+    best = max(rows, key=lambda r: r["images_per_s"])
+    return int(best["jobs"]), float(best["images_per_s"])
