@@ -79,6 +79,13 @@ NOT_RUN = "not run: the bench's time budget was spent"
 COMPILE_ROW_S = 150.0
 
 
+def loop_dataset() -> str:
+    """Fashion-MNIST where its files are here, else the synthetic set (rows say which)."""
+    from msr.data import fashion_mnist_available
+
+    return "fashion_mnist" if fashion_mnist_available() else "synthetic"
+
+
 def time_left(deadline, need: float = 0.0) -> bool:
     """Whether more than ``need`` seconds are left before ``deadline`` (None: no limit)."""
     return deadline is None or deadline.left() > need
@@ -89,12 +96,11 @@ def bench_loop(device: torch.device, quick: bool, deadline=None) -> list[dict]:
     :func:`msr.train.train`, and of the first (cold: Triton compilation, graph capture).
     Strategy by strategy, so that the profile's own loop is measured first; a row that
     would start after ``deadline`` (:class:`msr.budget.Deadline`) is marked :data:`NOT_RUN`."""
-    from msr.data import fashion_mnist_available
     from msr.neuron import resolve_backend
     from msr.results import ResultsStore
     from msr.train import train
 
-    dataset = "fashion_mnist" if fashion_mnist_available() else "synthetic"
+    dataset = loop_dataset()
     rows = []
     for strat in loop_strategies(device):
         for m in loop_configs(device, quick):
@@ -136,10 +142,9 @@ def bench_jobs(device: torch.device, quick: bool, deadline=None) -> list[dict]:
     loop rows' MS-ResNet-20, two epochs, seeds 0 .. max N - 1) with N at once, and the
     images/s of all runs together over that wall time; a row that would start after
     ``deadline`` is marked :data:`NOT_RUN`."""
-    from msr.data import fashion_mnist_available
     from msr.jobs import run_jobs
 
-    dataset = "fashion_mnist" if fashion_mnist_available() else "synthetic"
+    dataset = loop_dataset()
     m = loop_configs(device, quick)[0]
     counts = jobs_counts(device)
     rows = []
@@ -172,4 +177,4 @@ def bench_jobs(device: torch.device, quick: bool, deadline=None) -> list[dict]:
 
 
 __all__ = ["LOOP_BATCH", "LOOP_EPOCHS", "NOT_RUN", "bench_jobs", "bench_loop", "jobs_counts", "loop_config",
-           "loop_configs", "loop_strategies", "time_left"]
+           "loop_configs", "loop_dataset", "loop_strategies", "time_left"]
