@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The one script to run on a GPU machine: GPU tests, then the full bench within the time left.
 # Usage on the device machine, from the repository root:  MSR_GIT_COMMIT=<hash> bash scripts/gpu_bench.sh
-# (carry .devdata/ with the Fashion-MNIST .gz files, as for gpu_run.sh: the training-loop rows read it)
+# (carry .devdata/ with the Fashion-MNIST .gz files, as for gpu_run.sh: the training-loop rows read it,
+#  and .whl/ from scripts/gpu_wheels.sh for the SpikingJelly rows)
 # (MSR_GIT_COMMIT: the commit of the copied code, recorded in the result when the copy has no git history)
 # Writes $OUT/bench/performance/<hash>.json (the results store's file: copy it into
-# results/bench/performance/), $OUT/gpu_tests.log and $OUT/bench.log (OUT defaults to ./gpu_out).
+# results/bench/performance/), $OUT/gpu_tests.log, $OUT/spikingjelly.txt and $OUT/bench.log
+# (OUT defaults to ./gpu_out).
 # Settings: LIMIT (590: the command's wall-clock limit in seconds), MARGIN (90: seconds kept
 # for the row in progress when the bench's budget ends, a torch.compile or a --jobs row),
 # DEVICE (cuda), BENCH_ARGS (more `msr bench` options, e.g. --quick), PYTHON (python3).
@@ -17,11 +19,16 @@ BENCH_ARGS=${BENCH_ARGS:-}
 OUT=${OUT:-gpu_out}
 mkdir -p "$OUT"
 PY=${PYTHON:-python3}
-# Optional: SpikingJelly for the comparison rows, carried as wheels in .whl/.
-if ls .whl/*.whl >/dev/null 2>&1; then
-  $PY -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:.
-fi
 export PYTHONPATH=${PYTHONPATH:-.}
+# Optional: SpikingJelly for the comparison rows, carried as wheels in .whl/ (scripts/gpu_wheels.sh
+# fetches them). They are pure Python, so unpacking them onto the path installs them, pip or not.
+if ls .whl/*.whl >/dev/null 2>&1; then
+  SITE=$(mktemp -d) && trap 'rm -rf "$SITE"' EXIT
+  for w in .whl/*.whl; do $PY -m zipfile -e "$w" "$SITE"; done
+  export PYTHONPATH="$SITE:$PYTHONPATH"
+fi
+$PY -c "from msr.bench.lif import spikingjelly_unavailable as u, spikingjelly_version as v
+print('spikingjelly:', v() if u() is None else u())" | tee "$OUT/spikingjelly.txt"
 # Fashion-MNIST for the training-loop rows, when its .gz files were carried in .devdata/ (else
 # those rows run on the synthetic set, say so, and count for no speed goal)
 if ls .devdata/train-images-idx3-ubyte.gz >/dev/null 2>&1; then export MSR_FMNIST_DIR="$PWD/.devdata"; fi

@@ -94,6 +94,56 @@ def test_spikingjelly_strategy_runs_the_same_network():
         torch.testing.assert_close(b.grad, a.grad, rtol=1e-3, atol=1e-5, msg=name)
 
 
+SJ_PROBE = """
+import sys
+BLOCKED = set(sys.argv[1].split(","))
+class Blocker:  # what the offline GPU machine lacks
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"No module named {name!r} (blocked)")
+sys.meta_path.insert(0, Blocker())
+import torch
+from msr.bench.lif import spikingjelly_lif, spikingjelly_unavailable
+from msr.neuron import lif
+why = spikingjelly_unavailable()
+if why is None:
+    x = torch.randn(6, 4, 100, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(spikingjelly_lif()(x).to(x.dtype), lif(x, backend="reference"))
+    assert spikingjelly_lif(surrogate="sigmoid")(x).shape == x.shape
+print(why)
+"""
+
+
+def test_the_carried_wheels_are_all_spikingjelly_needs_beyond_msr():
+    """scripts/gpu_wheels.sh carries SpikingJelly and the dependencies a GPU machine with only
+    msr's compute dependencies lacks. With every other requirement SpikingJelly declares
+    blocked, it imports and gives the reference's spikes; blocking a carried one as well
+    makes it unavailable, and the rows then say why."""
+    pytest.importorskip("spikingjelly", reason="SpikingJelly not installed (optional: pip install spikingjelly)")
+    import re
+    from importlib.metadata import requires
+
+    root = Path(__file__).resolve().parents[1]
+    line = next(x for x in (root / "scripts" / "gpu_wheels.sh").read_text().splitlines() if x.startswith("WHEELS="))
+    carried = {name.lower() for name in re.findall(r"([A-Za-z0-9_.-]+)==", line)}
+    assert "spikingjelly" in carried
+    compute = {"torch", "torchvision", "numpy", "tqdm", "scipy", "packaging"}  # msr's, scikit-image's
+    declared = {re.match(r"[A-Za-z0-9_.-]+", r).group(0).lower().replace("-", "_") for r in requires("spikingjelly")
+                if "extra ==" not in r}
+    blocked = declared - compute - carried
+    env = {**os.environ, "PYTHONPATH": str(root)}
+
+    def probe(block):
+        p = subprocess.run([sys.executable, "-c", SJ_PROBE, ",".join(sorted(block))], capture_output=True,
+                           text=True, env=env, timeout=300)
+        assert p.returncode == 0, p.stdout + p.stderr
+        return p.stdout.strip().splitlines()[-1]
+
+    assert probe(blocked) == "None"
+    for extra in sorted(carried - {"spikingjelly"}):
+        assert probe(blocked | {extra}).startswith(f"fails to import: ImportError: No module named '{extra}'")
+
+
 def test_loop_rows_train_the_fmnist_recipe():
     """The loop rows change the profile's Table II run only where the bench must: batch,
     epochs, steps, the test split, and the data set where Fashion-MNIST is absent."""

@@ -1,6 +1,7 @@
 """LIF-backend rows: forward + backward of every msr backend, the authors' per-timestep
 loop (:mod:`msr.bench.authors_baseline`) and SpikingJelly's multi-step ``LIFNode``
-(optional dependency; "not installed" if absent) with our neuron's parameters, at
+(optional dependency; a row says "not installed", or why it fails to import) with our
+neuron's parameters, at
 T in {1, 2, 4, 6, 8}; on a GPU, the LIF kernels' achieved memory bandwidth against a
 device-to-device copy."""
 from __future__ import annotations
@@ -24,18 +25,32 @@ def spikingjelly_version() -> str | None:
         return None
 
 
+def spikingjelly_unavailable() -> str | None:
+    """Why SpikingJelly cannot run here, or ``None`` where it imports: "not installed", or
+    "fails to import: ..." with the error, e.g. a dependency missing where its wheel was
+    installed without its dependencies (``scripts/gpu_wheels.sh`` fetches those it needs)."""
+    if spikingjelly_version() is None:
+        return "not installed"
+    try:
+        from spikingjelly.activation_based import functional, neuron, surrogate  # noqa: F401
+    except Exception as err:  # noqa: BLE001 - any import failure makes the rows unavailable, with the reason
+        return f"fails to import: {type(err).__name__}: {err}"[:300]
+    return None
+
+
 def spikingjelly_lif(tau: float = 0.25, v_th: float = 0.5, a: float = 1.0, surrogate: str = "rect"):
     """SpikingJelly's multi-step LIFNode with our neuron's parameters, as a function of
-    ``x`` ``[T, ...]`` (fresh state per call), or ``None`` if SpikingJelly is absent.
+    ``x`` ``[T, ...]`` (fresh state per call), or ``None`` where it cannot run
+    (:func:`spikingjelly_unavailable` says why).
 
     SpikingJelly's charge without decay_input is H = V - (V - V_reset)/tau_sj + X, so
     tau_sj = 1/(1 - tau) (4/3 for tau = 0.25); Rect(alpha) has window |x| < 0.5/alpha
     and height alpha, i.e. alpha = 1/a."""
-    try:
-        from spikingjelly.activation_based import functional, neuron
-        from spikingjelly.activation_based import surrogate as sg
-    except Exception:  # noqa: BLE001 - an installation that fails to import counts as absent
+    if spikingjelly_unavailable() is not None:
         return None
+    from spikingjelly.activation_based import functional, neuron
+    from spikingjelly.activation_based import surrogate as sg
+
     fn = sg.Rect(alpha=1.0 / a) if surrogate == "rect" else sg.Sigmoid()
     node = neuron.LIFNode(tau=1.0 / (1.0 - tau), decay_input=False, v_threshold=v_th, v_reset=0.0,
                           surrogate_function=fn, detach_reset=True, step_mode="m")
@@ -57,7 +72,8 @@ class SpikingJellyLIF(torch.nn.Module):
             raise ValueError(f"SpikingJelly's node here resets to 0; the layer resets to {layer.v_reset}")
         self.run = spikingjelly_lif(layer.tau, layer.v_th, layer.a)
         if self.run is None:
-            raise ModuleNotFoundError("SpikingJelly is not installed (optional: pip install spikingjelly)")
+            why = spikingjelly_unavailable()
+            raise ModuleNotFoundError(f"SpikingJelly: {why} (optional: pip install spikingjelly)")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.run(x)
@@ -91,13 +107,12 @@ def lif_candidates(device: torch.device) -> dict[str, Callable | str]:
         out["msr-triton"] = (lambda x: lif(x, backend="triton")) if triton_lif.HAVE_TRITON \
             else "triton not installed"
     out["authors-loop"] = lambda x: authors_lif(x)
-    sj = spikingjelly_lif()
-    out["spikingjelly"] = sj if sj is not None else "not installed"
+    why = spikingjelly_unavailable()
+    out["spikingjelly"] = why or spikingjelly_lif()
     # SpikingJelly 2.x has fused kernels only for some surrogates (not Rect), so the row
     # above runs its Torch path; this row times its fused kernel with its default
     # Sigmoid surrogate (same forward, different surrogate) as its fastest LIF at all.
-    sjf = spikingjelly_lif(surrogate="sigmoid")
-    out["spikingjelly-fused-sigmoid"] = sjf if sjf is not None else "not installed"
+    out["spikingjelly-fused-sigmoid"] = why or spikingjelly_lif(surrogate="sigmoid")
     return out
 
 

@@ -16,7 +16,7 @@ from typing import Callable
 
 import torch
 
-from msr.bench.lif import spikingjelly_version
+from msr.bench.lif import spikingjelly_unavailable
 from msr.bench.timing import sync, time_steps_ms
 
 
@@ -164,8 +164,8 @@ def bench_train(device: torch.device, quick: bool, T: int = 6) -> list[dict]:
     for cfg in train_configs(device, quick):
         for strat in strategies(device, quick):
             row = _row(cfg, strat, T)
-            if strat["lif"] == "spikingjelly" and spikingjelly_version() is None:
-                rows.append({**row, "status": "not installed"})
+            if strat["lif"] == "spikingjelly" and spikingjelly_unavailable() is not None:
+                rows.append({**row, "status": spikingjelly_unavailable()})
                 continue
             try:
                 _fresh(device, row)
