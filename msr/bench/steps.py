@@ -164,8 +164,8 @@ def bench_train(device: torch.device, quick: bool, T: int = 6) -> list[dict]:
     for cfg in train_configs(device, quick):
         for strat in strategies(device, quick):
             row = _row(cfg, strat, T)
-            if strat["lif"] == "spikingjelly" and spikingjelly_unavailable() is not None:
-                rows.append({**row, "status": spikingjelly_unavailable()})
+            if strat["lif"] == "spikingjelly" and (why := spikingjelly_unavailable()) is not None:
+                rows.append({**row, "status": why})
                 continue
             try:
                 _fresh(device, row)
