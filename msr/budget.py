@@ -271,6 +271,30 @@ def run_task(task: Task, profile: str, *, store, run_dir, deadline, train_it: bo
     return done
 
 
+def plan(order: list[str], profile, run_dir="runs", runtime: dict | None = None) -> tuple[list[Task], list[str]]:
+    """The runs of the experiments ``order`` names (:func:`experiment_names`), in that
+    order, as :class:`Task` s with ``runtime`` fields set (they leave the hashes as they
+    are), and the names :mod:`msr.sweep` does not know."""
+    from msr.profiles import get_profile
+    from msr.runs import run_folder
+    from msr.sweep import EXPERIMENTS, SEED_EXTRAS, describe, experiment_configs, experiment_of
+
+    p = get_profile(profile)
+    tasks: list[Task] = []
+    unknown: list[str] = []
+    for entry in order:
+        if entry not in EXPERIMENTS and entry not in SEED_EXTRAS:
+            unknown.append(entry)
+            continue
+        name = experiment_of(entry)  # the store folder: table2_seeds are runs of table2
+        seeds = planned_seeds(entry, order, p)
+        for cfg in experiment_configs(entry, p, seeds) if seeds else []:
+            cfg = cfg.replace(progress=False, **(runtime or {}))  # runtime fields only: hashes unchanged
+            tasks.append(Task(entry, name, cfg, run_folder(run_dir, p.name, name, cfg),
+                              f"{name} {describe(cfg)} ({cfg.hash()})"))
+    return tasks, unknown
+
+
 def run_pending(names, profile, *, deadline: Deadline | None = None, store=None, run_dir="runs",
                 device: str | None = None, data_root: str | None = None, max_checkpoint: int | None = None,
                 jobs: int = 1, switches: dict | None = None, log=print) -> Outcome:
@@ -296,8 +320,6 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
     from msr.jobs import check_jobs
     from msr.profiles import get_profile
     from msr.results import ResultsStore, default_root
-    from msr.runs import run_folder
-    from msr.sweep import EXPERIMENTS, SEED_EXTRAS, describe, experiment_configs, experiment_of
 
     check_jobs(jobs)
     p = get_profile(profile)
@@ -312,18 +334,10 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
         runtime["concurrent_runs"] = jobs  # recorded with each result: its images/s is a share of the machine
 
     order = experiment_names(names, p)
-    tasks: list[Task] = []
-    for entry in order:
-        if entry not in EXPERIMENTS and entry not in SEED_EXTRAS:
-            out.skipped.append(f"{entry}: not an experiment msr.sweep knows")
-            log(f"note: {entry!r} is in the value order but not an experiment msr.sweep knows; skipped")
-            continue
-        name = experiment_of(entry)  # the store folder: table2_seeds are runs of table2
-        seeds = planned_seeds(entry, order, p)
-        for cfg in experiment_configs(entry, p, seeds) if seeds else []:
-            cfg = cfg.replace(progress=False, **runtime)  # runtime fields only: hashes unchanged
-            tasks.append(Task(entry, name, cfg, run_folder(run_dir, p.name, name, cfg),
-                              f"{name} {describe(cfg)} ({cfg.hash()})"))
+    tasks, unknown = plan(order, p, run_dir, runtime)
+    for entry in unknown:
+        out.skipped.append(f"{entry}: not an experiment msr.sweep knows")
+        log(f"note: {entry!r} is in the value order but not an experiment msr.sweep knows; skipped")
 
     def left() -> str:
         return "" if deadline is None else f"[{max(deadline.left(), 0):5.0f} s left] "

@@ -143,6 +143,10 @@ if [ ! -f "$OUT/manifest.json" ]; then  # killed before it could pack: pack what
   $PY -m msr.cli pack "$OUT" --profile "$PROFILE" --runs "$RUNS"
 fi
 
+echo "== left to do"
+# shellcheck disable=SC2086  # NAMES: a list of words
+timeout 30 $PY -m msr.cli status $NAMES --profile "$PROFILE" --runs "$RUNS"
+
 echo "== handed back ($(( $(date +%s) - START )) s in all)"
 ls -l "$OUT" | awk 'NR > 1 {print "  " $5 " bytes  " $9}'
 PACK_MIB=$(du -sm --exclude=gpu_run.log "$OUT" | cut -f1)

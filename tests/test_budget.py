@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from msr import budget, chapters, per_run
+from msr import budget, chapters, pending, per_run
 from msr import pack as packing
 from msr.bench.storage import store_result as store_bench
 from msr.budget import BudgetExhausted, Deadline, checkpoint_bytes, experiment_names, parse_duration, run_pending
@@ -132,6 +132,40 @@ def test_value_order_skips_unknown_names(small, tmp_path):
     assert experiment_names(["all"], "fmnist")[:5] == ["table2", "init", "table6", "deep", "two_phase"]
 
 
+def test_status_counts_each_run_by_its_state(small, tmp_path, capsys):
+    """``msr status``: stored (with the analyses it lacks), interrupted, unfinished,
+    diverged and to-train runs, per entry of the value order, read from the store and
+    the run folders."""
+    from msr.cli import main
+
+    store, runs = ResultsStore(tmp_path / "results"), tmp_path / "runs"
+    tasks, _ = budget.plan(["table2", "two_phase"], small, runs)
+    t = [x for x in tasks if x.entry == "table2"]
+    store.put("smoke", "table2", t[0].cfg.hash_dict(), {"wall_time_s": 12.0})
+    for task, mark in zip(t[1:4], ("last.pt", budget.UNFINISHED, budget.DIVERGED), strict=True):
+        Path(task.folder).mkdir(parents=True)
+        (Path(task.folder) / mark).write_text("{}")
+    rows, unknown = pending.status(["table2", "two_phase"], small, store=store, run_dir=runs)
+    table2, two_phase = rows
+    assert unknown == [] and (table2.runs, two_phase.runs) == (8, 2)
+    assert dict(table2.states) == {"stored": 1, "interrupted": 1, "unfinished": 1, "diverged": 1, "to train": 4}
+    assert set(table2.analyses) == set(per_run.pending("table2", t[0].cfg, "smoke", store)) and table2.analyses
+    assert not table2.done and dict(two_phase.states) == {"to train": 2}
+    assert main(["status", "table2", "two_phase", "--profile", "smoke", "--results", str(tmp_path / "results"),
+                 "--runs", str(runs)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "smoke: 1 of 10 runs stored, in value order"
+    assert lines[1].split()[:3] == ["table2", "pending", "1/8"]
+    for part in ("1 interrupted", "1 unfinished", "1 diverged", "4 to train", "analyses missing: ",
+                 "median wall time 12 s per stored run"):
+        assert part in lines[1], (part, lines[1])
+    assert lines[-1] == "next: table2, two_phase"
+    p = replace(small, order=("table2", "no_such_experiment"))
+    rows, unknown = pending.status(["all"], p, store=store, run_dir=runs)
+    assert [r.entry for r in rows] == ["table2"] and unknown == ["no_such_experiment"]
+    assert "no_such_experiment  skipped" in "\n".join(pending.format_status(rows, unknown, "smoke"))
+
+
 # --------------------------------------------------------- per-run analyses ----
 
 def test_analyses_are_stored_right_after_training(reference):
@@ -179,6 +213,9 @@ def test_interrupted_sweep_resumed_from_the_pack_matches_an_uninterrupted_one(re
     out = run_pending(["table2"], small, deadline=StepDeadline(18), store=ResultsStore(first / "results"),
                       run_dir=first / "runs", log=lines.append)
     assert out.stopped and "stopped at epoch 2/2, step 3" in out.stopped and len(out.trained) == 3
+    (row,), _ = pending.status(["table2"], small, store=ResultsStore(first / "results"), run_dir=first / "runs")
+    assert (row.runs, row.states["stored"], row.states["interrupted"], row.states["to train"]) == (8, 3, 1, 4)
+    assert not row.analyses and not row.done and len(row.wall_s) == 3
     m = packing.pack(tmp_path / "out", "smoke", store_root=first / "results", run_dir=first / "runs",
                      note=out.as_dict(), log=lines.append)
     ck = [f for f in m["files"] if f["path"].startswith("runs/")]
@@ -191,6 +228,8 @@ def test_interrupted_sweep_resumed_from_the_pack_matches_an_uninterrupted_one(re
     rest = run_pending(["table2"], small, store=ResultsStore(fresh / "results"), run_dir=fresh / "runs",
                        log=lines.append)
     assert len(rest.trained) == 5 and rest.stopped is None
+    (row,), _ = pending.status(["table2"], small, store=ResultsStore(fresh / "results"), run_dir=fresh / "runs")
+    assert row.done and row.states["stored"] == 8
     assert _metrics(fresh / "results") == _metrics(ref_results)
     # the second pack sends the first's results again: home needs only the last pack
     packing.pack(tmp_path / "out2", "smoke", store_root=fresh / "results", run_dir=fresh / "runs",
@@ -541,6 +580,9 @@ def test_budgeted_compute_and_unpack_commands(tmp_path):
     assert m["run"]["switches"] == {"cuda_graph": False, "lif_backend": "cpu"}
     stored = json.loads(next((tmp_path / "results" / "smoke" / "two_phase").glob("*.json")).read_text())
     assert stored["runtime"]["lif_backend"] == "cpu" and stored["runtime"]["concurrent_runs"] == 2
+    p = cli("status", "two_phase", "table2", "--profile", "smoke")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.splitlines()[1].split()[:3] == ["two_phase", "done", "2/2"] and "next: table2" in p.stdout
     env["MSR_RESULTS"] = str(tmp_path / "elsewhere")
     p = cli("unpack", "out", "--runs", "runs2")
     assert p.returncode == 0, p.stdout + p.stderr
@@ -588,6 +630,8 @@ def test_gpu_run_script_runs_two_commands_on_the_cpu(tmp_path):
     assert "jobs: 3 (the fastest N of the stored bench on this hardware: 45 images/s)" in log
     assert "reusing the verdict of the previous command: none" in log
     assert "0 files new, 2 already here" in log and "nothing pending is left in two_phase" in log
+    left = log[log.index("== left to do"):]
+    assert "smoke: 2 of 2 runs stored" in left and "next: nothing pending is left" in left
 
 
 def test_gpu_run_script_refuses_an_unknown_commit(tmp_path):

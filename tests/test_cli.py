@@ -51,7 +51,7 @@ def test_help_imports_only_the_command_asked_for():
 
 
 def test_every_command_has_its_module_and_help(capsys):
-    assert list(cli.COMMANDS) == ["info", "train", "sweep", "reproduce", "compute", "pack", "unpack", "bench"]
+    assert list(cli.COMMANDS) == ["info", "train", "sweep", "reproduce", "compute", "pack", "unpack", "status", "bench"]
     for name in cli.COMMANDS:
         with pytest.raises(SystemExit) as exit_:
             cli.main([name, "--help"])
@@ -62,7 +62,8 @@ def test_every_command_has_its_module_and_help(capsys):
     assert "invalid choice: 'nope'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv", [["train"], ["sweep", "table2"], ["compute", "all"], ["reproduce"], ["pack", "out"]])
+@pytest.mark.parametrize("argv", [["train"], ["sweep", "table2"], ["compute", "all"], ["reproduce"], ["pack", "out"],
+                                  ["status"]])
 def test_one_default_profile_and_device(argv):
     """Every command with a profile: ``smoke`` and its device unless told otherwise."""
     args = cli.parse_args(argv)

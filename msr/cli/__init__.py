@@ -24,6 +24,7 @@ COMMANDS = {
     "compute": "run the compute step of chapters without notebooks (e.g. on a GPU box)",
     "pack": "pack new results and the checkpoints still needed into at most 8 files",
     "unpack": "verify a pack and restore its results and checkpoints",
+    "status": "what a profile's value order still needs: runs stored, interrupted, to train",
     "bench": "benchmark LIF backends and training steps",
 }
 

@@ -1,0 +1,101 @@
+"""What a profile's value order still needs: ``msr status``.
+
+Before spending GPU time (or after unpacking what a GPU command handed back), one look
+says, per experiment of the value order (:data:`msr.profiles.VALUE_ORDER`, as
+:func:`msr.budget.plan` lays it out), how many runs the results store holds, which are
+interrupted (their checkpoint is in ``runs/`` and a budgeted command resumes them),
+which started but could not leave their checkpoint (:data:`msr.budget.UNFINISHED`),
+which diverged (:data:`msr.budget.DIVERGED`, skipped), which wait to be trained, and
+for which stored runs an analysis (:mod:`msr.per_run`) is missing.  It reads the store
+and the run folders only: nothing is built, trained or written.
+"""
+from __future__ import annotations
+
+import statistics
+import textwrap
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: the states of a run, in the order a line lists them
+STATES = ("stored", "interrupted", "unfinished", "diverged", "to train")
+
+
+@dataclass
+class ExperimentStatus:
+    """One entry of the value order: its runs counted by state (:data:`STATES`)."""
+
+    entry: str
+    runs: int = 0
+    states: Counter = field(default_factory=Counter)
+    analyses: Counter = field(default_factory=Counter)  # kind -> stored runs that lack it
+    wall_s: list[float] = field(default_factory=list)  # of its stored runs
+    cost: str | None = None  # the profile's expected cost, in words
+
+    @property
+    def done(self) -> bool:
+        return self.states["stored"] + self.states["diverged"] == self.runs and not self.analyses
+
+
+def run_state(task, profile: str, store) -> str:
+    """The state (:data:`STATES`) of one :class:`msr.budget.Task`."""
+    from msr.budget import DIVERGED, UNFINISHED
+
+    folder = Path(task.folder)
+    if store.get(profile, task.name, task.cfg.hash_dict()) is not None:
+        return "stored"
+    if (folder / DIVERGED).exists():
+        return "diverged"
+    if (folder / "last.pt").exists():
+        return "interrupted"
+    if (folder / UNFINISHED).exists():
+        return "unfinished"
+    return "to train"
+
+
+def status(names, profile, *, store=None, run_dir="runs") -> tuple[list[ExperimentStatus], list[str]]:
+    """Per entry of ``names`` (``["all"]``: the profile's value order), its runs by state,
+    and the names :mod:`msr.sweep` does not know."""
+    from msr import per_run
+    from msr.budget import experiment_names, plan
+    from msr.profiles import get_profile
+    from msr.results import ResultsStore, default_root
+
+    p = get_profile(profile)
+    store = store or ResultsStore(default_root())
+    order = experiment_names(names, p)
+    tasks, unknown = plan(order, p, run_dir)
+    rows = {e: ExperimentStatus(e, cost=p.cost.get(e)) for e in order if e not in unknown}
+    for task in tasks:
+        row = rows[task.entry]
+        row.runs += 1
+        state = run_state(task, p.name, store)
+        row.states[state] += 1
+        if state == "stored":
+            r = store.get(p.name, task.name, task.cfg.hash_dict())
+            if r.get("wall_time_s"):
+                row.wall_s.append(r["wall_time_s"])
+            row.analyses.update(per_run.pending(task.name, task.cfg, p.name, store))
+    return list(rows.values()), unknown
+
+
+def format_status(rows: list[ExperimentStatus], unknown: list[str], profile: str) -> list[str]:
+    """The lines ``msr status`` prints."""
+    total = sum(r.runs for r in rows)
+    stored = sum(r.states["stored"] for r in rows)
+    width = max([len(r.entry) for r in rows] + [4])
+    lines = [f"{profile}: {stored} of {total} runs stored, in value order"]
+    for r in rows:
+        parts = [f"{r.states['stored']}/{r.runs} stored"]
+        parts += [f"{r.states[s]} {s}" for s in STATES[1:] if r.states[s]]
+        if r.analyses:
+            parts.append("analyses missing: " + ", ".join(f"{k} ({n})" for k, n in sorted(r.analyses.items())))
+        if r.wall_s:
+            parts.append(f"median wall time {statistics.median(r.wall_s):.0f} s per stored run")
+        elif not r.done and r.cost:
+            parts.append("expected: " + textwrap.shorten(r.cost, 110, placeholder=" ..."))
+        lines.append(f"  {r.entry:<{width}}  {'done' if r.done else 'pending':<7}  " + "; ".join(parts))
+    lines += [f"  {e:<{width}}  skipped  not an experiment msr.sweep knows" for e in unknown]
+    left = [r.entry for r in rows if not r.done]
+    lines.append("next: " + (", ".join(left) if left else "nothing pending is left"))
+    return lines
