@@ -54,8 +54,8 @@ def run_state(task, profile: str, store) -> str:
 
 
 def status(names, profile, *, store=None, run_dir="runs") -> tuple[list[ExperimentStatus], list[str]]:
-    """Per entry of ``names`` (``["all"]``: the profile's value order), its runs by state,
-    and the names :mod:`msr.sweep` does not know."""
+    """Per entry of ``names`` (``["all"]``: the profile's value order) that plans runs, its
+    runs by state, and the names :mod:`msr.sweep` does not know."""
     from msr import per_run
     from msr.budget import experiment_names, plan
     from msr.profiles import get_profile
@@ -76,7 +76,7 @@ def status(names, profile, *, store=None, run_dir="runs") -> tuple[list[Experime
             if r.get("wall_time_s"):
                 row.wall_s.append(r["wall_time_s"])
             row.analyses.update(per_run.pending(task.name, task.cfg, p.name, store))
-    return list(rows.values()), unknown
+    return [r for r in rows.values() if r.runs], unknown  # an entry planning no run (one seed) has nothing to do
 
 
 def format_status(rows: list[ExperimentStatus], unknown: list[str], profile: str) -> list[str]:
@@ -99,3 +99,14 @@ def format_status(rows: list[ExperimentStatus], unknown: list[str], profile: str
     left = [r.entry for r in rows if not r.done]
     lines.append("next: " + (", ".join(left) if left else "nothing pending is left"))
     return lines
+
+
+def plan_table(store, profile) -> list[dict]:
+    """The book's view of :func:`status`: per entry of the profile's value order, the runs
+    planned, how many the store holds and how many analyses its stored runs lack, and the
+    profile's expected cost (an estimate in words, not a measurement).  It reads the store
+    alone (not ``runs/``), so every machine renders the same table from the same results."""
+    rows, _ = status(["all"], profile, store=store, run_dir=Path("/nonexistent-run-dir"))
+    return [{"experiment": r.entry, "runs planned": r.runs, "stored": r.states["stored"],
+             "analyses missing": sum(r.analyses.values()),
+             "expected cost (the profile's estimate)": r.cost or ""} for r in rows]

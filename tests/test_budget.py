@@ -160,6 +160,10 @@ def test_status_counts_each_run_by_its_state(small, tmp_path, capsys):
                  "median wall time 12 s per stored run"):
         assert part in lines[1], (part, lines[1])
     assert lines[-1] == "next: table2, two_phase"
+    # the book's table reads the store alone: the marks in runs/ do not change it
+    (book_row,) = [r for r in pending.plan_table(store, small) if r["experiment"] == "table2"]
+    assert (book_row["runs planned"], book_row["stored"], book_row["analyses missing"]) == \
+        (8, 1, sum(table2.analyses.values()))
     p = replace(small, order=("table2", "no_such_experiment"))
     rows, unknown = pending.status(["all"], p, store=store, run_dir=runs)
     assert [r.entry for r in rows] == ["table2"] and unknown == ["no_such_experiment"]

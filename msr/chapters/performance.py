@@ -1,5 +1,5 @@
-"""Performance (book chapter 13): the ``msr bench`` results and the wall time and images/s
-of every stored run and analysis of a profile."""
+"""Performance (book chapter 13): the ``msr bench`` results, the wall time and images/s
+of every stored run and analysis of a profile, and how much of its value order is stored."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -15,15 +15,18 @@ if TYPE_CHECKING:
 
 def compute(ctx: ChapterContext) -> dict:
     """Chapter 13: the `msr bench` results (results/bench; in the smoke profile
-    a quick CPU bench is run when none is stored) and the wall time and images/s of every
-    stored run and analysis of this profile."""
+    a quick CPU bench is run when none is stored), the wall time and images/s of every
+    stored run and analysis of this profile, and per experiment of its value order the runs
+    stored of those planned (:func:`msr.pending.plan_table`)."""
     from msr import bench
 
     found = bench.load_results(ctx.store.root, include_quick=ctx.profile == "smoke")
     if not found and ctx.profile == "smoke" and not ctx.render_only:
         bench.store_result(bench.run_bench(quick=True, device="cpu"), ctx.store.root)
         found = bench.load_results(ctx.store.root, include_quick=True)
-    return {"bench": found, "runs": run_times(ctx.store, ctx.profile)}
+    from msr.pending import plan_table
+
+    return {"bench": found, "runs": run_times(ctx.store, ctx.profile), "plan": plan_table(ctx.store, ctx.profile)}
 
 
 def run_times(store: ResultsStore, profile: str) -> list[dict]:
