@@ -219,7 +219,7 @@ class Task:
     entry: str  # the value-order name (``table2_seeds``)
     name: str  # the experiment, i.e. the store folder (``table2``)
     cfg: object  # msr.config.TrainConfig
-    folder: object  # its run folder (msr.runs.run_folder)
+    folder: object  # its run folder (msr.runs.run_folder); None where planned without one (msr.pending)
     tag: str  # how the log names it
 
 
@@ -274,7 +274,8 @@ def run_task(task: Task, profile: str, *, store, run_dir, deadline, train_it: bo
 def plan(order: list[str], profile, run_dir="runs", runtime: dict | None = None) -> tuple[list[Task], list[str]]:
     """The runs of the experiments ``order`` names (:func:`experiment_names`), in that
     order, as :class:`Task` s with ``runtime`` fields set (they leave the hashes as they
-    are), and the names :mod:`msr.sweep` does not know."""
+    are; ``run_dir`` None: tasks without a run folder), and the names :mod:`msr.sweep`
+    does not know."""
     from msr.profiles import get_profile
     from msr.runs import run_folder
     from msr.sweep import EXPERIMENTS, SEED_EXTRAS, describe, experiment_configs, experiment_of
@@ -290,8 +291,8 @@ def plan(order: list[str], profile, run_dir="runs", runtime: dict | None = None)
         seeds = planned_seeds(entry, order, p)
         for cfg in experiment_configs(entry, p, seeds) if seeds else []:
             cfg = cfg.replace(progress=False, **(runtime or {}))  # runtime fields only: hashes unchanged
-            tasks.append(Task(entry, name, cfg, run_folder(run_dir, p.name, name, cfg),
-                              f"{name} {describe(cfg)} ({cfg.hash()})"))
+            folder = run_folder(run_dir, p.name, name, cfg) if run_dir is not None else None
+            tasks.append(Task(entry, name, cfg, folder, f"{name} {describe(cfg)} ({cfg.hash()})"))
     return tasks, unknown
 
 

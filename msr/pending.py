@@ -38,12 +38,15 @@ class ExperimentStatus:
 
 
 def run_state(task, profile: str, store) -> str:
-    """The state (:data:`STATES`) of one :class:`msr.budget.Task`."""
+    """The state (:data:`STATES`) of one :class:`msr.budget.Task` (one without a run
+    folder is stored or to train)."""
     from msr.budget import DIVERGED, UNFINISHED
 
-    folder = Path(task.folder)
     if store.get(profile, task.name, task.cfg.hash_dict()) is not None:
         return "stored"
+    if task.folder is None:
+        return "to train"
+    folder = Path(task.folder)
     if (folder / DIVERGED).exists():
         return "diverged"
     if (folder / "last.pt").exists():
@@ -55,7 +58,8 @@ def run_state(task, profile: str, store) -> str:
 
 def status(names, profile, *, store=None, run_dir="runs") -> tuple[list[ExperimentStatus], list[str]]:
     """Per entry of ``names`` (``["all"]``: the profile's value order) that plans runs, its
-    runs by state, and the names :mod:`msr.sweep` does not know."""
+    runs by state (``run_dir`` None: from the store alone), and the names :mod:`msr.sweep`
+    does not know."""
     from msr import per_run
     from msr.budget import experiment_names, plan
     from msr.profiles import get_profile
@@ -106,7 +110,7 @@ def plan_table(store, profile) -> list[dict]:
     planned, how many the store holds and how many analyses its stored runs lack, and the
     profile's expected cost (an estimate in words, not a measurement).  It reads the store
     alone (not ``runs/``), so every machine renders the same table from the same results."""
-    rows, _ = status(["all"], profile, store=store, run_dir=Path("/nonexistent-run-dir"))
+    rows, _ = status(["all"], profile, store=store, run_dir=None)
     return [{"experiment": r.entry, "runs planned": r.runs, "stored": r.states["stored"],
              "analyses missing": sum(r.analyses.values()),
              "expected cost (the profile's estimate)": r.cost or ""} for r in rows]

@@ -19,13 +19,12 @@ def compute(ctx: ChapterContext) -> dict:
     stored run and analysis of this profile, and per experiment of its value order the runs
     stored of those planned (:func:`msr.pending.plan_table`)."""
     from msr import bench
+    from msr.pending import plan_table
 
     found = bench.load_results(ctx.store.root, include_quick=ctx.profile == "smoke")
     if not found and ctx.profile == "smoke" and not ctx.render_only:
         bench.store_result(bench.run_bench(quick=True, device="cpu"), ctx.store.root)
         found = bench.load_results(ctx.store.root, include_quick=True)
-    from msr.pending import plan_table
-
     return {"bench": found, "runs": run_times(ctx.store, ctx.profile), "plan": plan_table(ctx.store, ctx.profile)}
 
 
