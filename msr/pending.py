@@ -37,12 +37,12 @@ class ExperimentStatus:
         return self.states["stored"] + self.states["diverged"] == self.runs and not self.analyses
 
 
-def run_state(task, profile: str, store) -> str:
-    """The state (:data:`STATES`) of one :class:`msr.budget.Task` (one without a run
-    folder is stored or to train)."""
+def run_state(task, stored: dict | None) -> str:
+    """The state (:data:`STATES`) of one :class:`msr.budget.Task` whose stored result is
+    ``stored`` (None: not stored); one without a run folder is stored or to train."""
     from msr.budget import DIVERGED, UNFINISHED
 
-    if store.get(profile, task.name, task.cfg.hash_dict()) is not None:
+    if stored is not None:
         return "stored"
     if task.folder is None:
         return "to train"
@@ -73,10 +73,10 @@ def status(names, profile, *, store=None, run_dir="runs") -> tuple[list[Experime
     for task in tasks:
         row = rows[task.entry]
         row.runs += 1
-        state = run_state(task, p.name, store)
+        r = store.get(p.name, task.name, task.cfg.hash_dict())
+        state = run_state(task, r)
         row.states[state] += 1
         if state == "stored":
-            r = store.get(p.name, task.name, task.cfg.hash_dict())
             if r.get("wall_time_s"):
                 row.wall_s.append(r["wall_time_s"])
             row.analyses.update(per_run.pending(task.name, task.cfg, p.name, store))

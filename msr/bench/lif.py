@@ -6,7 +6,7 @@ T in {1, 2, 4, 6, 8}; on a GPU, the LIF kernels' achieved memory bandwidth again
 device-to-device copy."""
 from __future__ import annotations
 
-from functools import partial
+from functools import cache, partial
 from typing import Callable
 
 import torch
@@ -25,6 +25,7 @@ def spikingjelly_version() -> str | None:
         return None
 
 
+@cache  # asked for every SpikingJelly row; a failing import would run again each time
 def spikingjelly_unavailable() -> str | None:
     """Why SpikingJelly cannot run here, or ``None`` where it imports: "not installed", or
     "fails to import: ..." with the error, e.g. a dependency missing where its wheel was
