@@ -13,6 +13,16 @@ from msr.train import TrainConfig, train, use_cuda_graph
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
+@pytest.fixture
+def deterministic_cudnn(monkeypatch):
+    """cuDNN may pick weight-gradient algorithms that accumulate with atomics, so that two
+    eager runs differ in their last bits, and a spiking network turns such bits into flipped
+    spikes.  With deterministic algorithms the eager and the graphed step run the same kernels
+    on the same numbers, so a difference between them is the graph's doing."""
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+
+
 def _cfg(**kw):
     base = dict(depth=8, dataset="synthetic", input_size=(1, 16, 16), T=2, epochs=2, batch_size=16, subset=64,
                 test_subset=32, log_every=1, progress=False, schedule="multistep", milestones=(1,))
@@ -32,7 +42,7 @@ def test_cuda_graph_switch_is_ignored_on_cpu_and_not_hashed():
 @pytest.mark.gpu
 @cuda
 @pytest.mark.parametrize("amp", [False, True])
-def test_graphed_training_matches_eager(tmp_path, amp):
+def test_graphed_training_matches_eager(tmp_path, amp, deterministic_cudnn):
     """Two epochs across an lr milestone (a re-capture): curve and weights as eager."""
     cfg = _cfg(device="cuda", amp=amp, resident_data=False)
     runs = {}
@@ -52,7 +62,7 @@ def test_graphed_training_matches_eager(tmp_path, amp):
 
 @pytest.mark.gpu
 @cuda
-def test_graphed_training_with_loader_workers_matches_eager(tmp_path):
+def test_graphed_training_with_loader_workers_matches_eager(tmp_path, deterministic_cudnn):
     """Data from worker processes through pinned memory (the path of data sets that are not
     held on the GPU): each epoch's re-capture runs while the loader's pin-memory thread
     prefetches, and the run still equals the eager one."""
