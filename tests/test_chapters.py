@@ -98,3 +98,26 @@ def test_energy_rows_are_table_v_row_of_our_counted_macs():
     assert dvs["our SyOPs (M)"] == pytest.approx(40.11 * 0.25) and dvs["our ratio"] == pytest.approx(4.6 / (0.9 * 0.25))
     with pytest.raises(ValueError, match="firing rate"):
         energy_rows(_structure(), {"imagenet_resnet34": {"T": 6, "rate": 1.5}})
+
+
+def test_measured_models_are_the_deepest_table2_ms_model_that_has_the_analysis(tmp_path):
+    """A partly filled store (a budgeted command stopped inside Table II): the firing and
+    energy chapters measure the deepest MS model of Table II that is trained and has the
+    analysis, under its own name, instead of nothing while MS-ResNet56 is missing."""
+    from msr import per_run
+    from msr.profiles import get_profile
+    from msr.results import ResultsStore
+    from msr.sweep import experiment_configs
+    from msr.train import train
+
+    store, runs = ResultsStore(tmp_path / "results"), tmp_path / "runs"
+    cfgs = {c.depth: c.replace(progress=False) for c in experiment_configs("table2", get_profile("smoke"), (0,))
+            if c.block == "ms" and c.depth in (8, 14)}
+    for depth, kinds in ((8, ("firing", "energy")), (14, ("energy",))):  # depth 14: firing not analysed yet
+        train(cfgs[depth], profile="smoke", experiment="table2", store=store, run_dir=runs)
+        status = per_run.analyse(cfgs[depth], "table2", "smoke", store=store, run_dir=runs, kinds=kinds,
+                                 log=lambda *_: None)
+        assert set(status.values()) == {"computed"}, status
+    ctx = chapters.ChapterContext("smoke", store=store, quiet=True, render_only=True)
+    assert list(chapters.firing.compute(ctx)["firing"]["models"]) == ["cifar_resnet8"]
+    assert list(chapters.energy.compute(ctx)["measured"]) == ["cifar_resnet14"]
