@@ -95,7 +95,8 @@ def format_status(rows: list[ExperimentStatus], unknown: list[str], profile: str
         if r.analyses:
             parts.append("analyses missing: " + ", ".join(f"{k} ({n})" for k, n in sorted(r.analyses.items())))
         if r.wall_s:
-            parts.append(f"median wall time {statistics.median(r.wall_s):.0f} s per stored run")
+            wall = statistics.median(r.wall_s)
+            parts.append(f"median wall time {wall:.{0 if wall >= 10 else 1}f} s per stored run")
         elif not r.done and r.cost:
             parts.append("expected: " + textwrap.shorten(r.cost, 110, placeholder=" ..."))
         lines.append(f"  {r.entry:<{width}}  {'done' if r.done else 'pending':<7}  " + "; ".join(parts))

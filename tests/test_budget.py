@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -164,6 +165,8 @@ def test_status_counts_each_run_by_its_state(small, tmp_path, capsys):
     (book_row,) = [r for r in pending.plan_table(store, small) if r["experiment"] == "table2"]
     assert (book_row["runs planned"], book_row["stored"], book_row["analyses missing"]) == \
         (8, 1, sum(table2.analyses.values()))
+    quick = pending.ExperimentStatus("init", runs=2, states=Counter({"stored": 2}), wall_s=[0.3, 0.5])
+    assert "median wall time 0.4 s per stored run" in pending.format_status([quick], [], "smoke")[1]
     p = replace(small, order=("table2", "no_such_experiment"))
     rows, unknown = pending.status(["all"], p, store=store, run_dir=runs)
     assert [r.entry for r in rows] == ["table2"] and unknown == ["no_such_experiment"]
