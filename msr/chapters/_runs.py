@@ -177,21 +177,14 @@ def per_run_items(ctx: ChapterContext, kind: str, chosen: dict, experiment: str 
     return out
 
 
-def measured_models(ctx: ChapterContext, kind: str | None = None) -> list[tuple[str, Any, str, dict | None]]:
+def measured_models(ctx: ChapterContext) -> list[tuple[str, Any, str, dict | None]]:
     """(label, config, experiment, stored result) of the trained MS models we can measure:
-    the deepest trained MS model of Table II, the CPU-sized ``short`` run (trained here when
-    computing), MS-ResNet20 on DVS and the ImageNet models.  With ``kind``, the Table II
-    model is the deepest that has that analysis (:func:`msr.per_run.result`): while the
-    deepest is not trained or analysed yet, the next deepest stands in, under its own name."""
-    from msr import per_run
-
+    the trained MS models of Table II, deepest first (:func:`measured_items` keeps the
+    deepest that has the analysis), the CPU-sized ``short`` run (trained here when
+    computing), MS-ResNet20 on DVS and the ImageNet models."""
     ro = ctx.reader()
-    out = []
     t2 = [(c, r) for c, r, _ in train_runs(ro, "table2", seeds=primary()) if c.block == "ms" and r is not None]
-    for c, r in sorted(t2, key=lambda cr: cr[0].depth, reverse=True):
-        if kind is None or per_run.result(ctx, kind, "table2", c) is not None:
-            out.append((f"cifar_resnet{c.depth}", c, "table2", r))
-            break
+    out = [(f"cifar_resnet{c.depth}", c, "table2", r) for c, r in sorted(t2, key=lambda cr: -cr[0].depth)]
     out += [(f"cifar_resnet{c.depth} (short run)", c, "short", r)
             for c, r, _ in train_runs(ctx, "short", seeds=primary())]
     for exp in ("dvs", "imagenet"):
@@ -208,14 +201,18 @@ def measured_models(ctx: ChapterContext, kind: str | None = None) -> list[tuple[
 
 def measured_items(ctx: ChapterContext, kind: str) -> dict:
     """``{label: (config, stored per-run item, arrays)}`` of analysis ``kind`` of the
-    models :func:`measured_models` lists."""
+    models :func:`measured_models` lists; of Table II's only the deepest that has it (while
+    the deepest is not trained or analysed yet, the next deepest stands in, under its own name)."""
     from msr import per_run
 
-    out = {}
-    for label, cfg, exp, r in measured_models(ctx, kind):
+    out, table2_found = {}, False
+    for label, cfg, exp, r in measured_models(ctx):
+        if exp == "table2" and table2_found:
+            continue
         found = per_run.result(ctx, kind, exp, cfg) if r is not None else None
         if found is not None:
             out[label] = (cfg, *found)
+            table2_found = table2_found or exp == "table2"
     return out
 
 
