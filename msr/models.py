@@ -45,6 +45,23 @@ def create_model(name: str, **kwargs) -> "SpikingResNet":
     return _REGISTRY[name](**kwargs)
 
 
+_PAPER_NAMES = {"cifar_resnet": "MS-ResNet{}", "imagenet_resnet": "MS-ResNet{}", "dvs_resnet": "MS-ResNet{} (DVS)"}
+
+
+def paper_name(label: str) -> str:
+    """What the paper calls the MS model whose registered name starts ``label``:
+    ``cifar_resnet44`` -> ``MS-ResNet44`` (Table II), ``imagenet_resnet104 ...`` ->
+    ``MS-ResNet104 ...`` (Tables III and IX), ``dvs_resnet20`` -> ``MS-ResNet20 (DVS)``
+    (Table IV); the rest of the label is kept and any other text is returned as it is.
+    The book shows these names and keeps the registered ones as keys."""
+    head, sep, rest = label.partition(" ")
+    family, _, depth = head.rpartition("_resnet")
+    pattern = _PAPER_NAMES.get(f"{family}_resnet")
+    if pattern is None or not depth.isdigit():
+        return label
+    return pattern.format(depth) + sep + rest
+
+
 class SpikingResNet(nn.Module):
     """Stem (encoding layer) -> stages of residual blocks -> [LIF] -> pool -> FC -> mean over T.
 

@@ -78,6 +78,8 @@ FIRING_RATE = {"imagenet_resnet34": 0.225, "imagenet_resnet104": 0.192, "dvs_res
 #: Stage 3 of MS-ResNet104: second LIF of the residual path fires 5.2 %, the first about five times more.
 FIRING_STAGE3_SECOND_LIF_104 = 0.052
 
+#: Table VI's names of the shortcut positions (Fig. 6), by msr block type.
+SHORTCUT_NAMES = {"ms": "SR-A", "sr_b": "SR-B", "sr_c": "SR-C"}
 #: Table VI: test accuracy (%) by data set, depth and shortcut position.
 TABLE_VI = {
     "cifar10": {
@@ -118,3 +120,6 @@ TABLE_X = {
 }
 #: Appendix B: two-phase training of ResNet-104 on ImageNet (%).
 TWO_PHASE = {"T1_pretrained": 71.72, "T1_weights_at_T6": 72.8, "finetuned_T6": 74.21}
+#: Appendix B's phases in words.
+TWO_PHASE_NAMES = {"T1_pretrained": "trained at T = 1", "T1_weights_at_T6": "T = 1 weights run at T = 6",
+                   "finetuned_T6": "finetuned at T = 6"}

@@ -284,9 +284,9 @@ def test_table_iv_and_v_say_which_data_the_dvs_numbers_come_from():
     assert "emulated Fashion-MNIST events" in ours.note and "not CIFAR10-DVS" in ours.note
     cited = next(r for r in rows if r.section == "Table IV" and r.quantity.startswith("Fang"))
     assert cited.ours is None and cited.note == "cited work, not reproduced"
-    syops = next(r for r in rows if r.quantity == "dvs_resnet20 syops")
+    syops = next(r for r in rows if r.quantity == "MS-ResNet20 (DVS) SyOPs")
     assert syops.ours == 40e6 and syops.dataset == "fashion_mnist_dvs" and "emulated" in syops.note
-    other = next(r for r in rows if r.quantity == "imagenet_resnet34 syops")
+    other = next(r for r in rows if r.quantity == "MS-ResNet34 SyOPs")
     assert other.ours is None and other.note == ""
     not_run = chapters.report.report_rows("fmnist", {"benchmarks": _dvs_bench(None)})
     row = next(r for r in not_run if r.section == "Table IV" and r.quantity == "paper: MS-ResNet20")

@@ -119,5 +119,7 @@ def test_measured_models_are_the_deepest_table2_ms_model_that_has_the_analysis(t
                                  log=lambda *_: None)
         assert set(status.values()) == {"computed"}, status
     ctx = chapters.ChapterContext("smoke", store=store, quiet=True, render_only=True)
-    assert list(chapters.firing.compute(ctx)["firing"]["models"]) == ["cifar_resnet8"]
+    fired = chapters.firing.compute(ctx)
+    assert list(fired["firing"]["models"]) == ["cifar_resnet8"]
+    assert fired["claims"][0]["evidence"].startswith("MS-ResNet8: lif2 < lif1 in ")  # the paper's name
     assert list(chapters.energy.compute(ctx)["measured"]) == ["cifar_resnet14"]

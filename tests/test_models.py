@@ -203,6 +203,20 @@ def test_unknown_model_names_valid_ones():
         create_model("resnet50")
 
 
+def test_paper_names_of_registered_models():
+    """The book shows the paper's names (Tables II-V) and keeps the registered ones as keys."""
+    from msr.models import paper_name
+
+    assert paper_name("cifar_resnet44") == "MS-ResNet44"
+    assert paper_name("imagenet_resnet104") == "MS-ResNet104"
+    assert paper_name("dvs_resnet20") == "MS-ResNet20 (DVS)"
+    assert paper_name("cifar_resnet20 (short run)") == "MS-ResNet20 (short run)"
+    for other in ("cifar_resnet", "imagenet_resnetx", "vanilla-20", "ResNet-34"):
+        assert paper_name(other) == other
+    # every family with a depth in its registered name has a paper name
+    assert all(paper_name(n).startswith("MS-ResNet") for n in list_models() if n[-1].isdigit())
+
+
 @pytest.mark.parametrize(
     "x, match",
     [

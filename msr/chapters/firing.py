@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from msr.chapters._runs import measured_items, run_budget
+from msr.models import paper_name
 
 if TYPE_CHECKING:
     from msr.chapters import ChapterContext
@@ -40,6 +41,6 @@ def _firing_claim(res) -> dict:
             continue
         lower = sum(x["lif2"] < x["lif1"] for x in b)
         ok = ok and lower > len(b) / 2
-        parts.append(f"{label}: lif2 < lif1 in {lower} of {len(b)} blocks")
+        parts.append(f"{paper_name(label)}: lif2 < lif1 in {lower} of {len(b)} blocks")
     return {"paper": text, "shown": ok if parts else None, "evidence": "; ".join(parts) or "no blocks",
             "kind": "evidence"}

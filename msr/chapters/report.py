@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from msr import paper
 from msr.chapters import degradation, unavailing
+from msr.models import paper_name
 from msr.profiles import get_profile
 from msr.provenance import commit_of, date_of, hardware_of
 
@@ -82,12 +83,13 @@ def report_rows(profile: str, results: dict) -> list[Row]:
     ours_in = {(b["model"], b["T"]): b["result"] for b in bench_runs.get("imagenet", []) if b["result"]}
     for (model, T), acc in paper.TABLE_III.items():
         r = ours_in.get((model, T))
-        rows.append(Row("Table III", f"{model}, T = {T}", acc, r and r["acc"], "%", r and r.get("provenance"),
-                        r["dataset"] if r else "", "needs ImageNet" if not r else ""))
-    rows.append(Row("Table III", "imagenet_resnet104, 288x288 crops", paper.TABLE_III_104_AT_288, None, "%",
-                    note="needs ImageNet"))
+        rows.append(Row("Table III", f"{paper_name(model)}, T = {T}", acc, r and r["acc"], "%",
+                        r and r.get("provenance"), r["dataset"] if r else "", "needs ImageNet" if not r else ""))
+    rows.append(Row("Table III", f"{paper_name('imagenet_resnet104')}, 288x288 crops", paper.TABLE_III_104_AT_288,
+                    None, "%", note="needs ImageNet"))
     for model, acc in paper.TABLE_III_ANN.items():
-        rows.append(Row("Table III", f"{model}, ANN", acc, None, "%", note="ANN baseline, not in scope"))
+        ann = paper_name(model).removeprefix("MS-")  # the ANN twin is a plain ResNet
+        rows.append(Row("Table III", f"{ann}, ANN", acc, None, "%", note="ANN baseline, not in scope"))
     dvs_runs = bench_runs.get("dvs", [])
     dvs = next((b for b in dvs_runs if b["result"]), None)
     for work, method, _params, acc in paper.TABLE_IV:
@@ -112,29 +114,32 @@ def report_rows(profile: str, results: dict) -> list[Row]:
     en = (results.get("energy") or {}).get("structure")
     measured = (results.get("energy") or {}).get("measured") or {}
     for model, p in paper.TABLE_V.items():
-        s = en["models"][model] if en else None
+        name, s = paper_name(model), en["models"][model] if en else None
         prov = en and en.get("provenance")
-        rows.append(Row("Table V", f"{model} FLOPs (residual-path MACs)", p["flops"], s and float(s["macs_residual"]),
+        rows.append(Row("Table V", f"{name} FLOPs (residual-path MACs)", p["flops"], s and float(s["macs_residual"]),
                         "", prov, "structure"))
-        rows.append(Row("Table V", f"{model} E(ANN)", p["e_ann_mj"],
+        rows.append(Row("Table V", f"{name} E(ANN)", p["e_ann_mj"],
                         s and s["macs_residual"] * paper.ENERGY_PJ["mac"] * 1e-9, "mJ", prov, "structure"))
         m = measured.get(model)
-        for key, unit in (("syops", ""), ("e_snn_mj", "mJ"), ("ratio", "")):
-            rows.append(Row("Table V", f"{model} {key}", p[key], m and m.get(key), unit, m and m.get("provenance"),
+        for key, unit, words in (("syops", "", "SyOPs"), ("e_snn_mj", "mJ", "E(SNN)"),
+                                 ("ratio", "", "E(ANN) / E(SNN)")):
+            rows.append(Row("Table V", f"{name} {words}", p[key], m and m.get(key), unit, m and m.get("provenance"),
                             m and m.get("dataset") or ds, _measured_on(m)))
     for model, share in paper.EXCLUDED_FLOPS_SHARE.items():
         s = en["models"][model] if en else None
-        rows.append(Row("Sec. IV-B", f"{model} share of MACs outside residual paths", share,
+        rows.append(Row("Sec. IV-B", f"{paper_name(model)} share of MACs outside residual paths", share,
                         s and s["excluded_share"], "", en and en.get("provenance"), "structure"))
     fir = (results.get("firing") or {}).get("rates") or {}
     for model, rate in paper.FIRING_RATE.items():
         m = fir.get(model)
-        rows.append(Row("Fig. 3", f"{model} network firing rate", rate, m and m["rate"], "",
+        rows.append(Row("Fig. 3", f"{paper_name(model)} network firing rate", rate, m and m["rate"], "",
                         m and m.get("provenance"), m and m.get("dataset") or ds, _measured_on(m)))
     s3 = _stage3_lif2_104((results.get("firing") or {}).get("firing"))
     rows.append(Row("Fig. 3", "MS-ResNet104 stage 3, second LIF rate", paper.FIRING_STAGE3_SECOND_LIF_104,
                     s3 and s3["rate"], "", s3 and s3["provenance"], s3["dataset"] if s3 else ds,
                     s3["note"] if s3 else ""))
+    from msr.data import describe_dataset
+
     t6 = (results.get("shortcuts") or {}).get("table6") or {}
     ours_ds = sorted({k[0] for k in t6})
     for data, by_depth in paper.TABLE_VI.items():
@@ -144,13 +149,14 @@ def report_rows(profile: str, results: dict) -> list[Row]:
         for depth, by_block in by_depth.items():
             for block, acc in by_block.items():
                 r = t6.get((mine, block, depth))
-                rows.append(Row("Table VI", f"{data} depth {depth} {block}", acc, r["acc"] if r else None, "%",
+                what = f"{describe_dataset(data)}, depth {depth}, {paper.SHORTCUT_NAMES[block]}"
+                rows.append(Row("Table VI", what, acc, r["acc"] if r else None, "%",
                                 r and r.get("provenance"), r["dataset"] if r else ds, _seeds_row(r)))
     tp = (results.get("two_phase") or {}).get("two_phase") or {}
     for key, acc in paper.TWO_PHASE.items():
         r = tp.get(key)
-        rows.append(Row("Appendix B", f"ResNet-104 two-phase: {key}", acc, r["acc"] if r else None, "%",
-                        r and r.get("provenance"), ds))
+        rows.append(Row("Appendix B", f"MS-ResNet104 two-phase: {paper.TWO_PHASE_NAMES[key]}", acc,
+                        r["acc"] if r else None, "%", r and r.get("provenance"), ds))
     from msr import neuron
 
     ours = {"tau": neuron.TAU, "v_th": neuron.V_TH, "v_reset": neuron.V_RESET, "a": neuron.SURROGATE_WIDTH}
@@ -190,5 +196,6 @@ def _stage3_lif2_104(firing_result: dict | None) -> dict | None:
             return {"rate": stage["lif2"], "lif1": stage.get("lif1"), "label": label,
                     "dataset": models[label].get("dataset", ""),
                     "provenance": models[label].get("provenance", firing_result.get("provenance")),
-                    "note": f"{label}; its first LIF: {stage['lif1']:.3f}" if "lif1" in stage else label}
+                    "note": f"{paper_name(label)}; its first LIF: {stage['lif1']:.3f}" if "lif1" in stage
+                    else paper_name(label)}
     return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from msr.book import fmt
+from msr.models import paper_name
 
 
 def benchmark_frames(R: dict, profile: str):
@@ -29,10 +30,11 @@ def benchmark_frames(R: dict, profile: str):
             for m, w, mo, t, a in paper.TABLE_III_OTHERS]
     for (model, T), acc in paper.TABLE_III.items():
         o, b = ours("imagenet", model)
-        rows.append({"method": "direct training", "work": "MS-ResNet (paper)", "model": model, "T": str(T),
+        rows.append({"method": "direct training", "work": "MS-ResNet (paper)", "model": paper_name(model), "T": str(T),
                      "paper / cited top-1 (%)": acc,
                      "ours top-1 (%)": o if b is None or b["T"] == T else f"{fmt(o)} (T = {b['T']})"})
-    rows.append({"method": "direct training", "work": "MS-ResNet (paper)", "model": "imagenet_resnet104, 288 px",
+    rows.append({"method": "direct training", "work": "MS-ResNet (paper)",
+                 "model": paper_name("imagenet_resnet104") + ", 288 px",
                  "T": "5", "paper / cited top-1 (%)": paper.TABLE_III_104_AT_288,
                  "ours top-1 (%)": "not in this profile's sweep"})
     t3 = pd.DataFrame(rows)
@@ -82,7 +84,7 @@ def plot_benchmarks(R: dict, ours_label: str):
     pp = sorted((T, acc, model) for (model, T), acc in paper.TABLE_III.items())
     ax.plot([p[0] for p in pp], [p[1] for p in pp], "ks", ms=8, label="MS-ResNet, paper")
     for T, acc, model in pp:
-        ax.annotate(model.replace("imagenet_resnet", "ResNet-"), (T, acc), xytext=(6, -4), textcoords="offset points",
+        ax.annotate(paper_name(model), (T, acc), xytext=(6, -4), textcoords="offset points",
                     fontsize=10)
     ours = [(b["T"], b["result"]["acc"], b["model"]) for b in R.get("imagenet", []) if b["result"]]
     if ours:

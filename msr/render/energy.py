@@ -9,13 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from msr.book import dataset_name
+from msr.models import paper_name
 
 
 def energy_frame(rows: list[dict]):
     """Table V transposed: one row per quantity, one column per model (fits a page)."""
     import pandas as pd
 
-    df = pd.DataFrame(rows).set_index("model").T
+    df = pd.DataFrame([{**r, "model": paper_name(r["model"])} for r in rows]).set_index("model").T
     df.index.name = "quantity"
     return df
 
@@ -29,7 +30,7 @@ def measured_energy_frame(measured: dict):
     rows = {}
     for label, m in measured.items():
         p = paper.TABLE_V.get(label, {})
-        rows[label] = {"data": dataset_name(m["dataset"]), "training": m.get("budget"), "T": m["T"],
+        rows[paper_name(label)] = {"data": dataset_name(m["dataset"]), "training": m.get("budget"), "T": m["T"],
                        "counted per": "frame" if m.get("per_frame") else "sample",
                        "our firing rate": m["rate"], "paper firing rate": p.get("rate"),
                        "our MACs (M)": m["flops"] / 1e6, "our SyOPs (M)": m["syops"] / 1e6,
@@ -47,9 +48,9 @@ def plot_energy(rows: list[dict], measured: dict | None = None):
     import matplotlib.pyplot as plt
 
     frame = " (per frame)"  # event data: both sides counted per frame (Sec. IV-C)
-    cats = [(r["model"] + (frame if r["model"].startswith("dvs") else ""), r.get("paper E(ANN) mJ"),
+    cats = [(paper_name(r["model"]) + (frame if r["model"].startswith("dvs") else ""), r.get("paper E(ANN) mJ"),
              r.get("our E(ANN) mJ"), r.get("paper E(SNN) mJ"), r.get("our E(SNN) mJ")) for r in rows]
-    cats += [(k + (frame if m.get("per_frame") else ""), None, m["e_ann_mj"], None, m["e_snn_mj"])
+    cats += [(paper_name(k) + (frame if m.get("per_frame") else ""), None, m["e_ann_mj"], None, m["e_snn_mj"])
              for k, m in (measured or {}).items()]
     fig, ax = plt.subplots(figsize=(6.4, 4.2 + 0.3 * len(cats)))
     series = [("paper E(ANN)", 1, "#bdbdbd", "//"), ("ours E(ANN)", 2, "#6baed6", None),

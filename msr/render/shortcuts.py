@@ -17,7 +17,7 @@ def table6_frame(t6: dict, dataset: str):
     from msr import paper
 
     pdata = "cifar100" if dataset == "cifar100" else "cifar10"
-    short = {"ms": "SR-A", "sr_b": "SR-B", "sr_c": "SR-C"}
+    short = paper.SHORTCUT_NAMES
     rows = []
     for depth, by_block in paper.TABLE_VI[pdata].items():
         row = {"depth": depth}

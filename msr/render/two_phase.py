@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Appendix B's phases in words.
-PHASES = {"T1_pretrained": "trained at T = 1", "T1_weights_at_T6": "T = 1 weights run at T = 6",
-          "finetuned_T6": "finetuned at T = 6"}
+from msr.paper import TWO_PHASE_NAMES as PHASES
 
 
 def two_phase_frame(P: dict, model: str):
