@@ -16,7 +16,10 @@ GPU time comes in short commands on a fresh machine each time (see
    :class:`BudgetExhausted`; ``reserve`` seconds of the budget are kept for the
    analyses of the run that finished last and for packing;
 3. packs what must leave the machine (:mod:`msr.pack`): the new results and the
-   checkpoints of interrupted runs, split into parts under 16 MiB.
+   checkpoints of interrupted runs, split into parts under 16 MiB; with ``--pack-to``
+   after every run that ends too, and every :data:`PROGRESS_EVERY` seconds while runs
+   train at once (``run_pending(on_progress=...)``), so that a command killed before its
+   end still hands back every run it finished and the last epoch checkpoints of the others.
 
 The checkpoints a stop can leave (of the runs training at once, and of interrupted runs
 waiting to resume) are kept within ``max_checkpoint``, the room the next command's
@@ -52,6 +55,8 @@ UNFINISHED = "unfinished.json"
 ESTIMATE_MARGIN = 1.25
 #: seconds of the reserve a run with no analyses, training alone, leaves for packing (seconds suffice)
 PACK_SECONDS = 15.0
+#: seconds between two ``on_progress`` calls of :func:`run_pending` while runs train at once and none ends
+PROGRESS_EVERY = 60.0
 
 
 class BudgetExhausted(RuntimeError):
@@ -298,7 +303,8 @@ def plan(order: list[str], profile, run_dir="runs", runtime: dict | None = None)
 
 def run_pending(names, profile, *, deadline: Deadline | None = None, store=None, run_dir="runs",
                 device: str | None = None, data_root: str | None = None, max_checkpoint: int | None = None,
-                jobs: int = 1, switches: dict | None = None, log=print) -> Outcome:
+                jobs: int = 1, switches: dict | None = None, on_progress: Callable[[Outcome], None] | None = None,
+                log=print) -> Outcome:
     """Train and analyse, in the order of ``names`` (``["all"]``: the profile's value
     order), every run the store lacks, and analyse stored runs whose analyses are
     missing while their weights are here; stop when ``deadline`` passes.
@@ -315,7 +321,13 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
     ``max_checkpoint`` (bytes): the checkpoints that could be left when the budget ends
     (of the runs training at once, and of interrupted runs waiting to resume) stay
     within it, so that they can travel to the next command; a run not started yet whose
-    checkpoint alone is larger is skipped with a note."""
+    checkpoint alone is larger is skipped with a note.
+
+    ``on_progress(outcome)``: called with the outcome so far once each run that started
+    has ended (trained, analysed, stopped by the budget or failed), and with ``jobs`` > 1
+    also every :data:`PROGRESS_EVERY` seconds in which none ended; ``msr compute
+    --pack-to`` packs there, so that a command killed later still hands back those runs,
+    and the checkpoints the runs still training saved at their last epoch's end."""
     from msr import per_run
     from msr.config import RUNTIME_FIELDS
     from msr.jobs import check_jobs
@@ -458,6 +470,8 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
             out.analysed.append(f"{task.name}/{task.cfg.hash()}: {', '.join(done.analysed)}")
         if done.out_of_time and not out.stopped:
             out.stopped = f"time budget reached during the analyses of {task.tag}"
+        if on_progress is not None:
+            on_progress(out)
 
     if jobs == 1:
         inputs = None
@@ -476,7 +490,8 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
             if out.stopped:
                 break
     else:
-        _run_concurrently(jobs, out, waiting, running, decide, record, p.name, store, run_dir, deadline, sizes)
+        _run_concurrently(jobs, out, waiting, running, decide, record, p.name, store, run_dir, deadline, sizes,
+                          on_progress)
     if out.failed:
         log(f"{len(out.failed)} run(s) failed: " + "; ".join(out.failed))
     if out.stopped:
@@ -507,11 +522,14 @@ def _started_as(task: Task, what: str, deadline) -> tuple[Task, dict]:
     return task, dict(train_it=True, must_finish=deadline is not None, deadline=_alone_deadline(task, deadline))
 
 
-def _run_concurrently(jobs, out, waiting, running, decide, record, profile, store, run_dir, deadline, sizes) -> None:
+def _run_concurrently(jobs, out, waiting, running, decide, record, profile, store, run_dir, deadline, sizes,
+                      on_progress=None) -> None:
     """:func:`run_pending`'s scheduler for ``jobs`` > 1: up to ``jobs`` tasks in worker
     processes, started in value order as ``decide`` allows; ``running`` maps each future
-    to its task while it runs; ``record`` takes each finished task.  No task starts once
-    ``out.stopped`` is set; the running ones finish (at the deadline, with checkpoints)."""
+    to its task while it runs; ``record`` takes each finished task, and ``on_progress``
+    the outcome after :data:`PROGRESS_EVERY` seconds in which none finished.  No task
+    starts once ``out.stopped`` is set; the running ones finish (at the deadline, with
+    checkpoints)."""
     import multiprocessing as mp
     import os
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -549,7 +567,10 @@ def _run_concurrently(jobs, out, waiting, running, decide, record, profile, stor
                 waiting.clear()
             if not running:
                 continue
-            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            finished, _ = wait(list(running), timeout=None if on_progress is None else PROGRESS_EVERY,
+                               return_when=FIRST_COMPLETED)
+            if not finished:
+                on_progress(out)
             for fut in finished:
                 task, train_it = running.pop(fut), modes.pop(fut)
                 alone.discard(fut)
@@ -560,5 +581,5 @@ def _run_concurrently(jobs, out, waiting, running, decide, record, profile, stor
                 record(task, train_it, done)
 
 
-__all__ = ["BudgetExhausted", "Deadline", "Outcome", "Task", "TaskDone", "WontFinish", "checkpoint_bytes",
-           "default_reserve", "experiment_names", "parse_duration", "run_pending", "run_task"]
+__all__ = ["PROGRESS_EVERY", "BudgetExhausted", "Deadline", "Outcome", "Task", "TaskDone", "WontFinish",
+           "checkpoint_bytes", "default_reserve", "experiment_names", "parse_duration", "run_pending", "run_task"]

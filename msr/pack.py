@@ -15,6 +15,12 @@ A GPU command may hand back at most 8 files, each under 16 MiB and 64 MiB togeth
 * ``manifest.json``: size and sha256 of every part and of every file inside, what was
   left out and why, and what the command did.
 
+A pack into a folder that holds one already replaces it so that the folder holds one whole
+pack at every moment (a budgeted command packs after each run it finishes, and may be
+killed at any time): an unchanged archive is kept, a changed one is written under the
+other of two names (``results.1.tar.gz``, ``checkpoints.1.tar...``), the manifest is
+replaced in one step, and then the files it no longer lists are deleted.
+
 :func:`unpack` checks every part against the manifest before it writes anything, then
 restores the files into the results root and ``runs/``: a result already there is kept
 (a differing one is reported, never overwritten), a checkpoint replaces an older one of
@@ -188,55 +194,166 @@ def needed_checkpoints(profile: str, store, run_dir) -> list[tuple[str, Path, st
 
 # ---------------------------------------------------------------------- pack ----
 
+#: The files a pack writes besides its manifest: ``results.tar.gz`` and ``checkpoints.tar``
+#: (``.partNN`` when split), or the same in the second slot (``results.1.tar.gz``, ...),
+#: which a pack uses while the first slot's files are the ones the folder's manifest lists.
+_OWNED = re.compile(r"(results|checkpoints)(\.1)?\.tar(\.gz)?(\.part\d\d)?")
+
+
 def _tar_bytes(sizes) -> int:
     """An upper bound of an uncompressed tar's size holding files of ``sizes``."""
     raw = sum(1536 + math.ceil(s / 512) * 512 for s in sizes) + 1024
     return math.ceil(raw / 10240) * 10240
 
 
-def _split(blob: Path, out: Path, name: str, part_bytes: int) -> dict:
-    """Cut ``blob`` into ``name`` (one part) or ``name.partNN``; returns the archive's manifest entry."""
-    size = blob.stat().st_size
-    n = max(1, math.ceil(size / part_bytes))
-    whole, parts = hashlib.sha256(), []
-    with open(blob, "rb") as f:
-        for i in range(n):
-            data = f.read(part_bytes)
-            whole.update(data)
-            fname = name if n == 1 else f"{name}.part{i:02d}"
-            (out / fname).write_bytes(data)
-            parts.append({"file": fname, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
-    blob.unlink()
-    return {"name": name, "bytes": size, "sha256": whole.hexdigest(), "parts": parts}
+class _Parts:
+    """A write-only file that cuts what is written into parts of ``part_bytes`` in ``out``:
+    ``<stem><ext>.partNN``, renamed to ``<stem><ext>`` when one part holds it all; records
+    each part's size and sha256 and the whole's as it goes."""
+
+    def __init__(self, out: Path, stem: str, ext: str, part_bytes: int):
+        self.out, self.base, self.part_bytes = out, f"{stem}{ext}", part_bytes
+        self.whole, self.parts, self.total, self._f = hashlib.sha256(), [], 0, None
+
+    def _open(self) -> None:
+        name = f"{self.base}.part{len(self.parts):02d}"
+        self._f, self._h, self._n = open(self.out / name, "wb"), hashlib.sha256(), 0
+        self.parts.append({"file": name})
+
+    def _finish(self) -> None:
+        self._f.close()
+        self.parts[-1].update(bytes=self._n, sha256=self._h.hexdigest())
+        self._f = None
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        while view.nbytes:
+            if self._f is None:
+                self._open()
+            chunk = view[:self.part_bytes - self._n]
+            self._f.write(chunk)
+            self._h.update(chunk)
+            self.whole.update(chunk)
+            self._n += chunk.nbytes
+            self.total += chunk.nbytes
+            view = view[chunk.nbytes:]
+            if self._n == self.part_bytes:
+                self._finish()
+        return len(data)
+
+    def tell(self) -> int:
+        return self.total
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> dict:
+        """Finish the last part; returns the archive's manifest entry (without its name)."""
+        if self._f is not None:
+            self._finish()
+        if not self.parts:  # nothing was written: one empty part
+            self._open()
+            self._finish()
+        if len(self.parts) == 1:
+            os.replace(self.out / self.parts[0]["file"], self.out / self.base)
+            self.parts[0]["file"] = self.base
+        return {"bytes": self.total, "sha256": self.whole.hexdigest(), "parts": self.parts}
 
 
-def _write_tar(path: Path, members: list[tuple[str, Path]], gz: bool) -> None:
-    with tarfile.open(path, "w:gz" if gz else "w", format=tarfile.GNU_FORMAT) as tar:
-        for name, p in members:
-            info = tar.gettarinfo(str(p), arcname=name)
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            info.mtime = int(info.mtime)
+class _Hashing:
+    """Reads ``f`` for tarfile and hashes what it hands over."""
+
+    def __init__(self, f):
+        self.f, self.h = f, hashlib.sha256()
+
+    def read(self, n=-1) -> bytes:
+        data = self.f.read(n)
+        self.h.update(data)
+        return data
+
+
+def _write_archive(out: Path, name: str, slot: int, members: list[tuple[str, Path]], gz: bool,
+                   part_bytes: int) -> tuple[dict, dict[str, dict]]:
+    """A tar (gzipped where ``gz``) of ``members`` (``(name in the pack, path)``) written
+    straight into parts in ``out`` (:class:`_Parts`) under the name of ``slot``; returns
+    its manifest entry and ``{member: {"bytes", "sha256"}}`` of exactly what it holds.
+
+    Each member's size and sha256 come from the open file that is archived: a file that a
+    run replaces meanwhile (a new ``last.pt``, written atomically) cannot leave an entry
+    that differs from what the archive holds."""
+    stem, ext = name.split(".", 1)
+    sink = _Parts(out, stem + (f".{slot}" if slot else ""), "." + ext, part_bytes)
+    held = {}
+    with tarfile.open(fileobj=sink, mode="w:gz" if gz else "w", format=tarfile.GNU_FORMAT) as tar:
+        for arcname, p in members:
             with open(p, "rb") as f:
-                tar.addfile(info, f)
+                info = tar.gettarinfo(arcname=arcname, fileobj=f)  # fstat of the open file
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                info.mtime = int(info.mtime)
+                reader = _Hashing(f)
+                tar.addfile(info, reader)
+            held[arcname] = {"bytes": info.size, "sha256": reader.h.hexdigest()}
+    return {"name": name, **sink.close(), "members": [n for n, _ in members]}, held
 
 
-def _previous_pack_files(out: Path) -> list[Path]:
+def _previous(out: Path) -> dict | None:
+    """The manifest of the pack in ``out``, None where there is none; a ``manifest.json``
+    that is not a msr pack's is refused (that folder is someone else's)."""
     m = out / MANIFEST
     if not m.exists():
-        return []
+        return None
     try:
         old = json.loads(m.read_text())
-        return [out / part["file"] for a in old.get("archives", []) for part in a["parts"]] + [m]
-    except (json.JSONDecodeError, KeyError, TypeError):
+        [part["file"] for a in old.get("archives", []) for part in a["parts"]]
+        return old
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
         raise ValueError(f"{m} exists but is not a msr pack manifest; choose an empty folder") from None
 
 
+def _listed(m: dict | None) -> set[str]:
+    return {part["file"] for a in (m or {}).get("archives", []) for part in a["parts"]}
+
+
+def _free_slot(old: dict | None, name: str) -> int:
+    """The slot an archive ``name`` is written in: the one the previous pack's does not use."""
+    a = next((a for a in (old or {}).get("archives", []) if a["name"] == name), None)
+    stem = name.split(".", 1)[0]
+    return 0 if a is None or a["parts"][0]["file"].startswith(f"{stem}.1.") else 1
+
+
+def _reuse(old: dict | None, out: Path, name: str, members: list[tuple[str, Path]]) -> tuple[dict, dict] | None:
+    """The previous pack's archive ``name`` and its members' entries, where it holds exactly
+    ``members`` as they are now and its parts are whole; else None."""
+    a = next((a for a in (old or {}).get("archives", []) if a["name"] == name), None)
+    if a is None or a.get("members") != [n for n, _ in members]:
+        return None
+    entries = {f["path"]: f for f in old.get("files", [])}
+    try:
+        if any(entries[n]["sha256"] != sha256_file(p) for n, p in members):
+            return None
+        if any((out / part["file"]).stat().st_size != part["bytes"] or sha256_file(out / part["file"]) != part["sha256"]
+               for part in a["parts"]):
+            return None
+    except (KeyError, OSError):
+        return None
+    return a, {n: {"bytes": entries[n]["bytes"], "sha256": entries[n]["sha256"]} for n, _ in members}
+
+
 def pack(out_dir, profile: str, *, store_root=None, run_dir="runs", part_bytes: int = PART_BYTES,
-         max_files: int = MAX_FILES, max_bytes: int = MAX_BYTES, note: dict | None = None, log=print) -> dict:
+         max_files: int = MAX_FILES, max_bytes: int = MAX_BYTES, note: dict | None = None, log=print,
+         quiet: bool = False) -> dict:
     """Write the new results and the checkpoints still needed into ``out_dir`` (see the
     module docstring); returns the manifest.  Other files already in ``out_dir`` (a log)
-    count against ``max_files`` and ``max_bytes``; a previous pack there is replaced."""
+    count against ``max_files`` and ``max_bytes``.  ``quiet``: log the summary line only
+    (no warnings, no list of checkpoints), for the packs a command writes as it goes.
+
+    A previous pack there is replaced such that the folder always holds one whole pack,
+    whenever the process is killed: an archive whose content has not changed is kept as it
+    is; a changed one is written beside the old one (the other slot), then the manifest is
+    replaced in one step, and only then are the files it no longer lists deleted.  So a
+    budgeted command can pack after every finished run (``msr compute --budget --pack-to``)
+    and a command killed at any moment still hands back what it finished."""
     from msr.provenance import provenance
     from msr.results import ResultsStore, atomic_write_json, default_root
 
@@ -244,22 +361,33 @@ def pack(out_dir, profile: str, *, store_root=None, run_dir="runs", part_bytes: 
         raise ValueError(f"need part_bytes >= 1 and max_files >= 3, got {part_bytes} and {max_files}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for p in _previous_pack_files(out):
-        p.unlink(missing_ok=True)
+    old = _previous(out)
+    live = _listed(old)
+    for p in out.iterdir():  # parts of a pack that was killed before its manifest: not listed, not needed
+        if p.is_file() and _OWNED.fullmatch(p.name) and p.name not in live:
+            p.unlink()
     store = ResultsStore(store_root or default_root())
-    others = [p for p in out.iterdir() if p.is_file() and not p.name.startswith(".")]
+    others = [p for p in out.iterdir() if p.is_file() and not p.name.startswith(".") and p.name != MANIFEST
+              and not (_OWNED.fullmatch(p.name) and p.name in live)]
     files_left = max_files - len(others) - 1  # manifest.json
     bytes_left = max_bytes - sum(p.stat().st_size for p in others) - _MANIFEST_ROOM
+    say = (lambda *a: None) if quiet else log
     if not baseline_path(profile, run_dir).exists():
-        log(f"pack: no baseline of results/{profile} in {run_dir}: every stored result of the profile is packed")
+        say(f"pack: no baseline of results/{profile} in {run_dir}: every stored result of the profile is packed")
     results = changed_results(profile, store.root, run_dir)
     checkpoints = needed_checkpoints(profile, store, run_dir)
 
-    archives = []
-    tmp = out / ".results.tar.gz.tmp"
-    _write_tar(tmp, list(results.items()), gz=True)
-    archives.append(_split(tmp, out, "results.tar.gz", part_bytes))
-    used_files, used_bytes = len(archives[0]["parts"]), archives[0]["bytes"]
+    def write(name: str, members: list[tuple[str, Path]], gz: bool) -> tuple[dict, dict]:
+        kept = _reuse(old, out, name, members)
+        if kept is not None:
+            return kept
+        return _write_archive(out, name, _free_slot(old, name), members, gz, part_bytes)
+
+    archives, held = [], {}
+    a, h = write("results.tar.gz", list(results.items()), gz=True)
+    archives.append(a)
+    held.update(h)
+    used_files, used_bytes = len(a["parts"]), a["bytes"]
     if used_files > files_left or used_bytes > bytes_left:
         raise ValueError(f"the {len(results)} new results take {used_bytes / MIB:.1f} MiB in {used_files} parts: "
                          f"more than the {files_left} files / {bytes_left / MIB:.1f} MiB left in {out}")
@@ -272,14 +400,22 @@ def pack(out_dir, profile: str, *, store_root=None, run_dir="runs", part_bytes: 
             left_out.append({"path": name, "bytes": path.stat().st_size, "why": why,
                              "reason": f"does not fit: {files_left - used_files} files and "
                                        f"{(bytes_left - used_bytes) / MIB:.1f} MiB were left"})
-            log(f"pack: WARNING {name} ({path.stat().st_size / MIB:.1f} MiB, {why}) does not fit the limits "
+            say(f"pack: WARNING {name} ({path.stat().st_size / MIB:.1f} MiB, {why}) does not fit the limits "
                 f"and was NOT packed: that work will be redone")
     if chosen:
-        tmp = out / ".checkpoints.tar.tmp"
-        _write_tar(tmp, [(n, p) for n, p, _ in chosen], gz=False)
-        archives.append(_split(tmp, out, "checkpoints.tar", part_bytes))
-    files = [{"path": rel, "bytes": p.stat().st_size, "sha256": sha256_file(p)} for rel, p in results.items()]
-    files += [{"path": n, "bytes": p.stat().st_size, "sha256": sha256_file(p), "why": why} for n, p, why in chosen]
+        a, h = write("checkpoints.tar", [(n, p) for n, p, _ in chosen], gz=False)
+        archives.append(a)
+        held.update(h)
+    n_parts = sum(len(a["parts"]) for a in archives)
+    total = sum(a["bytes"] for a in archives)
+    if n_parts > files_left or total > bytes_left:  # a checkpoint grew while it was packed
+        for p in {part["file"] for a in archives for part in a["parts"]} - live:
+            (out / p).unlink(missing_ok=True)
+        raise ValueError(f"the pack grew to {n_parts} files / {total / MIB:.1f} MiB while it was written (a run "
+                         f"replaced its checkpoint): more than the {files_left} files / {bytes_left / MIB:.1f} MiB "
+                         f"left in {out}; the previous pack there stands")
+    whys = {n: why for n, _, why in chosen}
+    files = [{"path": n, **e, **({"why": whys[n]} if n in whys else {})} for n, e in held.items()]
     manifest = {
         "format": FORMAT, "version": VERSION, "profile": profile,
         "created_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -287,13 +423,14 @@ def pack(out_dir, profile: str, *, store_root=None, run_dir="runs", part_bytes: 
                                                "max_bytes": max_bytes},
         "archives": archives, "files": files, "left_out": left_out, "run": note or {},
     }
-    atomic_write_json(out / MANIFEST, manifest)
-    n_parts = sum(len(a["parts"]) for a in archives)
-    total = sum(a["bytes"] for a in archives) + (out / MANIFEST).stat().st_size
+    atomic_write_json(out / MANIFEST, manifest)  # the one step from the previous pack to this one
+    for p in live - _listed(manifest):
+        (out / p).unlink(missing_ok=True)
+    total += (out / MANIFEST).stat().st_size
     log(f"pack: {len(results)} results and {len(chosen)} checkpoints in {n_parts + 1} files "
         f"({total / MIB:.1f} MiB) in {out}" + (f"; {len(left_out)} checkpoints left out" if left_out else ""))
     for n, _, why in chosen:
-        log(f"pack:   {n}: {why}")
+        say(f"pack:   {n}: {why}")
     return manifest
 
 
@@ -399,6 +536,9 @@ def unpack(src, *, store_root=None, run_dir="runs", log=print) -> dict:
         f"{counts['replaced']} checkpoints replaced, {counts['kept']} kept as they were")
     for item in m.get("left_out", []):
         log(f"unpack: note: {item['path']} was left out of this pack ({item['reason']})")
+    if (m.get("run") or {}).get("interim"):
+        log("unpack: note: this pack was written after a finished run, and its command was stopped before its "
+            "last pack: the runs then in progress resume from the epoch of their last.pt here, or start over")
     return counts
 
 

@@ -393,12 +393,17 @@ def test_a_run_trained_alone_without_analyses_trains_into_the_reserve(small, tmp
     assert any(f"about {40 * budget._sizes(deep[1])[0] / 10**7:.0f} s of 995 s" in line for line in lines)
 
 
-def test_jobs_start_a_run_once_the_run_its_weights_come_from_is_stored(small, tmp_path):
+def test_jobs_start_a_run_once_the_run_its_weights_come_from_is_stored(small, tmp_path, monkeypatch):
+    """... and report progress after each run and every PROGRESS_EVERY seconds in which none ended."""
+    monkeypatch.setattr(budget, "PROGRESS_EVERY", 0.05)
+    seen = []
     out = run_pending(["two_phase"], small, store=ResultsStore(tmp_path / "results"), run_dir=tmp_path / "runs",
-                      jobs=2, log=lambda *a: None)
+                      jobs=2, on_progress=lambda o: seen.append(list(o.trained)), log=lambda *a: None)
     phase1, phase2 = experiment_configs("two_phase", small, (0,))
     assert phase2.init_from == f"hash:{phase1.hash()}"
     assert out.trained == [f"two_phase/{phase1.hash()}", f"two_phase/{phase2.hash()}"] and out.skipped == []
+    assert seen[0] == [] and seen[-1] == out.trained  # while phase 1 trained, ..., once phase 2 ended
+    assert seen.count(out.trained[:1]) >= 2  # after phase 1, and while phase 2 trained
 
 
 def test_a_failing_run_is_reported_and_the_others_go_on(small, tmp_path, monkeypatch):
@@ -473,6 +478,71 @@ def test_unpack_rejects_a_damaged_part_and_writes_nothing(tiny, tmp_path):
     part.unlink()
     with pytest.raises(ValueError, match=r"checkpoints\.tar\.part01 is missing"):
         packing.unpack(out, store_root=tmp_path / "r2", run_dir=tmp_path / "k2", log=lambda *a: None)
+
+
+def _names(out: Path) -> list[str]:
+    return sorted(p.name for p in out.iterdir())
+
+
+def test_a_pack_replaces_the_previous_one_so_that_the_folder_always_holds_a_whole_pack(tiny, tmp_path, monkeypatch):
+    """Packing again into the same folder (after every run of a budgeted command): an
+    unchanged archive stays as it is, a changed one is written under its other name, and
+    the old files go only after the new manifest is in place; a pack killed before that
+    leaves the previous pack whole, and the next pack clears what the killed one wrote."""
+    import msr.results
+
+    store = _interrupted_run(tiny, tmp_path)
+    out, runs = tmp_path / "out", tmp_path / "runs"
+    packing.pack(out, "smoke", store_root=store.root, run_dir=runs, log=lambda *a: None)
+    assert _names(out) == ["checkpoints.tar", "manifest.json", "results.tar.gz"]
+    ck = out / "checkpoints.tar"
+    ck_id = (ck.stat().st_ino, ck.stat().st_mtime_ns)
+    store.put("smoke", "eq8", {"k": 2}, {"value": 2.0})
+    m = packing.pack(out, "smoke", store_root=store.root, run_dir=runs, log=lambda *a: None)
+    assert _names(out) == ["checkpoints.tar", "manifest.json", "results.1.tar.gz"]
+    assert (ck.stat().st_ino, ck.stat().st_mtime_ns) == ck_id  # the same checkpoint: not written again
+    assert packing.verify(out) == m and len(m["files"]) == 3
+
+    # the next pack is killed while it replaces the manifest: the one before stands, whole
+    store.put("smoke", "eq8", {"k": 3}, {"value": 3.0})
+
+    def killed(path, obj):
+        raise KeyboardInterrupt("killed")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(msr.results, "atomic_write_json", killed)
+        with pytest.raises(KeyboardInterrupt):
+            packing.pack(out, "smoke", store_root=store.root, run_dir=runs, log=lambda *a: None)
+    assert _names(out) == ["checkpoints.tar", "manifest.json", "results.1.tar.gz", "results.tar.gz"]
+    counts = packing.unpack(out, store_root=tmp_path / "r2", run_dir=tmp_path / "k2", log=lambda *a: None)
+    assert counts["new"] == 3 and len(list((tmp_path / "r2" / "smoke" / "eq8").glob("*.json"))) == 2
+
+    m = packing.pack(out, "smoke", store_root=store.root, run_dir=runs, log=lambda *a: None)
+    assert _names(out) == ["checkpoints.tar", "manifest.json", "results.tar.gz"] and len(m["files"]) == 4
+    packing.unpack(out, store_root=tmp_path / "r3", run_dir=tmp_path / "k3", log=lambda *a: None)
+    assert len(list((tmp_path / "r3" / "smoke" / "eq8").glob("*.json"))) == 3
+
+
+def test_a_checkpoint_replaced_while_it_is_packed_is_listed_as_the_archive_holds_it(tiny, tmp_path, monkeypatch):
+    """A run training beside the pack writes a new last.pt (atomically) while the pack reads
+    the old one: the manifest's size and sha256 are those of the bytes archived, so the pack
+    unpacks, with the checkpoint as it was when the pack opened it."""
+    store = _interrupted_run(tiny, tmp_path)
+    ck = next((tmp_path / "runs").rglob("last.pt"))
+    before = ck.read_bytes()
+    real = packing._Hashing.__init__
+
+    def replaced_meanwhile(self, f):
+        if f.name == str(ck):
+            tmp = ck.with_name(".new.pt")
+            tmp.write_bytes(before + b"a later epoch")
+            os.replace(tmp, ck)
+        real(self, f)
+
+    monkeypatch.setattr(packing._Hashing, "__init__", replaced_meanwhile)
+    packing.pack(tmp_path / "out", "smoke", store_root=store.root, run_dir=tmp_path / "runs", log=lambda *a: None)
+    packing.unpack(tmp_path / "out", store_root=tmp_path / "r2", run_dir=tmp_path / "k2", log=lambda *a: None)
+    assert (tmp_path / "k2" / ck.relative_to(tmp_path / "runs")).read_bytes() == before
 
 
 def test_unpack_keeps_newer_state(tiny, tmp_path):
@@ -596,6 +666,38 @@ def test_budgeted_compute_and_unpack_commands(tmp_path):
     assert "2 files new" in p.stdout and len(list((tmp_path / "elsewhere" / "smoke" / "two_phase").glob("*.json"))) == 2
 
 
+def test_a_budgeted_command_killed_midway_hands_back_every_run_it_finished(tmp_path):
+    """``--pack-to`` packs after each run: a command killed (SIGKILL, a limit shorter than its
+    budget) before its last pack leaves a whole pack of the runs it finished so far."""
+    import signal
+    import time
+
+    env = {**os.environ, "MSR_OFFLINE": "1", "PYTHONPATH": str(ROOT), "MSR_RESULTS": str(tmp_path / "results"),
+           "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "msr.cli", "compute", "table2", "--profile", "smoke", "--device",
+                             "cpu", "--budget", "600s", "--pack-to", "out"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    manifest, m, t0 = tmp_path / "out" / "manifest.json", {}, time.monotonic()
+    try:
+        while len(m.get("run", {}).get("trained", [])) < 2:
+            assert proc.poll() is None, "the command ended before it was killed: " + proc.stdout.read().decode()
+            assert time.monotonic() - t0 < 240, "no pack with two trained runs appeared"
+            time.sleep(0.05)
+            m = json.loads(manifest.read_text()) if manifest.exists() else {}
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        printed = proc.communicate()[0].decode()
+    assert "pack (so far): " in printed and "all done" not in printed
+    m = packing.verify(tmp_path / "out")  # whole, whenever the kill came
+    assert m["run"]["interim"] is True
+    lines = []
+    packing.unpack(tmp_path / "out", store_root=tmp_path / "home", run_dir=tmp_path / "runs2", log=lines.append)
+    for run in m["run"]["trained"]:
+        experiment, run_hash = run.split("/")
+        assert (tmp_path / "home" / "smoke" / experiment / f"{run_hash}.json").exists()
+    assert "its command was stopped before its last pack" in lines[-1]
+
+
 def test_gpu_run_script_is_valid_bash():
     assert subprocess.run(["bash", "-n", str(ROOT / "scripts" / "gpu_run.sh")]).returncode == 0
 
@@ -624,8 +726,9 @@ def test_gpu_run_script_runs_two_commands_on_the_cpu(tmp_path):
     assert f"the working tree ({tree_mib} MiB)" in log and f"at most {64 - tree_mib - 2} MiB of checkpoints" in log
     assert "jobs: 2 (default: no stored full bench on" in log
     assert "2 run(s) at once" in log and "all done" in log and "2 runs trained" in log
-    files = sorted(p.name for p in (tmp_path / "out1").iterdir())
-    assert files == ["gpu_run.log", "manifest.json", "results.tar.gz"]
+    # a pack after each run (the second's results archive under its other name), then the last one
+    assert log.count("pack (so far): ") >= 2 and "== pack (fallback" not in log
+    assert _names(tmp_path / "out1") == ["gpu_run.log", "manifest.json", "results.1.tar.gz"]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the script's torch runs with OMP_NUM_THREADS=1: its hardware key says 1 thread
     slug = hardware_slug("cpu")
@@ -639,6 +742,44 @@ def test_gpu_run_script_runs_two_commands_on_the_cpu(tmp_path):
     assert "0 files new, 2 already here" in log and "nothing pending is left in two_phase" in log
     left = log[log.index("== left to do"):]
     assert "smoke: 2 of 2 runs stored" in left and "next: nothing pending is left" in left
+
+
+KILLS_COMPUTE = """#!/usr/bin/env bash
+# python, except that `-m msr.cli compute` is killed (SIGKILL) once it has packed a finished run
+if [ "$1 $2 $3" != "-m msr.cli compute" ]; then exec "$REAL_PYTHON" "$@"; fi
+"$REAL_PYTHON" "$@" & pid=$!
+while kill -0 $pid 2>/dev/null; do
+  if "$REAL_PYTHON" -c 'import json, sys; r = json.load(open(sys.argv[1]))["run"]; sys.exit(not r["trained"])' \\
+       "$KILL_OUT/manifest.json" 2>/dev/null; then kill -9 $pid; wait $pid; exit 137; fi
+  sleep 0.1
+done
+wait $pid
+"""
+
+
+@pytest.mark.slow
+def test_gpu_run_script_packs_again_when_compute_is_killed_before_its_last_pack(tmp_path):
+    """compute killed after its first run (as its hard timeout would): the script finds the pack
+    written after that run and packs again from disk, so the weights the next phase starts
+    from travel too."""
+    wrapper = tmp_path / "python"
+    wrapper.write_text(KILLS_COMPUTE)
+    wrapper.chmod(0o755)
+    out = tmp_path / "out"
+    env = {**os.environ, "PROFILE": "smoke", "NAMES": "two_phase", "DEVICE": "cpu", "LIMIT": "300", "JOBS": "1",
+           "SELFCHECK": "0", "RUNS": str(tmp_path / "runs"), "DATA": str(tmp_path / "nodata"),
+           "STATE": str(tmp_path / "nostate"), "MSR_RESULTS": str(tmp_path / "results"), "OMP_NUM_THREADS": "1",
+           "PYTHON": str(wrapper), "REAL_PYTHON": sys.executable, "KILL_OUT": str(out)}
+    p = subprocess.run(["bash", "scripts/gpu_run.sh", str(out)], cwd=ROOT, capture_output=True, text=True, env=env,
+                       timeout=600)
+    log = (out / "gpu_run.log").read_text()
+    assert p.returncode == 137 and "msr compute exit status 137" in log, log
+    assert "== pack (fallback: compute did not write its last pack)" in log
+    m = packing.verify(out)
+    assert not m["run"].get("interim")
+    (weights,) = [f for f in m["files"] if f["path"].endswith("model.pt")]
+    assert weights["why"] == "weights a pending run starts from (init_from)"
+    assert "smoke: 1 of 2 runs stored" in log[log.index("== left to do"):]
 
 
 def test_gpu_run_script_refuses_an_unknown_commit(tmp_path):

@@ -29,7 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="part of the budget kept from training for the last analyses and packing "
                         "(default: a quarter, at most 90s)")
     g.add_argument("--pack-to", default=None, metavar="DIR",
-                   help="then pack new results and needed checkpoints into DIR (msr.pack; <= 8 files)")
+                   help="pack new results and needed checkpoints into DIR (msr.pack; <= 8 files) after each "
+                        "run and at the end, so that DIR always holds a whole pack")
     add_runs(g)
     g.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction, default=None,
                    help="replay training steps as CUDA graphs (default: on for CUDA)")
@@ -116,15 +117,28 @@ def _budgeted(args: argparse.Namespace) -> int:
     max_ck = None if args.max_checkpoint is None else pack.parse_size(args.max_checkpoint)
     switches = {k: getattr(args, k) for k in ("cuda_graph", "resident_data", "lif_backend")
                 if getattr(args, k) is not None}
+
+    def note(outcome, interim: bool) -> dict:
+        return {**outcome.as_dict(), "names": names, "budget_s": budget, "reserve_s": reserve, "jobs": args.jobs,
+                "switches": switches, "elapsed_s": time.monotonic() - t0, "interim": interim}
+
+    def interim_pack(outcome) -> None:
+        """After each run (and each minute while runs train at once): the pack so far, so that
+        a command killed before its end (a limit shorter than its budget) still hands back
+        every run it finished and the last epoch's checkpoints of those it was training."""
+        try:  # its summary line only: the last pack lists the checkpoints and warns of those left out
+            pack.pack(args.pack_to, p.name, store_root=store.root, run_dir=args.runs, note=note(outcome, True),
+                      quiet=True, log=lambda line: print(line.replace("pack:", "pack (so far):", 1), flush=True))
+        except Exception as err:  # noqa: BLE001 - the previous pack stands; the final pack comes at the end
+            print(f"pack (so far): not written ({type(err).__name__}: {err}); the previous one stands", flush=True)
+
     outcome = run_pending(names, p, deadline=deadline, store=store, run_dir=args.runs, device=device_of(args),
-                          data_root=args.data_root, max_checkpoint=max_ck, jobs=args.jobs,
-                          switches=switches, log=lambda *a: print(*a, flush=True))
+                          data_root=args.data_root, max_checkpoint=max_ck, jobs=args.jobs, switches=switches,
+                          on_progress=interim_pack if args.pack_to else None, log=lambda *a: print(*a, flush=True))
     left_out = []
     if args.pack_to:
-        note = {**outcome.as_dict(), "names": names, "budget_s": budget, "reserve_s": reserve, "jobs": args.jobs,
-                "switches": switches,
-                "elapsed_s": time.monotonic() - t0}
-        left_out = pack.pack(args.pack_to, p.name, store_root=store.root, run_dir=args.runs, note=note)["left_out"]
+        left_out = pack.pack(args.pack_to, p.name, store_root=store.root, run_dir=args.runs,
+                             note=note(outcome, False))["left_out"]
     print(f"msr compute: {'stopped early' if outcome.stopped else 'all done'} after {time.monotonic() - t0:.0f} s "
           f"of {budget:.0f} s: {len(outcome.trained)} runs trained, {len(outcome.analysed)} analysed"
           + (f", {len(outcome.failed)} FAILED" if outcome.failed else ""), flush=True)
