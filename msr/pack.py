@@ -305,7 +305,7 @@ def _previous(out: Path) -> dict | None:
         return None
     try:
         old = json.loads(m.read_text())
-        [part["file"] for a in old.get("archives", []) for part in a["parts"]]
+        _listed(old)  # raises where the manifest is not of this shape
         return old
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
         raise ValueError(f"{m} exists but is not a msr pack manifest; choose an empty folder") from None
@@ -537,8 +537,8 @@ def unpack(src, *, store_root=None, run_dir="runs", log=print) -> dict:
     for item in m.get("left_out", []):
         log(f"unpack: note: {item['path']} was left out of this pack ({item['reason']})")
     if (m.get("run") or {}).get("interim"):
-        log("unpack: note: this pack was written after a finished run, and its command was stopped before its "
-            "last pack: the runs then in progress resume from the epoch of their last.pt here, or start over")
+        log("unpack: note: this pack was written while its command ran, which was stopped before its last pack: "
+            "the runs it was training resume from the epoch end of their last.pt here, or start over")
     return counts
 
 

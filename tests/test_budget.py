@@ -695,7 +695,7 @@ def test_a_budgeted_command_killed_midway_hands_back_every_run_it_finished(tmp_p
     for run in m["run"]["trained"]:
         experiment, run_hash = run.split("/")
         assert (tmp_path / "home" / "smoke" / experiment / f"{run_hash}.json").exists()
-    assert "its command was stopped before its last pack" in lines[-1]
+    assert "which was stopped before its last pack" in lines[-1]
 
 
 def test_gpu_run_script_is_valid_bash():
