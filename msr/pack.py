@@ -315,27 +315,29 @@ def _listed(m: dict | None) -> set[str]:
     return {part["file"] for a in (m or {}).get("archives", []) for part in a["parts"]}
 
 
+def _archive(m: dict | None, name: str) -> dict | None:
+    """The archive ``name`` of manifest ``m``, None where it has none."""
+    return next((a for a in (m or {}).get("archives", []) if a["name"] == name), None)
+
+
 def _free_slot(old: dict | None, name: str) -> int:
     """The slot an archive ``name`` is written in: the one the previous pack's does not use."""
-    a = next((a for a in (old or {}).get("archives", []) if a["name"] == name), None)
-    stem = name.split(".", 1)[0]
-    return 0 if a is None or a["parts"][0]["file"].startswith(f"{stem}.1.") else 1
+    a = _archive(old, name)
+    return 0 if a is None or a["parts"][0]["file"].startswith(f"{name.split('.', 1)[0]}.1.") else 1
 
 
 def _reuse(old: dict | None, out: Path, name: str, members: list[tuple[str, Path]]) -> tuple[dict, dict] | None:
     """The previous pack's archive ``name`` and its members' entries, where it holds exactly
     ``members`` as they are now and its parts are whole; else None."""
-    a = next((a for a in (old or {}).get("archives", []) if a["name"] == name), None)
+    a = _archive(old, name)
     if a is None or a.get("members") != [n for n, _ in members]:
         return None
     entries = {f["path"]: f for f in old.get("files", [])}
     try:
         if any(entries[n]["sha256"] != sha256_file(p) for n, p in members):
             return None
-        if any((out / part["file"]).stat().st_size != part["bytes"] or sha256_file(out / part["file"]) != part["sha256"]
-               for part in a["parts"]):
-            return None
-    except (KeyError, OSError):
+        _check_parts(out, a)
+    except (KeyError, OSError, ValueError):
         return None
     return a, {n: {"bytes": entries[n]["bytes"], "sha256": entries[n]["sha256"]} for n, _ in members}
 
@@ -367,8 +369,8 @@ def pack(out_dir, profile: str, *, store_root=None, run_dir="runs", part_bytes: 
         if p.is_file() and _OWNED.fullmatch(p.name) and p.name not in live:
             p.unlink()
     store = ResultsStore(store_root or default_root())
-    others = [p for p in out.iterdir() if p.is_file() and not p.name.startswith(".") and p.name != MANIFEST
-              and not (_OWNED.fullmatch(p.name) and p.name in live)]
+    others = [p for p in out.iterdir()  # a log: the owned files left are the previous pack's, replaced below
+              if p.is_file() and not p.name.startswith(".") and p.name != MANIFEST and not _OWNED.fullmatch(p.name)]
     files_left = max_files - len(others) - 1  # manifest.json
     bytes_left = max_bytes - sum(p.stat().st_size for p in others) - _MANIFEST_ROOM
     say = (lambda *a: None) if quiet else log
@@ -456,15 +458,21 @@ def verify(src) -> dict:
     src = Path(src)
     m = read_manifest(src)
     for a in m["archives"]:
-        for part in a["parts"]:
-            p = src / part["file"]
-            if not p.is_file():
-                raise ValueError(f"{p} is missing (the pack lists it); nothing was unpacked")
-            size, digest = p.stat().st_size, sha256_file(p)
-            if size != part["bytes"] or digest != part["sha256"]:
-                raise ValueError(f"{p} is damaged: {size} bytes, sha256 {digest[:16]}..., the manifest says "
-                                 f"{part['bytes']} bytes, {part['sha256'][:16]}...; nothing was unpacked")
+        _check_parts(src, a)
     return m
+
+
+def _check_parts(src: Path, a: dict) -> None:
+    """A ValueError naming the first part of archive ``a`` in ``src`` that is missing or
+    differs from its recorded size and sha256."""
+    for part in a["parts"]:
+        p = src / part["file"]
+        if not p.is_file():
+            raise ValueError(f"{p} is missing (the pack lists it); nothing was unpacked")
+        size, digest = p.stat().st_size, sha256_file(p)
+        if size != part["bytes"] or digest != part["sha256"]:
+            raise ValueError(f"{p} is damaged: {size} bytes, sha256 {digest[:16]}..., the manifest says "
+                             f"{part['bytes']} bytes, {part['sha256'][:16]}...; nothing was unpacked")
 
 
 def _archive_bytes(src: Path, a: dict) -> bytes:

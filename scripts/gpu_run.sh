@@ -141,8 +141,8 @@ echo "msr compute exit status $RC"
 # compute packs after every run it finishes, and once more at its end; killed before that last pack
 # (by the hard timeout), it leaves the pack of the runs it finished: pack again what is on disk, which
 # also holds the checkpoints the runs it was training saved at their last epoch's end
-if ! $PY -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["run"].get("interim", False))' \
-     "$OUT/manifest.json" 2>/dev/null; then
+if ! $PY -c 'import sys; from msr.pack import read_manifest; sys.exit(read_manifest(sys.argv[1])["run"].get("interim", False))' \
+     "$OUT" 2>/dev/null; then
   echo "== pack (fallback: compute did not write its last pack)"
   $PY -m msr.cli pack "$OUT" --profile "$PROFILE" --runs "$RUNS"
 fi
