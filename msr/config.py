@@ -25,6 +25,9 @@ RUNTIME_FIELDS = ("device", "workers", "data_root", "lif_backend", "checkpoint_e
 #: Version of what a training result means (what the loop stores and how ``final`` is
 #: computed); part of every result's hash.  2: reported accuracy by :func:`reported_epochs`.
 RESULT_VERSION = 2
+#: Version of the classifier head with dropout (:meth:`msr.models.SpikingResNet.forward`);
+#: part of the hash of runs with dropout > 0 only.  2: one mask on the rate over T.
+HEAD_VERSION = 2
 
 
 
@@ -112,6 +115,8 @@ class TrainConfig:
 
         key = {k: v for k, v in asdict(self).items() if k not in RUNTIME_FIELDS}
         key["definitions"] = {"block": get_block(self.block).version, "train": RESULT_VERSION}
+        if self.dropout:  # 2: one dropout mask on the rate over T (1: a mask per time step)
+            key["definitions"]["head"] = HEAD_VERSION
         if self.dataset in EMULATED_EVENTS:  # the emulator's version and parameters make the data
             from msr.events import VERSION, SaccadeParams
 

@@ -44,6 +44,9 @@ DATASETS = ("fashion_mnist", "cifar10", "cifar100", "imagenet", "cifar10_dvs", "
 #: Data sets of emulated event recordings (msr.events) and what their events come from.
 EMULATED_EVENTS = {"fashion_mnist_dvs": "emulated Fashion-MNIST events (saccades)",
                    "synthetic_dvs": "synthetic images through the event emulator"}
+#: Data sets whose files list their samples class by class (folder data sets): the first
+#: n of them would be a few classes only, so their subsets are drawn at random (seeded).
+CLASS_ORDERED = ("imagenet", "cifar10_dvs")
 _LABELS = {"fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet": "ImageNet",
            "cifar10_dvs": "CIFAR10-DVS", "synthetic": "synthetic images", **EMULATED_EVENTS}
 
@@ -486,7 +489,11 @@ def build_datasets(cfg) -> tuple[Dataset, Dataset, DataInfo]:
     home = str(Path.home())
     if home not in ("", "/") and (source == home or source.startswith(home + os.sep)):
         source = "~" + source[len(home):]  # no user names in stored results
-    tr, te = take_subset(tr, cfg.subset, cfg.subset_mode, cfg.seed), take_subset(te, cfg.test_subset, "first", 0)
+    if cfg.subset is not None and cfg.subset_mode == "first" and name in CLASS_ORDERED:
+        raise ValueError(f"subset_mode='first' on {name} would keep its first classes only (its files are sorted "
+                         f"by class); valid for a subset of {name}: subset_mode='random'")
+    te_mode = "random" if name in CLASS_ORDERED else "first"
+    tr, te = take_subset(tr, cfg.subset, cfg.subset_mode, cfg.seed), take_subset(te, cfg.test_subset, te_mode, 0)
     info = DataInfo(name, size[0], classes, tuple(size), len(tr), len(te), time_first, source)
     return tr, te, info
 

@@ -143,7 +143,10 @@ class SpikingResNet(nn.Module):
 
     def forward(self, x: torch.Tensor, T: int | None = None) -> torch.Tensor:
         h = self.features(x, T).mean(dim=(3, 4))  # global average pool -> [T, B, C]
-        return self.fc(self.dropout(h)).mean(0)  # rate over T -> logits [B, classes]
+        # rate over T, then one dropout mask (ResNet-104, Appendix B-B: "dropout before the
+        # fully-connected layer"), as in the authors' release; the fc is linear, so without
+        # dropout this equals averaging the per-step logits
+        return self.fc(self.dropout(h.mean(0)))  # logits [B, classes]
 
     def _check_input(self, x: torch.Tensor, T: int | None) -> int:
         if x.dim() not in (4, 5):

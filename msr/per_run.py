@@ -20,7 +20,10 @@ Which trained models get which analysis (``ANALYSES``):
 * ``landscape`` (Fig. 4): Table II vanilla and MS models at depth 20, 32, 44 and 56.
 
 Inputs are the first test (or training) images of the run's data set with the test
-transform (padding and normalisation as in training, no random augmentation).
+transform (padding and normalisation as in training, no random augmentation); for data
+sets stored class by class (:data:`msr.data.CLASS_ORDERED`: ImageNet, CIFAR10-DVS) a
+seeded random draw instead, as the paper's "batch of random samples" (Sec. IV-B), since
+their first samples are a few classes only.
 """
 from __future__ import annotations
 
@@ -37,6 +40,15 @@ LANDSCAPE_DEPTHS = (20, 32, 44, 56)
 MEASURED_EXPERIMENTS = ("short", "dvs", "imagenet")
 #: part of every key: what the analyses feed the model (changing it recomputes everything)
 INPUTS = "test transform, first samples"
+#: ... for the data sets stored class by class (msr.data.CLASS_ORDERED)
+INPUTS_DRAWN = "test transform, seeded random samples"
+
+
+def inputs_of(cfg) -> str:
+    """Which samples the analyses of a run of ``cfg`` see (:data:`INPUTS` or :data:`INPUTS_DRAWN`)."""
+    from msr.data import CLASS_ORDERED
+
+    return INPUTS_DRAWN if cfg.dataset in CLASS_ORDERED else INPUTS
 
 
 def analysis_sizes(profile: str) -> dict:
@@ -148,10 +160,11 @@ class Analysis:
     applies: Callable[[str, object], bool]
     sizes: tuple[str, ...]
     compute: Callable
+    version: int = 1  # of the analysis' definition; part of the key from 2 on (1 keeps older keys)
 
 
 ANALYSES: tuple[Analysis, ...] = (
-    Analysis("state_change", "state_change", _table2("vanilla"), ("samples",), _state_change),
+    Analysis("state_change", "state_change", _table2("vanilla"), ("samples",), _state_change, version=2),
     Analysis("ssim", "ssim", _table2("vanilla", "ms", depths=SSIM_DEPTHS), ("samples",), _ssim),
     Analysis("isometry", "isometry", _table2("vanilla", "ms"), ("iso_batch",), _isometry),
     Analysis("firing", "firing", _firing_applies, ("samples",), _firing),
@@ -174,8 +187,8 @@ def item_config(kind: str, experiment: str, cfg, profile: str, sizes: dict | Non
     (``sizes``: :func:`analysis_sizes` of the profile unless given)."""
     a = _get(kind)
     sizes = analysis_sizes(profile) if sizes is None else sizes
-    return {"kind": f"{kind}_run", "experiment": experiment, "run": cfg.hash(), "inputs": INPUTS,
-            **{k: sizes[k] for k in a.sizes}}
+    return {"kind": f"{kind}_run", "experiment": experiment, "run": cfg.hash(), "inputs": inputs_of(cfg),
+            **{k: sizes[k] for k in a.sizes}, **({"version": a.version} if a.version > 1 else {})}
 
 
 def applicable(experiment: str, cfg) -> list[Analysis]:
@@ -214,17 +227,18 @@ class Inputs:
 
 
 def analysis_batch(cfg, n: int, train_split: bool = False):
-    """The first ``n`` test (or training) samples of ``cfg``'s data set, with the test
+    """The first ``n`` test (or training) samples of ``cfg``'s data set (``n`` drawn at
+    random, seed 0, where it is stored class by class: :func:`inputs_of`), with the test
     transform (the training normalisation, no random augmentation), model-ready."""
     import torch
 
-    from msr.data import build_datasets
+    from msr.data import build_datasets, take_subset
     from msr.train import to_model_input
 
     keep = tuple(a for a in cfg.augment if a == "normalize")
     tr, te, info = build_datasets(cfg.replace(augment=keep))
-    ds = tr if train_split else te
-    items = [ds[i] for i in range(min(n, len(ds)))]
+    ds = take_subset(tr if train_split else te, n, "random" if inputs_of(cfg) == INPUTS_DRAWN else "first")
+    items = [ds[i] for i in range(len(ds))]
     x = torch.stack([torch.as_tensor(a) for a, _ in items])
     y = torch.as_tensor([int(b) for _, b in items])
     return to_model_input(x, info.time_first), y

@@ -44,6 +44,13 @@ def test_measured_state_changes_match_spikes():
     with torch.no_grad(), analysis_mode(m, "train"), record_spikes(m, keep=keep) as rec:
         m(x)
     outs = [rec.kept(n) for n in keep]
+    fs = []  # each block's F (bn2's output), for Eq. 7 on the measured values
+    hooks = [m.stages[s][b].bn2.register_forward_hook(lambda mod, a, out: fs.append(out))
+             for s in range(3) for b in range(2)]
+    with torch.no_grad(), analysis_mode(m, "train"):
+        m(x)
+    for h in hooks:
+        h.remove()
     assert len(rows) == 6
     for i, r in enumerate(rows):
         o_in, o_out = outs[i], outs[i + 1]
@@ -54,6 +61,9 @@ def test_measured_state_changes_match_spikes():
         assert r["up"] + r["down"] == pytest.approx(r["changed"])
         assert r["p_fire_in"] == pytest.approx(float(o_in.float().mean()))
         assert r["sigma_f"] > 0 and 0 <= r["eq8"] <= 1
+        v_th = m.stages[i // 2][i % 2].lif_out.v_th
+        crossed = ((fs[i] + o_in) > v_th) != (o_in == 1)  # F + o on the other side of V_th than o
+        assert r["eq8_empirical"] == pytest.approx(float(crossed.float().mean()))
     assert [r["changed"] is None for r in rows] == [False, False, True, False, True, False]
     fig, ax = plt.subplots()
     plot_state_changes(ax, {"vanilla-14": rows}, eq8=p_state_change())

@@ -81,6 +81,12 @@ def test_state_change_claim():
     _check(claim({"rows": {"a": [row(0.16)], "b": [row(0.30)]}}), False)
     _check(claim(None), None)
     _check(claim({"rows": {"vanilla-20 init": [{"changed": None, "eq8": 0.1}]}}), None)
+    # a trained BN shifts F: Eq. 8 is then taken with the measured distribution of F
+    shifted = [{"changed": 0.10, "eq8": 0.177, "eq8_empirical": 0.105}]
+    trained = _check(claim({"rows": {"vanilla-56 trained": shifted}}), True)
+    assert "10.5 % from Eq. 8 with the measured distribution" in trained["evidence"]
+    assert "17.7 % with a normal F" in trained["evidence"]
+    _check(claim({"rows": {"vanilla-56 trained": [{**shifted[0], "eq8_empirical": 0.2}]}}), False)
 
 
 # ------------------------------------------------------------------------------ SSIM
@@ -132,6 +138,15 @@ def test_firing_claim():
     _check(chapters.firing._firing_claim(fails), False)
     _check(chapters.firing._firing_claim(None), None)
     _check(chapters.firing._firing_claim({"models": {"v": {"blocks": [{"lif1": 0.2, "lif_out": 0.3}]}}}), None)
+    # the short run (early in training) is shown, not judged; untrained rates are reported beside
+    short = {"models": {"s": {"experiment": "short", "blocks": blocks([(0.3, 0.1), (0.3, 0.05)])}}}
+    assert "only the short run" in _check(chapters.firing._firing_claim(short), None)["evidence"]
+    mixed = {"models": {**short["models"], "m": {"experiment": "table2", "blocks": blocks([(0.1, 0.3), (0.1, 0.2)])}}}
+    _check(chapters.firing._firing_claim(mixed), False)
+    init = {"models": {"cifar_resnet20": {"blocks": blocks([(0.19, 0.17)])}}}
+    ev = _check(chapters.firing._firing_claim(holds, init), True)["evidence"]
+    assert ("untrained, on the same images: MS-ResNet20: lif2 < lif1 in 1 of 1 blocks, "
+            "mean rate lif1 / lif2 = 1.12") in ev
 
 
 # -------------------------------------------------------------------------- landscape

@@ -11,6 +11,7 @@ from msr.data import (
     EpochSampler,
     MissingDataError,
     Synthetic,
+    build_datasets,
     build_loaders,
     events_to_frames,
     make_transform,
@@ -118,6 +119,42 @@ def test_cifar10_dvs_folder(tiny, tmp_path):
     x, y = next(iter(train))
     assert x.shape == (4, 4, 2, 64, 64)  # [B, T, 2, H, W]; the loop makes it time-first
     assert torch.allclose(x.sum(dim=(2, 3, 4)), torch.full((4, 4), 125.0))  # 500 events / T
+
+
+def test_class_ordered_data_sets_are_sampled_at_random_never_by_their_first_files(tiny, tmp_path):
+    """CIFAR10-DVS and ImageNet list their files class by class: a test subset and the
+    analyses' inputs are a seeded random draw (several classes), a training subset must
+    ask for one."""
+    from msr import per_run
+
+    _write_events(tmp_path, classes=4, per_class=10)  # 9 training files and 1 test file per class
+    cfg = tiny(dataset="cifar10_dvs", model="dvs_resnet20", data_root=str(tmp_path), T=2, subset=None,
+               test_subset=None)
+    _, te, _ = build_datasets(cfg)
+    first_labels = [int(te[i][1]) for i in range(min(2, len(te)))]
+    _, y = per_run.analysis_batch(cfg, 12, train_split=True)
+    assert len(set(y.tolist())) >= 3, y  # the first 12 training files are classes 0 and 1 only
+    assert per_run.item_config("firing", "dvs", cfg, "smoke")["inputs"] == per_run.INPUTS_DRAWN
+    assert torch.equal(per_run.analysis_batch(cfg, 12, train_split=True)[1], y)  # seeded: the same draw
+    assert first_labels == sorted(first_labels)
+    _, te2, _ = build_datasets(cfg.replace(test_subset=2))
+    assert len(te2) == 2
+    with pytest.raises(ValueError, match="subset_mode='random'"):
+        build_datasets(cfg.replace(subset=8))
+    build_datasets(cfg.replace(subset=8, subset_mode="random"))
+    fm = tiny()  # synthetic: its first samples, as before
+    assert per_run.item_config("firing", "short", fm, "smoke")["inputs"] == per_run.INPUTS
+
+
+def test_a_changed_analysis_definition_has_its_own_keys(tiny):
+    """state_change 2 added eq8_empirical: its stored results of version 1 are not reused;
+    the analyses still at version 1 keep the keys their stored results have."""
+    from msr import per_run
+    from msr.analysis.unavailing import VERSION
+
+    cfg = tiny(block="vanilla")
+    assert per_run.item_config("state_change", "table2", cfg, "smoke")["version"] == VERSION == 2
+    assert "version" not in per_run.item_config("firing", "table2", cfg, "smoke")
 
 
 def test_subsets_first_and_random():

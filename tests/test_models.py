@@ -167,6 +167,21 @@ def test_imagenet_stages_follow_table_ix():
     assert model.stages[0](h).shape[-1] == 56
 
 
+def test_dropout_draws_one_mask_for_the_rate_over_time(monkeypatch):
+    """Appendix B-B: dropout before the fully-connected layer, on the rate over T (as the
+    authors' release does), not a mask per time step."""
+    torch.manual_seed(0)
+    model = create_model("imagenet_resnet104", T=4).train()
+    model.fc = torch.nn.Identity()
+    monkeypatch.setattr(model, "features", lambda x, T=None: torch.ones(4, 2, 512, 1, 1))
+    out = model(torch.zeros(2, 3, 8, 8))
+    assert set(out.unique().tolist()) == {0.0, 1 / 0.8}  # each feature kept or dropped over all T
+    from msr.config import TrainConfig  # runs of the per-step masks are not reused; others keep their keys
+
+    assert TrainConfig(dropout=0.2).hash_dict()["definitions"]["head"] == 2
+    assert "head" not in TrainConfig().hash_dict()["definitions"]
+
+
 def test_resnet104_extras():
     model = create_model("imagenet_resnet104")
     assert model.dropout.p == 0.2

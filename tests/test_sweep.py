@@ -111,6 +111,15 @@ def test_init_experiment_covers_fig5():
     assert {(c.norm, c.gamma2) for c in b} == {("bn", 1.0), ("bn", 0.0), ("tdbn", 1.0), ("tdbn", 0.0)}
 
 
+def test_fig5_runs_train_at_the_initial_lr_of_a_long_run():
+    """Fig. 5 shows the first epochs of a 100-epoch run: no lr step or anneal inside them."""
+    from msr.config import lr_at
+
+    for profile in ("fmnist", "paper"):
+        for c in experiment_configs("init", profile):
+            assert [lr_at(c, e) for e in range(c.epochs)] == [0.1] * c.epochs, (profile, c.depth, c.schedule)
+
+
 def test_dvs_runs_table_iv_network_on_event_data():
     from msr.data import EMULATED_EVENTS
 

@@ -12,7 +12,11 @@ P = 0.159 whatever P(o=1) is: the paper's "about 16 %".
 :func:`state_change_fraction` measures the same quantity in a vanilla network: the
 fraction of (neuron, timestep) pairs whose spike differs between the block's input
 o_l and its output o_{l+1} (lif_out), which also includes the membrane dynamics Eq. 7
-leaves out.
+leaves out.  Beside it, ``eq8_empirical`` evaluates Eq. 7 element by element on the
+measured F and o_l of the same forward pass -- Eq. 8 with the measured distribution phi
+of F (and its dependence on o_l) in place of the zero-mean normal, so a trained BN's
+shifted or channel-dependent F does not count against Eq. 8 -- while ``eq8`` keeps the
+normal with the measured RMS of F (the paper's 16 % assumption).
 """
 from __future__ import annotations
 
@@ -23,6 +27,10 @@ import torch
 from torch import nn
 
 from msr.analysis.firing import _as_inputs, _run, analysis_mode
+
+#: Version of what :func:`state_change_fraction` returns, part of the keys of its stored
+#: results (2: ``eq8_empirical``), so results of an older definition are computed again.
+VERSION = 2
 
 
 def _norm_cdf(z: float) -> float:
@@ -60,12 +68,14 @@ def state_change_fraction(model: nn.Module, batches, T: int | None = None, mode:
     :func:`msr.analysis.firing.analysis_mode`; use ``train`` at initialisation).
 
     Rows: ``{"block", "stage", "index", "changed", "up", "down", "p_fire_in",
-    "sigma_f", "eq8"}`` -- ``changed`` = P(o_{l+1} != o_l), ``up``/``down`` the 0->1
-    and 1->0 parts, ``p_fire_in`` = P(o_l = 1), ``sigma_f`` the root mean square of
-    the residual output F (bn2's output; its standard deviation under Eq. 8's
-    zero-mean assumption) and ``eq8`` the Eq. 8 prediction from those
-    two.  Downsampling blocks (input and output are different neurons) get ``None``
-    for the comparison fields.
+    "sigma_f", "eq8", "eq8_empirical"}`` -- ``changed`` = P(o_{l+1} != o_l),
+    ``up``/``down`` the 0->1 and 1->0 parts, ``p_fire_in`` = P(o_l = 1), ``sigma_f``
+    the root mean square of the residual output F (bn2's output; its standard deviation
+    under Eq. 8's zero-mean assumption), ``eq8`` the Eq. 8 prediction from those two
+    (F ~ N(0, sigma_f^2)), and ``eq8_empirical`` the fraction of (neuron, timestep)
+    pairs where F + o_l lies on the other side of V_th than o_l (Eq. 7 without the
+    membrane decay, on the measured F).  Downsampling blocks (input and output are
+    different neurons) get ``None`` for the comparison fields.
     """
     blocks = list(model.blocks)
     if not blocks or not all(b.spiking_input and b.spiking_output for b in blocks):
@@ -73,7 +83,8 @@ def state_change_fraction(model: nn.Module, batches, T: int | None = None, mode:
             f"state changes need blocks with spiking input and output (vanilla, plain); got {model.block_name!r}"
         )
     names = [(f"stages.{s}.{b}", s, b) for s, stage in enumerate(model.stages) for b in range(len(stage))]
-    acc = [dict(n=0, changed=0.0, up=0.0, down=0.0, fire=0.0, f_sq=0.0, f_n=0) for _ in blocks]
+    acc = [dict(n=0, changed=0.0, up=0.0, down=0.0, fire=0.0, f_sq=0.0, f_n=0, crossed=0.0, crossed_n=0)
+           for _ in blocks]
     cache: dict[int, torch.Tensor] = {}
 
     def pre(i):
@@ -96,17 +107,26 @@ def state_change_fraction(model: nn.Module, batches, T: int | None = None, mode:
 
         return fn
 
-    def bn2_hook(i):
+    def bn2_hook(i, v_th):
         def fn(module, args, out):
-            acc[i]["f_sq"] += float(out.double().pow(2).sum())
-            acc[i]["f_n"] += out.numel()
+            a = acc[i]
+            a["f_sq"] += float(out.double().pow(2).sum())
+            a["f_n"] += out.numel()
+            o_in = cache.get(i)  # the block's input, cached by its pre-hook
+            if o_in is not None and o_in.shape == out.shape:
+                fired = o_in != 0
+                a["crossed"] += float(((out.float() + o_in.float() > v_th) != fired).sum(dtype=torch.float64))
+                a["crossed_n"] += out.numel()
 
         return fn
+
+    def threshold(blk):
+        return blk.lif_out.v_th if hasattr(blk, "lif_out") else blk.lif2.v_th
 
     handles = []
     for i, b in enumerate(blocks):
         handles += [b.register_forward_pre_hook(pre(i)), b.register_forward_hook(post(i)),
-                    b.bn2.register_forward_hook(bn2_hook(i))]
+                    b.bn2.register_forward_hook(bn2_hook(i, threshold(b)))]
     try:
         with analysis_mode(model, mode):
             for x in _as_inputs(batches):
@@ -116,14 +136,15 @@ def state_change_fraction(model: nn.Module, batches, T: int | None = None, mode:
             h.remove()
     rows = []
     for (name, s, b), blk, a in zip(names, blocks, acc, strict=True):
-        v_th = blk.lif_out.v_th if hasattr(blk, "lif_out") else blk.lif2.v_th
+        v_th = threshold(blk)
         row = {"block": name, "stage": s, "index": b, "changed": None, "up": None, "down": None,
-               "p_fire_in": None, "sigma_f": None, "eq8": None}
+               "p_fire_in": None, "sigma_f": None, "eq8": None, "eq8_empirical": None}
         if a["n"]:
             sigma = math.sqrt(a["f_sq"] / a["f_n"]) if a["f_n"] else 0.0
             p = a["fire"] / a["n"]
             row.update(changed=a["changed"] / a["n"], up=a["up"] / a["n"], down=a["down"] / a["n"],
-                       p_fire_in=p, sigma_f=sigma, eq8=p_state_change(sigma, v_th, p) if sigma > 0 else 0.0)
+                       p_fire_in=p, sigma_f=sigma, eq8=p_state_change(sigma, v_th, p) if sigma > 0 else 0.0,
+                       eq8_empirical=a["crossed"] / a["crossed_n"] if a["crossed_n"] else None)
         rows.append(row)
     return rows
 

@@ -44,7 +44,8 @@ def _init_claims(a, b) -> list[dict]:
         k = max(1, len(loss) // 5)
         first, last = float(np.mean(loss[:k])), float(np.mean(loss[-k:]))
         out.append({"paper": text, "shown": last > 0.95 * first, "kind": "evidence",
-                    "evidence": f"loss {first:.3f} over the first fifth of steps, {last:.3f} over the last; one seed"})
+                    "evidence": f"loss {first:.3f} over the first fifth of steps, {last:.3f} over the last "
+                                    f"(shown: the last fifth's mean above 95 % of the first's); one seed"})
     else:
         out.append({"paper": text, "shown": None, "evidence": "not run", "kind": "evidence"})
     return out

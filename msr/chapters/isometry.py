@@ -45,7 +45,7 @@ def compute(ctx: ChapterContext) -> dict:
     base = runs[0][0]
     sizes = per_run.analysis_sizes(ctx.profile)
     c = {"kind": "isometry_init", "base": base.hash_dict(), "depths": sizes["iso_depths"], "probes": sizes["probes"],
-         "inputs": per_run.INPUTS,
+         "inputs": per_run.inputs_of(base),
          "batch": sizes["iso_batch"]}
     init = ctx.item("isometry", c, lambda: _payload(ctx, base, sizes["iso_depths"]))
     trained = per_run_items(ctx, "isometry", {(cf.block, cf.depth): (cf, r) for cf, r, _ in sorted(

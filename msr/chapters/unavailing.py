@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 #: the previous block's exceeds SSIM_SAME; the claim asks vanilla ResNet-56 for at least
 #: SSIM_MIN_SAME such blocks (the paper shows five at +1) and MS-ResNet56 for fewer.
 SSIM_SAME, SSIM_MIN_SAME = 0.99, 3
+#: state-change claim: measured and predicted rates (mean over a network's blocks) agree
+#: within this many (absolute) probability units
+STATE_CHANGE_TOLERANCE = 0.02
 
 
 def _eq8_payload(sigmas, rates, n) -> dict:
@@ -51,6 +54,8 @@ def compute(ctx: ChapterContext) -> dict:
     """Chapter 3: Eq. 7-8 closed form and Monte-Carlo (cheap), state changes measured in
     vanilla networks, and the SSIM radar of Fig. 2b (vanilla vs MS, depths 44 and 56)
     from the per-run analyses of the Table II models."""
+    from msr.analysis import unavailing as state_change
+
     sigmas = [round(x, 2) for x in np.linspace(0.1, 1.5, 15)]
     rates = [0.1, 0.25, 0.5]
     n = 200_000 if ctx.profile == "smoke" else 2_000_000
@@ -67,7 +72,7 @@ def compute(ctx: ChapterContext) -> dict:
     # at initialisation: needs no training, so it is computed in every compute mode
     init_depths = sorted({20, deepest})
     c = {"kind": "state_change_init", "base": base.hash_dict(), "depths": init_depths, "samples": sizes["samples"],
-         "inputs": per_run.INPUTS}
+         "inputs": per_run.inputs_of(base), "version": state_change.VERSION}
     init = ctx.item("state_change", c, lambda: _state_change_payload(ctx, base, init_depths))
     trained = per_run_items(ctx, "state_change", {f"vanilla-{deepest} trained": runs[("vanilla", deepest)]})
     rows = {**(init["rows"] if init else {}), **{k: item["rows"] for k, (item, _) in trained.items()}}
@@ -89,6 +94,11 @@ def eq8_claim(eq8: dict | None) -> dict:
 
 
 def _state_change_claim(sc: dict | None) -> dict:
+    """Measured state changes against Eq. 8 per network: Eq. 8 with the measured
+    distribution of F (``eq8_empirical``) where the rows have it, else with a zero-mean
+    normal F of the measured RMS (``eq8``, the paper's own assumption, which a trained
+    BN's shift and per-channel scales break); shown when every network is within
+    :data:`STATE_CHANGE_TOLERANCE` on average over its blocks."""
     text = "measured in a vanilla network, a block changes a neuron's firing state about as often as Eq. 8 says"
     rows = {k: [r for r in v if r["changed"] is not None] for k, v in ((sc or {}).get("rows") or {}).items()}
     rows = {k: v for k, v in rows.items() if v}
@@ -97,17 +107,25 @@ def _state_change_claim(sc: dict | None) -> dict:
     parts, ok = [], True
     for label, v in rows.items():
         measured = float(np.mean([r["changed"] for r in v]))
-        predicted = float(np.mean([r["eq8"] for r in v]))
-        ok = ok and abs(measured - predicted) < 0.02
-        parts.append(f"{label}: {100 * measured:.1f} % measured vs {100 * predicted:.1f} % from Eq. 8 with the "
-                     f"measured sigma_F and firing rates (mean over {len(v)} blocks)")
-    return {"paper": text, "shown": ok, "evidence": "; ".join(parts) + " (shown: within 2 points on average)",
+        normal = float(np.mean([r["eq8"] for r in v]))
+        if all(r.get("eq8_empirical") is not None for r in v):
+            predicted = float(np.mean([r["eq8_empirical"] for r in v]))
+            how = (f"from Eq. 8 with the measured distribution of F ({100 * normal:.1f} % with a normal F of "
+                   f"the measured RMS)")
+        else:
+            predicted, how = normal, "from Eq. 8 with a normal F of the measured RMS"
+        ok = ok and abs(measured - predicted) < STATE_CHANGE_TOLERANCE
+        where = " (at initialisation TDBN makes the RMS of F equal V_th, as Eq. 8 assumes)" if "init" in label else ""
+        parts.append(f"{label}: {100 * measured:.1f} % measured vs {100 * predicted:.1f} % {how}, mean over "
+                     f"{len(v)} blocks{where}")
+    return {"paper": text, "shown": ok, "evidence": "; ".join(parts) +
+            f" (shown: every network within {100 * STATE_CHANGE_TOLERANCE:.0f} points on average)",
             "kind": "evidence"}
 
 
 def _ssim_claim(ssim_result: dict | None) -> dict:
     ssim = (ssim_result or {}).get("series") or {}
-    text = ("vanilla ResNet-56 has several consecutive blocks with SSIM = +1 (they change nothing); "
+    text = ("vanilla ResNet-56 has several blocks with SSIM = +1 (they change nothing; the paper finds five); "
             "MS-ResNet56 changes its representation more evenly (Fig. 2b)")
     if "vanilla-56" not in ssim or "ms-56" not in ssim:
         return {"paper": text, "shown": None, "evidence": "not run", "kind": "evidence"}
