@@ -2,6 +2,7 @@
 missing (then ``shown`` is None), on synthetic result dicts; and each claim says what kind it is."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from msr import book, chapters, paper
@@ -152,15 +153,36 @@ def test_firing_claim():
 # -------------------------------------------------------------------------- landscape
 def test_landscape_claim():
     def ls(v20, v56, m20, m56):
-        return {"landscapes": {"vanilla-20": {"nonconvexity": v20}, "vanilla-56": {"nonconvexity": v56},
-                               "ms-20": {"nonconvexity": m20}, "ms-56": {"nonconvexity": m56}}}
+        def d(extrema):
+            return {"extrema": extrema, "nonconvexity": 0.5}
 
-    _check(chapters.landscape._landscape_claim(ls(0.1, 0.4, 0.1, 0.1)), True)
-    _check(chapters.landscape._landscape_claim(ls(0.4, 0.1, 0.1, 0.1)), False)  # vanilla grows more convex
-    _check(chapters.landscape._landscape_claim(ls(0.1, 0.4, 0.1, 0.5)), False)  # MS worse than vanilla
+        return {"landscapes": {"vanilla-20": d(v20), "vanilla-56": d(v56), "ms-20": d(m20), "ms-56": d(m56)}}
+
+    holds = _check(chapters.landscape._landscape_claim(ls(0, 6, 0, 1)), True)
+    assert "vanilla 20: 0, 56: 6; MS 20: 0, 56: 1" in holds["evidence"]
+    _check(chapters.landscape._landscape_claim(ls(4, 1, 0, 0)), False)  # vanilla grows smoother
+    _check(chapters.landscape._landscape_claim(ls(0, 6, 0, 6)), False)  # MS as rough as vanilla
     _check(chapters.landscape._landscape_claim(None), None)
-    _check(chapters.landscape._landscape_claim({"landscapes": {"vanilla-20": {"nonconvexity": 0.1},
-                                                     "ms-20": {"nonconvexity": 0.1}}}), None)
+    _check(chapters.landscape._landscape_claim({"landscapes": {"vanilla-20": {"extrema": 0, "nonconvexity": 0.1},
+                                                               "ms-20": {"extrema": 0, "nonconvexity": 0.1}}}), None)
+
+
+def test_local_extrema_count_minima_and_maxima_not_basin_width():
+    """A single basin of any width, or one flattening into a jittery plateau, has none; a
+    second well has one; the downward-curving share counts the first two as non-convex."""
+    from msr.analysis.landscape import local_extrema, nonconvexity
+
+    a = np.linspace(-1, 1, 21)
+    x, y = np.meshgrid(a, a)
+    narrow = -np.exp(-(x**2 + y**2) / (2 * 0.2**2))
+    plateau = np.minimum(x**2 + y**2, 0.3) + 1e-6 * np.random.default_rng(0).standard_normal(x.shape)
+    assert local_extrema(narrow) == local_extrema(plateau) == local_extrema(x**2 + y**2) == 0
+    assert nonconvexity(narrow) > 0.9 and nonconvexity(plateau) > 0.5
+    two = -np.exp(-((x - 0.5) ** 2 + y**2) / 0.05) - 0.8 * np.exp(-((x + 0.5) ** 2 + y**2) / 0.05)
+    assert local_extrema(two) == 1
+    assert local_extrema(np.sin(4 * np.pi * x) * np.sin(4 * np.pi * y) + x**2) > 30
+    with pytest.raises(ValueError, match="3 x 3"):
+        local_extrema(np.zeros((2, 5)))
 
 
 # ------------------------------------------------------------------------------- init

@@ -184,6 +184,35 @@ def nonconvexity(loss: np.ndarray) -> float:
     return float(np.mean((dxx < 0) | (dyy < 0)))
 
 
+#: a local extremum must stand out from its 8 neighbours by this share of the grid's loss
+#: range, so that numerical jitter on a flat plateau does not count
+EXTREMUM_TOLERANCE = 1e-3
+
+
+def local_extrema(loss: np.ndarray, rel_tol: float = EXTREMUM_TOLERANCE) -> int:
+    """Local minima and maxima of the grid besides its lowest point (Fig. 4, Sec. V-A:
+    "the appearance of more local minima and maxima makes the non-convexity stronger").
+
+    An interior point counts when it is below (or above) each of its 8 neighbours by more
+    than ``rel_tol`` times the grid's loss range.  A single basin of any width, and a basin
+    that flattens into a plateau, count 0; :func:`nonconvexity` counts both (a narrow
+    well's outer ring curves downward)."""
+    z = np.asarray(loss, dtype=float)
+    if z.ndim != 2 or min(z.shape) < 3:
+        raise ValueError(f"need a 2-D grid of at least 3 x 3 points, got shape {z.shape}")
+    tol = rel_tol * float(np.ptp(z))
+    c = z[1:-1, 1:-1]
+    h, w = z.shape
+    neighbours = np.stack([z[1 + dj:h - 1 + dj, 1 + di:w - 1 + di]
+                           for dj in (-1, 0, 1) for di in (-1, 0, 1) if (dj, di) != (0, 0)])
+    minima = c + tol < neighbours.min(0)
+    maxima = c - tol > neighbours.max(0)
+    lowest = np.unravel_index(np.argmin(z), z.shape)
+    inner = (lowest[0] - 1, lowest[1] - 1)
+    extra_min = int(minima.sum()) - int(0 <= inner[0] < h - 2 and 0 <= inner[1] < w - 2 and minima[inner])
+    return extra_min + int(maxima.sum())
+
+
 def plot_landscape(ax, landscape: "Landscape | dict", levels: int = 20, log: bool = False, clabel: bool = True):
     """Contour plot of Fig. 4 on ``ax``; ``log`` contours log(loss) for wide ranges."""
     ls = Landscape.from_dict(landscape) if isinstance(landscape, dict) else landscape

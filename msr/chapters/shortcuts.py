@@ -32,5 +32,6 @@ def _shortcuts_claim(t6: dict) -> dict:
     return {"paper": text, "shown": len(pairs) - worse > len(pairs) / 2, "kind": "evidence",
             "evidence": "; ".join(f"{d}: {pm(a)} vs {pm(b)}" for d, a, b in pairs)
                         + f" (SR-A clearly better at {better}, within the seed spread at "
-                          f"{len(pairs) - better - worse}, clearly worse at {worse}); "
+                          f"{len(pairs) - better - worse}, clearly worse at {worse}; shown: not clearly worse at "
+                          f"more than half of the {len(pairs)}); "
                           f"{seeds_note([x for _, a, b in pairs for x in (a, b)])}"}

@@ -35,4 +35,5 @@ def _two_phase_claim(res: dict) -> dict:
         return {"paper": text, "shown": None, "evidence": "not run", "kind": "evidence"}
     a, b, c = (res[k]["acc"] for k in keys)
     return {"paper": text, "shown": b >= a - 1.0 and c > max(a, b), "kind": "evidence",
-            "evidence": f"T = 1: {a:.2f} %, its weights at T = 6: {b:.2f} %, finetuned: {c:.2f} %; one seed"}
+            "evidence": f"T = 1: {a:.2f} %, its weights at T = 6: {b:.2f} %, finetuned: {c:.2f} % (shown: the "
+                        f"T = 1 weights lose at most 1 point at T = 6 and the finetuned model beats both); one seed"}

@@ -22,8 +22,8 @@ def plot_landscapes(landscapes: dict):
         b, d = k.split("-")
         ax = axes[depths.index(int(d))][0 if b == "vanilla" else 1]
         plot_landscape(ax, landscapes[k], levels=15, log=True, clabel=False)
-        ax.set_title(f"{BLOCK_LABELS[b].split(' (')[0]}-{d}\nnon-convex share {landscapes[k]['nonconvexity']:.2f}",
-                     fontsize=10.5)
+        ax.set_title(f"{BLOCK_LABELS[b].split(' (')[0]}-{d}\n{landscapes[k]['extrema']} local extrema, "
+                     f"downward share {landscapes[k]['nonconvexity']:.2f}", fontsize=10.5)
     for ax in axes.flat:
         if not ax.has_data():
             ax.axis("off")
