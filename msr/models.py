@@ -225,7 +225,11 @@ def imagenet_resnet34(block: str = "ms", in_channels: int = 3, num_classes: int 
 @register_model
 def imagenet_resnet104(block: str = "ms", in_channels: int = 3, num_classes: int = 1000, **kw):
     """MS-ResNet-104 of Table IX (blocks 3/8/32/8), dropout 0.2 before the FC and
-    2x2 average pooling + stride-1 1x1 conv in the downsampling shortcuts."""
+    2x2 average pooling + stride-1 1x1 conv in the downsampling shortcuts.
+
+    The stem is Table IX's (one 7x7 convolution, stride 2).  The authors' release builds
+    ResNet-104's stem from three 3x3 convolutions (strides 2, 1, 1, with biases, one TDBN
+    after the last), so its checkpoint does not load into this model."""
     kw.setdefault("dropout", 0.2)
     kw.setdefault("shortcut", "avgpool_conv")
     return _imagenet([3, 8, 32, 8], block, in_channels, num_classes, **kw)

@@ -108,6 +108,11 @@ def test_ssim_claim_threshold():
     _check(chapters.unavailing._ssim_claim(_ssim([chapters.unavailing.SSIM_SAME] * 6, [moved] * 6)), False)
     _check(chapters.unavailing._ssim_claim(None), None)
     _check(chapters.unavailing._ssim_claim({"series": {"vanilla-56": {"ssim": [1.0] * 5}}}), None)
+    # the share of silent maps behind the unchanged blocks' scores is reported
+    quiet = _ssim([same] * n + [moved], [moved] * 4)
+    quiet["series"]["vanilla-56"]["silent_fraction"] = [0.9] * n + [0.1]
+    assert "unchanged blocks 90 % of the (image, channel) maps are silent" in _check(
+        chapters.unavailing._ssim_claim(quiet), True)["evidence"]
 
 
 # --------------------------------------------------------------------------- isometry

@@ -132,8 +132,15 @@ def _ssim_claim(ssim_result: dict | None) -> dict:
     v = [x for x in ssim["vanilla-56"]["ssim"] if x is not None]
     m = [x for x in ssim["ms-56"]["ssim"] if x is not None]
     nv, nm = sum(x > SSIM_SAME for x in v), sum(x > SSIM_SAME for x in m)
+    # how much of an unchanged block's score comes from channels silent before and after it
+    van = ssim["vanilla-56"]
+    fractions = van.get("silent_fraction") or [None] * len(van["ssim"])
+    silent = [f for x, f in zip(van["ssim"], fractions, strict=True)
+              if x is not None and x > SSIM_SAME and f is not None]
+    quiet = (f"; in vanilla's unchanged blocks {100 * np.mean(silent):.0f} % of the (image, channel) maps are "
+             f"silent on both sides" if silent else "")
     return {"paper": text, "shown": nv >= SSIM_MIN_SAME and nm < nv,
             "evidence": f"blocks with SSIM > {SSIM_SAME}: vanilla {nv} of {len(v)}, MS {nm} of {len(m)} "
                         f"(shown: vanilla at least {SSIM_MIN_SAME}, MS fewer); "
-                        f"SSIM spread (std) vanilla {np.std(v):.3f}, MS {np.std(m):.3f}",
+                        f"SSIM spread (std) vanilla {np.std(v):.3f}, MS {np.std(m):.3f}{quiet}",
             "kind": "evidence"}
