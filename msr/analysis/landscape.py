@@ -205,12 +205,10 @@ def local_extrema(loss: np.ndarray, rel_tol: float = EXTREMUM_TOLERANCE) -> int:
     h, w = z.shape
     neighbours = np.stack([z[1 + dj:h - 1 + dj, 1 + di:w - 1 + di]
                            for dj in (-1, 0, 1) for di in (-1, 0, 1) if (dj, di) != (0, 0)])
-    minima = c + tol < neighbours.min(0)
+    minima = np.pad(c + tol < neighbours.min(0), 1)  # on the grid; edge points never count
+    minima[np.unravel_index(np.argmin(z), z.shape)] = False  # the basin itself
     maxima = c - tol > neighbours.max(0)
-    lowest = np.unravel_index(np.argmin(z), z.shape)
-    inner = (lowest[0] - 1, lowest[1] - 1)
-    extra_min = int(minima.sum()) - int(0 <= inner[0] < h - 2 and 0 <= inner[1] < w - 2 and minima[inner])
-    return extra_min + int(maxima.sum())
+    return int(minima.sum() + maxima.sum())
 
 
 def plot_landscape(ax, landscape: "Landscape | dict", levels: int = 20, log: bool = False, clabel: bool = True):

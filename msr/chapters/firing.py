@@ -65,8 +65,8 @@ def _init_rates(ctx: ChapterContext) -> dict | None:
         for d in depths:
             cfg = runs[d]
             torch.manual_seed(cfg.seed)  # the weights this run starts from
-            rec = firing_rates(build_model(cfg, model_info(cfg)), x, T=cfg.T, mode="train")
-            out[f"cifar_resnet{d}"] = {"blocks": rec.to_dict()["blocks"], "network_rate": rec.to_dict()["network_rate"]}
+            rates = firing_rates(build_model(cfg, model_info(cfg)), x, T=cfg.T, mode="train").to_dict()
+            out[f"cifar_resnet{d}"] = {"blocks": rates["blocks"], "network_rate": rates["network_rate"]}
         return {"models": out}
 
     return ctx.item("firing", key, measure)
@@ -89,20 +89,23 @@ def _firing_claim(res, init=None) -> dict:
     same networks untrained (``init``) are reported beside: a pattern the untrained
     networks show already could come from the block's structure rather than training."""
     text = "the second LIF of each residual path fires less than the first (Sec. IV-B)"
-    models = {k: m for k, m in ((res or {}).get("models") or {}).items() if _lif_pairs(m)}
-    judged = {k: m for k, m in models.items() if m.get("experiment") != "short"}
-    before = [_pattern(paper_name(k), _lif_pairs(m)) for k, m in ((init or {}).get("models") or {}).items()
-              if _lif_pairs(m)]
+
+    def pairs_of(result):  # label -> the blocks with both LIFs, of the models that have any
+        found = {k: _lif_pairs(m) for k, m in ((result or {}).get("models") or {}).items()}
+        return {k: b for k, b in found.items() if b}
+
+    models = pairs_of(res)
+    judged = {k: b for k, b in models.items() if res["models"][k].get("experiment") != "short"}
+    before = [_pattern(paper_name(k), b) for k, b in pairs_of(init).items()]
     untrained = "; untrained, on the same images: " + "; ".join(before) if before else ""
     if not judged:
         if not models:
             return {"paper": text, "shown": None, "evidence": "not run", "kind": "evidence"}
-        early = "; ".join(_pattern(paper_name(k), _lif_pairs(m)) for k, m in models.items())
+        early = "; ".join(_pattern(paper_name(k), b) for k, b in models.items())
         return {"paper": text, "shown": None, "kind": "evidence",
                 "evidence": f"only the short run (early in training) is measured: {early}{untrained}"}
-    ok = all(sum(x["lif2"] < x["lif1"] for x in _lif_pairs(m)) > len(_lif_pairs(m)) / 2 for m in judged.values())
-    parts = [_pattern(paper_name(k), _lif_pairs(m)) for k, m in judged.items()]
-    evidence = "trained: " + "; ".join(parts) + untrained
+    ok = all(sum(x["lif2"] < x["lif1"] for x in b) > len(b) / 2 for b in judged.values())
+    evidence = "trained: " + "; ".join(_pattern(paper_name(k), b) for k, b in judged.items()) + untrained
     evidence += (" (shown: lif2 < lif1 in more than half the blocks of every trained model; the paper: about "
                  "5 times lower in stage 3 of MS-ResNet104)")
     return {"paper": text, "shown": ok, "evidence": evidence, "kind": "evidence"}

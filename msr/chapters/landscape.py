@@ -12,14 +12,13 @@ if TYPE_CHECKING:
 def compute(ctx: ChapterContext) -> dict:
     """Chapter 8: loss landscapes (Fig. 4) of trained vanilla and MS models at several
     depths (their per-run analyses)."""
+    from msr.analysis.landscape import local_extrema
     from msr.per_run import LANDSCAPE_DEPTHS, payload
 
     runs = {(c.block, c.depth): (c, r) for c, r, _ in
             train_runs(ctx.reader(), "table2", seeds=primary())}
     depths = sorted({d for b, d in runs if d in LANDSCAPE_DEPTHS})
     found = per_run_items(ctx, "landscape", {f"{b}-{d}": runs[(b, d)] for b in ("vanilla", "ms") for d in depths})
-    from msr.analysis.landscape import local_extrema
-
     landscapes = {k: payload(item) for k, (item, _) in found.items()}
     for d in landscapes.values():  # from the stored grid: the summary can change without the model
         d["extrema"] = local_extrema(d["loss"])
