@@ -25,6 +25,9 @@ RUNTIME_FIELDS = ("device", "workers", "data_root", "lif_backend", "checkpoint_e
 #: Version of what a training result means (what the loop stores and how ``final`` is
 #: computed); part of every result's hash.  2: reported accuracy by :func:`reported_epochs`.
 RESULT_VERSION = 2
+#: Fields added after results were stored, with their defaults: hashed only where a
+#: config sets another value, so the keys of every earlier config stay what they were.
+ADDED_FIELDS = {"weight_decay_all": False}
 #: Version of the classifier head with dropout (:meth:`msr.models.SpikingResNet.forward`);
 #: part of the hash of runs with dropout > 0 only.  2: one mask on the rate over T.
 HEAD_VERSION = 2
@@ -47,6 +50,9 @@ class TrainConfig:
     lr_scale_batch: int | None = None  # Table X: lr is per this many images, scaled linearly
     momentum: float = 0.9
     weight_decay: float = 0.0
+    # weight decay on every parameter, BN scales and biases too, as the authors' ImageNet
+    # optimizer applies it (train_amp.py); False: on conv and FC weights only (msr's default)
+    weight_decay_all: bool = False
     schedule: str = "multistep"
     milestones: tuple[int, ...] = ()
     lr_factor: float = 0.2
@@ -113,7 +119,8 @@ class TrainConfig:
         not reused even when the config is unchanged."""
         from msr.blocks import get_block
 
-        key = {k: v for k, v in asdict(self).items() if k not in RUNTIME_FIELDS}
+        key = {k: v for k, v in asdict(self).items()
+               if k not in RUNTIME_FIELDS and not (k in ADDED_FIELDS and v == ADDED_FIELDS[k])}
         key["definitions"] = {"block": get_block(self.block).version, "train": RESULT_VERSION}
         if self.dropout:  # 2: one dropout mask on the rate over T (1: a mask per time step)
             key["definitions"]["head"] = HEAD_VERSION

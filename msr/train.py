@@ -270,6 +270,18 @@ class _Run:
         return self.rank == 0
 
 
+def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict]:
+    """The optimizer's parameter groups: weight decay on conv and FC weights only (the
+    torchvision reference; msr's addition to Table VIII), or on every parameter where
+    ``cfg.weight_decay_all`` (the authors' ImageNet optimizer)."""
+    if cfg.weight_decay_all:
+        return [{"params": list(model.parameters()), "weight_decay": cfg.weight_decay}]
+    decay, no_decay = [], []
+    for p in model.parameters():
+        (no_decay if p.dim() <= 1 else decay).append(p)
+    return [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
 def train(cfg: TrainConfig, *, profile: str, experiment: str, store: ResultsStore | None = None,
           force: bool = False, run_dir: str | Path = "runs", deadline=None, must_finish: bool = False) -> dict:
     """Train ``cfg`` (resuming from its checkpoint if one exists) and return the stored payload.
@@ -367,11 +379,7 @@ def _setup(cfg: TrainConfig, experiment: str, run_dir: Path, folder: Path, rank:
     model.to(device)
     prepare_model(model, channels_last=cfg.channels_last, compact_spikes=cfg.compact_spikes, lif_backend=None)
     model, ddp = distributed.wrap(model, device, world)
-    decay, no_decay = [], []
-    for p in model.parameters():
-        (no_decay if p.dim() <= 1 else decay).append(p)  # no weight decay on BN/bias (torchvision reference)
-    optimizer = torch.optim.SGD([{"params": decay, "weight_decay": cfg.weight_decay},
-                                 {"params": no_decay, "weight_decay": 0.0}], lr=base_lr(cfg), momentum=cfg.momentum)
+    optimizer = torch.optim.SGD(param_groups(model, cfg), lr=base_lr(cfg), momentum=cfg.momentum)
     criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     graphed = use_cuda_graph(cfg, device, world)
     graph_step = GraphedStep(model, optimizer, criterion, amp=cfg.amp) if graphed else None

@@ -221,6 +221,25 @@ def test_result_records_the_averaged_epochs(tiny, store, tmp_path):
     assert r["final"]["reported_acc"] == pytest.approx((acc[19] + acc[20]) / 2)
 
 
+def test_imagenet_recipes_decay_every_parameter_as_the_release_does():
+    """The release's optimizer (train_amp.py) decays BN scales and biases too; msr's CIFAR
+    recipes decay conv and FC weights only.  The field is new: configs that leave it at
+    its default keep the keys of the results already stored."""
+    from msr.train import param_groups
+
+    for name in ("imagenet18_34", "imagenet18_34_table_x", "imagenet104_pretrain", "imagenet104_finetune"):
+        assert TrainConfig.from_dict(get_recipe(name)).weight_decay_all, name
+    assert not any(TrainConfig.from_dict(get_recipe(n)).weight_decay_all for n in ("table2", "table6", "dvs"))
+    model = create_model("cifar_resnet", depth=8, T=1)
+    n_params = len(list(model.parameters()))
+    decayed = [g for g in param_groups(model, TrainConfig(weight_decay=1e-4)) if g["weight_decay"] > 0]
+    assert 0 < sum(len(g["params"]) for g in decayed) < n_params  # BN and biases left out
+    (every,) = param_groups(model, TrainConfig(weight_decay=1e-5, weight_decay_all=True))
+    assert every["weight_decay"] == 1e-5 and len(every["params"]) == n_params
+    assert "weight_decay_all" not in TrainConfig().hash_dict()
+    assert TrainConfig(weight_decay_all=True).hash() != TrainConfig().hash()
+
+
 def test_recipes_follow_the_tables():
     t2, t6 = TrainConfig.from_dict(get_recipe("table2")), TrainConfig.from_dict(get_recipe("table6"))
     assert (t2.lr, t2.momentum, t2.batch_size, t2.weight_decay, t2.epochs) == (0.1, 0.9, 100, 0.0, 100)
