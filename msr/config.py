@@ -116,7 +116,8 @@ class TrainConfig:
         (:mod:`msr.blocks`), :data:`RESULT_VERSION` of the training loop and, for emulated
         event data, the emulator's version and parameters (:mod:`msr.events`).  A changed
         definition thus changes the key, and a stored result of the old definition is
-        not reused even when the config is unchanged."""
+        not reused even when the config is unchanged.  Fields of :data:`ADDED_FIELDS` at
+        their defaults are left out, so a new field keeps the keys of the configs before it."""
         from msr.blocks import get_block
 
         key = {k: v for k, v in asdict(self).items()
