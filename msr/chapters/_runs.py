@@ -155,6 +155,17 @@ def trained_model(ctx: ChapterContext, cfg, experiment: str):
     return load_trained(cfg, profile=ctx.profile, experiment=experiment, device="cpu")
 
 
+def initial_model(cfg):
+    """The untrained network a run of ``cfg`` starts from: its seed's initial weights
+    (what the chapters measure at initialisation)."""
+    import torch
+
+    from msr.train import build_model, model_info
+
+    torch.manual_seed(cfg.seed)
+    return build_model(cfg, model_info(cfg))
+
+
 def test_batch(cfg, n: int, train_split: bool = False):
     """The first ``n`` test (or training) samples of ``cfg``'s data set as ``(x, y)``,
     model-ready, with the test transform (the training normalisation, no random

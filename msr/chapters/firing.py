@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from msr.chapters._runs import measured_items, primary, run_budget, train_runs
+from msr.chapters._runs import initial_model, measured_items, primary, run_budget, test_batch, train_runs
 from msr.models import paper_name
 
 if TYPE_CHECKING:
@@ -54,18 +54,12 @@ def _init_rates(ctx: ChapterContext) -> dict | None:
            "inputs": per_run.inputs_of(base)}
 
     def measure() -> dict:
-        import torch
-
         from msr.analysis.firing import firing_rates
-        from msr.chapters._runs import test_batch
-        from msr.train import build_model, model_info
 
         x, _ = test_batch(base, samples)
         out = {}
         for d in depths:
-            cfg = runs[d]
-            torch.manual_seed(cfg.seed)  # the weights this run starts from
-            rates = firing_rates(build_model(cfg, model_info(cfg)), x, T=cfg.T, mode="train").to_dict()
+            rates = firing_rates(initial_model(runs[d]), x, T=runs[d].T, mode="train").to_dict()
             out[f"cifar_resnet{d}"] = {"blocks": rates["blocks"], "network_rate": rates["network_rate"]}
         return {"models": out}
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from msr import paper, per_run
-from msr.chapters._runs import by, per_run_items, primary, test_batch, train_runs
+from msr.chapters._runs import by, initial_model, per_run_items, primary, test_batch, train_runs
 
 if TYPE_CHECKING:
     from msr.chapters import ChapterContext
@@ -36,17 +36,13 @@ def _state_change_payload(ctx, base_cfg, depths) -> dict:
     """Per block, how often a vanilla block changes a neuron's firing state in freshly
     initialised networks at ``depths`` (BN in training mode, as they would first run);
     the trained networks' rows are per-run items (:mod:`msr.per_run`)."""
-    import torch
-
     from msr.analysis.unavailing import state_change_fraction
-    from msr.train import build_model, model_info
 
     x, _ = test_batch(base_cfg, per_run.analysis_sizes(ctx.profile)["samples"])
     rows = {}
     for depth in depths:
-        cfg = base_cfg.replace(block="vanilla", depth=depth)
-        torch.manual_seed(cfg.seed)
-        rows[f"vanilla-{depth} init"] = state_change_fraction(build_model(cfg, model_info(cfg)), x, mode="train")
+        model = initial_model(base_cfg.replace(block="vanilla", depth=depth))
+        rows[f"vanilla-{depth} init"] = state_change_fraction(model, x, mode="train")
     return {"rows": rows}
 
 
