@@ -17,8 +17,8 @@ GPU time comes in short commands on a fresh machine each time (see
    analyses of the run that finished last and for packing;
 3. packs what must leave the machine (:mod:`msr.pack`): the new results and the
    checkpoints of interrupted runs, split into parts under 16 MiB; with ``--pack-to``
-   after every run that ends too, and every :data:`PROGRESS_EVERY` seconds while runs
-   train at once (``run_pending(on_progress=...)``), so that a command killed before its
+   after every run that ends too, and every :data:`PROGRESS_EVERY` seconds in which none
+   ends (``run_pending(on_progress=...)``), so that a command killed before its
    end still hands back every run it finished and the last epoch checkpoints of the others.
 
 The checkpoints a stop can leave (of the runs training at once, and of interrupted runs
@@ -39,8 +39,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -55,7 +57,7 @@ UNFINISHED = "unfinished.json"
 ESTIMATE_MARGIN = 1.25
 #: seconds of the reserve a run with no analyses, training alone, leaves for packing (seconds suffice)
 PACK_SECONDS = 15.0
-#: seconds between two ``on_progress`` calls of :func:`run_pending` while runs train at once and none ends
+#: seconds between two ``on_progress`` calls of :func:`run_pending` while runs train and none ends
 PROGRESS_EVERY = 60.0
 
 
@@ -324,8 +326,9 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
     checkpoint alone is larger is skipped with a note.
 
     ``on_progress(outcome)``: called with the outcome so far once each run that started
-    has ended (trained, analysed, stopped by the budget or failed), and with ``jobs`` > 1
-    also every :data:`PROGRESS_EVERY` seconds in which none ended; ``msr compute
+    has ended (trained, analysed, stopped by the budget or failed), and every
+    :data:`PROGRESS_EVERY` seconds in which none ended (with one job, from a background
+    thread while the run trains in this one); ``msr compute
     --pack-to`` packs there, so that a command killed later still hands back those runs,
     and the checkpoints the runs still training saved at their last epoch's end."""
     from msr import per_run
@@ -485,8 +488,10 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
             if inputs is None:
                 inputs = per_run.Inputs(task.cfg.device)
             task, how = _started_as(task, what, deadline)
-            record(task, how["train_it"], run_task(task, p.name, store=store, run_dir=run_dir, sizes=sizes,
-                                                   inputs=inputs, log=log, **how))
+            with _every(PROGRESS_EVERY, None if on_progress is None else lambda: on_progress(out)):
+                done = run_task(task, p.name, store=store, run_dir=run_dir, sizes=sizes, inputs=inputs, log=log,
+                                **how)
+            record(task, how["train_it"], done)
             if out.stopped:
                 break
     else:
@@ -499,6 +504,31 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
     else:
         log("nothing pending is left in " + ", ".join(order))
     return out
+
+
+@contextmanager
+def _every(seconds: float, call: Callable[[], None] | None):
+    """Inside the block, ``call()`` every ``seconds`` from a background thread (``None``:
+    nothing).  :func:`run_pending` with one job trains in its own thread; this gives it
+    the packs each minute that ``--jobs`` > 1 makes between its workers' ends.  On leaving,
+    the thread is joined (a call in progress finishes first), so no call overlaps what
+    comes after the block."""
+    if call is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(seconds):
+            call()
+
+    thread = threading.Thread(target=tick, name="msr-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _alone_deadline(task: Task, deadline):

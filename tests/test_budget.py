@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -393,12 +394,17 @@ def test_a_run_trained_alone_without_analyses_trains_into_the_reserve(small, tmp
     assert any(f"about {40 * budget._sizes(deep[1])[0] / 10**7:.0f} s of 995 s" in line for line in lines)
 
 
-def test_jobs_start_a_run_once_the_run_its_weights_come_from_is_stored(small, tmp_path, monkeypatch):
-    """... and report progress after each run and every PROGRESS_EVERY seconds in which none ended."""
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_jobs_start_a_run_once_the_run_its_weights_come_from_is_stored(small, tmp_path, monkeypatch, jobs):
+    """... and report progress after each run and every PROGRESS_EVERY seconds in which none
+    ended, with one job too (from a thread beside the training), never after returning."""
     monkeypatch.setattr(budget, "PROGRESS_EVERY", 0.05)
     seen = []
     out = run_pending(["two_phase"], small, store=ResultsStore(tmp_path / "results"), run_dir=tmp_path / "runs",
-                      jobs=2, on_progress=lambda o: seen.append(list(o.trained)), log=lambda *a: None)
+                      jobs=jobs, on_progress=lambda o: seen.append(list(o.trained)), log=lambda *a: None)
+    calls = len(seen)
+    time.sleep(0.2)
+    assert len(seen) == calls  # the progress thread ended with the run
     phase1, phase2 = experiment_configs("two_phase", small, (0,))
     assert phase2.init_from == f"hash:{phase1.hash()}"
     assert out.trained == [f"two_phase/{phase1.hash()}", f"two_phase/{phase2.hash()}"] and out.skipped == []
@@ -521,6 +527,33 @@ def test_a_pack_replaces_the_previous_one_so_that_the_folder_always_holds_a_whol
     assert _names(out) == ["checkpoints.tar", "manifest.json", "results.tar.gz"] and len(m["files"]) == 4
     packing.unpack(out, store_root=tmp_path / "r3", run_dir=tmp_path / "k3", log=lambda *a: None)
     assert len(list((tmp_path / "r3" / "smoke" / "eq8").glob("*.json"))) == 3
+
+
+def test_the_packs_a_command_writes_as_it_goes_say_so_only_when_their_content_changed(tiny, tmp_path, capsys):
+    """Each minute a budgeted command packs what it has so far; a pack whose archives are
+    those of the last one (no run ended, no checkpoint changed) adds no log line, and a
+    new result or a replaced checkpoint does."""
+    from msr.cli.compute import interim_packer
+
+    store = _interrupted_run(tiny, tmp_path)
+    out, runs = tmp_path / "out", tmp_path / "runs"
+    progress = interim_packer(out, "smoke", store.root, runs, lambda outcome: {"interim": True, "seen": outcome})
+
+    def printed() -> list[str]:
+        return [line for line in capsys.readouterr().out.splitlines() if line.startswith("pack (so far): ")]
+
+    progress(1)
+    assert len(printed()) == 1 and packing.verify(out)["run"] == {"interim": True, "seen": 1}
+    progress(2)
+    assert printed() == [] and packing.verify(out)["run"]["seen"] == 2  # packed again, silently
+    store.put("smoke", "eq8", {"k": 2}, {"value": 2.0})
+    progress(3)
+    assert printed() == ["pack (so far): 2 results and 1 checkpoints in 3 files "
+                         f"({sum(f.stat().st_size for f in out.iterdir()) / 2**20:.1f} MiB) in {out}"]
+    ck = next(runs.rglob("last.pt"))
+    ck.write_bytes(ck.read_bytes() + b"a later epoch")
+    progress(4)
+    assert len(printed()) == 1
 
 
 def test_a_checkpoint_replaced_while_it_is_packed_is_listed_as_the_archive_holds_it(tiny, tmp_path, monkeypatch):

@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: a quarter, at most 90s)")
     g.add_argument("--pack-to", default=None, metavar="DIR",
                    help="pack new results and needed checkpoints into DIR (msr.pack; <= 8 files) after each "
-                        "run and at the end, so that DIR always holds a whole pack")
+                        "run, every minute in which none ends and at the end, so that DIR always holds a whole pack")
     add_runs(g)
     g.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction, default=None,
                    help="replay training steps as CUDA graphs (default: on for CUDA)")
@@ -95,6 +95,35 @@ def _chapters(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def interim_packer(out_dir, profile: str, store_root, run_dir, note):
+    """``on_progress`` of a budgeted command with ``--pack-to``: after each run (and each
+    minute in which none ends), the pack so far, so that a command killed before its end
+    (a limit shorter than its budget) still hands back every run it finished and the last
+    epoch's checkpoints of those it was training.  ``note(outcome)``: the manifest's
+    ``run``.  Its summary line (``pack (so far): ...``) is printed where an archive
+    changed since the last pack; the command's last pack lists the checkpoints and warns
+    of those left out.  A pack that fails leaves the previous one standing."""
+    from msr import pack
+
+    last = {"archives": None}  # the sha256 of each archive of the last pack so far
+
+    def interim_pack(outcome) -> None:
+        lines = []
+        try:
+            m = pack.pack(out_dir, profile, store_root=store_root, run_dir=run_dir, note=note(outcome), quiet=True,
+                          log=lines.append)
+        except Exception as err:  # noqa: BLE001 - the previous pack stands; the final pack comes at the end
+            print(f"pack (so far): not written ({type(err).__name__}: {err}); the previous one stands", flush=True)
+            return
+        archives = [a["sha256"] for a in m["archives"]]
+        if archives != last["archives"]:
+            last["archives"] = archives
+            for line in lines:
+                print(line.replace("pack:", "pack (so far):", 1), flush=True)
+
+    return interim_pack
+
+
 def _budgeted(args: argparse.Namespace) -> int:
     """``--budget TIME [--reserve TIME] [--pack-to DIR]``: see :mod:`msr.budget`."""
     from msr import pack
@@ -122,19 +151,11 @@ def _budgeted(args: argparse.Namespace) -> int:
         return {**outcome.as_dict(), "names": names, "budget_s": budget, "reserve_s": reserve, "jobs": args.jobs,
                 "switches": switches, "elapsed_s": time.monotonic() - t0, "interim": interim}
 
-    def interim_pack(outcome) -> None:
-        """After each run (and each minute while runs train at once): the pack so far, so that
-        a command killed before its end (a limit shorter than its budget) still hands back
-        every run it finished and the last epoch's checkpoints of those it was training."""
-        try:  # its summary line only: the last pack lists the checkpoints and warns of those left out
-            pack.pack(args.pack_to, p.name, store_root=store.root, run_dir=args.runs, note=note(outcome, True),
-                      quiet=True, log=lambda line: print(line.replace("pack:", "pack (so far):", 1), flush=True))
-        except Exception as err:  # noqa: BLE001 - the previous pack stands; the final pack comes at the end
-            print(f"pack (so far): not written ({type(err).__name__}: {err}); the previous one stands", flush=True)
-
+    progress = None if not args.pack_to else interim_packer(args.pack_to, p.name, store.root, args.runs,
+                                                             lambda outcome: note(outcome, True))
     outcome = run_pending(names, p, deadline=deadline, store=store, run_dir=args.runs, device=device_of(args),
                           data_root=args.data_root, max_checkpoint=max_ck, jobs=args.jobs, switches=switches,
-                          on_progress=interim_pack if args.pack_to else None, log=lambda *a: print(*a, flush=True))
+                          on_progress=progress, log=lambda *a: print(*a, flush=True))
     left_out = []
     if args.pack_to:
         left_out = pack.pack(args.pack_to, p.name, store_root=store.root, run_dir=args.runs,
