@@ -29,6 +29,7 @@ ran (the training loop adds ``speed``, its runtime switches); readers use only
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import os
 import platform
 import re
@@ -79,6 +80,23 @@ def git_dirty(root: str | Path = REPO) -> bool | None:
     status = _git(Path(root), "status", "--porcelain", "--untracked-files=no", "--", ":(top)",
                   ":(top,exclude)results", ":(top,exclude)figures")
     return None if status is None else bool(status)
+
+
+def code_digest(root: str | Path = REPO, parts=("msr", "tests", "pyproject.toml")) -> str:
+    """12 hex digits of the sha256 of the Python sources under ``parts`` of ``root`` (and
+    of the files it names), their paths included: the same for every commit that changed
+    only results, figures or notes.  ``scripts/gpu_run.sh`` keys its self-check verdict on
+    it, so that a command need not test the fast paths again after a results commit."""
+    root = Path(root)
+    files = []
+    for part in parts:
+        path = root / part
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.is_file() else []
+    h = hashlib.sha256()
+    for f in files:
+        if "__pycache__" not in f.parts:
+            h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:12]
 
 
 def cpu_model() -> str:
@@ -160,5 +178,5 @@ def date_of(prov: dict | None) -> str:
     return str((prov or {}).get("date_utc") or UNKNOWN)[:19]
 
 
-__all__ = ["COMMIT_ENV", "KEYS", "NOT_RECORDED", "commit_of", "cpu_model", "date_of", "git_commit", "git_dirty",
-           "hardware_name", "hardware_of", "is_commit", "hardware_slug", "provenance"]
+__all__ = ["COMMIT_ENV", "KEYS", "NOT_RECORDED", "code_digest", "commit_of", "cpu_model", "date_of", "git_commit",
+           "git_dirty", "hardware_name", "hardware_of", "is_commit", "hardware_slug", "provenance"]

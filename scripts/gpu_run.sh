@@ -11,7 +11,7 @@
 #   less 60 s for packing)  RESERVE (msr's default)  DEVICE (cuda)  STATE (.gpustate: the carried pack)
 #   DATA (.devdata: the carried Fashion-MNIST .gz files)  RUNS (runs)  PYTHON (python3)
 #   CARRY_LIMIT_MIB (64)  SELFCHECK (1: run the gpu-marked tests of the fast paths, or reuse the
-#   verdict the carried log holds for the same commit, GPU and torch; 0: skip)
+#   verdict the carried log holds for the same code, GPU and torch; 0: skip)
 set -u -o pipefail
 export PYTHONUNBUFFERED=1 MSR_OFFLINE=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 OUT=${1:-${OUT:-gpu_out}}
@@ -29,9 +29,9 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,dri
   || echo "nvidia-smi: not available"
 ENV_LINE=$($PY - "$DEVICE" <<'EOF'
 import sys, torch
-from msr.provenance import git_commit
+from msr.provenance import code_digest, git_commit
 gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
-print(f"commit={git_commit()} gpu={gpu} torch={torch.__version__}")
+print(f"commit={git_commit()} code={code_digest()} gpu={gpu} torch={torch.__version__}")
 print("python", sys.version.split()[0], "| torch", torch.__version__, "| cuda", torch.version.cuda, "| gpu", gpu,
       file=sys.stderr)
 try:
@@ -75,33 +75,43 @@ fi
 
 echo "== self-check of the fast paths"
 # CUDA-graph steps, resident data and the Triton LIF are checked against the plain paths by their
-# gpu-marked tests; a path that fails (or does not finish) is switched off for this command, so that
-# no number of a broken path is stored.  The verdict is logged and reused by the next command that
-# carries this log (in STATE) for the same commit, GPU and torch.
+# gpu-marked tests, the three files at once (each in its own process); a path that fails (or does not
+# finish) is switched off for this command, so that no number of a broken path is stored.  The
+# verdict is logged and reused by the next command that carries this log (in STATE) for the same
+# code (msr.provenance.code_digest: a commit of results alone keeps it), GPU and torch.
 SWITCHES=""
-PREVIOUS=$(grep -hF "self-check verdict [$ENV_LINE]:" "$STATE/gpu_run.log" 2>/dev/null | tail -1)
+KEY=${ENV_LINE#commit=* }
+PREVIOUS=$(grep -hF "self-check verdict [$KEY]:" "$STATE/gpu_run.log" 2>/dev/null | tail -1)
 if [ "$SELFCHECK" != 1 ]; then
   echo "skipped (SELFCHECK=$SELFCHECK)"
 elif [ -n "$PREVIOUS" ]; then
   SWITCHES=$(printf '%s' "$PREVIOUS" | sed 's/.*\]: *//; s/^none$//')
   echo "reusing the verdict of the previous command: ${SWITCHES:-none}"
-  echo "self-check verdict [$ENV_LINE]: ${SWITCHES:-none}"
+  echo "self-check verdict [$KEY]: ${SWITCHES:-none}"
 else
-  check() {  # check FALLBACK TEST_FILE SECONDS: the file's gpu tests; FALLBACK joins SWITCHES when they fail
-    local log=/tmp/msr_selfcheck.log
-    timeout -k 5 "$3" $PY -m pytest -q -x -m gpu -p no:cacheprovider "$2" >"$log" 2>&1
-    local rc=$?
-    tail -n "$([ $rc -eq 0 ] && echo 2 || echo 40)" "$log" | sed 's/^/  /'
-    if [ $rc -ne 0 ]; then
-      echo "WARNING: $2 failed (exit status $rc): this command runs with $1"
-      SWITCHES="$SWITCHES $1"
-    fi
+  CHECKS=$(mktemp -d)
+  check() {  # check N TEST_FILE SECONDS: the file's gpu tests, into $CHECKS/N.log and N.rc
+    timeout -k 5 "$3" $PY -m pytest -q -x -m gpu -p no:cacheprovider "$2" >"$CHECKS/$1.log" 2>&1
+    echo $? >"$CHECKS/$1.rc"
   }
-  check --no-cuda-graph tests/test_speed.py 120
-  check --no-resident-data tests/test_resident.py 90
-  check "--lif-backend reference" tests/test_kernels.py 150
+  FALLBACKS=("--no-cuda-graph" "--no-resident-data" "--lif-backend reference")
+  FILES=(tests/test_speed.py tests/test_resident.py tests/test_kernels.py)
+  SECONDS_AT_MOST=(120 90 150)
+  PIDS=()  # waited on by name: a bare `wait` would also wait for the log's tee
+  for i in 0 1 2; do check "$i" "${FILES[$i]}" "${SECONDS_AT_MOST[$i]}" & PIDS+=($!); done
+  wait "${PIDS[@]}"
+  for i in 0 1 2; do  # FALLBACKS[i] joins SWITCHES where FILES[i] failed
+    rc=$(cat "$CHECKS/$i.rc" 2>/dev/null || echo 1)
+    echo "${FILES[$i]}:"
+    tail -n "$([ "$rc" -eq 0 ] && echo 2 || echo 40)" "$CHECKS/$i.log" | sed 's/^/  /'
+    if [ "$rc" -ne 0 ]; then
+      echo "WARNING: ${FILES[$i]} failed (exit status $rc): this command runs with ${FALLBACKS[$i]}"
+      SWITCHES="$SWITCHES ${FALLBACKS[$i]}"
+    fi
+  done
+  rm -rf "$CHECKS"
   SWITCHES=${SWITCHES# }
-  echo "self-check verdict [$ENV_LINE]: ${SWITCHES:-none}"
+  echo "self-check verdict [$KEY]: ${SWITCHES:-none}"
 fi
 
 echo "== unpack"

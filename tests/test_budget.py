@@ -754,7 +754,7 @@ def test_gpu_run_script_runs_two_commands_on_the_cpu(tmp_path):
 
     tree_mib = math.ceil(packing.tree_bytes(ROOT) / 2**20)
     log = command(tmp_path / "out1", tmp_path / "nostate")
-    assert "self-check verdict [commit=" in log and "gpu=none torch=" in log
+    assert "self-check verdict [code=" in log and "gpu=none torch=" in log
     # the checkpoints the next command can carry leave room for the working tree (no data here)
     assert f"the working tree ({tree_mib} MiB)" in log and f"at most {64 - tree_mib - 2} MiB of checkpoints" in log
     assert "jobs: 2 (default: no stored full bench on" in log
@@ -813,6 +813,65 @@ def test_gpu_run_script_packs_again_when_compute_is_killed_before_its_last_pack(
     (weights,) = [f for f in m["files"] if f["path"].endswith("model.pt")]
     assert weights["why"] == "weights a pending run starts from (init_from)"
     assert "smoke: 1 of 2 runs stored" in log[log.index("== left to do"):]
+
+
+FAKE_SELFCHECK = """#!/usr/bin/env bash
+# python, except that `-m pytest FILE` takes a second and fails for tests/test_resident.py, noting when it
+# started and ended, and `-m msr.cli compute` notes its arguments and does nothing
+case "$1 $2 $3" in
+  "-m msr.cli compute") echo "$@" >"$NOTES/compute"; exit 0;;
+esac
+if [ "$1 $2" = "-m pytest" ]; then
+  name=$(basename "${@: -1}" .py)
+  date +%s.%N >"$NOTES/$name.start"; sleep 1; date +%s.%N >"$NOTES/$name.end"
+  if [ "$name" = test_resident ]; then echo "1 failed in 1.00s"; exit 1; fi
+  echo "2 passed in 1.00s"; exit 0
+fi
+exec "$REAL_PYTHON" "$@"
+"""
+
+
+def test_gpu_run_script_checks_the_fast_paths_at_once_and_reuses_the_verdict_for_the_same_code(tmp_path):
+    """The three self-check files run side by side; one that fails switches its path off
+    for the command; a later command reuses a verdict logged for the same code, GPU and
+    torch whatever commit logged it, and tests again for other code."""
+    from msr.provenance import code_digest
+
+    wrapper, notes = tmp_path / "python", tmp_path / "notes"
+    wrapper.write_text(FAKE_SELFCHECK)
+    wrapper.chmod(0o755)
+    notes.mkdir()
+    env = {**os.environ, "PROFILE": "smoke", "NAMES": "two_phase", "DEVICE": "cpu", "LIMIT": "300", "JOBS": "1",
+           "RUNS": str(tmp_path / "runs"), "DATA": str(tmp_path / "nodata"), "MSR_RESULTS": str(tmp_path / "results"),
+           "PYTHON": str(wrapper), "REAL_PYTHON": sys.executable, "NOTES": str(notes)}
+
+    def command(out, state):
+        subprocess.run(["bash", "scripts/gpu_run.sh", str(out)], cwd=ROOT, capture_output=True, text=True,
+                       env={**env, "STATE": str(state)}, timeout=300)
+        return (out / "gpu_run.log").read_text()
+
+    log = command(tmp_path / "out1", tmp_path / "nostate")
+    files = ("test_speed", "test_resident", "test_kernels")
+    starts = [float((notes / f"{f}.start").read_text()) for f in files]
+    ends = [float((notes / f"{f}.end").read_text()) for f in files]
+    assert max(starts) < min(ends)  # side by side, not one after the other
+    assert "WARNING: tests/test_resident.py failed (exit status 1): this command runs with --no-resident-data" in log
+    key = f"code={code_digest()} gpu=none torch={torch.__version__}"
+    assert f"self-check verdict [{key}]: --no-resident-data" in log
+    assert "--no-resident-data" in (notes / "compute").read_text().split()
+
+    for f in notes.iterdir():
+        f.unlink()
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "gpu_run.log").write_text(f"commit={'0' * 40} {key}\nself-check verdict [{key}]: --no-cuda-graph\n"
+                                       "self-check verdict [code=000000000000 gpu=none torch=0]: none\n")
+    log = command(tmp_path / "out2", state)
+    assert "reusing the verdict of the previous command: --no-cuda-graph" in log
+    assert not list(notes.glob("*.start")) and "--no-cuda-graph" in (notes / "compute").read_text().split()
+    (state / "gpu_run.log").write_text("self-check verdict [code=000000000000 gpu=none torch=0]: none\n")
+    log = command(tmp_path / "out3", state)
+    assert "reusing" not in log and len(list(notes.glob("*.start"))) == 3
 
 
 def test_gpu_run_script_refuses_an_unknown_commit(tmp_path):

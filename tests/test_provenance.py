@@ -131,3 +131,28 @@ def test_stored_results_use_the_schema():
         p = rec["provenance"]
         assert tuple(p)[:len(prov.KEYS)] == prov.KEYS, f
         assert p["device"] in ("cpu", "cuda") and p["git_commit"] != "HEAD", f
+
+
+def test_code_digest_follows_the_sources_not_the_results(tmp_path):
+    """The key of the GPU self-check's verdict: a new result, figure or note keeps it; an
+    edited, added or moved source file changes it; compiled caches do not count."""
+    (tmp_path / "msr" / "sub").mkdir(parents=True)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "msr" / "a.py").write_text("x = 1\n")
+    (tmp_path / "tests" / "test_a.py").write_text("def test(): pass\n")
+    (tmp_path / "pyproject.toml").write_text("[project]\n")
+    first = prov.code_digest(tmp_path)
+    assert re.fullmatch(r"[0-9a-f]{12}", first)
+    for other in ("results/fmnist/table2/r.json", "figures/fmnist/f.png", "notes/n.md", "msr/__pycache__/a.pyc"):
+        (tmp_path / other).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / other).write_text("new")
+    assert prov.code_digest(tmp_path) == first
+    (tmp_path / "msr" / "a.py").write_text("x = 2\n")
+    edited = prov.code_digest(tmp_path)
+    assert edited != first
+    (tmp_path / "msr" / "a.py").rename(tmp_path / "msr" / "sub" / "a.py")
+    assert prov.code_digest(tmp_path) not in (first, edited)
+    (tmp_path / "msr" / "sub" / "a.py").rename(tmp_path / "msr" / "a.py")
+    assert prov.code_digest(tmp_path) == edited
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    assert prov.code_digest(tmp_path) != edited
