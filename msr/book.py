@@ -500,13 +500,16 @@ def chapter_link(chapter: str) -> str:
     return f"{{doc}}`{'ch. ' + str(n) if n else chapter} <{chapter}>`"
 
 
-def claims_table(claims: list[dict], link: bool = True) -> str:
-    """The paper's claims with our verdict, key number and chapter, as a MyST list-table;
+def claims_table(claims: list[dict], link: bool = True, short: bool = False) -> str:
+    """The paper's claims with our verdict, evidence and chapter, as a MyST list-table;
     with a ``Kind`` column when the claims carry kinds: only ``evidence`` rows say shown or
-    not shown, arithmetic and by-construction rows say agrees / holds and are not counted."""
+    not shown, arithmetic and by-construction rows say agrees / holds and are not counted.
+    ``short``: each row gives its claim's ``key`` (the few numbers behind the verdict)
+    where it has one, in place of the whole ``evidence`` that its chapter and the report
+    give (the landing page)."""
     kinds = any("kind" in c for c in claims)
-    head = ["The paper says"] + (["Kind"] if kinds else []) + ["Our verdict", "Our key number"] + (
-        ["Chapter"] if link else [])
+    head = ["The paper says"] + (["Kind"] if kinds else []) + ["Our verdict", "Our key number" if short else
+                                                               "Our evidence"] + (["Chapter"] if link else [])
     widths = ([30] + ([12] if kinds else []) + [11, 47 - (12 if kinds else 0)] + ([10] if link else [])
               if link else [33] + ([12] if kinds else []) + [11, 56 - (12 if kinds else 0)])
     rows = [head]
@@ -515,7 +518,8 @@ def claims_table(claims: list[dict], link: bool = True) -> str:
         if kind not in VERDICTS:
             raise ValueError(f"unknown claim kind {kind!r}; valid: {', '.join(VERDICTS)}")
         label = kind if kind == "evidence" else f"{kind} (not counted)"
-        row = [_cell(c["paper"])] + ([label] if kinds else []) + [VERDICTS[kind][c["shown"]], _cell(c["evidence"])]
+        said = c.get("key") or c["evidence"] if short else c["evidence"]
+        row = [_cell(c["paper"])] + ([label] if kinds else []) + [VERDICTS[kind][c["shown"]], _cell(said)]
         if link:
             row.append(chapter_link(c["chapter"]) if c.get("chapter") else "")
         rows.append(row)

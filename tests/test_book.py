@@ -208,6 +208,12 @@ def test_claims_know_their_chapter_and_verdicts_count_evidence_only():
     assert "  - Kind" in t and "  - by construction" in t and "{doc}`ch. 9 <init>`" in t
     assert "{bdg-success}`shown`" in t and "{bdg-danger}`not shown`" in t
     assert "Kind" not in book.claims_table(mixed[:1] + mixed[3:])
+    # the landing page's short form: a claim's key where it has one, else its evidence
+    assert "  - Our evidence" in t and "Our key number" not in t
+    short = book.claims_table([{**mixed[0], "evidence": "the whole long evidence", "key": "k 1/2"}, mixed[1]],
+                              short=True)
+    assert "  - Our key number" in short and "k 1/2" in short and "whole long evidence" not in short
+    assert "  - 2\n" in short  # no key: the evidence itself
 
 
 def test_figure_is_an_svg_with_provenance_and_command(tmp_path, monkeypatch):

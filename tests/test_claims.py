@@ -14,6 +14,8 @@ def _check(claim: dict, shown, kind: str = "evidence") -> dict:
     assert claim["shown"] is shown, claim
     assert claim["kind"] == kind and claim["kind"] in KINDS
     assert claim["paper"] and claim["evidence"]
+    # the landing page's short form, where a claim has one, is shorter than its whole evidence
+    assert "key" not in claim or 0 < len(claim["key"]) < len(claim["evidence"]), claim
     return claim
 
 
@@ -37,7 +39,9 @@ def test_table2_claims_hold():
     _check(c[0], True)
     _check(c[1], True)
     assert "depth 20 (87.00 %)" in _check(c[1], True)["evidence"]
+    assert c[1]["key"].startswith("peak at depth 20; depth 56 15.00 points lower (beyond the spread)")
     _check(c[2], True)
+    assert c[2]["key"].startswith("best at depth 56; depth 56 below no depth, clearly above 8")
 
 
 def test_table2_claims_fail():
@@ -77,6 +81,7 @@ def test_state_change_claim():
     claim = chapters.unavailing._state_change_claim
     near = claim({"rows": {"vanilla-20 init": [row(0.15), row(0.16), {"changed": None}]}})
     assert "15.5 % measured" in _check(near, True)["evidence"]
+    assert near["key"] == "measured vs Eq. 8: vanilla-20 init 15.5 vs 15.9 %"
     _check(claim({"rows": {"vanilla-20 init": [row(0.05), row(0.06)]}}), False)
     # one network far off is enough to fail
     _check(claim({"rows": {"a": [row(0.16)], "b": [row(0.30)]}}), False)
@@ -100,6 +105,7 @@ def test_ssim_claim_threshold():
     n = chapters.unavailing.SSIM_MIN_SAME
     holds = chapters.unavailing._ssim_claim(_ssim([same] * n + [moved] * 4, [same] + [moved] * 6))
     assert f"vanilla {n} of" in _check(holds, True)["evidence"]
+    assert holds["key"] == f"blocks with SSIM > {chapters.unavailing.SSIM_SAME}: vanilla {n} of {n + 4}, MS 1 of 7"
     # one unchanged block fewer than the threshold: not shown
     _check(chapters.unavailing._ssim_claim(_ssim([same] * (n - 1) + [moved] * 5, [moved] * 7)), False)
     # MS as frozen as vanilla: not shown
@@ -139,6 +145,7 @@ def test_firing_claim():
 
     holds = {"models": {"m": {"blocks": blocks([(0.3, 0.1), (0.3, 0.05), (0.2, 0.3)])}}}
     assert "2 of 3" in _check(chapters.firing._firing_claim(holds), True)["evidence"]
+    assert chapters.firing._firing_claim(holds)["key"] == "blocks with lif2 < lif1, trained: m 2/3"
     fails = {"models": {"m": {"blocks": blocks([(0.3, 0.1), (0.3, 0.05)])},
                         "n": {"blocks": blocks([(0.1, 0.3), (0.1, 0.2)])}}}
     _check(chapters.firing._firing_claim(fails), False)
@@ -147,12 +154,14 @@ def test_firing_claim():
     # the short run (early in training) is shown, not judged; untrained rates are reported beside
     short = {"models": {"s": {"experiment": "short", "blocks": blocks([(0.3, 0.1), (0.3, 0.05)])}}}
     assert "only the short run" in _check(chapters.firing._firing_claim(short), None)["evidence"]
+    assert "only the short run (early in training): s 2/2" in chapters.firing._firing_claim(short)["key"]
     mixed = {"models": {**short["models"], "m": {"experiment": "table2", "blocks": blocks([(0.1, 0.3), (0.1, 0.2)])}}}
     _check(chapters.firing._firing_claim(mixed), False)
     init = {"models": {"cifar_resnet20": {"blocks": blocks([(0.19, 0.17)])}}}
     ev = _check(chapters.firing._firing_claim(holds, init), True)["evidence"]
     assert ("untrained, on the same images: MS-ResNet20: lif2 < lif1 in 1 of 1 blocks, "
             "mean rate lif1 / lif2 = 1.12") in ev
+    assert chapters.firing._firing_claim(holds, init)["key"].endswith("m 2/3; untrained: MS-ResNet20 1/1")
 
 
 # -------------------------------------------------------------------------- landscape
@@ -165,6 +174,7 @@ def test_landscape_claim():
 
     holds = _check(chapters.landscape._landscape_claim(ls(0, 6, 0, 1)), True)
     assert "vanilla 20: 0, 56: 6; MS 20: 0, 56: 1" in holds["evidence"]
+    assert holds["key"] == "local extrema, vanilla 20: 0, 56: 6; MS 20: 0, 56: 1"
     _check(chapters.landscape._landscape_claim(ls(4, 1, 0, 0)), False)  # vanilla grows smoother
     _check(chapters.landscape._landscape_claim(ls(0, 6, 0, 6)), False)  # MS as rough as vanilla
     _check(chapters.landscape._landscape_claim(None), None)
@@ -221,7 +231,8 @@ def test_shortcuts_claim():
         return {k: v for d, (a, b) in zip((32, 44, 56), pairs, strict=True)
                 for k, v in (((("fm", "ms", d)), _acc(a)), (("fm", "sr_b", d), _acc(b)), (("fm", "sr_c", d), None))}
 
-    _check(chapters.shortcuts._shortcuts_claim(t6([(90, 89), (91, 90), (90, 91)])), True)
+    held = _check(chapters.shortcuts._shortcuts_claim(t6([(90, 89), (91, 90), (90, 91)])), True)
+    assert held["key"].startswith("SR-A against SR-B at 3 (data set, depth): clearly better at 2, clearly worse at 1")
     _check(chapters.shortcuts._shortcuts_claim(t6([(88, 89), (91, 90), (90, 91)])), False)
     _check(chapters.shortcuts._shortcuts_claim({}), None)
     _check(chapters.shortcuts._shortcuts_claim({("fm", "ms", 32): _acc(90), ("fm", "sr_b", 32): None}), None)

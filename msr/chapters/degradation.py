@@ -55,14 +55,16 @@ def _table2_claims(t2: dict) -> list[dict]:
         peak, deepest = rows[pk[0]], max(rows)
         drop, noise = peak["acc"] - rows[deepest]["acc"], sd(peak) + sd(rows[deepest])
         ev = f"ours peaks at depth {pk[0]} ({pm(peak)} %)"
+        key = f"peak at depth {pk[0]}"
         if pk[0] != depth and depth in rows:
             where = "below" if clearly_above(peak, rows[depth]) else "within"
             ev += f"; depth {depth} ({pm(rows[depth])} %) is {where} the seed spread of it"
         if deepest > pk[0]:
             ev += f"; drop to depth {deepest}: {drop:.2f} points, {'beyond' if drop > noise else 'inside'} " \
                   f"the seed spread ({noise:.2f})"
+            key += f"; depth {deepest} {drop:.2f} points lower ({'beyond' if drop > noise else 'inside'} the spread)"
         out.append({"paper": text, "shown": pk[0] == depth and deepest > depth and drop > noise, "kind": "evidence",
-                    "evidence": f"{ev}; {seeds_note(rows.values())}"})
+                    "evidence": f"{ev}; {seeds_note(rows.values())}", "key": f"{key}; {seeds_note(rows.values())}"})
     ms = {d: r for (b, d), r in t2.items() if b == "ms" and r}
     pk = _peak({d: r["acc"] for d, r in ms.items()})
     text = "MS-ResNet keeps improving with depth (its deepest model is its best)"
@@ -78,5 +80,9 @@ def _table2_claims(t2: dict) -> list[dict]:
                             + (f"clearly below depth(s) {', '.join(map(str, sorted(beaten)))}" if beaten else
                                "below no depth beyond the seed spread")
                             + f" and {'clearly above' if gain else 'within the spread of'} depth {shallowest} "
-                              f"({pm(ms[shallowest])} %); {seeds_note(ms.values())}"})
+                              f"({pm(ms[shallowest])} %); {seeds_note(ms.values())}",
+                "key": f"best at depth {pk[0]}; depth {deepest} "
+                       + (f"clearly below {', '.join(map(str, sorted(beaten)))}" if beaten else "below no depth")
+                       + f", {'clearly above' if gain else 'within the spread of'} {shallowest}; "
+                         f"{seeds_note(ms.values())}"})
     return out

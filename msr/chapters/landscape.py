@@ -54,4 +54,5 @@ def _landscape_claim(res) -> dict:
                         f"MS {fmt(m, 'extrema', 0)} (shown: more at the deepest vanilla depth than at the shallowest, "
                         f"and fewer at the deepest MS depth than at the deepest vanilla one; one seed, one pair of "
                         f"directions); share of the grid curving downward along an axis, vanilla "
-                        f"{fmt(v, 'nonconvexity', 2)}; MS {fmt(m, 'nonconvexity', 2)}"}
+                        f"{fmt(v, 'nonconvexity', 2)}; MS {fmt(m, 'nonconvexity', 2)}",
+            "key": f"local extrema, vanilla {fmt(v, 'extrema', 0)}; MS {fmt(m, 'extrema', 0)}"}

@@ -34,4 +34,6 @@ def _shortcuts_claim(t6: dict) -> dict:
                         + f" (SR-A clearly better at {better}, within the seed spread at "
                           f"{len(pairs) - better - worse}, clearly worse at {worse}; shown: not clearly worse at "
                           f"more than half of the {len(pairs)}); "
-                          f"{seeds_note([x for _, a, b in pairs for x in (a, b)])}"}
+                          f"{seeds_note([x for _, a, b in pairs for x in (a, b)])}",
+            "key": f"SR-A against SR-B at {len(pairs)} (data set, depth): clearly better at {better}, clearly "
+                   f"worse at {worse}; {seeds_note([x for _, a, b in pairs for x in (a, b)])}"}

@@ -100,7 +100,7 @@ def _state_change_claim(sc: dict | None) -> dict:
     rows = {k: v for k, v in rows.items() if v}
     if not rows:
         return {"paper": text, "shown": None, "evidence": "not run", "kind": "evidence"}
-    parts, ok = [], True
+    parts, keys, ok = [], [], True
     for label, v in rows.items():
         measured = float(np.mean([r["changed"] for r in v]))
         normal = float(np.mean([r["eq8"] for r in v]))
@@ -114,9 +114,10 @@ def _state_change_claim(sc: dict | None) -> dict:
         where = " (at initialisation TDBN makes the RMS of F equal V_th, as Eq. 8 assumes)" if "init" in label else ""
         parts.append(f"{label}: {100 * measured:.1f} % measured vs {100 * predicted:.1f} % {how}, mean over "
                      f"{len(v)} blocks{where}")
+        keys.append(f"{label} {100 * measured:.1f} vs {100 * predicted:.1f} %")
     return {"paper": text, "shown": ok, "evidence": "; ".join(parts) +
             f" (shown: every network within {100 * STATE_CHANGE_TOLERANCE:.0f} points on average)",
-            "kind": "evidence"}
+            "key": "measured vs Eq. 8: " + "; ".join(keys), "kind": "evidence"}
 
 
 def _ssim_claim(ssim_result: dict | None) -> dict:
@@ -139,4 +140,5 @@ def _ssim_claim(ssim_result: dict | None) -> dict:
             "evidence": f"blocks with SSIM > {SSIM_SAME}: vanilla {nv} of {len(v)}, MS {nm} of {len(m)} "
                         f"(shown: vanilla at least {SSIM_MIN_SAME}, MS fewer); "
                         f"SSIM spread (std) vanilla {np.std(v):.3f}, MS {np.std(m):.3f}{quiet}",
+            "key": f"blocks with SSIM > {SSIM_SAME}: vanilla {nv} of {len(v)}, MS {nm} of {len(m)}",
             "kind": "evidence"}
