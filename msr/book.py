@@ -518,7 +518,7 @@ def claims_table(claims: list[dict], link: bool = True, short: bool = False) -> 
         if kind not in VERDICTS:
             raise ValueError(f"unknown claim kind {kind!r}; valid: {', '.join(VERDICTS)}")
         label = kind if kind == "evidence" else f"{kind} (not counted)"
-        said = c.get("key") or c["evidence"] if short else c["evidence"]
+        said = (c.get("key") or c["evidence"]) if short else c["evidence"]
         row = [_cell(c["paper"])] + ([label] if kinds else []) + [VERDICTS[kind][c["shown"]], _cell(said)]
         if link:
             row.append(chapter_link(c["chapter"]) if c.get("chapter") else "")

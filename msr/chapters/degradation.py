@@ -54,17 +54,17 @@ def _table2_claims(t2: dict) -> list[dict]:
             continue
         peak, deepest = rows[pk[0]], max(rows)
         drop, noise = peak["acc"] - rows[deepest]["acc"], sd(peak) + sd(rows[deepest])
+        side, seeds = "beyond" if drop > noise else "inside", seeds_note(rows.values())
         ev = f"ours peaks at depth {pk[0]} ({pm(peak)} %)"
         key = f"peak at depth {pk[0]}"
         if pk[0] != depth and depth in rows:
             where = "below" if clearly_above(peak, rows[depth]) else "within"
             ev += f"; depth {depth} ({pm(rows[depth])} %) is {where} the seed spread of it"
         if deepest > pk[0]:
-            ev += f"; drop to depth {deepest}: {drop:.2f} points, {'beyond' if drop > noise else 'inside'} " \
-                  f"the seed spread ({noise:.2f})"
-            key += f"; depth {deepest} {drop:.2f} points lower ({'beyond' if drop > noise else 'inside'} the spread)"
+            ev += f"; drop to depth {deepest}: {drop:.2f} points, {side} the seed spread ({noise:.2f})"
+            key += f"; depth {deepest} {drop:.2f} points lower ({side} the spread)"
         out.append({"paper": text, "shown": pk[0] == depth and deepest > depth and drop > noise, "kind": "evidence",
-                    "evidence": f"{ev}; {seeds_note(rows.values())}", "key": f"{key}; {seeds_note(rows.values())}"})
+                    "evidence": f"{ev}; {seeds}", "key": f"{key}; {seeds}"})
     ms = {d: r for (b, d), r in t2.items() if b == "ms" and r}
     pk = _peak({d: r["acc"] for d, r in ms.items()})
     text = "MS-ResNet keeps improving with depth (its deepest model is its best)"
@@ -74,15 +74,13 @@ def _table2_claims(t2: dict) -> list[dict]:
     deepest, shallowest = max(ms), min(ms)
     beaten = [d for d in ms if d != deepest and clearly_above(ms[d], ms[deepest])]
     gain = clearly_above(ms[deepest], ms[shallowest])
+    below = ", ".join(map(str, sorted(beaten)))
+    vs, seeds = "clearly above" if gain else "within the spread of", seeds_note(ms.values())
     out.append({"paper": text, "shown": not beaten and gain, "kind": "evidence",
                 "evidence": f"ours is best at depth {pk[0]} of depths up to {deepest}; depth {deepest} "
                             f"({pm(ms[deepest])} %) is "
-                            + (f"clearly below depth(s) {', '.join(map(str, sorted(beaten)))}" if beaten else
-                               "below no depth beyond the seed spread")
-                            + f" and {'clearly above' if gain else 'within the spread of'} depth {shallowest} "
-                              f"({pm(ms[shallowest])} %); {seeds_note(ms.values())}",
+                            + (f"clearly below depth(s) {below}" if beaten else "below no depth beyond the seed spread")
+                            + f" and {vs} depth {shallowest} ({pm(ms[shallowest])} %); {seeds}",
                 "key": f"best at depth {pk[0]}; depth {deepest} "
-                       + (f"clearly below {', '.join(map(str, sorted(beaten)))}" if beaten else "below no depth")
-                       + f", {'clearly above' if gain else 'within the spread of'} {shallowest}; "
-                         f"{seeds_note(ms.values())}"})
+                       + (f"clearly below {below}" if beaten else "below no depth") + f", {vs} {shallowest}; {seeds}"})
     return out

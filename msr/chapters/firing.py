@@ -70,13 +70,18 @@ def _lif_pairs(m: dict) -> list[dict]:
     return [x for x in m["blocks"] if "lif1" in x and "lif2" in x]
 
 
+def _n_lower(b: list[dict]) -> int:
+    """How many of the blocks ``b`` have lif2 firing less than lif1."""
+    return sum(x["lif2"] < x["lif1"] for x in b)
+
+
 def _lower(name: str, b: list[dict]) -> str:
     """``MS-ResNet56 19/27``: the blocks whose lif2 fires less than their lif1, of all."""
-    return f"{name} {sum(x['lif2'] < x['lif1'] for x in b)}/{len(b)}"
+    return f"{name} {_n_lower(b)}/{len(b)}"
 
 
 def _pattern(name: str, b: list[dict]) -> str:
-    lower = sum(x["lif2"] < x["lif1"] for x in b)
+    lower = _n_lower(b)
     l1, l2 = np.mean([x["lif1"] for x in b]), np.mean([x["lif2"] for x in b])
     ratio = f"{l1 / l2:.2f}" if l2 > 0 else "inf"
     return f"{name}: lif2 < lif1 in {lower} of {len(b)} blocks, mean rate lif1 / lif2 = {ratio}"
@@ -95,10 +100,10 @@ def _firing_claim(res, init=None) -> dict:
 
     models = pairs_of(res)
     judged = {k: b for k, b in models.items() if res["models"][k].get("experiment") != "short"}
-    before = [_pattern(paper_name(k), b) for k, b in pairs_of(init).items()]
-    untrained = "; untrained, on the same images: " + "; ".join(before) if before else ""
-    before_key = ("; untrained: " + ", ".join(_lower(paper_name(k), b) for k, b in pairs_of(init).items())
-                  if before else "")
+    before = pairs_of(init)
+    untrained = ("; untrained, on the same images: " + "; ".join(_pattern(paper_name(k), b) for k, b in before.items())
+                 if before else "")
+    before_key = "; untrained: " + ", ".join(_lower(paper_name(k), b) for k, b in before.items()) if before else ""
     if not judged:
         if not models:
             return {"paper": text, "shown": None, "evidence": "not run", "kind": "evidence"}
@@ -107,7 +112,7 @@ def _firing_claim(res, init=None) -> dict:
                 "evidence": f"only the short run (early in training) is measured: {early}{untrained}",
                 "key": "blocks with lif2 < lif1, only the short run (early in training): "
                        + ", ".join(_lower(paper_name(k), b) for k, b in models.items()) + before_key}
-    ok = all(sum(x["lif2"] < x["lif1"] for x in b) > len(b) / 2 for b in judged.values())
+    ok = all(_n_lower(b) > len(b) / 2 for b in judged.values())
     evidence = "trained: " + "; ".join(_pattern(paper_name(k), b) for k, b in judged.items()) + untrained
     evidence += (" (shown: lif2 < lif1 in more than half the blocks of every trained model; the paper: about "
                  "5 times lower in stage 3 of MS-ResNet104)")

@@ -29,11 +29,11 @@ def _shortcuts_claim(t6: dict) -> dict:
         return {"paper": text, "shown": None, "evidence": "not run", "kind": "evidence"}
     better = sum(clearly_above(a, b) for _, a, b in pairs)
     worse = sum(clearly_above(b, a) for _, a, b in pairs)
+    seeds = seeds_note([x for _, a, b in pairs for x in (a, b)])
     return {"paper": text, "shown": len(pairs) - worse > len(pairs) / 2, "kind": "evidence",
             "evidence": "; ".join(f"{d}: {pm(a)} vs {pm(b)}" for d, a, b in pairs)
                         + f" (SR-A clearly better at {better}, within the seed spread at "
                           f"{len(pairs) - better - worse}, clearly worse at {worse}; shown: not clearly worse at "
-                          f"more than half of the {len(pairs)}); "
-                          f"{seeds_note([x for _, a, b in pairs for x in (a, b)])}",
+                          f"more than half of the {len(pairs)}); {seeds}",
             "key": f"SR-A against SR-B at {len(pairs)} (data set, depth): clearly better at {better}, clearly "
-                   f"worse at {worse}; {seeds_note([x for _, a, b in pairs for x in (a, b)])}"}
+                   f"worse at {worse}; {seeds}"}

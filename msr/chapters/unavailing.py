@@ -136,9 +136,9 @@ def _ssim_claim(ssim_result: dict | None) -> dict:
               if x is not None and x > SSIM_SAME and f is not None]
     quiet = (f"; in vanilla's unchanged blocks {100 * np.mean(silent):.0f} % of the (image, channel) maps are "
              f"silent on both sides" if silent else "")
+    counts = f"blocks with SSIM > {SSIM_SAME}: vanilla {nv} of {len(v)}, MS {nm} of {len(m)}"
     return {"paper": text, "shown": nv >= SSIM_MIN_SAME and nm < nv,
-            "evidence": f"blocks with SSIM > {SSIM_SAME}: vanilla {nv} of {len(v)}, MS {nm} of {len(m)} "
-                        f"(shown: vanilla at least {SSIM_MIN_SAME}, MS fewer); "
+            "evidence": f"{counts} (shown: vanilla at least {SSIM_MIN_SAME}, MS fewer); "
                         f"SSIM spread (std) vanilla {np.std(v):.3f}, MS {np.std(m):.3f}{quiet}",
-            "key": f"blocks with SSIM > {SSIM_SAME}: vanilla {nv} of {len(v)}, MS {nm} of {len(m)}",
+            "key": counts,
             "kind": "evidence"}
