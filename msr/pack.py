@@ -13,7 +13,8 @@ A GPU command may hand back at most 8 files, each under 16 MiB and 64 MiB togeth
   marker of a run that diverged (so that later commands skip it) and that of a run whose
   checkpoint is too large to travel (how long it trained before a budget stopped it);
 * ``manifest.json``: size and sha256 of every part and of every file inside, what was
-  left out and why, and what the command did.
+  left out and why (``left_out``: checkpoints that did not fit; ``stale``: checkpoints of
+  runs no experiment asks for any more), and what the command did.
 
 A pack into a folder that holds one already replaces it so that the folder holds one whole
 pack at every moment (a budgeted command packs after each run it finishes, and may be
@@ -144,10 +145,42 @@ def _stored(store, profile: str, experiment: str, run_hash: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def needed_checkpoints(profile: str, store, run_dir) -> list[tuple[str, Path, str]]:
+def asked_runs(profile: str) -> set[tuple[str, str]]:
+    """``(experiment, run hash)`` of every run the profile's experiments (:mod:`msr.sweep`,
+    all seeds) ask for: the runs a budgeted command would resume."""
+    from msr.sweep import EXPERIMENTS, experiment_configs
+
+    return {(exp, cfg.hash()) for exp in EXPERIMENTS for cfg in experiment_configs(exp, profile)}
+
+
+def stale_checkpoints(profile: str, run_dir, asked: set[tuple[str, str]] | None = None) -> list[tuple[str, Path]]:
+    """``(name in the pack, path)`` of the ``last.pt`` files in the folders of the paper's
+    experiments (``run_dir/<profile>/<experiment>/<hash>/``, :data:`msr.sweep.EXPERIMENTS`)
+    of runs that no experiment of the profile asks for any more (a change of their
+    configuration gave them a new hash): no budgeted command would resume them, so they
+    never travel (:func:`pack` lists them as ``stale``).  Runs in other folders (``msr
+    train``'s ``train``) are the user's own and travel as before."""
+    asked = asked_runs(profile) if asked is None else asked
+    return [(f"runs/{profile}/{ck.parent.parent.name}/{ck.parent.name}/last.pt", ck)
+            for ck in sorted((Path(run_dir) / profile).glob("*/*/last.pt")) if _stale(ck.parent, asked)]
+
+
+def _stale(folder: Path, asked: set[tuple[str, str]]) -> bool:
+    """Whether run ``folder`` (``.../<experiment>/<hash>``) is one of the paper's experiments
+    that no experiment of the profile asks for any more."""
+    from msr.sweep import EXPERIMENTS
+
+    return folder.parent.name in EXPERIMENTS and (folder.parent.name, folder.name) not in asked
+
+
+def needed_checkpoints(profile: str, store, run_dir, asked: set[tuple[str, str]] | None = None
+                       ) -> list[tuple[str, Path, str]]:
     """``(name in the pack, path, why)`` of the checkpoints under ``run_dir/<profile>`` that
     must travel, most valuable first: interrupted runs' ``last.pt``, then ``model.pt``
-    files a pending run starts from, then those whose per-run analyses are missing."""
+    files a pending run starts from, then those whose per-run analyses are missing.  An
+    interrupted run travels only while an experiment of the profile asks for it
+    (:func:`stale_checkpoints`): a carried state kept in git (``msr unpack --keep``) never
+    drags along the checkpoints of configurations that changed since."""
     from msr import per_run
     from msr.budget import DIVERGED, UNFINISHED
     from msr.config import TrainConfig
@@ -155,18 +188,20 @@ def needed_checkpoints(profile: str, store, run_dir) -> list[tuple[str, Path, st
     from msr.sweep import EXPERIMENTS, experiment_configs
 
     root = Path(run_dir) / profile
+    asked = asked_runs(profile) if asked is None else asked
     interrupted, inits, analyses = [], [], []
     for mark in sorted(root.glob(f"*/*/{DIVERGED}")):  # a few bytes; the run's checkpoint stays behind
         interrupted.append((f"runs/{profile}/{mark.parent.parent.name}/{mark.parent.name}/{DIVERGED}", mark,
                             "marks a run that diverged: budgeted commands skip it"))
     for mark in sorted(root.glob(f"*/*/{UNFINISHED}")):  # a few bytes, where the checkpoint cannot travel
         exp, h = mark.parent.parent.name, mark.parent.name
-        if _stored(store, profile, exp, h) is None:
+        if not _stale(mark.parent, asked) and _stored(store, profile, exp, h) is None:
             interrupted.append((f"runs/{profile}/{exp}/{h}/{UNFINISHED}", mark,
                                 "how long a run whose checkpoint cannot travel trained before a budget stopped it"))
     for ck in sorted(root.glob("*/*/last.pt")):
         exp, h = ck.parent.parent.name, ck.parent.name
-        if _stored(store, profile, exp, h) is None and not (ck.parent / DIVERGED).exists():
+        if not _stale(ck.parent, asked) and _stored(store, profile, exp, h) is None \
+                and not (ck.parent / DIVERGED).exists():
             state = load_checkpoint(ck)
             interrupted.append((f"runs/{profile}/{exp}/{h}/last.pt", ck,
                                 f"run stopped at epoch {state['epoch'] + 1}, step {state['step']}"))
@@ -377,7 +412,8 @@ def pack(out_dir, profile: str, *, store_root=None, run_dir="runs", part_bytes: 
     if not baseline_path(profile, run_dir).exists():
         say(f"pack: no baseline of results/{profile} in {run_dir}: every stored result of the profile is packed")
     results = changed_results(profile, store.root, run_dir)
-    checkpoints = needed_checkpoints(profile, store, run_dir)
+    asked = asked_runs(profile)
+    checkpoints = needed_checkpoints(profile, store, run_dir, asked)
 
     def write(name: str, members: list[tuple[str, Path]], gz: bool) -> tuple[dict, dict]:
         kept = _reuse(old, out, name, members)
@@ -394,6 +430,10 @@ def pack(out_dir, profile: str, *, store_root=None, run_dir="runs", part_bytes: 
         raise ValueError(f"the {len(results)} new results take {used_bytes / MIB:.1f} MiB in {used_files} parts: "
                          f"more than the {files_left} files / {bytes_left / MIB:.1f} MiB left in {out}")
     chosen, left_out = [], []
+    stale = [name for name, _ in stale_checkpoints(profile, run_dir, asked)]
+    for name in stale:
+        say(f"pack: note: {name} is not packed: no experiment of the {profile} profile asks for that run any "
+            f"more (its configuration changed), so no command would resume it")
     for name, path, why in checkpoints:
         size = _tar_bytes([p.stat().st_size for _, p, _ in chosen] + [path.stat().st_size])
         if used_files + math.ceil(size / part_bytes) <= files_left and used_bytes + size <= bytes_left:
@@ -423,7 +463,8 @@ def pack(out_dir, profile: str, *, store_root=None, run_dir="runs", part_bytes: 
         "created_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "provenance": provenance(), "limits": {"max_files": max_files, "part_bytes": part_bytes,
                                                "max_bytes": max_bytes},
-        "archives": archives, "files": files, "left_out": left_out, "run": note or {},
+        "archives": archives, "files": files, "left_out": left_out, "stale": stale,
+        "run": note or {},
     }
     atomic_write_json(out / MANIFEST, manifest)  # the one step from the previous pack to this one
     for p in live - _listed(manifest):
@@ -550,5 +591,41 @@ def unpack(src, *, store_root=None, run_dir="runs", log=print) -> dict:
     return counts
 
 
-__all__ = ["MAX_BYTES", "MAX_FILES", "PART_BYTES", "changed_results", "needed_checkpoints", "pack", "parse_size",
-           "read_manifest", "record_baseline", "tree_bytes", "unpack", "verify"]
+def keep(src, state, *, log=print) -> Path:
+    """Make folder ``state`` a copy of the whole pack in ``src`` (its manifest, the parts it
+    lists and the files beside them, such as ``gpu_run.log``), replacing what ``state``
+    held; returns ``state``.
+
+    ``state`` is what the next command carries (``gpu_run.sh``'s ``.gpustate``).  Kept in
+    git, it reaches a command on a fresh machine weeks later, in a new checkout that has
+    nothing but what was committed: that command resumes the runs this pack interrupted
+    and reuses its self-check verdict.  The copy is verified before it replaces the old
+    state, so a damaged pack leaves ``state`` as it was."""
+    src, state = Path(src), Path(state)
+    if state.exists() and src.resolve() == state.resolve():
+        verify(state)
+        return state
+    m = verify(src)
+    names = _listed(m) | {MANIFEST} | {p.name for p in src.iterdir() if p.is_file() and not p.name.startswith(".")
+                                       and not _OWNED.fullmatch(p.name)}
+    hidden = state.name if state.name.startswith(".") else f".{state.name}"
+    incoming, old = state.with_name(f"{hidden}.incoming"), state.with_name(f"{hidden}.old")
+    for d in (incoming, old):
+        shutil.rmtree(d, ignore_errors=True)
+    incoming.mkdir(parents=True)
+    for name in sorted(names):
+        shutil.copyfile(src / name, incoming / name)  # not the mode: files handed back may be read-only
+    verify(incoming)
+    if state.exists():
+        state.rename(old)
+    incoming.rename(state)
+    shutil.rmtree(old, ignore_errors=True)
+    n_ck = sum(1 for f in m["files"] if f["path"].startswith("runs/"))
+    log(f"keep: {state} now holds the pack of {src} ({len(names)} files, {n_ck} checkpoints): commit it, so that "
+        f"the next command resumes from it wherever it runs")
+    return state
+
+
+__all__ = ["MAX_BYTES", "MAX_FILES", "PART_BYTES", "asked_runs", "changed_results", "keep", "needed_checkpoints",
+           "pack", "parse_size", "read_manifest", "record_baseline", "stale_checkpoints", "tree_bytes", "unpack",
+           "verify"]

@@ -8,7 +8,7 @@
 # Settings (environment):  OUT (default gpu_out)  PROFILE (fmnist)  NAMES (all)  JOBS (runs at once: the
 #   fastest N of the stored bench on this hardware, else 2)
 #   LIMIT (590: the command's wall-clock limit, s)  BUDGET (default: what LIMIT leaves after the checks,
-#   less 60 s for packing)  RESERVE (msr's default)  DEVICE (cuda)  STATE (.gpustate: the carried pack)
+#   less 60 s for packing)  RESERVE (msr's default)  DEVICE (cuda)  STATE (.gpustate: the last pack, committed)
 #   DATA (.devdata: the carried Fashion-MNIST .gz files)  RUNS (runs)  PYTHON (python3)
 #   CARRY_LIMIT_MIB (64)  SELFCHECK (1: run the gpu-marked tests of the fast paths, or reuse the
 #   verdict the carried log holds for the same code, GPU and torch; 0: skip)

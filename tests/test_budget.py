@@ -434,11 +434,11 @@ def test_a_failing_run_is_reported_and_the_others_go_on(small, tmp_path, monkeyp
 
 
 def _interrupted_run(tiny, tmp_path):
-    """A stored result (with its analyses) and one interrupted Table II run under tmp_path."""
+    """A stored result and one interrupted run of a user's own (``msr train``'s folder) under tmp_path."""
     store = ResultsStore(tmp_path / "results")
     cfg = tiny(depth=8, block="ms", subset=32, batch_size=16)
     with pytest.raises(BudgetExhausted):
-        train(cfg, profile="smoke", experiment="table2", store=store, run_dir=tmp_path / "runs",
+        train(cfg, profile="smoke", experiment="train", store=store, run_dir=tmp_path / "runs",
               deadline=StepDeadline(3))
     store.put("smoke", "eq8", {"k": 1}, {"value": 1.0})
     return store
@@ -576,6 +576,69 @@ def test_a_checkpoint_replaced_while_it_is_packed_is_listed_as_the_archive_holds
     packing.pack(tmp_path / "out", "smoke", store_root=store.root, run_dir=tmp_path / "runs", log=lambda *a: None)
     packing.unpack(tmp_path / "out", store_root=tmp_path / "r2", run_dir=tmp_path / "k2", log=lambda *a: None)
     assert (tmp_path / "k2" / ck.relative_to(tmp_path / "runs")).read_bytes() == before
+
+
+def test_a_checkpoint_of_a_run_no_experiment_asks_for_any_more_does_not_travel(small, tmp_path):
+    """A carried state outlives code changes (it is kept in git): an interrupted run of the
+    paper's experiments whose configuration has since changed (its hash is no longer asked
+    for) is listed as stale and not packed; the runs still asked for, and a user's own run
+    (``msr train``'s folder), travel."""
+    store, runs = ResultsStore(tmp_path / "results"), tmp_path / "runs"
+    out = run_pending(["table2"], small, deadline=StepDeadline(3), store=store, run_dir=runs, log=lambda *a: None)
+    assert out.stopped
+    (asked,) = list(runs.rglob("last.pt"))
+    for folder in ("table2/0123456789abcdef", "train/0123456789abcdef"):  # a changed config; a user's run
+        (runs / "smoke" / folder).mkdir(parents=True)
+        shutil.copyfile(asked, runs / "smoke" / folder / "last.pt")
+    lines = []
+    m = packing.pack(tmp_path / "out", "smoke", store_root=store.root, run_dir=runs, log=lines.append)
+    assert m["stale"] == ["runs/smoke/table2/0123456789abcdef/last.pt"] and m["left_out"] == []
+    assert sorted(f["path"] for f in m["files"] if f["path"].startswith("runs/")) == sorted(
+        [f"runs/smoke/table2/{asked.parent.name}/last.pt", "runs/smoke/train/0123456789abcdef/last.pt"])
+    assert any("0123456789abcdef/last.pt is not packed: no experiment of the smoke profile asks" in line
+               for line in lines)
+
+
+def test_keep_makes_the_state_a_verified_copy_of_the_pack(tiny, tmp_path):
+    """``msr unpack DIR --keep STATE``: STATE becomes the pack (with the log beside it), whatever
+    it held before; a damaged pack writes nothing and leaves STATE as it was."""
+    from msr.cli import main
+
+    store = _interrupted_run(tiny, tmp_path)
+    out, state = tmp_path / "out", tmp_path / "repo" / ".gpustate"
+    out.mkdir()
+    (out / "gpu_run.log").write_text("self-check verdict [code=x gpu=y torch=z]: none\n")
+    packing.pack(out, "smoke", store_root=store.root, run_dir=tmp_path / "runs", part_bytes=PART,
+                 log=lambda *a: None)
+    state.mkdir(parents=True)
+    (state / "checkpoints.tar.part07").write_text("a part of an older pack")
+    (state / "manifest.json").write_text("{}")
+    for f in out.iterdir():
+        f.chmod(0o444)  # files handed back by a GPU command may be read-only
+    home = tmp_path / "home"
+    assert main(["unpack", str(out), "--results", str(home / "results"), "--runs", str(home / "runs"),
+                 "--keep", str(state)]) == 0
+    assert _names(state) == _names(out) and (state / "gpu_run.log").read_text().startswith("self-check verdict")
+    assert sorted(p.name for p in state.parent.iterdir()) == [".gpustate"]  # no .incoming / .old left
+    assert packing.verify(state)["files"] == packing.verify(out)["files"]
+    # a fresh checkout holding only the kept state resumes as from the pack itself
+    counts = packing.unpack(state, store_root=tmp_path / "r2", run_dir=tmp_path / "k2", log=lambda *a: None)
+    assert counts["new"] == len(packing.verify(out)["files"]) and next((tmp_path / "k2").rglob("last.pt"))
+    before = {p.name: p.read_bytes() for p in state.iterdir()}
+    damaged = tmp_path / "damaged"
+    shutil.copytree(out, damaged)
+    (damaged / "checkpoints.tar.part01").chmod(0o644)
+    (damaged / "checkpoints.tar.part01").write_bytes(b"not the part")
+    assert main(["unpack", str(damaged), "--runs", str(tmp_path / "k3"), "--keep", str(state)]) == 2
+    assert {p.name: p.read_bytes() for p in state.iterdir()} == before
+
+
+def test_the_carried_state_is_not_ignored_by_git():
+    """``.gpustate`` is committed: a new checkout, weeks later, holds nothing but what git holds."""
+    if not shutil.which("git") or not (ROOT / ".git").exists():
+        pytest.skip("no git checkout")
+    p = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "-q", ".gpustate/manifest.json"])
+    assert p.returncode == 1, ".gpustate/ is ignored by git: the state a GPU command leaves would not reach the next"
 
 
 def test_unpack_keeps_newer_state(tiny, tmp_path):
