@@ -28,6 +28,7 @@ ran (the training loop adds ``speed``, its runtime switches); readers use only
 """
 from __future__ import annotations
 
+import ast
 import datetime as _dt
 import hashlib
 import os
@@ -82,19 +83,66 @@ def git_dirty(root: str | Path = REPO) -> bool | None:
     return None if status is None else bool(status)
 
 
-def code_digest(root: str | Path = REPO, parts=("msr", "tests", "pyproject.toml")) -> str:
-    """12 hex digits of the sha256 of the Python sources under ``parts`` of ``root`` (and
-    of the files it names), their paths included: the same for every commit that changed
-    only results, figures or notes.  ``scripts/gpu_run.sh`` keys its self-check verdict on
-    it, so that a command need not test the fast paths again after a results commit."""
+#: The test files whose ``gpu``-marked tests are ``scripts/gpu_run.sh``'s self-check of the
+#: fast paths (CUDA-graph training, resident data, the Triton LIF), in the script's order.
+SELF_CHECK_TESTS = ("tests/test_speed.py", "tests/test_resident.py", "tests/test_kernels.py")
+
+
+def _imports(path: Path, root: Path) -> set[str]:
+    """The ``msr`` modules ``path`` imports anywhere in its code (inside functions too), with
+    each name a ``from msr.x import y`` may mean (module ``msr.x.y`` or a name in ``msr.x``)."""
+    package = path.relative_to(root).parts[:-1]  # a module's package; an __init__.py's own
+    found = set()
+    for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: from the package, one level up per extra dot
+                up = package[:len(package) - (node.level - 1)]
+                base = ".".join([*up, *([node.module] if node.module else [])])
+            found |= {base, *(f"{base}.{a.name}" for a in node.names)}
+    return {m for m in found if m == "msr" or m.startswith("msr.")}
+
+
+def imported_sources(files, root: str | Path = REPO) -> list[Path]:
+    """``files`` (paths relative to ``root``) and every ``msr`` source they import, directly
+    or through one another, with the packages on the way (``__init__.py``), sorted.
+
+    Read from the code, not imported: every import statement counts, those inside
+    functions too, so the list holds every source whose change can change what ``files``
+    run, short of a module imported by a name computed at run time (msr's compute path
+    has none)."""
     root = Path(root)
-    files = []
-    for part in parts:
-        path = root / part
-        files += sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.is_file() else []
+    seen, todo = set(), [root / f for f in files]
+    while todo:
+        path = todo.pop()
+        if path in seen or not path.is_file():
+            continue
+        seen.add(path)
+        for module in _imports(path, root):
+            parts = module.split(".")
+            for i in range(1, len(parts) + 1):
+                base = root.joinpath(*parts[:i])
+                todo += [base / "__init__.py", base.with_suffix(".py")]
+    return sorted(seen)
+
+
+def code_digest(root: str | Path = REPO, tests=SELF_CHECK_TESTS) -> str:
+    """12 hex digits of the sha256 of the sources the self-check's ``tests`` can run: the
+    test files, ``tests/conftest.py``, ``pyproject.toml`` (pytest's settings) and every
+    ``msr`` module they import (:func:`imported_sources`), paths included.
+
+    ``scripts/gpu_run.sh`` keys its self-check verdict on it, with the GPU and torch: the
+    verdict holds for every later commit that changed only results, figures, notes or code
+    those tests cannot reach (the book's chapters and rendering, packing, the command
+    line), so a GPU command weeks later, carrying the committed ``.gpustate``, skips the
+    self-check unless the fast paths' code changed."""
+    root = Path(root)
     h = hashlib.sha256()
+    files = [*imported_sources([*tests, "tests/conftest.py"], root), root / "pyproject.toml"]
     for f in files:
-        if "__pycache__" not in f.parts:
+        if f.is_file():
             h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()[:12]
 
@@ -178,5 +226,6 @@ def date_of(prov: dict | None) -> str:
     return str((prov or {}).get("date_utc") or UNKNOWN)[:19]
 
 
-__all__ = ["COMMIT_ENV", "KEYS", "NOT_RECORDED", "code_digest", "commit_of", "cpu_model", "date_of", "git_commit",
-           "git_dirty", "hardware_name", "hardware_of", "is_commit", "hardware_slug", "provenance"]
+__all__ = ["COMMIT_ENV", "KEYS", "NOT_RECORDED", "SELF_CHECK_TESTS", "code_digest", "commit_of", "cpu_model",
+           "date_of", "git_commit", "git_dirty", "hardware_name", "hardware_of", "imported_sources", "is_commit",
+           "hardware_slug", "provenance"]

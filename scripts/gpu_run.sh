@@ -78,7 +78,8 @@ echo "== self-check of the fast paths"
 # gpu-marked tests, the three files at once (each in its own process); a path that fails (or does not
 # finish) is switched off for this command, so that no number of a broken path is stored.  The
 # verdict is logged and reused by the next command that carries this log (in STATE) for the same
-# code (msr.provenance.code_digest: a commit of results alone keeps it), GPU and torch.
+# code (msr.provenance.code_digest: the sources these tests import; a commit of results, or of the
+# book's code alone, keeps it), GPU and torch.  FILES is msr.provenance.SELF_CHECK_TESTS.
 SWITCHES=""
 KEY=${ENV_LINE#commit=* }
 PREVIOUS=$(grep -hF "self-check verdict [$KEY]:" "$STATE/gpu_run.log" 2>/dev/null | tail -1)

@@ -135,24 +135,51 @@ def test_stored_results_use_the_schema():
 
 def test_code_digest_follows_the_sources_not_the_results(tmp_path):
     """The key of the GPU self-check's verdict: a new result, figure or note keeps it; an
-    edited, added or moved source file changes it; compiled caches do not count."""
+    edited, added-and-imported or moved source that the self-check's tests import (directly,
+    through another module, or inside a function) changes it, and so do conftest.py and
+    pyproject.toml; a source they cannot reach and compiled caches do not count."""
     (tmp_path / "msr" / "sub").mkdir(parents=True)
     (tmp_path / "tests").mkdir()
-    (tmp_path / "msr" / "a.py").write_text("x = 1\n")
-    (tmp_path / "tests" / "test_a.py").write_text("def test(): pass\n")
+    (tmp_path / "msr" / "__init__.py").write_text("")
+    (tmp_path / "msr" / "sub" / "__init__.py").write_text("")
+    (tmp_path / "msr" / "a.py").write_text("def f():\n    from .sub import b\n    return b\n")
+    (tmp_path / "msr" / "sub" / "b.py").write_text("x = 1\n")
+    (tmp_path / "msr" / "book.py").write_text("x = 1\n")  # imported by no test of the self-check
+    (tmp_path / "tests" / "test_a.py").write_text("from msr import a\n\ndef test(): pass\n")
+    (tmp_path / "tests" / "conftest.py").write_text("")
     (tmp_path / "pyproject.toml").write_text("[project]\n")
-    first = prov.code_digest(tmp_path)
+    tests = ("tests/test_a.py",)
+    assert [f.relative_to(tmp_path).as_posix() for f in prov.imported_sources(tests, tmp_path)] == [
+        "msr/__init__.py", "msr/a.py", "msr/sub/__init__.py", "msr/sub/b.py", "tests/test_a.py"]
+    first = prov.code_digest(tmp_path, tests)
     assert re.fullmatch(r"[0-9a-f]{12}", first)
-    for other in ("results/fmnist/table2/r.json", "figures/fmnist/f.png", "notes/n.md", "msr/__pycache__/a.pyc"):
+    for other in ("results/fmnist/table2/r.json", "figures/fmnist/f.png", "notes/n.md", "msr/__pycache__/a.pyc",
+                  "msr/book.py", "msr/new.py", "tests/test_other.py"):
         (tmp_path / other).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / other).write_text("new")
-    assert prov.code_digest(tmp_path) == first
-    (tmp_path / "msr" / "a.py").write_text("x = 2\n")
-    edited = prov.code_digest(tmp_path)
+        (tmp_path / other).write_text("new = 1\n")
+    assert prov.code_digest(tmp_path, tests) == first
+    (tmp_path / "msr" / "sub" / "b.py").write_text("x = 2\n")
+    edited = prov.code_digest(tmp_path, tests)
     assert edited != first
-    (tmp_path / "msr" / "a.py").rename(tmp_path / "msr" / "sub" / "a.py")
-    assert prov.code_digest(tmp_path) not in (first, edited)
-    (tmp_path / "msr" / "sub" / "a.py").rename(tmp_path / "msr" / "a.py")
-    assert prov.code_digest(tmp_path) == edited
-    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
-    assert prov.code_digest(tmp_path) != edited
+    (tmp_path / "msr" / "a.py").write_text("def f():\n    from msr import new\n    return new\n")
+    assert prov.code_digest(tmp_path, tests) not in (first, edited)
+    (tmp_path / "msr" / "a.py").write_text("def f():\n    from .sub import b\n    return b\n")
+    assert prov.code_digest(tmp_path, tests) == edited
+    for f in ("tests/conftest.py", "pyproject.toml"):
+        (tmp_path / f).write_text((tmp_path / f).read_text() + "# changed\n")
+        assert prov.code_digest(tmp_path, tests) != edited
+        edited = prov.code_digest(tmp_path, tests)
+
+
+def test_the_self_check_key_holds_the_fast_paths_and_not_the_book():
+    """The self-check's sources are the fast paths' code (training loop, graphs, resident data,
+    kernels) and not the book's chapters, rendering, packing or command line, which change
+    most often; gpu_run.sh tests exactly the files the key is computed from."""
+    rel = {f.relative_to(prov.REPO).as_posix() for f in prov.imported_sources(prov.SELF_CHECK_TESTS)}
+    assert {"msr/train.py", "msr/speed.py", "msr/resident.py", "msr/kernels/triton_lif.py", "msr/neuron.py",
+            "msr/data.py", "msr/models.py", *prov.SELF_CHECK_TESTS} <= rel
+    assert not rel & {"msr/book.py", "msr/pack.py", "msr/pending.py", "msr/reproduce.py"}
+    assert not [f for f in rel if f.startswith(("msr/chapters/", "msr/render/", "msr/cli/"))]
+    script = (prov.REPO / "scripts" / "gpu_run.sh").read_text()
+    (files,) = re.findall(r"^\s*FILES=\(([^)]*)\)", script, re.M)
+    assert tuple(files.split()) == prov.SELF_CHECK_TESTS
