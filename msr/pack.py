@@ -145,12 +145,18 @@ def _stored(store, profile: str, experiment: str, run_hash: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def asked_runs(profile: str) -> set[tuple[str, str]]:
-    """``(experiment, run hash)`` of every run the profile's experiments (:mod:`msr.sweep`,
-    all seeds) ask for: the runs a budgeted command would resume."""
+def _sweep_runs(profile: str) -> list:
+    """``(experiment, config)`` of every run the profile's experiments (:mod:`msr.sweep`, all
+    seeds) ask for."""
     from msr.sweep import EXPERIMENTS, experiment_configs
 
-    return {(exp, cfg.hash()) for exp in EXPERIMENTS for cfg in experiment_configs(exp, profile)}
+    return [(exp, cfg) for exp in EXPERIMENTS for cfg in experiment_configs(exp, profile)]
+
+
+def asked_runs(profile: str, runs: list | None = None) -> set[tuple[str, str]]:
+    """``(experiment, run hash)`` of every run the profile's experiments ask for (``runs``:
+    :func:`_sweep_runs`, where the caller has them): the runs a budgeted command would resume."""
+    return {(exp, cfg.hash()) for exp, cfg in (_sweep_runs(profile) if runs is None else runs)}
 
 
 def stale_checkpoints(profile: str, run_dir, asked: set[tuple[str, str]] | None = None) -> list[tuple[str, Path]]:
@@ -185,10 +191,10 @@ def needed_checkpoints(profile: str, store, run_dir, asked: set[tuple[str, str]]
     from msr.budget import DIVERGED, UNFINISHED
     from msr.config import TrainConfig
     from msr.results import load_checkpoint
-    from msr.sweep import EXPERIMENTS, experiment_configs
 
     root = Path(run_dir) / profile
-    asked = asked_runs(profile) if asked is None else asked
+    runs = _sweep_runs(profile)
+    asked = asked_runs(profile, runs) if asked is None else asked
     interrupted, inits, analyses = [], [], []
     for mark in sorted(root.glob(f"*/*/{DIVERGED}")):  # a few bytes; the run's checkpoint stays behind
         interrupted.append((f"runs/{profile}/{mark.parent.parent.name}/{mark.parent.name}/{DIVERGED}", mark,
@@ -205,11 +211,8 @@ def needed_checkpoints(profile: str, store, run_dir, asked: set[tuple[str, str]]
             state = load_checkpoint(ck)
             interrupted.append((f"runs/{profile}/{exp}/{h}/last.pt", ck,
                                 f"run stopped at epoch {state['epoch'] + 1}, step {state['step']}"))
-    starts = set()
-    for exp in EXPERIMENTS:
-        for cfg in experiment_configs(exp, profile):
-            if cfg.init_from and cfg.init_from.startswith("hash:") and store.get(profile, exp, cfg.hash_dict()) is None:
-                starts.add(cfg.init_from[5:])
+    starts = {cfg.init_from[5:] for exp, cfg in runs if cfg.init_from and cfg.init_from.startswith("hash:")
+              and store.get(profile, exp, cfg.hash_dict()) is None}
     for w in sorted(root.glob("*/*/model.pt")):
         exp, h = w.parent.parent.name, w.parent.name
         name = f"runs/{profile}/{exp}/{h}/model.pt"
