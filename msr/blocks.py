@@ -25,6 +25,14 @@ there the second BN feeds a LIF, and gamma2 = 0 would hold that LIF's membrane a
 exactly 0, where the surrogate window |u - V_th| < a/2 is closed, so no gradient
 would ever reach the path (see :class:`SRBBlock`).  They start as standard TDBN.
 
+Precision.  Blocks whose output is real-valued (wolif and the MS family) add the
+residual to the shortcut in at least fp32 (:func:`residual_sum`): under bf16 autocast
+the BN outputs are bf16, and a membrane shortcut summed in bf16 (8 significant bits)
+rounds away the small contributions of deep blocks, block after block.  The authors'
+code keeps the same sum in fp32 (every conv output is written to an fp32 buffer, so BN,
+shortcut and membrane are fp32 and only the convolutions run in half precision).
+Without autocast this changes nothing.
+
 ``version`` numbers what a block type computes (its forward and its initialisation);
 it is part of every training result's hash (:meth:`msr.config.TrainConfig.hash_dict`),
 so changing a block's definition makes stored results of that block recompute.
@@ -34,12 +42,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from msr.layers import AvgPoolFolded, Conv, Norm, initial_gamma
 from msr.neuron import DEFAULT_BACKEND, LIF, SURROGATE_WIDTH, TAU, V_RESET, V_TH
 
 SHORTCUTS = ("conv", "avgpool_conv")
+
+
+def residual_sum(path: torch.Tensor, shortcut: torch.Tensor) -> torch.Tensor:
+    """``shortcut + path`` in the wider of their dtypes and fp32: the membrane shortcut
+    stays fp32 under bf16/fp16 autocast (see the module's "Precision")."""
+    dtype = torch.promote_types(torch.promote_types(path.dtype, shortcut.dtype), torch.float32)
+    return path.to(dtype) + shortcut.to(dtype)
 
 
 @dataclass(frozen=True)
@@ -144,9 +160,10 @@ class WoLIFBlock(Block):
 
     spiking_output = False
     spike_fed = ("conv2",)
+    version = 2  # 2: the residual sum in fp32 under autocast (residual_sum)
 
     def forward(self, x):
-        return self.bn2(self.conv2(self.lif1(self.bn1(self.conv1(x))))) + self.shortcut(x)
+        return residual_sum(self.bn2(self.conv2(self.lif1(self.bn1(self.conv1(x))))), self.shortcut(x))
 
 
 class MSBlock(Block):
@@ -160,13 +177,14 @@ class MSBlock(Block):
     spiking_input = False
     spiking_output = False
     default_gamma2 = 0.0
+    version = 2  # 2: the membrane shortcut summed in fp32 under autocast (residual_sum)
 
     def __init__(self, c_in, c_out, stride, spec):
         super().__init__(c_in, c_out, stride, spec)
         self.lif2 = spec.lif()
 
     def forward(self, x):
-        return self.bn2(self.conv2(self.lif2(self.bn1(self.conv1(self.lif1(x)))))) + self.shortcut(x)
+        return residual_sum(self.bn2(self.conv2(self.lif2(self.bn1(self.conv1(self.lif1(x)))))), self.shortcut(x))
 
 
 class SRBBlock(MSBlock):
@@ -183,14 +201,15 @@ class SRBBlock(MSBlock):
     gamma2 = beta2 = 0, lif2's membrane is exactly 0, outside the surrogate window
     |u - V_th| < a/2, so lif2 never fires, conv2 sees only zeros and every gradient of
     the path is exactly 0 at every step: the block would stay the identity for ever.
-    Version 2: version 1 initialised gamma2 = 0 (a dead path)."""
+    Version 2: version 1 initialised gamma2 = 0 (a dead path).  Version 3: the
+    residual sum in fp32 under autocast (:func:`residual_sum`)."""
 
     bn1_before_conv1 = True
-    version = 2
+    version = 3
     default_gamma2 = 1.0
 
     def forward(self, x):
-        return self.conv2(self.lif2(self.bn2(self.conv1(self.lif1(self.bn1(x)))))) + self.shortcut(x)
+        return residual_sum(self.conv2(self.lif2(self.bn2(self.conv1(self.lif1(self.bn1(x)))))), self.shortcut(x))
 
 
 class SRCBlock(MSBlock):
@@ -205,14 +224,15 @@ class SRCBlock(MSBlock):
     surrogate window), so no gradient would reach the path, as for :class:`SRBBlock`.
     Its path ends in a LIF, which has no scale that could start at zero and still pass a
     gradient, so nothing in SR-C is zeroed.
-    Version 2: version 1 initialised gamma2 = 0 (a dead path)."""
+    Version 2: version 1 initialised gamma2 = 0 (a dead path).  Version 3: the
+    residual sum in fp32 under autocast (:func:`residual_sum`)."""
 
     spike_fed = ("conv2",)
-    version = 2
+    version = 3
     default_gamma2 = 1.0
 
     def forward(self, x):
-        return self.lif2(self.bn2(self.conv2(self.lif1(self.bn1(self.conv1(x)))))) + self.shortcut(x)
+        return residual_sum(self.lif2(self.bn2(self.conv2(self.lif1(self.bn1(self.conv1(x)))))), self.shortcut(x))
 
 
 BLOCKS: dict[str, type[Block]] = {

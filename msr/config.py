@@ -25,8 +25,9 @@ RUNTIME_FIELDS = ("device", "workers", "data_root", "lif_backend", "checkpoint_e
 #: Version of what a training result means (what the loop stores and how ``final`` is
 #: computed); part of every result's hash.  2: reported accuracy by :func:`reported_epochs`.
 RESULT_VERSION = 2
-#: Fields added after results were stored, with their defaults: hashed only where a
-#: config sets another value, so the keys of every earlier config stay what they were.
+#: Fields added after results were stored, with the value every earlier result was trained
+#: with: hashed only where a config has another value, so the keys of those results stay what
+#: they were.  (weight_decay_all's default is now True: runs with weight decay get new keys.)
 ADDED_FIELDS = {"weight_decay_all": False}
 #: Version of the classifier head with dropout (:meth:`msr.models.SpikingResNet.forward`);
 #: part of the hash of runs with dropout > 0 only.  2: one mask on the rate over T.
@@ -50,9 +51,10 @@ class TrainConfig:
     lr_scale_batch: int | None = None  # Table X: lr is per this many images, scaled linearly
     momentum: float = 0.9
     weight_decay: float = 0.0
-    # weight decay on every parameter, BN scales and biases too, as the authors' ImageNet
-    # optimizer applies it (train_amp.py); False: on conv and FC weights only (msr's default)
-    weight_decay_all: bool = False
+    # weight decay on every parameter, BN scales and biases too: Table VIII's plain SGD with
+    # weight decay, as the authors' optimizer applies it (train_amp.py: SGD(net.parameters()));
+    # False: on conv and FC weights only (an option, not the paper's)
+    weight_decay_all: bool = True
     schedule: str = "multistep"
     milestones: tuple[int, ...] = ()
     lr_factor: float = 0.2
@@ -117,11 +119,15 @@ class TrainConfig:
         event data, the emulator's version and parameters (:mod:`msr.events`).  A changed
         definition thus changes the key, and a stored result of the old definition is
         not reused even when the config is unchanged.  Fields of :data:`ADDED_FIELDS` at
-        their defaults are left out, so a new field keeps the keys of the configs before it."""
+        their old defaults are left out, so a new field keeps the keys of the configs before
+        it; ``weight_decay_all`` is left out where ``weight_decay`` is 0, since it then
+        changes nothing."""
         from msr.blocks import get_block
 
         key = {k: v for k, v in asdict(self).items()
                if k not in RUNTIME_FIELDS and not (k in ADDED_FIELDS and v == ADDED_FIELDS[k])}
+        if not self.weight_decay:  # where nothing decays, which parameters would is no part of the result
+            key.pop("weight_decay_all", None)
         key["definitions"] = {"block": get_block(self.block).version, "train": RESULT_VERSION}
         if self.dropout:  # 2: one dropout mask on the rate over T (1: a mask per time step)
             key["definitions"]["head"] = HEAD_VERSION
@@ -154,14 +160,15 @@ def base_lr(cfg: TrainConfig) -> float:
 def reported_epochs(cfg: TrainConfig) -> list[int]:
     """The 1-based epochs whose mean test accuracy is the reported accuracy.
 
-    The last ceil(epochs / 20) epochs (5 %, at least one), keeping only those at the final
-    learning rate: for MultiStepLR the epochs from the last milestone reached within the
-    run on (0-based epoch index >= milestone, as :func:`lr_at` steps), for cosine and
-    constant schedules just the last 5 %.  100 epochs, milestones (40, 60, 80): 96-100
-    (the paper's "last five epochs", Appendix B-A); 8 epochs, milestones (3, 5, 6): 8.
+    The paper's "last five epochs" (Appendix B-A and B-B), scaled to shorter runs: the last
+    ceil(epochs / 20) epochs (5 %), at least one and at most five, keeping only those at the
+    final learning rate: for MultiStepLR the epochs from the last milestone reached within
+    the run on (0-based epoch index >= milestone, as :func:`lr_at` steps), for cosine and
+    constant schedules just those.  100 epochs, milestones (40, 60, 80): 96-100; 125
+    epochs (ImageNet, cosine): 121-125; 8 epochs, milestones (3, 5, 6): 8.
     """
     n = cfg.epochs  # >= 1 (TrainConfig validates it)
-    first = n - max(1, -(-n // 20))  # 0-based index of the first averaged epoch
+    first = n - min(5, max(1, -(-n // 20)))  # 0-based index of the first averaged epoch
     if cfg.schedule == "multistep":
         reached = [m for m in cfg.milestones if m < n]
         if reached:

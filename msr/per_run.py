@@ -165,7 +165,8 @@ class Analysis:
 
 ANALYSES: tuple[Analysis, ...] = (
     Analysis("state_change", "state_change", _table2("vanilla"), ("samples",), _state_change, version=2),
-    Analysis("ssim", "ssim", _table2("vanilla", "ms", depths=SSIM_DEPTHS), ("samples",), _ssim),
+    # 2: one value per block, block i at place i for both networks (stem_lif / head_lif)
+    Analysis("ssim", "ssim", _table2("vanilla", "ms", depths=SSIM_DEPTHS), ("samples",), _ssim, version=2),
     Analysis("isometry", "isometry", _table2("vanilla", "ms"), ("iso_batch",), _isometry),
     Analysis("firing", "firing", _firing_applies, ("samples",), _firing),
     Analysis("energy", "energy_measured", _energy_applies, ("samples",), _energy),

@@ -34,21 +34,20 @@ def _recipes() -> dict[str, dict]:
         # linearly with the batch, cosine, 125 epochs) with weight decay 1e-5, the value the
         # authors' README gives as the one actually used (Table X prints 1e-4); their release
         # (train_amp.py, utils.py) also trains with RandomResizedCrop(224) + AutoAugment and
-        # label smoothing 0.1.  Every ImageNet recipe decays all parameters, BN and biases
-        # included (weight_decay_all), as the release's optimizer does.
+        # label smoothing 0.1.  Every recipe decays all parameters, BN and biases included
+        # (TrainConfig.weight_decay_all), as the release's optimizer does.
         "imagenet18_34": _from_paper(TABLE_X["imagenet18_34"], model="imagenet_resnet34", dataset="imagenet",
                                      lr_scale_batch=256, weight_decay=TABLE_X["imagenet18_34"]["weight_decay_release"],
-                                     label_smoothing=0.1, weight_decay_all=True,
+                                     label_smoothing=0.1,
                                      augment=("random_resized_crop_224", "autoaugment", "normalize")),
         # Table X exactly as printed (weight decay 1e-4, crop + flip, no label smoothing).
         "imagenet18_34_table_x": _from_paper(TABLE_X["imagenet18_34"], model="imagenet_resnet34",
-                                             dataset="imagenet", lr_scale_batch=256, weight_decay_all=True),
+                                             dataset="imagenet", lr_scale_batch=256),
         # Appendix B: ResNet-104 two-phase training, T = 1 pretrain then T = 6 finetune.
         "imagenet104_pretrain": _from_paper(TABLE_X["imagenet104_pretrain"], model="imagenet_resnet104",
-                                            dataset="imagenet", lr_scale_batch=256, weight_decay_all=True),
+                                            dataset="imagenet", lr_scale_batch=256),
         "imagenet104_finetune": _from_paper(TABLE_X["imagenet104_finetune"], model="imagenet_resnet104",
-                                            dataset="imagenet", lr_scale_batch=256, T=6, test_T=5,
-                                            weight_decay_all=True),
+                                            dataset="imagenet", lr_scale_batch=256, T=6, test_T=5),
         # CIFAR10-DVS (Table IV): not tabulated in the paper; ours: the Table VI recipe
         # without image augmentations (flip only), T = 10 frames, batch 50.
         "dvs": dict(model="dvs_resnet20", dataset="cifar10_dvs", lr=0.1, momentum=0.9, batch_size=50,

@@ -271,9 +271,9 @@ class _Run:
 
 
 def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict]:
-    """The optimizer's parameter groups: weight decay on conv and FC weights only (the
-    torchvision reference; msr's addition to Table VIII), or on every parameter where
-    ``cfg.weight_decay_all`` (the authors' ImageNet optimizer)."""
+    """The optimizer's parameter groups: weight decay on every parameter, BN scales and
+    biases included (``cfg.weight_decay_all``, the default: Table VIII's SGD with weight
+    decay, as the authors' optimizer applies it), or on conv and FC weights only."""
     if cfg.weight_decay_all:
         return [{"params": list(model.parameters()), "weight_decay": cfg.weight_decay}]
     decay, no_decay = [], []
@@ -398,8 +398,9 @@ def _resume(run: _Run, force: bool) -> TrainState:
     RNG states restored; else (or with ``force``) a fresh one."""
     path = run.folder / "last.pt"
     if force or not path.exists():
-        # e.g. "T = 1 weights evaluated at T = 6" of Appendix B
-        init = evaluate(run.model, run.test_loader, run.device, run.cfg, run.info["time_first"]) \
+        # "T = 1 weights evaluated at T = 6" of Appendix B: at the training T (6), not at the
+        # run's inference T (ResNet-104 tests at 5)
+        init = evaluate(run.model, run.test_loader, run.device, run.cfg, run.info["time_first"], T=run.cfg.T) \
             if run.cfg.init_from else None
         return TrainState(init_eval=init)
     ckpt = load_checkpoint(path)

@@ -62,10 +62,12 @@ def test_ms_identity_blocks_give_ssim_one_and_boundaries_are_skipped():
     m = create_model("cifar_resnet", depth=14, block="ms", T=2)
     x = torch.randn(2, 3, 32, 32)
     res = block_ssim(m, [x, x[:1]], mode="train")
-    assert res.points == [f"stages.{s}.{b}.lif1" for s in range(3) for b in range(2)]
-    # lif1 of block (s, 0) sees the previous stage's output: boundaries lie at pairs 2 and 4
+    # lif1 spikes on each block's input, head_lif on the last block's output: one value per block
+    assert res.points == [f"stages.{s}.{b}.lif1" for s in range(3) for b in range(2)] + ["head_lif"]
+    assert len(res.ssim) == 6
+    # value i is block i's: the downsampling blocks (1, 0) and (2, 0) are 2 and 4
     assert res.ssim[2] is None and res.ssim[4] is None
-    for i in (0, 1, 3):
+    for i in (0, 1, 3, 5):
         assert res.ssim[i] == pytest.approx(1.0, abs=1e-12)
         assert res.silent_fraction[i] < 1.0
     assert res.samples == 3
@@ -76,15 +78,20 @@ def test_ms_identity_blocks_give_ssim_one_and_boundaries_are_skipped():
     assert d["ssim"][2] is None and np.isnan(res.values()[2])
 
 
-def test_vanilla_samples_block_outputs():
+def test_vanilla_samples_block_outputs_and_its_values_line_up_with_ms_block_by_block():
     m = create_model("cifar_resnet", depth=14, block="vanilla", T=2)
-    assert sampling_points(m)[0] == "stages.0.0.lif_out"
+    # stem_lif spikes on the first block's input, lif_out on each block's output
+    assert sampling_points(m)[:2] == ["stem_lif", "stages.0.0.lif_out"]
+    assert sampling_points(m, role="lif_out")[0] == "stages.0.0.lif_out"  # a role given: that LIF alone
     maps = rate_maps(m, torch.randn(2, 3, 32, 32), mode="train")
     assert maps["stages.1.0.lif_out"].shape == (2, 32, 16, 16)
     assert all(((v >= 0) & (v <= 1)).all() for v in maps.values())
     res = block_ssim(m, torch.randn(2, 3, 32, 32), mode="train")
-    # outputs: boundary between stages.0.1 -> stages.1.0 and stages.1.1 -> stages.2.0
-    assert [v is None for v in res.ssim] == [False, True, False, True, False]
+    # value i is block i's: the downsampling blocks (1, 0) and (2, 0), at the places MS has them
+    skipped = [v is None for v in res.ssim]
+    assert skipped == [False, False, True, False, True, False]
+    ms = block_ssim(create_model("cifar_resnet", depth=14, block="ms", T=2), torch.randn(2, 3, 32, 32), mode="train")
+    assert [v is None for v in ms.ssim] == skipped
     with pytest.raises(ValueError, match="role"):
         sampling_points(create_model("cifar_resnet", depth=8, block="sr_c", T=2))
 

@@ -194,7 +194,7 @@ def test_chapters_assemble_per_run_items_without_checkpoints(reference, tmp_path
     ctx = chapters.ChapterContext("smoke", store=ResultsStore(results), render_only=True, quiet=True)
     un = chapters.unavailing.compute(ctx)
     assert set(un["ssim"]["series"]) == {"vanilla-44", "ms-44"} and len(un["ssim"]["provenances"]) == 2
-    assert len(un["ssim"]["series"]["ms-44"]["ssim"]) == 20  # 21 blocks: 20 consecutive pairs
+    assert len(un["ssim"]["series"]["ms-44"]["ssim"]) == 21  # one value per block: 21 blocks
     assert set(un["state_change"]["rows"]) == {"vanilla-44 trained"}
     iso = chapters.isometry.compute(ctx)["isometry"]
     assert {(r["block"], r["depth"], r["state"]) for r in iso["rows"]} == {

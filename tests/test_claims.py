@@ -211,17 +211,23 @@ def test_init_claims():
     assert "tdbn: 72.00 %" in _check(fast, True)["evidence"]
     slow, _ = chapters.init._init_claims(_fig5a((70.0, 60.0), (55.0, 61.0)), [])
     _check(slow, False)
-    def curve(loss):
-        return [{"norm": "bn", "gamma2": 1.0, "curve": {"loss": loss}}]
+    def curves(standard, zero):  # Fig. 5b: the loss curves with gamma2 = 1 and gamma2 = 0
+        return [{"norm": "bn", "gamma2": g2, "curve": {"loss": loss}}
+                for g2, loss in ((1.0, standard), (0.0, zero)) if loss is not None]
 
-    _, flat = chapters.init._init_claims([], curve([2.3] * 10))
-    _check(flat, True)
-    _, learns = chapters.init._init_claims([], curve([2.3, 2.2, 2.0, 1.8, 1.5, 1.2, 1.0, 0.9, 0.8, 0.7]))
-    _check(learns, False)
+    flat, falls = [2.3] * 10, [2.3, 2.2, 2.0, 1.8, 1.5, 1.2, 1.0, 0.9, 0.8, 0.7]
+    _, shown = chapters.init._init_claims([], curves(flat, falls))
+    assert "gamma2 = 1 2.300 -> 2.300, gamma2 = 0 2.250 -> 0.750" in _check(shown, True)["evidence"]
+    _, both_learn = chapters.init._init_claims([], curves(falls, falls))
+    _check(both_learn, False)
+    _, neither_learns = chapters.init._init_claims([], curves(flat, flat))  # an under-trained pair shows nothing
+    _check(neither_learns, False)
+    _, no_contrast = chapters.init._init_claims([], curves(flat, None))
+    assert _check(no_contrast, None)["evidence"] == "not run (gamma2 = 0)"
     missing_a, missing_b = chapters.init._init_claims([], [])
     _check(missing_a, None)
     _check(missing_b, None)
-    _, short = chapters.init._init_claims([], curve([2.3]))
+    _, short = chapters.init._init_claims([], curves([2.3], falls))
     _check(short, None)
 
 

@@ -101,5 +101,7 @@ def test_train_flags_make_the_run_the_sweep_stores():
     # a flag overrides both; runtime switches leave the key alone
     assert config_from_args(cli.parse_args([*argv, "--lr", "0.05"])).lr == 0.05
     assert config_from_args(cli.parse_args([*argv, "--device", "cpu", "--no-amp"])).amp is False
+    assert cfg.weight_decay_all  # every parameter decays unless asked otherwise
+    assert not config_from_args(cli.parse_args([*argv, "--decay-weights-only"])).weight_decay_all
     with pytest.raises(ValueError, match="unknown recipe 'table9'; valid: dvs"):
         config_from_args(cli.parse_args(["train", "--recipe", "table9"]))

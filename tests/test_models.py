@@ -46,6 +46,32 @@ def test_ms_block_is_identity_at_init():
     assert torch.equal(b.eval()(x), x)
 
 
+@pytest.mark.parametrize("block", ["ms", "wolif"])
+def test_the_membrane_shortcut_keeps_a_small_contribution_under_bf16_autocast(block):
+    """A block adding 1e-3 to a membrane of about 3 (bf16 spacing there: 1/64): summed in
+    bf16 the contribution would round away; the sum is carried in fp32, as the authors'
+    fp32 buffers carry it."""
+    blk = get_block(block)(8, 8, 1, SpikingSpec(gamma2=0.0)).eval()
+    torch.nn.init.constant_(blk.bn2.bn.bias, 1e-3)  # gamma2 = 0: the path adds exactly its bias
+    # [T, B, C, H, W], in bf16 as the stem's BN hands it on under autocast
+    x = (3.0 + 0.1 * torch.rand(2, 2, 8, 6, 6)).to(torch.bfloat16)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = blk(x)
+    assert out.dtype == torch.float32
+    # a bf16 sum would add 0 or 1/64
+    assert torch.allclose(out - x.float(), torch.full(x.shape, 1e-3), rtol=0, atol=1e-5)
+
+
+def test_residual_sum_is_at_least_fp32_and_keeps_wider_types():
+    from msr.blocks import residual_sum
+
+    h = torch.ones(3, dtype=torch.bfloat16)
+    assert residual_sum(h * 1e-3, h * 3).dtype == torch.float32
+    assert residual_sum(h, torch.ones(3, dtype=torch.float64)).dtype == torch.float64
+    f = torch.ones(3)
+    assert residual_sum(f, f).equal(f + f)
+
+
 @pytest.mark.parametrize("block", ["sr_b", "sr_c"])
 def test_sr_b_and_sr_c_start_as_standard_tdbn(block):
     """Their second BN feeds a LIF: they start as standard TDBN (gamma2 = V_th), not as the

@@ -151,9 +151,9 @@ class _Steps:
 
 
 def test_run_with_resident_augmented_data_resumes_exactly(tmp_path):
-    kw = dict(resident_data=True, dropout=0.2)
+    kw = dict(resident_data=True, dropout=0.2, subset=48)  # 6 steps of 8 per epoch
     if HAVE_FMNIST:
-        kw.update(dataset="fashion_mnist", input_size=None, subset=48, epochs=1,
+        kw.update(dataset="fashion_mnist", input_size=None, epochs=1,
                   augment=("random_crop_32", "random_rotation_15", "hflip", "normalize"))
     cfg = _tiny(**kw)
     ref = train(cfg, profile="s", experiment="a", store=ResultsStore(tmp_path / "ref"), run_dir=tmp_path / "rref")

@@ -13,7 +13,7 @@ import torch
 
 from msr.config import TrainConfig, base_lr, lr_at, reported_epochs
 from msr.models import create_model
-from msr.recipes import get_recipe, scale_milestones
+from msr.recipes import get_recipe, list_recipes, scale_milestones
 from msr.results import CheckpointError, load_checkpoint
 from msr.runs import run_folder
 from msr.train import TrainingDiverged, evaluate, load_trained, train
@@ -83,7 +83,7 @@ def test_one_epoch_reproduces_known_numbers(tiny, store, tmp_path):
     changes what is trained or how it is measured changes them; the tolerance only allows
     for another CPU's float rounding."""
     cfg = tiny(epochs=1)
-    assert cfg.hash() == "a48af2297ef17e37"  # the results store's key: field names and RESULT_VERSION
+    assert cfg.hash() == "f8a5a1750e201839"  # the results store's key: field names, RESULT_VERSION, block version
     r = train(cfg, profile="smoke", experiment="t", store=store, run_dir=tmp_path / "runs")
     assert r["steps"]["step"] == [1, 2, 3, 4]
     assert r["steps"]["loss"] == pytest.approx([2.256957530975342, 2.2878150939941406, 2.338193416595459,
@@ -199,6 +199,8 @@ def test_lr_schedules_match_torch():
     (8, "multistep", (3, 5, 6), [8]),  # fmnist Table II: ceil(0.4) = 1 epoch, after the last step
     (100, "multistep", (40, 60, 80), [96, 97, 98, 99, 100]),  # the paper's "last five epochs"
     (100, "cosine", (), [96, 97, 98, 99, 100]),
+    (125, "cosine", (), [121, 122, 123, 124, 125]),  # ImageNet (Appendix B-B): five, not ceil(6.25)
+    (200, "cosine", (), [196, 197, 198, 199, 200]),
     (1, "multistep", (), [1]),
     (1, "cosine", (), [1]),
     (30, "cosine", (), [29, 30]),  # ceil(1.5) = 2
@@ -221,23 +223,30 @@ def test_result_records_the_averaged_epochs(tiny, store, tmp_path):
     assert r["final"]["reported_acc"] == pytest.approx((acc[19] + acc[20]) / 2)
 
 
-def test_imagenet_recipes_decay_every_parameter_as_the_release_does():
-    """The release's optimizer (train_amp.py) decays BN scales and biases too; msr's CIFAR
-    recipes decay conv and FC weights only.  The field is new: configs that leave it at
-    its default keep the keys of the results already stored."""
+def test_every_recipe_decays_every_parameter_as_the_release_does():
+    """Table VIII's SGD with weight decay, as the release's optimizer (train_amp.py) applies
+    it: BN scales and biases decay too.  Decay on conv and FC weights only is an option.
+    Where nothing decays (Table II) the switch is no part of the key; runs that decay
+    conv and FC weights only keep the keys they had before decay on everything became
+    the default."""
     from msr.train import param_groups
 
-    for name in ("imagenet18_34", "imagenet18_34_table_x", "imagenet104_pretrain", "imagenet104_finetune"):
+    for name in list_recipes():
         assert TrainConfig.from_dict(get_recipe(name)).weight_decay_all, name
-    assert not any(TrainConfig.from_dict(get_recipe(n)).weight_decay_all for n in ("table2", "table6", "dvs"))
     model = create_model("cifar_resnet", depth=8, T=1)
     n_params = len(list(model.parameters()))
-    decayed = [g for g in param_groups(model, TrainConfig(weight_decay=1e-4)) if g["weight_decay"] > 0]
+    (every,) = param_groups(model, TrainConfig(weight_decay=1e-4))
+    assert every["weight_decay"] == 1e-4 and len(every["params"]) == n_params
+    decayed = [g for g in param_groups(model, TrainConfig(weight_decay=1e-4, weight_decay_all=False))
+               if g["weight_decay"] > 0]
     assert 0 < sum(len(g["params"]) for g in decayed) < n_params  # BN and biases left out
-    (every,) = param_groups(model, TrainConfig(weight_decay=1e-5, weight_decay_all=True))
-    assert every["weight_decay"] == 1e-5 and len(every["params"]) == n_params
-    assert "weight_decay_all" not in TrainConfig().hash_dict()
-    assert TrainConfig(weight_decay_all=True).hash() != TrainConfig().hash()
+    t6 = TrainConfig.from_dict(get_recipe("table6"))
+    assert t6.hash_dict()["weight_decay_all"] is True
+    assert "weight_decay_all" not in t6.replace(weight_decay_all=False).hash_dict()  # the key it always had
+    assert t6.hash() != t6.replace(weight_decay_all=False).hash()
+    t2 = TrainConfig.from_dict(get_recipe("table2"))  # weight decay 0: the switch changes nothing
+    assert "weight_decay_all" not in t2.hash_dict()
+    assert t2.hash() == t2.replace(weight_decay_all=False).hash()
 
 
 def test_recipes_follow_the_tables():
@@ -270,18 +279,27 @@ def test_recipes_follow_the_tables():
     assert TrainConfig(compile="reduce-overhead").hash() == TrainConfig().hash()  # a runtime switch
 
 
-def test_two_phase_T1_weights_continue_at_T6(tiny, store, tmp_path):
+def test_two_phase_T1_weights_continue_at_T6(tiny, store, tmp_path, monkeypatch):
+    import msr.train
+
+    seen = []  # the T of every evaluation: the start weights' first, then the epochs' at test_T
+    real = msr.train.evaluate
+    monkeypatch.setattr(msr.train, "evaluate",
+                        lambda *a, T=None, **kw: seen.append(T or a[3].test_T or a[3].T) or real(*a, T=T, **kw))
     first = tiny(T=1, epochs=1)
     r1 = train(first, profile="smoke", experiment="tp", store=store, run_dir=tmp_path / "runs")
-    second = tiny(T=6, epochs=1, init_from=f"hash:{first.hash()}")
+    # tested at T = 5, as ResNet-104 is: the start weights are still measured at T = 6 (Appendix B)
+    second = tiny(T=6, test_T=5, epochs=1, init_from=f"hash:{first.hash()}")
+    seen.clear()
     r2 = train(second, profile="smoke", experiment="tp", store=store, run_dir=tmp_path / "runs")
+    assert seen == [6, 5]
     m1 = load_trained(r1, run_dir=tmp_path / "runs")
     m6 = create_model("cifar_resnet", depth=8, in_channels=1, T=6)
     m6.load_state_dict(m1.state_dict())
     from msr.data import build_loaders
 
     _, test, info = build_loaders(second)
-    expect = evaluate(m6, test, torch.device("cpu"), second, False)
+    expect = evaluate(m6, test, torch.device("cpu"), second, False, T=6)
     assert r2["final"]["init_acc"] == pytest.approx(expect["acc"])
     assert r2["init_eval"]["loss"] == pytest.approx(expect["loss"])
     with pytest.raises(ValueError, match="no finished run"):

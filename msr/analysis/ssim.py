@@ -7,6 +7,12 @@ of the spikes over T: ``[B, C, H, W]`` with values in [0, 1].  SSIM is scikit-im
 ``structural_similarity`` with ``data_range=1``, per channel and sample, averaged
 over channels and samples.
 
+One value per block, the same block at the same place for both networks: block i's
+value compares the spikes on its input with those on its output.  Vanilla samples
+outputs, so its points start with the LIF that spikes on the first block's input
+(``stem_lif``); MS samples inputs, so its points end with the LIF that spikes on the
+last block's output (``head_lif``).  N blocks: N + 1 points, N values.
+
 Stage boundaries.  Where two consecutive maps differ in shape (a downsampling block
 lies between them) the pair is *skipped* by default (``boundary="skip"``: SSIM is
 ``None``/NaN).  Reason: the channels of the two maps are not the same neurons -- the
@@ -98,9 +104,14 @@ def _pool_to_match(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torc
 
 
 def sampling_points(model: nn.Module, role: str | None = None) -> list[str]:
-    """Names of the LIFs sampled for Fig. 2b, one per block, in forward order."""
+    """Names of the LIFs sampled for Fig. 2b, in forward order: with the block type's
+    default ``role``, one per block plus the LIF before the first block's input
+    (``stem_lif``: roles that sample outputs) or after the last block's output
+    (``head_lif``: roles that sample inputs), so that value i of :func:`block_ssim` is
+    block i's; with a ``role`` given, that LIF of every block alone."""
     block = getattr(model, "block_name", None)
-    if role is None:
+    default = role is None
+    if default:
         if block not in SAMPLING_ROLE:
             raise ValueError(
                 f"no default sampling point for block type {block!r}; pass role= "
@@ -113,6 +124,11 @@ def sampling_points(model: nn.Module, role: str | None = None) -> list[str]:
             if not hasattr(blk, role):
                 raise ValueError(f"block stages.{s}.{b} ({type(blk).__name__}) has no LIF {role!r}")
             names.append(f"stages.{s}.{b}.{role}")
+    if default:
+        end = "head_lif" if role == "lif1" else "stem_lif"  # lif1 spikes on a block's input
+        if getattr(model, end, None) is None:
+            raise ValueError(f"a {block} model without {end} cannot show every block's change")
+        names = names + [end] if end == "head_lif" else [end] + names
     return names
 
 
@@ -149,7 +165,8 @@ def rate_maps(model: nn.Module, x: torch.Tensor, role: str | None = None, T: int
 @dataclass
 class BlockSSIM:
     """SSIM of consecutive sampling points (Fig. 2b).  ``ssim[i]`` compares
-    ``points[i]`` with ``points[i + 1]``; ``None`` marks a skipped stage boundary."""
+    ``points[i]`` with ``points[i + 1]`` (with the default points: block i's input and
+    output); ``None`` marks a skipped stage boundary."""
 
     points: list[str]
     ssim: list[float | None]

@@ -60,7 +60,7 @@ FLAGS = {
 }
 #: TrainConfig fields set by switches rather than FLAGS (default None: not given)
 SWITCHES = ("device", "amp", "deterministic", "channels_last", "compile", "compact_spikes", "resident_data",
-            "cuda_graph")
+            "cuda_graph", "weight_decay_all")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,6 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_runs(parser)
     add_device(parser)
     parser.add_argument("--no-amp", dest="amp", action="store_false", default=None, help="no bf16 autocast")
+    parser.add_argument("--decay-weights-only", dest="weight_decay_all", action="store_false", default=None,
+                        help="weight decay on conv and FC weights only (default: every parameter, BN included, "
+                             "as the authors' optimizer)")
     parser.add_argument("--deterministic", action="store_true", default=None)
     parser.add_argument("--channels-last", action="store_true", default=None, help="NHWC weights and activations")
     parser.add_argument("--compile", nargs="?", const=True, default=None, choices=(True, *COMPILE_MODES),
