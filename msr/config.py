@@ -32,6 +32,9 @@ ADDED_FIELDS = {"weight_decay_all": False}
 #: Version of the classifier head with dropout (:meth:`msr.models.SpikingResNet.forward`);
 #: part of the hash of runs with dropout > 0 only.  2: one mask on the rate over T.
 HEAD_VERSION = 2
+#: Version of :func:`reported_epochs` where it differs from the first (runs of more than 100
+#: epochs only, so only their keys carry it).  2: at most the last five epochs, not 5 %.
+REPORTED_VERSION = 2
 
 
 
@@ -131,6 +134,8 @@ class TrainConfig:
         key["definitions"] = {"block": get_block(self.block).version, "train": RESULT_VERSION}
         if self.dropout:  # 2: one dropout mask on the rate over T (1: a mask per time step)
             key["definitions"]["head"] = HEAD_VERSION
+        if self.epochs > 100:  # 2: at most five epochs averaged (reported_epochs; 1 averaged 5 %)
+            key["definitions"]["reported"] = REPORTED_VERSION
         if self.dataset in EMULATED_EVENTS:  # the emulator's version and parameters make the data
             from msr.events import VERSION, SaccadeParams
 
