@@ -13,8 +13,10 @@ GPU time comes in short commands on a fresh machine each time (see
    experiment comes before seeds 1 and 2;
 2. stops cleanly before the budget ends: :func:`msr.train.train` checks the deadline
    after every training step, saves the run's checkpoint and raises
-   :class:`BudgetExhausted`; ``reserve`` seconds of the budget are kept for the
-   analyses of the run that finished last and for packing;
+   :class:`BudgetExhausted`.  In the last ``reserve`` seconds of the budget no run and no
+   analysis starts: they are for the analyses of the runs that finished before, while
+   the runs in progress train on until :data:`PACK_SECONDS` before the end (a run that
+   finishes there leaves its analyses, and its weights, to the next command);
 3. packs what must leave the machine (:mod:`msr.pack`): the new results and the
    checkpoints of interrupted runs, split into parts under 16 MiB; with ``--pack-to``
    after every run that ends too, and every :data:`PROGRESS_EVERY` seconds in which none
@@ -55,7 +57,8 @@ DIVERGED = "diverged.txt"
 UNFINISHED = "unfinished.json"
 #: a run whose checkpoint cannot travel starts when its estimated time, times this, fits the budget
 ESTIMATE_MARGIN = 1.25
-#: seconds of the reserve a run with no analyses, training alone, leaves for packing (seconds suffice)
+#: seconds before the budget's end at which the runs still training stop, for their checkpoints and
+#: the last pack (seconds suffice)
 PACK_SECONDS = 15.0
 #: seconds between two ``on_progress`` calls of :func:`run_pending` while runs train and none ends
 PROGRESS_EVERY = 60.0
@@ -84,7 +87,8 @@ class Deadline:
 
     :func:`msr.train.train` asks ``passed()`` once per training step; everything else
     (starting a run, an analysis) asks ``left()``.  ``reserve``: seconds after ``end``
-    that the budget keeps for the analyses of the runs that finished last."""
+    that the budget keeps for the analyses of the runs that finished last; runs in
+    progress train on into it (:meth:`with_reserve`)."""
 
     end: float
     clock: Callable[[], float] = time.monotonic
@@ -95,8 +99,8 @@ class Deadline:
         return cls(clock() + seconds, clock)
 
     def with_reserve(self) -> "Deadline":
-        """For a run that trains alone and has no analyses to leave time for: the reserve
-        too, less :data:`PACK_SECONDS` for packing."""
+        """The deadline of training: the reserve too, less :data:`PACK_SECONDS` for the
+        checkpoints and packing."""
         return Deadline(self.end + max(self.reserve - PACK_SECONDS, 0.0), self.clock)
 
     def left(self) -> float:
@@ -124,7 +128,8 @@ def parse_duration(text: str | float) -> float:
 
 
 def default_reserve(budget_s: float) -> float:
-    """Seconds of a budget kept from training: a quarter of it, at most 90 s."""
+    """Seconds at the end of a budget in which no run and no analysis starts: a quarter
+    of it, at most 90 s."""
     return min(90.0, budget_s / 4)
 
 
@@ -246,12 +251,14 @@ class TaskDone:
 
 
 def run_task(task: Task, profile: str, *, store, run_dir, deadline, train_it: bool, must_finish: bool = False,
-             sizes: dict | None = None, inputs=None, threads: int | None = None, log=print) -> TaskDone:
-    """Train ``task``'s run (``train_it``; ``must_finish``: give up after an epoch when the
-    rest cannot fit the deadline, :class:`WontFinish`) and analyse the model
-    (:mod:`msr.per_run`), in this process or in a ``--jobs`` worker.  Every exception comes
-    back in the :class:`TaskDone`; one that is not the budget's, missing data or a
-    divergence is logged with its traceback, and the command goes on with the other runs."""
+             train_deadline=None, sizes: dict | None = None, inputs=None, threads: int | None = None,
+             log=print) -> TaskDone:
+    """Train ``task``'s run (``train_it``; until ``train_deadline``, default ``deadline``;
+    ``must_finish``: give up after an epoch when the rest cannot fit, :class:`WontFinish`)
+    and analyse the model (:mod:`msr.per_run`; no analysis starts after ``deadline``), in
+    this process or in a ``--jobs`` worker.  Every exception comes back in the
+    :class:`TaskDone`; one that is not the budget's, missing data or a divergence is logged
+    with its traceback, and the command goes on with the other runs."""
     from msr import per_run
     from msr.train import train
 
@@ -263,7 +270,7 @@ def run_task(task: Task, profile: str, *, store, run_dir, deadline, train_it: bo
     try:
         if train_it:
             r = train(task.cfg, profile=profile, experiment=task.name, store=store, run_dir=run_dir,
-                      deadline=deadline, must_finish=must_finish)
+                      deadline=deadline if train_deadline is None else train_deadline, must_finish=must_finish)
             done.trained, done.acc = True, r["final"]["reported_acc"]
         status = per_run.analyse(task.cfg, task.name, profile, store=store, run_dir=run_dir, force=train_it,
                                  deadline=deadline, inputs=inputs, sizes=sizes, log=log)
@@ -543,11 +550,17 @@ def _alone_deadline(task: Task, deadline):
 
 
 def _started_as(task: Task, what: str, deadline) -> tuple[Task, dict]:
-    """``task`` as ``decide``'s verdict ``what`` starts it, and :func:`run_task`'s arguments:
-    a run trained ``alone`` records that nothing shared the machine with it and, under a
-    deadline, must finish (its checkpoint cannot travel), by :func:`_alone_deadline`."""
+    """``task`` as ``decide``'s verdict ``what`` starts it, and :func:`run_task`'s arguments.
+    A run trains on into the reserve, until :data:`PACK_SECONDS` before the budget's end
+    (:meth:`Deadline.with_reserve`): once the deadline has passed no run and no analysis
+    starts, so the reserve is for the analyses of the runs that finished before it, and
+    a run still training there is stopped with its checkpoint anyway.  One that finishes
+    in the reserve leaves its analyses (and its weights, which travel) to the next
+    command.  A run trained ``alone`` records that nothing shared the machine with it and,
+    under a deadline, must finish (its checkpoint cannot travel), by :func:`_alone_deadline`."""
     if what != "alone":
-        return task, dict(train_it=what == "train", must_finish=False, deadline=deadline)
+        return task, dict(train_it=what == "train", must_finish=False, deadline=deadline,
+                          train_deadline=None if deadline is None else deadline.with_reserve())
     task = replace(task, cfg=task.cfg.replace(concurrent_runs=1))
     return task, dict(train_it=True, must_finish=deadline is not None, deadline=_alone_deadline(task, deadline))
 

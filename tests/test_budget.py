@@ -48,6 +48,9 @@ class StepDeadline:
     def left(self) -> float:
         return 0.0 if self.calls >= self.steps else math.inf
 
+    def with_reserve(self) -> "StepDeadline":
+        return self  # the training loop's checks count the same steps
+
 
 @pytest.fixture(scope="module", autouse=True)
 def _one_thread():
@@ -384,7 +387,9 @@ def test_a_run_trained_alone_without_analyses_trains_into_the_reserve(small, tmp
     assert started("deep", deep[1], "alone")[1]["deadline"].left() == 1010 - budget.PACK_SECONDS
     task, how = started("table2", t2, "alone")
     assert how["deadline"].left() == 10 and how["must_finish"] and task.cfg.concurrent_runs == 1
-    assert started("deep", deep[1], "train")[1] == dict(train_it=True, must_finish=False, deadline=deadline)
+    how = started("deep", deep[1], "train")[1]
+    assert how == dict(train_it=True, must_finish=False, deadline=deadline, train_deadline=how["train_deadline"])
+    assert how["train_deadline"].left() == 1010 - budget.PACK_SECONDS  # a run beside others trains on too
     store = ResultsStore(tmp_path / "results")
     store.put("smoke", "deep", {"earlier": 1}, {"wall_time_s": 40.0, "params": 10**7})
     lines = []
@@ -392,6 +397,42 @@ def test_a_run_trained_alone_without_analyses_trains_into_the_reserve(small, tmp
                       log=lines.append)
     assert sorted(out.trained) == sorted(f"deep/{c.hash()}" for c in deep) and out.skipped == []
     assert any(f"about {40 * budget._sizes(deep[1])[0] / 10**7:.0f} s of 995 s" in line for line in lines)
+
+
+class Ticks:
+    """A clock that advances one second at every reading."""
+
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        self.t += 1.0
+        return self.t
+
+
+def test_runs_train_on_into_the_reserve_and_one_that_finishes_there_leaves_its_analyses(small, tmp_path):
+    """The deadline passes after 3 readings, but the reserve (100 s, less the packing
+    time) keeps the first run training: it finishes its 4 steps and is stored, no analysis
+    starts after the deadline, and no run starts either.  Its weights travel with the
+    pack, and the next command, on another machine, analyses it first, in its turn in the
+    value order."""
+    deadline = Deadline(3.0, clock=Ticks(), reserve=100.0)
+    store, runs = ResultsStore(tmp_path / "results"), tmp_path / "runs"
+    out = run_pending(["table2"], small, deadline=deadline, store=store, run_dir=runs, log=lambda *a: None)
+    first = experiment_configs("table2", small, (0,))[0]
+    assert out.trained == [f"table2/{first.hash()}"] and out.analysed == []
+    assert out.stopped == f"time budget reached during the analyses of {budget.plan(['table2'], small)[0][0].tag}"
+    assert [f.name for f in (runs / "smoke" / "table2").iterdir()] == [first.hash()]  # nothing else started
+    assert per_run.pending("table2", first, "smoke", store) == [a.kind for a in per_run.applicable("table2", first)]
+    why = {n: w for n, _, w in packing.needed_checkpoints("smoke", store, runs)}
+    assert list(why) == [f"runs/smoke/table2/{first.hash()}/model.pt"]
+    packing.pack(tmp_path / "out", "smoke", store_root=store.root, run_dir=runs, log=lambda *a: None)
+    fresh = tmp_path / "fresh"
+    packing.unpack(tmp_path / "out", store_root=fresh / "results", run_dir=fresh / "runs", log=lambda *a: None)
+    nxt = run_pending(["table2"], small, deadline=StepDeadline(1), store=ResultsStore(fresh / "results"),
+                      run_dir=fresh / "runs", log=lambda *a: None)
+    assert nxt.analysed and nxt.analysed[0].startswith(f"table2/{first.hash()}: ")
+    assert per_run.pending("table2", first, "smoke", ResultsStore(fresh / "results")) == []
 
 
 @pytest.mark.parametrize("jobs", [1, 2])

@@ -26,8 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--budget", default=None, metavar="TIME",
                    help="train and analyse what is pending in value order, stop cleanly within TIME (e.g. 9m)")
     g.add_argument("--reserve", default=None, metavar="TIME",
-                   help="part of the budget kept from training for the last analyses and packing "
-                        "(default: a quarter, at most 90s)")
+                   help="last part of the budget, in which no run and no analysis starts: for the analyses "
+                        "of the runs that finished before it (default: a quarter, at most 90s); runs in progress "
+                        "train on until 15s before the end")
     g.add_argument("--pack-to", default=None, metavar="DIR",
                    help="pack new results and needed checkpoints into DIR (msr.pack; <= 8 files) after each "
                         "run, every minute in which none ends and at the end, so that DIR always holds a whole pack")
@@ -127,7 +128,7 @@ def interim_packer(out_dir, profile: str, store_root, run_dir, note):
 def _budgeted(args: argparse.Namespace) -> int:
     """``--budget TIME [--reserve TIME] [--pack-to DIR]``: see :mod:`msr.budget`."""
     from msr import pack
-    from msr.budget import Deadline, default_reserve, experiment_names, parse_duration, run_pending
+    from msr.budget import PACK_SECONDS, Deadline, default_reserve, experiment_names, parse_duration, run_pending
     from msr.profiles import get_profile
     from msr.results import ResultsStore, default_root
 
@@ -141,7 +142,8 @@ def _budgeted(args: argparse.Namespace) -> int:
     pack.record_baseline(p.name, store.root, args.runs)
     t0 = time.monotonic()
     deadline = Deadline(t0 + budget - reserve, reserve=reserve)
-    print(f"msr compute: profile {p.name}, budget {budget:.0f} s, training stops {reserve:.0f} s before it ends; "
+    print(f"msr compute: profile {p.name}, budget {budget:.0f} s, no run or analysis starts in its last "
+          f"{reserve:.0f} s, training stops {PACK_SECONDS:.0f} s before it ends; "
           f"{args.jobs} run(s) at once; order: {', '.join(names)}", flush=True)
     max_ck = None if args.max_checkpoint is None else pack.parse_size(args.max_checkpoint)
     switches = {k: getattr(args, k) for k in ("cuda_graph", "resident_data", "lif_backend")
