@@ -8,7 +8,7 @@
 # Settings (environment):  OUT (default gpu_out)  PROFILE (fmnist)  NAMES (all)  JOBS (runs at once: the
 #   fastest N of the stored bench on this hardware, else 2)
 #   LIMIT (590: the command's wall-clock limit, s)  BUDGET (default: what LIMIT leaves after the checks,
-#   less 60 s for packing)  RESERVE (msr's default)  DEVICE (cuda)  STATE (.gpustate: the last pack, committed)
+#   less 30 s for the last pack and the summary)  RESERVE (msr's default)  DEVICE (cuda)  STATE (.gpustate: the last pack, committed)
 #   DATA (.devdata: the carried Fashion-MNIST .gz files)  RUNS (runs)  PYTHON (python3)
 #   CARRY_LIMIT_MIB (64)  SELFCHECK (1: run the gpu-marked tests of the fast paths, or reuse the
 #   verdict the carried log holds for the same code, GPU and torch; 0: skip)
@@ -135,15 +135,19 @@ if [ "$MAX_CK" -lt 0 ]; then
   echo "WARNING: no room is left for checkpoints: a run the budget stops starts over next time"
   MAX_CK=0
 fi
-if [ -z "${BUDGET:-}" ]; then  # what the command's limit leaves, less time to pack and hand back
-  BUDGET=$(( LIMIT - ($(date +%s) - START) - 60 ))
+# the budget: what the command's limit leaves, less 30 s.  Training stops 15 s before the budget's end
+# (msr.budget.PACK_SECONDS) and compute's last pack takes seconds (6 s for the whole tail, pack and
+# summary, on a 2-core CPU); its hard limit, 10 s past the budget (+5 s to die), leaves 15 s of the
+# command's limit for the fallback pack below and the summary (itself cut after 15 s)
+if [ -z "${BUDGET:-}" ]; then
+  BUDGET=$(( LIMIT - ($(date +%s) - START) - 30 ))
   [ "$BUDGET" -lt 30 ] && BUDGET=30
   BUDGET=${BUDGET}s
 fi
-HARD=$(( $($PY -c "from msr.budget import parse_duration; print(int(parse_duration('$BUDGET')))") + 30 ))
+HARD=$(( $($PY -c "from msr.budget import parse_duration; print(int(parse_duration('$BUDGET')))") + 10 ))
 echo "budget $BUDGET, at most $MAX_CK MiB of checkpoints, switches: ${SWITCHES:-none}"
 # shellcheck disable=SC2086  # NAMES and SWITCHES are lists of words
-timeout -k 10 "$HARD" $PY -m msr.cli compute $NAMES --profile "$PROFILE" --device "$DEVICE" --budget "$BUDGET" \
+timeout -k 5 "$HARD" $PY -m msr.cli compute $NAMES --profile "$PROFILE" --device "$DEVICE" --budget "$BUDGET" \
   --jobs "$JOBS" ${RESERVE:+--reserve "$RESERVE"} --runs "$RUNS" --max-checkpoint "${MAX_CK}MiB" \
   $SWITCHES --pack-to "$OUT"
 RC=$?
@@ -160,7 +164,7 @@ fi
 
 echo "== left to do"
 # shellcheck disable=SC2086  # NAMES: a list of words
-timeout 30 $PY -m msr.cli status $NAMES --profile "$PROFILE" --runs "$RUNS"
+timeout 15 $PY -m msr.cli status $NAMES --profile "$PROFILE" --runs "$RUNS"
 
 echo "== handed back ($(( $(date +%s) - START )) s in all)"
 ls -l "$OUT" | awk 'NR > 1 {print "  " $5 " bytes  " $9}'
