@@ -140,6 +140,23 @@ def changed_results(profile: str, store_root, run_dir) -> dict[str, Path]:
     return {rel: p for rel, p in result_files(profile, store_root).items() if base.get(rel) != sha256_file(p)}
 
 
+def discard_since_baseline(profile: str, store_root, run_dir, log=print) -> int:
+    """Delete what this working copy computed since its baseline: the profile's results that
+    are new or changed (:func:`changed_results`) and its run folders (checkpoints), e.g. the
+    work of a training that started before the self-check of its fast paths failed
+    (``scripts/gpu_run.sh``).  The carried state is then unpacked again (its results and
+    checkpoints come back; the baseline stays).  Returns the number of results deleted."""
+    import shutil
+
+    changed = changed_results(profile, store_root, run_dir)
+    for path in changed.values():
+        path.unlink()
+    runs = Path(run_dir) / profile
+    shutil.rmtree(runs, ignore_errors=True)
+    log(f"discarded {len(changed)} result(s) of {profile} and the checkpoints in {runs}")
+    return len(changed)
+
+
 def _stored(store, profile: str, experiment: str, run_hash: str) -> dict | None:
     path = store.root / profile / experiment / f"{run_hash}.json"
     return json.loads(path.read_text()) if path.exists() else None
@@ -629,6 +646,6 @@ def keep(src, state, *, log=print) -> Path:
     return state
 
 
-__all__ = ["MAX_BYTES", "MAX_FILES", "PART_BYTES", "asked_runs", "changed_results", "keep", "needed_checkpoints",
-           "pack", "parse_size", "read_manifest", "record_baseline", "stale_checkpoints", "tree_bytes", "unpack",
-           "verify"]
+__all__ = ["MAX_BYTES", "MAX_FILES", "PART_BYTES", "asked_runs", "changed_results", "discard_since_baseline", "keep",
+           "needed_checkpoints", "pack", "parse_size", "read_manifest", "record_baseline", "stale_checkpoints",
+           "tree_bytes", "unpack", "verify"]

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# One self-contained GPU command (notes/gpu-runs.md): check the machine and the fast training
-# paths, unpack the state the previous command left, train and analyse what is pending in value
-# order within a time budget (several runs at once), pack what must come back into OUT (at most
-# 8 files, each under 16 MiB).
+# One self-contained GPU command (notes/gpu-runs.md): check the machine, unpack the state the
+# previous command left, train and analyse what is pending in value order within a time budget
+# (several runs at once) while the fast training paths are checked beside it, pack what must come
+# back into OUT (at most 8 files, each under 16 MiB).
 #
 # Usage, from the repository root:   MSR_GIT_COMMIT=$(git rev-parse HEAD) bash scripts/gpu_run.sh [OUT]
 # Settings (environment):  OUT (default gpu_out)  PROFILE (fmnist)  NAMES (all)  JOBS (runs at once: the
 #   fastest N of the stored bench on this hardware, else 2)
-#   LIMIT (590: the command's wall-clock limit, s)  BUDGET (default: what LIMIT leaves after the checks,
-#   less 30 s for the last pack and the summary)  RESERVE (msr's default)  DEVICE (cuda)  STATE (.gpustate: the last pack, committed)
+#   LIMIT (590: the command's wall-clock limit, s)  BUDGET (default: what LIMIT leaves when compute
+#   starts, less 30 s for the last pack and the summary)  RESERVE (msr's default)  DEVICE (cuda)
+#   STATE (.gpustate: the last pack, committed)
 #   DATA (.devdata: the carried Fashion-MNIST .gz files)  RUNS (runs)  PYTHON (python3)
 #   CARRY_LIMIT_MIB (64)  SELFCHECK (1: run the gpu-marked tests of the fast paths, or reuse the
 #   verdict the carried log holds for the same code, GPU and torch; 0: skip)
@@ -75,12 +76,15 @@ fi
 
 echo "== self-check of the fast paths"
 # CUDA-graph steps, resident data and the Triton LIF are checked against the plain paths by their
-# gpu-marked tests, the three files at once (each in its own process); a path that fails (or does not
-# finish) is switched off for this command, so that no number of a broken path is stored.  The
-# verdict is logged and reused by the next command that carries this log (in STATE) for the same
-# code (msr.provenance.code_digest: the sources these tests import; a commit of results, or of the
-# book's code alone, keeps it), GPU and torch.  FILES is msr.provenance.SELF_CHECK_TESTS.
+# gpu-marked tests, the three files at once (each in its own process), beside the training below, which
+# starts at once with every fast path: its packs wait for the verdict (compute --pack-after GATE).  A
+# path that fails (or does not finish) stops that training; what it computed is discarded, the carried
+# state is unpacked again, and training starts again with the path switched off, so that no number of
+# a broken path is stored.  The verdict is logged and reused by the next command that carries this log
+# (in STATE) for the same code (msr.provenance.code_digest: the sources these tests import; a commit of
+# results, or of the book's code alone, keeps it), GPU and torch.  FILES is msr.provenance.SELF_CHECK_TESTS.
 SWITCHES=""
+CHECKS=""  # a folder while the self-check runs beside the training
 KEY=${ENV_LINE#commit=* }
 PREVIOUS=$(grep -hF "self-check verdict [$KEY]:" "$STATE/gpu_run.log" 2>/dev/null | tail -1)
 if [ "$SELFCHECK" != 1 ]; then
@@ -97,10 +101,14 @@ else
   }
   FALLBACKS=("--no-cuda-graph" "--no-resident-data" "--lif-backend reference")
   FILES=(tests/test_speed.py tests/test_resident.py tests/test_kernels.py)
-  SECONDS_AT_MOST=(120 90 150)
+  SECONDS_AT_MOST=(180 150 240)  # they share the GPU with the training
   PIDS=()  # waited on by name: a bare `wait` would also wait for the log's tee
   for i in 0 1 2; do check "$i" "${FILES[$i]}" "${SECONDS_AT_MOST[$i]}" & PIDS+=($!); done
+  echo "running beside the training below (at most ${SECONDS_AT_MOST[*]} s); no pack before its verdict"
+fi
+verdict() {  # waits for the self-check; logs each file's end and the verdict; sets SWITCHES
   wait "${PIDS[@]}"
+  echo "== self-check of the fast paths: verdict"
   for i in 0 1 2; do  # FALLBACKS[i] joins SWITCHES where FILES[i] failed
     rc=$(cat "$CHECKS/$i.rc" 2>/dev/null || echo 1)
     echo "${FILES[$i]}:"
@@ -110,10 +118,9 @@ else
       SWITCHES="$SWITCHES ${FALLBACKS[$i]}"
     fi
   done
-  rm -rf "$CHECKS"
   SWITCHES=${SWITCHES# }
   echo "self-check verdict [$KEY]: ${SWITCHES:-none}"
-fi
+}
 
 echo "== unpack"
 if [ -f "$STATE/manifest.json" ]; then
@@ -138,19 +145,55 @@ fi
 # the budget: what the command's limit leaves, less 30 s.  Training stops 15 s before the budget's end
 # (msr.budget.PACK_SECONDS) and compute's last pack takes seconds (6 s for the whole tail, pack and
 # summary, on a 2-core CPU); its hard limit, 10 s past the budget (+5 s to die), leaves 15 s of the
-# command's limit for the fallback pack below and the summary (itself cut after 15 s)
-if [ -z "${BUDGET:-}" ]; then
-  BUDGET=$(( LIMIT - ($(date +%s) - START) - 30 ))
-  [ "$BUDGET" -lt 30 ] && BUDGET=30
-  BUDGET=${BUDGET}s
+# command's limit for the fallback pack below and the summary (itself cut after 15 s).  BUDGET, where
+# given, is the budget of the first compute; a compute started again gets what is left of it.
+FIXED=""
+[ -n "${BUDGET:-}" ] && FIXED=$($PY -c "from msr.budget import parse_duration; print(int(parse_duration('$BUDGET')))")
+COMPUTE_START=$(date +%s)
+budget_now() {  # seconds of budget a compute started now gets
+  local b
+  if [ -n "$FIXED" ]; then b=$(( FIXED - ($(date +%s) - COMPUTE_START) )); else b=$(( LIMIT - ($(date +%s) - START) - 30 )); fi
+  [ "$b" -lt 30 ] && b=30
+  echo "$b"
+}
+set_compute() {  # CMD: msr compute with the budget left now, under its hard limit
+  local b
+  b=$(budget_now)
+  echo "budget ${b}s, at most $MAX_CK MiB of checkpoints, switches: ${SWITCHES:-none}"
+  # shellcheck disable=SC2206  # NAMES and SWITCHES are lists of words
+  CMD=(timeout -k 5 "$(( b + 10 ))" $PY -m msr.cli compute $NAMES --profile "$PROFILE" --device "$DEVICE"
+       --budget "${b}s" --jobs "$JOBS" ${RESERVE:+--reserve "$RESERVE"} --runs "$RUNS" --max-checkpoint "${MAX_CK}MiB"
+       $SWITCHES --pack-to "$OUT")
+}
+set_compute
+if [ -z "$CHECKS" ]; then
+  "${CMD[@]}"
+  RC=$?
+else
+  GATE="$CHECKS/passed"
+  "${CMD[@]}" --pack-after "$GATE" &
+  CPID=$!  # timeout's: it passes a signal on to compute and its workers
+  verdict
+  if [ -z "$SWITCHES" ]; then
+    touch "$GATE"  # its packs may now be written
+    wait "$CPID"
+    RC=$?
+  else
+    echo "== compute again, with ${SWITCHES}: the training started with every fast path is stopped and" \
+         "what it computed is discarded"
+    kill -TERM "$CPID" 2>/dev/null
+    wait "$CPID"
+    $PY -c 'import sys; from msr.pack import discard_since_baseline; from msr.results import default_root
+discard_since_baseline(sys.argv[1], default_root(), sys.argv[2])' "$PROFILE" "$RUNS" || exit 3
+    if [ -f "$STATE/manifest.json" ]; then
+      $PY -m msr.cli unpack "$STATE" --runs "$RUNS" || { echo "unpack failed: stopping"; exit 4; }
+    fi
+    set_compute
+    "${CMD[@]}"
+    RC=$?
+  fi
+  rm -rf "$CHECKS"
 fi
-HARD=$(( $($PY -c "from msr.budget import parse_duration; print(int(parse_duration('$BUDGET')))") + 10 ))
-echo "budget $BUDGET, at most $MAX_CK MiB of checkpoints, switches: ${SWITCHES:-none}"
-# shellcheck disable=SC2086  # NAMES and SWITCHES are lists of words
-timeout -k 5 "$HARD" $PY -m msr.cli compute $NAMES --profile "$PROFILE" --device "$DEVICE" --budget "$BUDGET" \
-  --jobs "$JOBS" ${RESERVE:+--reserve "$RESERVE"} --runs "$RUNS" --max-checkpoint "${MAX_CK}MiB" \
-  $SWITCHES --pack-to "$OUT"
-RC=$?
 echo "msr compute exit status $RC"
 
 # compute packs after every run it finishes, and once more at its end; killed before that last pack

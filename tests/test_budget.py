@@ -921,9 +921,9 @@ def test_gpu_run_script_packs_again_when_compute_is_killed_before_its_last_pack(
 
 FAKE_SELFCHECK = """#!/usr/bin/env bash
 # python, except that `-m pytest FILE` takes a second and fails for tests/test_resident.py, noting when it
-# started and ended, and `-m msr.cli compute` notes its arguments and does nothing
+# started and ended, and `-m msr.cli compute` notes its arguments (a line per call) and does nothing
 case "$1 $2 $3" in
-  "-m msr.cli compute") echo "$@" >"$NOTES/compute"; exit 0;;
+  "-m msr.cli compute") echo "$@" >>"$NOTES/compute"; exit 0;;
 esac
 if [ "$1 $2" = "-m pytest" ]; then
   name=$(basename "${@: -1}" .py)
@@ -962,7 +962,10 @@ def test_gpu_run_script_checks_the_fast_paths_at_once_and_reuses_the_verdict_for
     assert "WARNING: tests/test_resident.py failed (exit status 1): this command runs with --no-resident-data" in log
     key = f"code={code_digest()} gpu=none torch={torch.__version__}"
     assert f"self-check verdict [{key}]: --no-resident-data" in log
-    assert "--no-resident-data" in (notes / "compute").read_text().split()
+    # compute started at once, beside the checks, its packs waiting for the verdict; then again without the path
+    first, again = (notes / "compute").read_text().splitlines()
+    assert "--pack-after" in first.split() and "--no-resident-data" not in first.split()
+    assert "--no-resident-data" in again.split() and "--pack-after" not in again.split()
 
     for f in notes.iterdir():
         f.unlink()
@@ -972,10 +975,72 @@ def test_gpu_run_script_checks_the_fast_paths_at_once_and_reuses_the_verdict_for
                                        "self-check verdict [code=000000000000 gpu=none torch=0]: none\n")
     log = command(tmp_path / "out2", state)
     assert "reusing the verdict of the previous command: --no-cuda-graph" in log
-    assert not list(notes.glob("*.start")) and "--no-cuda-graph" in (notes / "compute").read_text().split()
+    (only,) = (notes / "compute").read_text().splitlines()
+    assert not list(notes.glob("*.start")) and "--no-cuda-graph" in only.split() and "--pack-after" not in only
     (state / "gpu_run.log").write_text("self-check verdict [code=000000000000 gpu=none torch=0]: none\n")
     log = command(tmp_path / "out3", state)
     assert "reusing" not in log and len(list(notes.glob("*.start"))) == 3
+
+
+SLOW_SELFCHECK = """#!/usr/bin/env bash
+# python, except that `-m pytest FILE` waits until the training beside it has stored its two runs and
+# then fails for the file named FAIL (passes otherwise), and `-m msr.cli compute` notes its arguments,
+# then runs
+if [ "$1 $2" = "-m pytest" ]; then
+  for _ in $(seq 120); do
+    [ "$(ls "$MSR_RESULTS"/smoke/two_phase/*.json 2>/dev/null | wc -l)" -ge 2 ] && break; sleep 0.5
+  done
+  if [ "$(basename "${@: -1}" .py)" = "$FAIL" ]; then echo "1 failed in 9.00s"; exit 1; fi
+  echo "2 passed in 1.00s"; exit 0
+fi
+[ "$1 $2 $3" = "-m msr.cli compute" ] && echo "$@" >>"$NOTES/compute"
+exec "$REAL_PYTHON" "$@"
+"""
+
+
+def _beside_the_self_check(tmp_path, fail: str):
+    """gpu_run.sh with the smoke profile's two_phase and :data:`SLOW_SELFCHECK` failing ``fail``."""
+    wrapper, notes, out = tmp_path / "python", tmp_path / "notes", tmp_path / "out"
+    wrapper.write_text(SLOW_SELFCHECK)
+    wrapper.chmod(0o755)
+    notes.mkdir()
+    env = {**os.environ, "PROFILE": "smoke", "NAMES": "two_phase", "DEVICE": "cpu", "LIMIT": "300", "JOBS": "1",
+           "RUNS": str(tmp_path / "runs"), "DATA": str(tmp_path / "nodata"), "STATE": str(tmp_path / "nostate"),
+           "MSR_RESULTS": str(tmp_path / "results"), "OMP_NUM_THREADS": "1", "PYTHON": str(wrapper),
+           "REAL_PYTHON": sys.executable, "NOTES": str(notes), "FAIL": fail}
+    p = subprocess.run(["bash", "scripts/gpu_run.sh", str(out)], cwd=ROOT, capture_output=True, text=True, env=env,
+                       timeout=600)
+    log = (out / "gpu_run.log").read_text()
+    assert p.returncode == 0, log
+    return log, (notes / "compute").read_text().splitlines(), packing.verify(out)
+
+
+def test_gpu_run_script_trains_beside_the_self_check_and_packs_once_it_passed(tmp_path):
+    """Both runs are trained and stored before the verdict, so compute writes no pack; once
+    every file has passed, the fallback pack hands them back."""
+    log, (only,), m = _beside_the_self_check(tmp_path, fail="")
+    assert "--pack-after" in only.split() and "compute again" not in log
+    before, after = log.split("self-check verdict [", 1)
+    assert before.count(": trained, acc") == 2 and "pack (so far)" not in before and "no pack until" in before
+    assert "== pack (fallback: compute did not write its last pack)" in after
+    assert m["run"] == {} or not m["run"].get("interim")
+    assert len([f for f in m["files"] if f["path"].startswith("results/smoke/two_phase/")]) == 2
+
+
+def test_gpu_run_script_discards_the_training_of_a_path_the_self_check_fails_and_trains_again(tmp_path):
+    """The training beside the self-check stores both runs of two_phase with every fast path;
+    its packs wait for the verdict.  The resident-data file fails: that training's results
+    are discarded and both runs train again with --no-resident-data, whose pack is the
+    one handed back."""
+    log, (first, again), m = _beside_the_self_check(tmp_path, fail="test_resident")
+    assert "--pack-after" in first.split() and "--no-resident-data" in again.split()
+    assert "no pack until" in log and "== compute again, with --no-resident-data" in log
+    before, after = log.split("== compute again", 1)
+    assert before.count(": trained, acc") == 2 and "pack (so far)" not in before and "\npack: " not in before
+    assert "discarded 2 result(s) of smoke" in after and after.count(": trained, acc") == 2
+    assert m["run"]["switches"] == {"resident_data": False} and len(m["run"]["trained"]) == 2
+    assert sorted(f["path"].split("/")[2] for f in m["files"] if f["path"].startswith("results/")) == \
+        ["two_phase", "two_phase"]
 
 
 def test_gpu_run_script_refuses_an_unknown_commit(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from msr.chapters import CHAPTER_ORDER
 from msr.cli._options import add_device, add_profile, add_runs, device_of
@@ -32,6 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--pack-to", default=None, metavar="DIR",
                    help="pack new results and needed checkpoints into DIR (msr.pack; <= 8 files) after each "
                         "run, every minute in which none ends and at the end, so that DIR always holds a whole pack")
+    g.add_argument("--pack-after", default=None, metavar="FILE",
+                   help="pack only once FILE exists (scripts/gpu_run.sh: the self-check of the fast paths has "
+                        "passed); until then no pack is written")
     add_runs(g)
     g.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction, default=None,
                    help="replay training steps as CUDA graphs (default: on for CUDA)")
@@ -57,7 +61,7 @@ def main(args: argparse.Namespace) -> int:
 
             check_backend(args.lif_backend)
         return _budgeted(args)
-    given = [f"--{k.replace('_', '-')}" for k in ("pack_to", "reserve", "max_checkpoint", "cuda_graph",
+    given = [f"--{k.replace('_', '-')}" for k in ("pack_to", "pack_after", "reserve", "max_checkpoint", "cuda_graph",
                                                     "resident_data", "lif_backend") if getattr(args, k) is not None]
     if given:
         raise ValueError(f"{', '.join(given)}: only with --budget")
@@ -96,19 +100,22 @@ def _chapters(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def interim_packer(out_dir, profile: str, store_root, run_dir, note):
+def interim_packer(out_dir, profile: str, store_root, run_dir, note, after=None):
     """``on_progress`` of a budgeted command with ``--pack-to``: after each run (and each
     minute in which none ends), the pack so far, so that a command killed before its end
     (a limit shorter than its budget) still hands back every run it finished and the last
     epoch's checkpoints of those it was training.  ``note(outcome)``: the manifest's
     ``run``.  Its summary line (``pack (so far): ...``) is printed where an archive
     changed since the last pack; the command's last pack lists the checkpoints and warns
-    of those left out.  A pack that fails leaves the previous one standing."""
+    of those left out.  A pack that fails leaves the previous one standing.  ``after``: a
+    file; while it does not exist, no pack is written (:func:`_may_pack`)."""
     from msr import pack
 
     last = {"archives": None}  # the sha256 of each archive of the last pack so far
 
     def interim_pack(outcome) -> None:
+        if not _may_pack(after):
+            return
         lines = []
         try:
             m = pack.pack(out_dir, profile, store_root=store_root, run_dir=run_dir, note=note(outcome), quiet=True,
@@ -123,6 +130,11 @@ def interim_packer(out_dir, profile: str, store_root, run_dir, note):
                 print(line.replace("pack:", "pack (so far):", 1), flush=True)
 
     return interim_pack
+
+
+def _may_pack(after) -> bool:
+    """True where ``after`` (``--pack-after``) is None or exists."""
+    return after is None or Path(after).exists()
 
 
 def _budgeted(args: argparse.Namespace) -> int:
@@ -153,15 +165,19 @@ def _budgeted(args: argparse.Namespace) -> int:
         return {**outcome.as_dict(), "names": names, "budget_s": budget, "reserve_s": reserve, "jobs": args.jobs,
                 "switches": switches, "elapsed_s": time.monotonic() - t0, "interim": interim}
 
+    if args.pack_to and not _may_pack(args.pack_after):
+        print(f"msr compute: no pack until {args.pack_after} exists (the self-check of the fast paths)", flush=True)
     progress = None if not args.pack_to else interim_packer(args.pack_to, p.name, store.root, args.runs,
-                                                             lambda outcome: note(outcome, True))
+                                                             lambda outcome: note(outcome, True), args.pack_after)
     outcome = run_pending(names, p, deadline=deadline, store=store, run_dir=args.runs, device=device_of(args),
                           data_root=args.data_root, max_checkpoint=max_ck, jobs=args.jobs, switches=switches,
                           on_progress=progress, log=lambda *a: print(*a, flush=True))
     left_out = []
-    if args.pack_to:
+    if args.pack_to and _may_pack(args.pack_after):
         left_out = pack.pack(args.pack_to, p.name, store_root=store.root, run_dir=args.runs,
                              note=note(outcome, False))["left_out"]
+    elif args.pack_to:
+        print(f"msr compute: not packed: {args.pack_after} does not exist yet", flush=True)
     print(f"msr compute: {'stopped early' if outcome.stopped else 'all done'} after {time.monotonic() - t0:.0f} s "
           f"of {budget:.0f} s: {len(outcome.trained)} runs trained, {len(outcome.analysed)} analysed"
           + (f", {len(outcome.failed)} FAILED" if outcome.failed else ""), flush=True)
