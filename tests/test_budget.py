@@ -640,6 +640,21 @@ def test_a_checkpoint_of_a_run_no_experiment_asks_for_any_more_does_not_travel(s
                for line in lines)
 
 
+def test_discard_since_baseline_removes_what_this_copy_computed_and_keeps_the_rest(tmp_path):
+    store, runs = ResultsStore(tmp_path / "results"), tmp_path / "runs"
+    store.put("smoke", "table2", {"old": 1}, {"acc": 1.0})
+    packing.record_baseline("smoke", store.root, runs)
+    store.put("smoke", "table2", {"new": 1}, {"acc": 2.0})  # computed by a training that is then discarded
+    ck = runs / "smoke" / "table2" / "abc" / "last.pt"
+    ck.parent.mkdir(parents=True)
+    ck.write_bytes(b"x")
+    lines = []
+    assert packing.discard_since_baseline("smoke", store.root, runs, log=lines.append) == 1
+    assert store.get("smoke", "table2", {"old": 1}) is not None and store.get("smoke", "table2", {"new": 1}) is None
+    assert not (runs / "smoke").exists() and packing.baseline_path("smoke", runs).exists()
+    assert lines == [f"discarded 1 result(s) of smoke and the checkpoints in {runs / 'smoke'}"]
+
+
 def test_keep_makes_the_state_a_verified_copy_of_the_pack(tiny, tmp_path):
     """``msr unpack DIR --keep STATE``: STATE becomes the pack (with the log beside it), whatever
     it held before; a damaged pack writes nothing and leaves STATE as it was."""
