@@ -74,6 +74,10 @@ def test_ms_identity_blocks_give_ssim_one_and_boundaries_are_skipped():
     pooled = block_ssim(m, x, boundary="pool", mode="train")
     assert all(v is not None and -1 <= v <= 1 for v in pooled.ssim)
     assert pooled.ssim[2] < 0.999  # different neurons across a boundary
+    # skipped, the boundaries' pooled values are kept apart (same inputs: the same numbers)
+    alone = block_ssim(m, x, mode="train")
+    assert [v is not None for v in alone.boundary_pooled] == [False, False, True, False, True, False]
+    assert alone.boundary_pooled[2] == pytest.approx(pooled.ssim[2]) and pooled.boundary_pooled is None
     d = res.to_dict()
     assert d["ssim"][2] is None and np.isnan(res.values()[2])
 
@@ -100,6 +104,11 @@ def test_radar_plot():
     fig, ax = plt.subplots(subplot_kw={"projection": "polar"})
     plot_ssim_radar(ax, {"vanilla": [1.0, None, 0.4, 0.9], "ms": [0.8, 0.7, 0.9]})
     assert len(ax.lines) == 2 and len(ax.get_xticks()) == 4
+    plt.close(fig)
+    fig, ax = plt.subplots(subplot_kw={"projection": "polar"})  # a boundary's pooled value: a hollow marker
+    plot_ssim_radar(ax, {"vanilla": [1.0, None, 0.4, 0.9]}, boundaries={"vanilla": [None, 0.2, None, None]})
+    (line, marks) = ax.lines
+    assert marks.get_linestyle() == "None" and marks.get_ydata()[1] == 0.2 and ax.get_ylim()[0] == 0.0
     plt.close(fig)
     fig, ax = plt.subplots()
     with pytest.raises(ValueError, match="polar"):

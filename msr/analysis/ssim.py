@@ -20,7 +20,9 @@ shortcut's 1x1 conv mixes every input channel into every output channel -- so a
 channel-wise SSIM across the boundary measures no property of the block.  The
 alternative ``boundary="pool"`` (2x2 average-pool the larger map until the sizes
 agree, compare the first ``min(C)`` channels) fills the radar but should be read
-as a rough number.
+as a rough number.  With ``skip`` that rough number is still kept apart, in
+``boundary_pooled``, so a figure can mark the downsampling blocks as the paper's
+radar shows them (its dips) without counting them among the blocks.
 
 Silent maps.  For two all-zero maps scikit-image returns SSIM = 1 (the stabilising
 constants make 0/0 into C1*C2 / C1*C2).  ``silent="include"`` (default) keeps this:
@@ -174,6 +176,8 @@ class BlockSSIM:
     boundary: str
     silent: str
     samples: int
+    #: with ``boundary="skip"``: the pooled SSIM at the skipped pairs, None elsewhere
+    boundary_pooled: list[float | None] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -205,6 +209,7 @@ def block_ssim(
     n_pairs = len(names) - 1
     sums = np.zeros(n_pairs)
     weights = np.zeros(n_pairs)
+    pooled_sums, pooled_weights = np.zeros(n_pairs), np.zeros(n_pairs)  # skipped pairs, pooled
     silent_sum = np.zeros(n_pairs)
     skipped = [False] * n_pairs
     samples = 0
@@ -215,10 +220,15 @@ def block_ssim(
         for i in range(n_pairs):
             a, b = torch.from_numpy(maps[names[i]]), torch.from_numpy(maps[names[i + 1]])
             if a.shape != b.shape:
+                a, b = _pool_to_match(a, b)
                 if boundary == "skip":
                     skipped[i] = True
+                    s, frac = ssim(a.numpy(), b.numpy(), silent=silent)
+                    if not math.isnan(s):
+                        w = n * (1.0 - frac) if silent == "exclude" else n
+                        pooled_sums[i] += s * w
+                        pooled_weights[i] += w
                     continue
-                a, b = _pool_to_match(a, b)
             s, frac = ssim(a.numpy(), b.numpy(), silent=silent)
             silent_sum[i] += frac * n
             if math.isnan(s):
@@ -229,15 +239,20 @@ def block_ssim(
             weights[i] += w
     ssims = [None if skipped[i] or weights[i] == 0 else float(sums[i] / weights[i]) for i in range(n_pairs)]
     fracs = [None if skipped[i] else float(silent_sum[i] / samples) for i in range(n_pairs)]
-    return BlockSSIM(names, ssims, fracs, boundary, silent, samples)
+    pooled = ([float(pooled_sums[i] / pooled_weights[i]) if skipped[i] and pooled_weights[i] else None
+               for i in range(n_pairs)] if boundary == "skip" else None)
+    return BlockSSIM(names, ssims, fracs, boundary, silent, samples, pooled)
 
 
-def plot_ssim_radar(ax, series: dict[str, "np.ndarray | list"], rmin: float | None = None, label_every: int = 1):
+def plot_ssim_radar(ax, series: dict[str, "np.ndarray | list"], rmin: float | None = None, label_every: int = 1,
+                    boundaries: dict[str, "np.ndarray | list | None"] | None = None):
     """Radar chart of Fig. 2b on a polar Axes (``subplot_kw={"projection": "polar"}``).
 
     ``series`` maps a label (e.g. "vanilla ResNet-56") to its SSIM sequence; ``None``/NaN
     entries (skipped stage boundaries) leave gaps.  Sequences of different lengths
-    share the angular axis of the longest one.
+    share the angular axis of the longest one.  ``boundaries`` (same labels, optional):
+    the pooled values at those gaps (:attr:`BlockSSIM.boundary_pooled`), drawn as hollow
+    markers off the line.
     """
     if getattr(ax, "name", "") != "polar":
         raise ValueError("plot_ssim_radar needs a polar Axes: plt.subplots(subplot_kw={'projection': 'polar'})")
@@ -248,9 +263,15 @@ def plot_ssim_radar(ax, series: dict[str, "np.ndarray | list"], rmin: float | No
         v = np.array([np.nan if x is None else x for x in vals], dtype=float)
         t = theta[: len(v)]
         # close the polygon
-        ax.plot(np.append(t, t[:1]), np.append(v, v[:1]), marker="o", ms=3, label=label)
+        (line,) = ax.plot(np.append(t, t[:1]), np.append(v, v[:1]), marker="o", ms=3, label=label)
         if np.isfinite(v).any():
             lo = min(lo, float(np.nanmin(v)))
+        bv = (boundaries or {}).get(label)
+        if bv is not None:
+            b = np.array([np.nan if x is None else x for x in bv], dtype=float)
+            if np.isfinite(b).any():
+                ax.plot(theta[: len(b)], b, ls="none", marker="o", ms=6, mfc="none", color=line.get_color())
+                lo = min(lo, float(np.nanmin(b)))
     ax.set_xticks(theta[::label_every], [str(i + 1) for i in range(0, n, label_every)])
     ax.set_ylim(lo if rmin is None else rmin, 1.0)
     ax.legend(loc="upper right", bbox_to_anchor=(1.3, 1.1))

@@ -35,10 +35,11 @@ def plot_ssim(series: dict):
 
     fig, axes = plt.subplots(2, 1, figsize=(6.2, 11.5), subplot_kw={"projection": "polar"})
     for ax, depth in zip(axes, (44, 56), strict=False):
-        s = {f"{'vanilla' if k.startswith('vanilla') else 'MS'} ResNet-{depth}": v["ssim"]
-             for k, v in series.items() if k.endswith(f"-{depth}")}
-        if s:
-            plot_ssim_radar(ax, s)
+        label = {k: f"{'vanilla' if k.startswith('vanilla') else 'MS'} ResNet-{depth}"
+                 for k in series if k.endswith(f"-{depth}")}
+        if label:
+            plot_ssim_radar(ax, {label[k]: series[k]["ssim"] for k in label},
+                            boundaries={label[k]: series[k].get("boundary_pooled") for k in label})
         ax.set_title(f"depth {depth}: SSIM of consecutive blocks", fontsize=12.5, pad=18)
     return fig
 
