@@ -134,6 +134,10 @@ def test_isometry_claim_is_by_construction():
     assert "depth 56" in _check(holds, True, "by construction")["evidence"]
     _check(chapters.isometry._isometry_claim(_iso([1.0, 1e-4], [1.0, 2.0])), False, "by construction")
     _check(chapters.isometry._isometry_claim(None), None, "by construction")
+    # a block whose gradient vanished is the widest spread, not left out of it
+    vanished = chapters.isometry._isometry_claim(_iso([1.0, 1.1], [1.0, 0.9, 0.0]))
+    assert "vs without bound (1 of 3 blocks with no gradient) (vanilla)" in _check(vanished, True,
+                                                                                  "by construction")["evidence"]
     only_ms = {"rows": [r for r in _iso([1.0], [1.0])["rows"] if r["block"] == "ms"]}
     _check(chapters.isometry._isometry_claim(only_ms), None, "by construction")
 

@@ -69,11 +69,15 @@ def _isometry_claim(res: dict | None) -> dict:
         return {"paper": text, "shown": None, "evidence": "not run", "kind": "by construction"}
     deep = max(common)
 
-    def spread(block):
+    def spread(block) -> tuple[float, str]:
+        """Decades between the largest and smallest norm (infinite where a block's gradient vanished)."""
         g = np.array(next(r for r in init if r["block"] == block and r["depth"] == deep)["grad_norms"])
-        g = g[g > 0]
-        return float(np.log10(g.max() / g.min())) if len(g) else float("inf")
-    sv, sm = spread("vanilla"), spread("ms")
+        zero = int((g <= 0).sum())
+        if zero or not len(g):
+            return float("inf"), f"without bound ({zero} of {len(g)} blocks with no gradient)"
+        d = float(np.log10(g.max() / g.min()))
+        return d, f"{d:.2f} decades"
+    (sv, tv), (sm, tm) = spread("vanilla"), spread("ms")
     return {"paper": text, "shown": sm < sv, "kind": "by construction",
-            "evidence": f"depth {deep} at init: gradient norms span {sm:.2f} decades (MS) vs {sv:.2f} (vanilla); "
+            "evidence": f"depth {deep} at init: gradient norms span {tm} (MS) vs {tv} (vanilla); "
                         f"MS blocks start as the identity (gamma2 = 0)"}
