@@ -122,12 +122,16 @@ verdict() {  # waits for the self-check; logs each file's end and the verdict; s
   echo "self-check verdict [$KEY]: ${SWITCHES:-none}"
 }
 
+unpack_state() {  # restores the carried state, where there is one (again after a discarded training)
+  if [ -f "$STATE/manifest.json" ]; then
+    $PY -m msr.cli unpack "$STATE" --runs "$RUNS" || { echo "unpack failed: stopping"; exit 4; }
+  else
+    echo "no carried state in $STATE/: starting from the results in the working tree"
+  fi
+}
+
 echo "== unpack"
-if [ -f "$STATE/manifest.json" ]; then
-  $PY -m msr.cli unpack "$STATE" --runs "$RUNS" || { echo "unpack failed: stopping"; exit 4; }
-else
-  echo "no carried state in $STATE/: starting from the results in the working tree"
-fi
+unpack_state
 
 echo "== compute"
 # room for checkpoints in the next command: the carry limit less the data and the working tree
@@ -185,9 +189,7 @@ else
     wait "$CPID"
     $PY -c 'import sys; from msr.pack import discard_since_baseline; from msr.results import default_root
 discard_since_baseline(sys.argv[1], default_root(), sys.argv[2])' "$PROFILE" "$RUNS" || exit 3
-    if [ -f "$STATE/manifest.json" ]; then
-      $PY -m msr.cli unpack "$STATE" --runs "$RUNS" || { echo "unpack failed: stopping"; exit 4; }
-    fi
+    unpack_state
     set_compute
     "${CMD[@]}"
     RC=$?

@@ -184,7 +184,12 @@ class BlockSSIM:
 
     def values(self) -> np.ndarray:
         """The SSIM sequence as floats, NaN at skipped pairs (for plotting)."""
-        return np.array([np.nan if v is None else v for v in self.ssim], dtype=float)
+        return _floats(self.ssim)
+
+
+def _floats(values) -> np.ndarray:
+    """A sequence with ``None`` entries as floats, NaN for ``None``."""
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
 def block_ssim(
@@ -220,23 +225,18 @@ def block_ssim(
         for i in range(n_pairs):
             a, b = torch.from_numpy(maps[names[i]]), torch.from_numpy(maps[names[i + 1]])
             if a.shape != b.shape:
+                skipped[i] = boundary == "skip"  # kept apart, in boundary_pooled
                 a, b = _pool_to_match(a, b)
-                if boundary == "skip":
-                    skipped[i] = True
-                    s, frac = ssim(a.numpy(), b.numpy(), silent=silent)
-                    if not math.isnan(s):
-                        w = n * (1.0 - frac) if silent == "exclude" else n
-                        pooled_sums[i] += s * w
-                        pooled_weights[i] += w
-                    continue
             s, frac = ssim(a.numpy(), b.numpy(), silent=silent)
-            silent_sum[i] += frac * n
+            if not skipped[i]:
+                silent_sum[i] += frac * n
             if math.isnan(s):
                 continue
             # weight by the number of (sample, channel) entries the mean covered
             w = n * (1.0 - frac) if silent == "exclude" else n
-            sums[i] += s * w
-            weights[i] += w
+            into_sums, into_weights = (pooled_sums, pooled_weights) if skipped[i] else (sums, weights)
+            into_sums[i] += s * w
+            into_weights[i] += w
     ssims = [None if skipped[i] or weights[i] == 0 else float(sums[i] / weights[i]) for i in range(n_pairs)]
     fracs = [None if skipped[i] else float(silent_sum[i] / samples) for i in range(n_pairs)]
     pooled = ([float(pooled_sums[i] / pooled_weights[i]) if skipped[i] and pooled_weights[i] else None
@@ -260,7 +260,7 @@ def plot_ssim_radar(ax, series: dict[str, "np.ndarray | list"], rmin: float | No
     theta = np.linspace(0, 2 * np.pi, n, endpoint=False)
     lo = 0.0
     for label, vals in series.items():
-        v = np.array([np.nan if x is None else x for x in vals], dtype=float)
+        v = _floats(vals)
         t = theta[: len(v)]
         # close the polygon
         (line,) = ax.plot(np.append(t, t[:1]), np.append(v, v[:1]), marker="o", ms=3, label=label)
@@ -268,7 +268,7 @@ def plot_ssim_radar(ax, series: dict[str, "np.ndarray | list"], rmin: float | No
             lo = min(lo, float(np.nanmin(v)))
         bv = (boundaries or {}).get(label)
         if bv is not None:
-            b = np.array([np.nan if x is None else x for x in bv], dtype=float)
+            b = _floats(bv)
             if np.isfinite(b).any():
                 ax.plot(theta[: len(b)], b, ls="none", marker="o", ms=6, mfc="none", color=line.get_color())
                 lo = min(lo, float(np.nanmin(b)))
