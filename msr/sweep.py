@@ -54,10 +54,25 @@ SEED_EXTRAS = {"table2_seeds": "table2", "table6_seeds": "table6"}
 
 
 def table2(profile) -> list[TrainConfig]:
+    """Table II's runs in the order they train (:func:`table2_order`)."""
     p = get_profile(profile)
     depths = p.settings("table2").get("depths", TABLE2_DEPTHS)
     return [make_config("table2", p, "table2", model="cifar_resnet", block=b, depth=d)
-            for b in TABLE2_BLOCKS for d in depths]
+            for b, d in table2_order(depths)]
+
+
+def table2_order(depths) -> list[tuple[str, int]]:
+    """(block, depth) of Table II's runs, most telling first, so that a budget that ends
+    after any of them leaves the most the book can show: MS-ResNet and the vanilla ResNet
+    side by side (the contrast of every per-run analysis, Fig. 2b and Fig. 4, and of two
+    of the three Table II claims), the deepest depth first (Fig. 2b is drawn at 56, and it
+    is where the two part), then from the shallowest up (three depths let the claims be
+    judged); then PlainNet from the shallowest up (its deepest runs, where the paper's
+    failed, tell least); W/O interblock LIF, on which no claim rests, last."""
+    up = sorted(depths)
+    pairs = [(b, d) for d in up[-1:] + up[:-1] for b in ("ms", "vanilla")]
+    rest = [(b, d) for b in TABLE2_BLOCKS if b not in ("ms", "vanilla") for d in up]
+    return pairs + rest
 
 
 def table6(profile) -> list[TrainConfig]:

@@ -12,7 +12,7 @@ from msr.data import MissingDataError
 from msr.paper import TABLE_II_DEPTHS, TABLE_VI
 from msr.profiles import PROFILES, get_profile
 from msr.results import ResultsStore
-from msr.sweep import EXPERIMENTS, FIG5A_PAIRS, experiment_configs, run_sweep
+from msr.sweep import EXPERIMENTS, FIG5A_PAIRS, experiment_configs, run_sweep, table2_order
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,6 +46,21 @@ def test_table2_and_table6_grids():
         (ds, d, b) for ds in TABLE_VI for d in TABLE_VI[ds] for b in TABLE_VI[ds][d]}
     assert all(c.schedule == "cosine" and c.epochs == 100 for c in t6)
     assert {c.dataset for c in experiment_configs("table6", "fmnist")} == {"fashion_mnist"}
+
+
+def test_table2_trains_ms_and_vanilla_first_deepest_first():
+    """A budget that ends early leaves the MS/vanilla contrast at 56 (Fig. 2b), then three
+    depths of each (the claims), before PlainNet and W/O interblock LIF; the budgeted
+    value order follows it."""
+    from msr.budget import experiment_names, plan
+
+    t2 = [(c.block, c.depth) for c in experiment_configs("table2", "fmnist", (0,))]
+    pairs = [(b, d) for d in (56, 8, 14, 20, 32, 44) for b in ("ms", "vanilla")]
+    assert t2 == pairs + [("plain", d) for d in TABLE_II_DEPTHS] + [("wolif", d) for d in TABLE_II_DEPTHS]
+    tasks, _ = plan(experiment_names(["all"], "fmnist"), "fmnist", run_dir=None)
+    assert [(t.cfg.block, t.cfg.depth) for t in tasks[:4]] == [("ms", 56), ("vanilla", 56), ("ms", 8), ("vanilla", 8)]
+    assert table2_order((44, 8)) == [("ms", 44), ("vanilla", 44), ("ms", 8), ("vanilla", 8), ("plain", 8),
+                                     ("plain", 44), ("wolif", 8), ("wolif", 44)]
 
 
 def test_deep_uses_the_table6_recipe():

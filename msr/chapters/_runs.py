@@ -25,6 +25,16 @@ def primary() -> tuple[int]:
     return (PRIMARY_SEED,)
 
 
+def recipe_base(runs) -> Any:
+    """Of Table II's configs ``runs`` (``[(config, ...)]``), the first of its grid
+    (PlainNet at the shallowest depth): the recipe that the networks a chapter builds
+    untrained share (they set block and depth themselves), so that the key of such an
+    item stays the same whatever order the runs train in (:func:`msr.sweep.table2_order`)."""
+    from msr.sweep import TABLE2_BLOCKS
+
+    return min((r[0] for r in runs), key=lambda c: (TABLE2_BLOCKS.index(c.block), c.depth))
+
+
 def stored_seeds(ctx: ChapterContext, experiment: str) -> set[int]:
     """The training seeds of the results ``experiment`` holds in the store."""
     folder = ctx.store.root / ctx.profile / experiment

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from msr import per_run
-from msr.chapters._runs import per_run_items, primary, test_batch, train_runs
+from msr.chapters._runs import per_run_items, primary, recipe_base, test_batch, train_runs
 
 if TYPE_CHECKING:
     from msr.chapters import ChapterContext
@@ -42,7 +42,7 @@ def compute(ctx: ChapterContext) -> dict:
     (needs no training: computed in every compute mode), and gradient norms of the
     trained Table II models (their per-run analyses, when the store has them)."""
     runs = train_runs(ctx.reader(), "table2", seeds=primary())
-    base = runs[0][0]
+    base = recipe_base(runs)
     sizes = per_run.analysis_sizes(ctx.profile)
     c = {"kind": "isometry_init", "base": base.hash_dict(), "depths": sizes["iso_depths"], "probes": sizes["probes"],
          "inputs": per_run.inputs_of(base),

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from msr import paper, per_run
-from msr.chapters._runs import by, initial_model, per_run_items, primary, test_batch, train_runs
+from msr.chapters._runs import by, initial_model, per_run_items, primary, recipe_base, test_batch, train_runs
 
 if TYPE_CHECKING:
     from msr.chapters import ChapterContext
@@ -64,7 +64,7 @@ def compute(ctx: ChapterContext) -> dict:
                                        if (b, d) in runs})
     out["ssim"] = ({"series": {k: per_run.payload(item) for k, (item, _) in ssim.items()},
                     "provenances": [item["provenance"] for item, _ in ssim.values()]} if ssim else None)
-    base = next(iter(runs.values()))[0]
+    base = recipe_base(runs.values())
     # at initialisation: needs no training, so it is computed in every compute mode
     init_depths = sorted({20, deepest})
     c = {"kind": "state_change_init", "base": base.hash_dict(), "depths": init_depths, "samples": sizes["samples"],
