@@ -276,7 +276,7 @@ def save_figure(fig, name: str, profile: str, footer: str, command: str | None =
     fig.savefig(out / f"{name}.svg", metadata={"Date": None})
     stamp.remove()
     plt.close(fig)
-    title = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) else name
+    title = alt_text(fig, name)
     label = ('<strong class="msr-paper-only">Paper\'s numbers only: no result of ours is stored for this '
              "figure.</strong> " if paper_only else "")
     regen = f' · regenerate: <code>{html.escape(command)}</code>' if command else ""
@@ -284,6 +284,14 @@ def save_figure(fig, name: str, profile: str, footer: str, command: str | None =
     body = (f'<figure class="msr-figure"><img src="{uri}" alt="{html.escape(title)}"/>'
             f'<figcaption class="msr-provenance">{label}{html.escape(footer)}{regen}</figcaption></figure>')
     return Output(body, f"[figure {name}: figures/{profile}/{name}.svg]")
+
+
+def alt_text(fig, name: str) -> str:
+    """What a figure shows, for its ``alt`` text: its suptitle, else its panels' titles
+    (each once), else ``name``."""
+    sup = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) else ""
+    titles = dict.fromkeys(" ".join(ax.get_title().split()) for ax in fig.axes)
+    return sup or "; ".join(t for t in titles if t) or name
 
 
 def md(text: str):
@@ -319,7 +327,7 @@ def header(params: Params, chapter: str):
     the warning that its numbers mean nothing."""
     mode = "rendered from the results store" if params.render_only else (
         "recomputed" if params.recompute else "computed where the store lacked a result")
-    text = (f"*Profile `{params.profile}` · data: {dataset_name(dataset_of(params.profile))} · {mode}. "
+    text = (f"*Profile `{params.profile}` (its data: {dataset_name(dataset_of(params.profile))}) · {mode}. "
             "The hardware and commit of each result stand under its figure or table.*\n\n"
             + smoke_note(params.profile))
     return md(text)
@@ -394,7 +402,8 @@ def _is_paper_column(name: Any) -> bool:
 def table_html(df, name: str, caption: str, footer: str, digits: int | dict = 2) -> str:
     """The HTML of a formatted table: no index, formatted cells (names breakable after an
     underscore, numbers never broken), the paper's columns or rows in grey italics, the
-    caption above, the provenance line and a CSV download below."""
+    caption above, the provenance line and a CSV download below.  ``digits``: decimals of
+    every cell, or per column (default 2) an int or a list with one per row."""
     import pandas as pd
     from pandas.io.formats.style import Styler
 
@@ -403,10 +412,12 @@ def table_html(df, name: str, caption: str, footer: str, digits: int | dict = 2)
     def cells(col):
         d = digits.get(col, 2) if isinstance(digits, dict) else digits
         vals = list(raw[col])
+        per_row = list(d) if isinstance(d, (list, tuple)) else [d] * len(vals)
         nums = [v for v in vals if isinstance(v, (float, np.floating)) and not math.isnan(v)]
-        if nums and all(float(v).is_integer() for v in nums) and all(_is_number(v) or v is None for v in vals):
+        if (nums and all(float(v).is_integer() for v in nums) and all(_is_number(v) or v is None for v in vals)
+                and not isinstance(d, (list, tuple))):
             vals = [int(v) if isinstance(v, (float, np.floating)) and not math.isnan(v) else v for v in vals]
-        return [_cell_html(fmt(v, d)) for v in vals]
+        return [_cell_html(fmt(v, k)) for v, k in zip(vals, per_row, strict=True)]
     label = {c: html.escape(str(c)).replace("_", "_<wbr>") for c in raw.columns}  # headers break like cells
     shown = pd.DataFrame({label[c]: cells(c) for c in raw.columns}, index=range(len(raw)))
     first = raw.iloc[:, 0] if len(raw.columns) else pd.Series(dtype=object)
@@ -594,19 +605,21 @@ def box(name: str, profile: str, what: str, needs: str | None = None):
     """The "not computed yet" box as a displayable; ``needs``: the chapter whose runs it reads."""
     text = not_computed(needs or name, profile, what)
     if needs:
-        text = text.replace(":::\n", f"(This chapter analyses the runs of chapter `{needs}`; "
+        text = text.replace(":::\n", f"(This chapter analyses the runs of {chapter_link(needs)}; "
                                       f"then rerun `--only {name}`.)\n:::\n")
     return md(text)
 
 
 def provs(*items) -> list:
-    """Provenance records of stored results (dicts with a ``provenance`` key), skipping None."""
+    """Provenance records of stored results (dicts with a ``provenance`` key, and the
+    ``provenances`` list of a result gathered from several), skipping None."""
     out = []
     for it in items:
         if isinstance(it, dict) and "provenance" in it:
             out.append(it["provenance"])
         elif isinstance(it, dict):
-            out += provs(*it.values())
+            out += [p for p in it.get("provenances") or [] if isinstance(p, dict)]
+            out += provs(*(v for k, v in it.items() if k != "provenances"))
         elif isinstance(it, (list, tuple)):
             out += provs(*it)
     return out

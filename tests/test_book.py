@@ -129,14 +129,41 @@ def test_state_change_claim_compares_measured_with_eq8():
         return {"changed": changed, "eq8": 0.159}
 
     claim = chapters.unavailing._state_change_claim
-    near = claim({"rows": {"vanilla-20 init": [row(0.15), row(0.16), {"changed": None}]}})
-    far = claim({"rows": {"vanilla-20 init": [row(0.05), row(0.06)]}})
+    near = claim({"rows": {"vanilla-56 trained": [row(0.15), row(0.16), {"changed": None}]}})
+    far = claim({"rows": {"vanilla-56 trained": [row(0.05), row(0.06)]}})
     assert near["shown"] is True and "15.5 % measured" in near["evidence"]
     assert far["shown"] is False
     assert claim(None)["shown"] is None
 
 
 # ------------------------------------------------------------- rendering ----
+
+def test_provs_finds_every_stored_result_a_page_uses():
+    """A result gathered from several (``provenances``, e.g. state changes of untrained and
+    trained networks) names each of its sources, as a single result names its own."""
+    a, b, c = ({"git_commit": x} for x in "abc")
+    found = book.provs({"state_change": {"rows": {"x": [{"changed": 0.1}]}, "provenances": [a, None, b]},
+                        "short": {"provenance": c}, "missing": None})
+    assert found == [a, b, c]
+
+
+def test_a_figure_alt_text_says_what_it_shows():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b, c) = plt.subplots(1, 3)
+    a.set_title("Accuracy\nagainst depth")
+    b.set_title("Accuracy against depth")
+    assert book.alt_text(fig, "fig_x") == "Accuracy against depth"  # each panel title once, whitespace folded
+    c.set_title("Loss")
+    assert book.alt_text(fig, "fig_x") == "Accuracy against depth; Loss"
+    fig.suptitle("Table II")
+    assert book.alt_text(fig, "fig_x") == "Table II"
+    assert book.alt_text(plt.figure(), "fig_y") == "fig_y"
+    plt.close("all")
+
 
 def test_cells_are_formatted_for_a_reader():
     assert book.fmt(True) == "yes" and book.fmt(False) == "no"
@@ -357,3 +384,17 @@ def test_trained_models_are_analysed_at_their_test_T():
     f, _ = per_run._firing(model, cfg, Inputs(), sizes)
     assert f["T"] == 5
 
+
+
+def test_the_bench_strategies_are_named_in_words():
+    import torch
+
+    from msr.bench.steps import strategies
+    from msr.render.performance import strategy_legend
+
+    for device in ("cpu", "cuda"):
+        legend = strategy_legend(device)
+        assert all(f"`{s['strategy']}`:" in legend for s in strategies(torch.device(device)))
+    gpu = strategy_legend("cuda").split("; ")
+    assert [p.split(":")[0] for p in gpu if "CUDA graphs" in p] == ["`msr-bf16-graphs`"]
+    assert "SpikingJelly's LIF neuron" in next(p for p in gpu if p.startswith("`spikingjelly-bf16`"))

@@ -121,5 +121,5 @@ def test_measured_models_are_the_deepest_table2_ms_model_that_has_the_analysis(t
     ctx = chapters.ChapterContext("smoke", store=store, quiet=True, render_only=True)
     fired = chapters.firing.compute(ctx)
     assert list(fired["firing"]["models"]) == ["cifar_resnet8"]
-    assert fired["claims"][0]["evidence"].startswith("trained: MS-ResNet8: lif2 < lif1 in ")  # the paper's name
+    assert fired["claims"][0]["evidence"].startswith("trained: MS-ResNet8: the second LIF")  # the paper's name
     assert list(chapters.energy.compute(ctx)["measured"]) == ["cifar_resnet14"]

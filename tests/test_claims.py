@@ -79,10 +79,16 @@ def test_state_change_claim():
         return {"changed": changed, "eq8": 0.159}
 
     claim = chapters.unavailing._state_change_claim
-    near = claim({"rows": {"vanilla-20 init": [row(0.15), row(0.16), {"changed": None}]}})
+    near = claim({"rows": {"vanilla-56 trained": [row(0.15), row(0.16), {"changed": None}]}})
     assert "15.5 % measured" in _check(near, True)["evidence"]
-    assert near["key"] == "measured vs Eq. 8: vanilla-20 init 15.5 vs 15.9 %"
-    _check(claim({"rows": {"vanilla-20 init": [row(0.05), row(0.06)]}}), False)
+    assert near["key"] == "measured vs Eq. 8: vanilla-56 trained 15.5 vs 15.9 %"
+    _check(claim({"rows": {"vanilla-56 trained": [row(0.05), row(0.06)]}}), False)
+    # untrained networks agree almost by construction (TDBN sets the RMS of F to V_th): reported, not judged
+    alone = _check(claim({"rows": {"vanilla-20 init": [row(0.15), row(0.16)]}}), None)
+    assert "no trained vanilla network" in alone["evidence"] and "a check and not evidence" in alone["evidence"]
+    assert alone["key"] == "no trained network yet; untrained vanilla-20 init 15.5 vs 15.9 %"
+    beside = _check(claim({"rows": {"vanilla-20 init": [row(0.05)], "vanilla-56 trained": [row(0.16)]}}), True)
+    assert beside["evidence"].index("trained") < beside["evidence"].index("vanilla-20 init: 5.0 %")
     # one network far off is enough to fail
     _check(claim({"rows": {"a": [row(0.16)], "b": [row(0.30)]}}), False)
     _check(claim(None), None)
@@ -149,7 +155,7 @@ def test_firing_claim():
 
     holds = {"models": {"m": {"blocks": blocks([(0.3, 0.1), (0.3, 0.05), (0.2, 0.3)])}}}
     assert "2 of 3" in _check(chapters.firing._firing_claim(holds), True)["evidence"]
-    assert chapters.firing._firing_claim(holds)["key"] == "blocks with lif2 < lif1, trained: m 2/3"
+    assert chapters.firing._firing_claim(holds)["key"] == "blocks whose second LIF fires less, trained: m 2/3"
     fails = {"models": {"m": {"blocks": blocks([(0.3, 0.1), (0.3, 0.05)])},
                         "n": {"blocks": blocks([(0.1, 0.3), (0.1, 0.2)])}}}
     _check(chapters.firing._firing_claim(fails), False)
@@ -157,14 +163,14 @@ def test_firing_claim():
     _check(chapters.firing._firing_claim({"models": {"v": {"blocks": [{"lif1": 0.2, "lif_out": 0.3}]}}}), None)
     # the short run (early in training) is shown, not judged; untrained rates are reported beside
     short = {"models": {"s": {"experiment": "short", "blocks": blocks([(0.3, 0.1), (0.3, 0.05)])}}}
-    assert "only the short run" in _check(chapters.firing._firing_claim(short), None)["evidence"]
+    assert "not judged until the trained Table II" in _check(chapters.firing._firing_claim(short), None)["evidence"]
     assert "only the short run (early in training): s 2/2" in chapters.firing._firing_claim(short)["key"]
     mixed = {"models": {**short["models"], "m": {"experiment": "table2", "blocks": blocks([(0.1, 0.3), (0.1, 0.2)])}}}
     _check(chapters.firing._firing_claim(mixed), False)
     init = {"models": {"cifar_resnet20": {"blocks": blocks([(0.19, 0.17)])}}}
     ev = _check(chapters.firing._firing_claim(holds, init), True)["evidence"]
-    assert ("untrained, on the same images: MS-ResNet20: lif2 < lif1 in 1 of 1 blocks, "
-            "mean rate lif1 / lif2 = 1.12") in ev
+    assert ("untrained, on the same images: MS-ResNet20: the second LIF fires less than the first in 1 of 1 "
+            "blocks, mean rate first / second = 1.12") in ev
     assert chapters.firing._firing_claim(holds, init)["key"].endswith("m 2/3; untrained: MS-ResNet20 1/1")
 
 

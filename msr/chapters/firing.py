@@ -84,7 +84,8 @@ def _pattern(name: str, b: list[dict]) -> str:
     lower = _n_lower(b)
     l1, l2 = np.mean([x["lif1"] for x in b]), np.mean([x["lif2"] for x in b])
     ratio = f"{l1 / l2:.2f}" if l2 > 0 else "inf"
-    return f"{name}: lif2 < lif1 in {lower} of {len(b)} blocks, mean rate lif1 / lif2 = {ratio}"
+    return (f"{name}: the second LIF fires less than the first in {lower} of {len(b)} blocks, "
+            f"mean rate first / second = {ratio}")
 
 
 def _firing_claim(res, init=None) -> dict:
@@ -109,12 +110,14 @@ def _firing_claim(res, init=None) -> dict:
             return {"paper": text, "shown": None, "evidence": "not run", "kind": "evidence"}
         early = "; ".join(_pattern(paper_name(k), b) for k, b in models.items())
         return {"paper": text, "shown": None, "kind": "evidence",
-                "evidence": f"only the short run (early in training) is measured: {early}{untrained}",
-                "key": "blocks with lif2 < lif1, only the short run (early in training): "
+                "evidence": f"not judged until the trained Table II models are stored; so far only the short run "
+                            f"(early in training) is measured: {early}{untrained}",
+                "key": "not judged yet; blocks whose second LIF fires less, only the short run (early in training): "
                        + ", ".join(_lower(paper_name(k), b) for k, b in models.items()) + before_key}
     ok = all(_n_lower(b) > len(b) / 2 for b in judged.values())
     evidence = "trained: " + "; ".join(_pattern(paper_name(k), b) for k, b in judged.items()) + untrained
-    evidence += (" (shown: lif2 < lif1 in more than half the blocks of every trained model; the paper: about "
-                 "5 times lower in stage 3 of MS-ResNet104)")
-    key = "blocks with lif2 < lif1, trained: " + ", ".join(_lower(paper_name(k), b) for k, b in judged.items())
+    evidence += (" (shown: the second LIF fires less in more than half the blocks of every trained model; the "
+                 "paper: about 5 times lower in stage 3 of MS-ResNet104)")
+    key = "blocks whose second LIF fires less, trained: " + ", ".join(
+        _lower(paper_name(k), b) for k, b in judged.items())
     return {"paper": text, "shown": ok, "evidence": evidence, "key": key + before_key, "kind": "evidence"}

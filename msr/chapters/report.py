@@ -2,7 +2,9 @@
 beside ours where the store has it, and each of the paper's claims with its verdict."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from msr import paper
@@ -35,9 +37,36 @@ def compute(ctx: ChapterContext) -> dict:
     return {"results": collect(ctx)}
 
 
+#: What a row of the report is: ``result``, the paper's own number that a run can reproduce;
+#: ``setting``, a constant of the method (Table VII), not a result; ``out of scope``, a cited
+#: work's number (Table IV) or an ANN baseline (Table III), which no run of ours reproduces.
+ROW_KINDS = ("result", "setting", "out of scope")
+
+#: How a row stored in a unit is shown, as the paper prints it (Table V: 16.22 mJ but
+#: 184.46 uJ, 3.53G and 40.11M; Table IV: 0.27M): (smallest paper value, scale, unit), the first
+#: that the row's paper value reaches.
+SHOWN_IN = {"mJ": ((1.0, 1.0, "mJ"), (0.0, 1e-3, "µJ")),
+            "count": ((1e9, 1e9, "G"), (1e5, 1e6, "M"), (0.0, 1.0, ""))}
+
+
+def shown_in(value: float | None, unit: str) -> tuple[float, str]:
+    """The scale and unit a number stored in ``unit`` is shown in, chosen by its size (:data:`SHOWN_IN`)."""
+    for least, scale, name in SHOWN_IN.get(unit, ()):
+        if value is not None and abs(value) >= least:
+            return scale, name
+    return 1.0, unit
+
+
+def decimals(value: float) -> int:
+    """The decimals ``value`` is written with (0.225: 3, 90.0: 0, 184.46: 2)."""
+    return max(0, -Decimal(f"{value:.12g}").normalize().as_tuple().exponent)
+
+
 @dataclass
 class Row:
-    """One number of the paper beside ours (NUMBERS.md, from :mod:`msr.paper`)."""
+    """One number of the paper beside ours (NUMBERS.md, from :mod:`msr.paper`). ``column``: the
+    paper's other values of the same table column, which the paper prints at one precision
+    (Table IV: 72.00 beside 75.56), so that the row shows as many decimals as its column."""
 
     section: str
     quantity: str
@@ -47,15 +76,58 @@ class Row:
     prov: dict | None = None
     dataset: str = ""
     note: str = ""
+    column: tuple = ()
+    kind: str = "result"
+
+    def __post_init__(self):
+        if self.kind not in ROW_KINDS:
+            raise ValueError(f"unknown row kind {self.kind!r}; valid: {', '.join(ROW_KINDS)}")
+
+    @property
+    def shown(self) -> tuple[float, str]:
+        """The scale and unit both numbers of the row are shown in, from the paper's value."""
+        return shown_in(self.paper, self.unit)
+
+    @property
+    def paper_decimals(self) -> int:
+        """The decimals the paper prints this number with, in the unit it is shown in
+        (the most of its column, since ``msr.paper`` holds 72.00 as 72.0)."""
+        return max([decimals(v / shown_in(v, self.unit)[0]) for v in (self.paper, *self.column) if v is not None]
+                   or [0])
+
+    @property
+    def ours_decimals(self) -> int:
+        """One decimal more than the paper prints, and at least three significant digits of ours."""
+        d = self.paper_decimals + 1
+        if self.ours and math.isfinite(self.ours):
+            d = max(d, 2 - math.floor(math.log10(abs(self.ours / self.shown[0]))))
+        return d
 
     def as_dict(self, profile: str) -> dict:
+        """The row in the unit it is shown in, with all decimals (the paper's value rounded to
+        the decimals it is printed with) and the decimals to print each number with."""
         run = self.ours is not None
-        delta = (self.ours - self.paper) if run and self.paper is not None else None
-        return {"section": self.section, "quantity": self.quantity, "paper": self.paper,
-                "ours": self.ours if run else "not run", "delta": delta, "unit": self.unit,
+        scale, unit = self.shown
+        paper_v = None if self.paper is None else round(self.paper / scale, self.paper_decimals)
+        ours = self.ours / scale if run else None
+        delta = (ours - paper_v) if run and paper_v is not None else None
+        return {"section": self.section, "quantity": self.quantity, "paper": paper_v,
+                "ours": ours if run else "not run", "delta": delta, "unit": unit,
+                "paper decimals": self.paper_decimals, "ours decimals": self.ours_decimals,
                 "profile": profile if run else "", "data set": self.dataset if run else "",
                 "hardware": hardware_of(self.prov) if run else "", "date": date_of(self.prov)[:10] if run else "",
                 "commit": commit_of(self.prov) if run else "", "note": self.note}
+
+
+def tally(rows: list[Row]) -> dict:
+    """Counts for the report: ``results``, the paper's numbers a run can reproduce, of which
+    the store ``holds`` some and the others are ``not run``; and how many rows are a
+    ``setting`` or ``out of scope`` (:data:`ROW_KINDS`), which neither count includes."""
+    res = [r for r in rows if r.kind == "result"]
+    held = sum(r.ours is not None for r in res)
+    return {"results": len(res), "holds": held, "not run": len(res) - held,
+            "setting": sum(r.kind == "setting" for r in rows),
+            "out of scope": sum(r.kind == "out of scope" for r in rows)}
 
 
 def report_rows(profile: str, results: dict) -> list[Row]:
@@ -63,12 +135,13 @@ def report_rows(profile: str, results: dict) -> list[Row]:
     ds = get_profile(profile).dataset
     rows: list[Row] = []
     deg = (results.get("degradation") or {}).get("table2") or {}
+    col = tuple(a for by_depth in paper.TABLE_II.values() for a in by_depth.values() if a is not None)
     for block, by_depth in paper.TABLE_II.items():
         for depth, acc in by_depth.items():
             r = deg.get((block, depth))
             rows.append(Row("Table II", f"{paper.TABLE_II_LABELS[block]}, depth {depth}", acc,
                             r["acc"] if r else None, "%", r and r.get("provenance"), ds,
-                            "; ".join(x for x in ("paper: N/A" if acc is None else "", _seeds_row(r)) if x)))
+                            "; ".join(x for x in ("paper: N/A" if acc is None else "", _seeds_row(r)) if x), col))
     deep = (results.get("degradation") or {}).get("deep") or {}
     for depth, acc in paper.DEEP_CIFAR10.items():
         r = deep.get(("ms", depth))
@@ -81,17 +154,20 @@ def report_rows(profile: str, results: dict) -> list[Row]:
                     eq8["at_vth"]["monte_carlo"] if eq8 else None, "", eq8 and eq8.get("provenance"), "simulated"))
     bench_runs = results.get("benchmarks") or {}
     ours_in = {(b["model"], b["T"]): b["result"] for b in bench_runs.get("imagenet", []) if b["result"]}
+    col = (*paper.TABLE_III.values(), paper.TABLE_III_104_AT_288, *paper.TABLE_III_ANN.values())
     for (model, T), acc in paper.TABLE_III.items():
         r = ours_in.get((model, T))
         rows.append(Row("Table III", f"{paper_name(model)}, T = {T}", acc, r and r["acc"], "%",
-                        r and r.get("provenance"), r["dataset"] if r else "", "needs ImageNet" if not r else ""))
+                        r and r.get("provenance"), r["dataset"] if r else "", "needs ImageNet" if not r else "", col))
     rows.append(Row("Table III", f"{paper_name('imagenet_resnet104')}, 288x288 crops", paper.TABLE_III_104_AT_288,
-                    None, "%", note="needs ImageNet"))
+                    None, "%", note="needs ImageNet", column=col))
     for model, acc in paper.TABLE_III_ANN.items():
         ann = paper_name(model).removeprefix("MS-")  # the ANN twin is a plain ResNet
-        rows.append(Row("Table III", f"{ann}, ANN", acc, None, "%", note="ANN baseline, not in scope"))
+        rows.append(Row("Table III", f"{ann}, ANN", acc, None, "%", note="ANN baseline, not in scope", column=col,
+                        kind="out of scope"))
     dvs_runs = bench_runs.get("dvs", [])
     dvs = next((b for b in dvs_runs if b["result"]), None)
+    col = tuple(acc for *_, acc in paper.TABLE_IV)
     for work, method, _params, acc in paper.TABLE_IV:
         ours = work == "paper"
         r = dvs["result"] if ours and dvs else None
@@ -103,28 +179,32 @@ def report_rows(profile: str, results: dict) -> list[Row]:
             data = dvs_runs[0]["data"] if dvs_runs else "CIFAR10-DVS"
             note = f"not run (ours would use {data})"
         rows.append(Row("Table IV", f"{work}: {method}", acc, r and r["acc"], "%", r and r.get("provenance"),
-                        r["dataset"] if r else "", note))
+                        r["dataset"] if r else "", note, col, "result" if ours else "out of scope"))
     arch = (results.get("architectures") or {}).get("structure")
+    col = tuple(n for _, _, n, _ in paper.TABLE_IV if n is not None)
     if arch:
         by = {r["label"]: r for r in arch["models"]}
         rows.append(Row("Table IV", "MS-ResNet20 parameters", paper.DVS_PARAMS, float(by["dvs_resnet20"]["params"]),
-                        "", arch.get("provenance"), "structure"))
+                        "count", arch.get("provenance"), "structure", column=col))
     else:
-        rows.append(Row("Table IV", "MS-ResNet20 parameters", paper.DVS_PARAMS))
+        rows.append(Row("Table IV", "MS-ResNet20 parameters", paper.DVS_PARAMS, unit="count", column=col))
     en = (results.get("energy") or {}).get("structure")
     measured = (results.get("energy") or {}).get("measured") or {}
+    col = {key: tuple(p[key] for p in paper.TABLE_V.values()) for key in ("flops", "e_ann_mj", "syops", "e_snn_mj",
+                                                                              "ratio")}
     for model, p in paper.TABLE_V.items():
         name, s = paper_name(model), en["models"][model] if en else None
         prov = en and en.get("provenance")
         rows.append(Row("Table V", f"{name} FLOPs (residual-path MACs)", p["flops"], s and float(s["macs_residual"]),
-                        "", prov, "structure"))
+                        "count", prov, "structure", column=col["flops"]))
         rows.append(Row("Table V", f"{name} E(ANN)", p["e_ann_mj"],
-                        s and s["macs_residual"] * paper.ENERGY_PJ["mac"] * 1e-9, "mJ", prov, "structure"))
+                        s and s["macs_residual"] * paper.ENERGY_PJ["mac"] * 1e-9, "mJ", prov, "structure",
+                        column=col["e_ann_mj"]))
         m = measured.get(model)
-        for key, unit, words in (("syops", "", "SyOPs"), ("e_snn_mj", "mJ", "E(SNN)"),
+        for key, unit, words in (("syops", "count", "SyOPs"), ("e_snn_mj", "mJ", "E(SNN)"),
                                  ("ratio", "", "E(ANN) / E(SNN)")):
             rows.append(Row("Table V", f"{name} {words}", p[key], m and m.get(key), unit, m and m.get("provenance"),
-                            m and m.get("dataset") or ds, _measured_on(m)))
+                            m and m.get("dataset") or ds, _measured_on(m), col[key]))
     for model, share in paper.EXCLUDED_FLOPS_SHARE.items():
         s = en["models"][model] if en else None
         rows.append(Row("Sec. IV-B", f"{paper_name(model)} share of MACs outside residual paths", share,
@@ -142,6 +222,7 @@ def report_rows(profile: str, results: dict) -> list[Row]:
 
     t6 = (results.get("shortcuts") or {}).get("table6") or {}
     ours_ds = sorted({k[0] for k in t6})
+    col = tuple(a for by_depth in paper.TABLE_VI.values() for by_block in by_depth.values() for a in by_block.values())
     for data, by_depth in paper.TABLE_VI.items():
         # our stand-in for CIFAR-10 is the profile's data set; CIFAR-100 only maps to itself
         mine = data if data in ours_ds else (next((d for d in ours_ds if d != "cifar100"), None)
@@ -151,7 +232,7 @@ def report_rows(profile: str, results: dict) -> list[Row]:
                 r = t6.get((mine, block, depth))
                 what = f"{describe_dataset(data)}, depth {depth}, {paper.SHORTCUT_NAMES[block]}"
                 rows.append(Row("Table VI", what, acc, r["acc"] if r else None, "%",
-                                r and r.get("provenance"), r["dataset"] if r else ds, _seeds_row(r)))
+                                r and r.get("provenance"), r["dataset"] if r else ds, _seeds_row(r), col))
     tp = (results.get("two_phase") or {}).get("two_phase") or {}
     for key, acc in paper.TWO_PHASE.items():
         r = tp.get(key)
@@ -163,7 +244,7 @@ def report_rows(profile: str, results: dict) -> list[Row]:
     for key, val in paper.NEURON.items():
         if key in ours:
             rows.append(Row("Table VII", f"neuron {key} (library default)", val, ours[key], "", None, "code",
-                            note="a setting, not a result"))
+                            note="a setting, not a result", kind="setting"))
     return rows
 
 

@@ -14,7 +14,8 @@ def compute(ctx: ChapterContext) -> dict:
     """Chapter 10: Table VI sweep, SR-A (ms) / SR-B / SR-C x depth per data set."""
     runs = train_runs(ctx, "table6")
     t6 = seed_summary(runs, lambda c: (c.dataset, c.block, c.depth))
-    return {"table6": t6, "datasets": sorted({c.dataset for c, _, _ in runs}), "claims": [_shortcuts_claim(t6)]}
+    return {"table6": t6, "datasets": sorted({c.dataset for c, _, _ in runs}), "claims": [_shortcuts_claim(t6)],
+            "missing": [why for _, _, why in runs if why]}
 
 
 def _shortcuts_claim(t6: dict) -> dict:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from msr.chapters._runs import acc_of, primary, train_runs
+from msr.data import describe_dataset as dataset_name
+from msr.models import paper_name
 
 if TYPE_CHECKING:
     from msr.chapters import ChapterContext
@@ -22,7 +24,8 @@ def compute(ctx: ChapterContext) -> dict:
         res["finetuned_T6"] = r
         if second[1]["final"].get("init_acc") is not None:
             res["T1_weights_at_T6"] = {**r, "acc": second[1]["final"]["init_acc"]}
-    return {"two_phase": res, "model": f"{first[0].model}{first[0].depth or ''}", "dataset": first[0].dataset,
+    return {"two_phase": res, "model": paper_name(f"{first[0].model}{first[0].depth or ''}"),
+            "dataset": dataset_name(first[0].dataset),
             "claims": [_two_phase_claim(res)]}
 
 

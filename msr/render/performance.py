@@ -133,6 +133,24 @@ def plot_bench(result: dict):
     return fig
 
 
+def strategy_legend(device: str) -> str:
+    """One line naming what each training-step strategy of a bench on ``device`` (``cpu``
+    or ``cuda``) runs (:func:`msr.bench.steps.strategies`)."""
+    import torch
+
+    from msr.bench.steps import strategies
+
+    def words(s: dict) -> str:
+        if s["strategy"] == "authors":
+            return "the authors' release's execution (a Python loop over T per layer), fp32"
+        parts = ["SpikingJelly's LIF neuron" if s["lif"] == "spikingjelly" else "msr's fused LIF",
+                 "channels-last" if s["channels_last"] else "", "bf16 autocast" if s["amp"] else "fp32",
+                 "CUDA graphs" if s["graphs"] else "", "torch.compile" if s.get("compile") else ""]
+        return ", ".join(p for p in parts if p)
+
+    return "Strategies: " + "; ".join(f"`{s['strategy']}`: {words(s)}" for s in strategies(torch.device(device))) + "."
+
+
 def performance_section(result: dict, page: "Page", slug: str) -> None:
     """One machine's bench results: heading, speed-up figure, then its tables."""
     from IPython.display import display
@@ -148,6 +166,7 @@ def performance_section(result: dict, page: "Page", slug: str) -> None:
     display(page.table(t["train"], f"bench_{slug}_train", f"Training steps on {hardware_of(p)}", footer,
                        digits={"images/s": 0, "peak memory (MB)": 0, "ms per step": 1,
                                "speed-up over the authors' (x)": 2, "time in convolutions (%)": 0}))
+    display(md(strategy_legend(p.get("device", "cpu"))))
     if t["loop"] is not None:
         display(page.table(t["loop"], f"bench_{slug}_loop",
                            f"The training loop on {hardware_of(p)} (msr.train.train, two epochs): images/s", footer,

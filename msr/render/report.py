@@ -11,20 +11,47 @@ import numpy as np
 from msr.book import dataset_name
 
 
-def report_frame(rows: list, profile: str):
-    """Every number of the paper beside ours; the provenance of ours in one column
-    (the profile is the page's)."""
+def report_frame(rows: list, profile: str, printed: bool = False):
+    """Every number of the paper beside ours, each row in the unit it is shown in, with all
+    decimals (the CSV); the provenance of ours in one column (the profile is the page's).
+    ``printed``: the numbers as the table prints them (:func:`report_digits`)."""
     import pandas as pd
 
+    from msr.book import fmt
+
+    digits = report_digits(rows, profile)
     out = []
-    for r in rows:
+    for i, r in enumerate(rows):
         d = r.as_dict(profile)
         src = " · ".join(x for x in (d["data set"] and dataset_name(d["data set"]), d["hardware"],
                                      d["commit"] and f"commit {d['commit']}", d["date"]) if x)
-        out.append({"section": d["section"], "quantity": d["quantity"], "unit": d["unit"], "paper": d["paper"],
-                    "ours": d["ours"], "ours − paper": d["delta"], "ours: data, hardware, commit, date": src,
-                    "note": d["note"]})
+        if r.kind == "setting":  # a constant of the code, not the output of a run
+            src = "msr's default, no run"
+        row = {"section": d["section"], "quantity": d["quantity"], "unit": d["unit"], "paper": d["paper"],
+               "ours": d["ours"], "ours − paper": d["delta"], "ours: data, hardware, commit, date": src,
+               "note": d["note"]}
+        if printed:
+            row.update({c: fmt(row[c], digits[c][i]) for c in digits})
+        out.append(row)
     return pd.DataFrame(out)
+
+
+def report_digits(rows: list, profile: str) -> dict:
+    """Per column, the decimals each row prints with: the paper's value with those the
+    paper gives it, ours and the difference with one more (at least three significant
+    digits of ours; :class:`msr.chapters.report.Row`)."""
+    ds = [r.as_dict(profile) for r in rows]
+    ours = [d["ours decimals"] for d in ds]
+    return {"paper": [d["paper decimals"] for d in ds], "ours": ours, "ours − paper": ours}
+
+
+def report_table(rows: list, profile: str, caption: str, footer: str):
+    """The table "Every number" as printed (:func:`report_digits`); its CSV, the file beside
+    the book's tables and the download, holds all decimals."""
+    from msr import book
+
+    return book.table(report_frame(rows, profile), "report", profile, caption, footer,
+                      digits=report_digits(rows, profile))
 
 
 def plot_report(df):

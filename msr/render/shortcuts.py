@@ -10,13 +10,19 @@ from msr.book import PALETTE, acc_cell, dataset_name
 from msr.render.degradation import depth_panel, seeds_title
 
 
+def paper_dataset(dataset: str) -> str:
+    """The paper's data set that Table VI compares ours on ``dataset`` with: ``cifar100``
+    for CIFAR-100, ``cifar10`` for every other."""
+    return "cifar100" if dataset == "cifar100" else "cifar10"
+
+
 def table6_frame(t6: dict, dataset: str):
     """Table VI for one of our data sets: per depth, ours and the paper's for SR-A/B/C (%)."""
     import pandas as pd
 
     from msr import paper
 
-    pdata = "cifar100" if dataset == "cifar100" else "cifar10"
+    pdata = paper_dataset(dataset)
     short = paper.SHORTCUT_NAMES
     rows = []
     for depth, by_block in paper.TABLE_VI[pdata].items():
@@ -24,7 +30,7 @@ def table6_frame(t6: dict, dataset: str):
         for block in ("ms", "sr_b", "sr_c"):
             r = t6.get((dataset, block, depth))
             row[f"{short[block]}: ours"] = acc_cell(r)
-            row[f"{short[block]}: paper"] = by_block[block]
+            row[f"{short[block]}: paper ({dataset_name(pdata)})"] = by_block[block]
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -44,12 +44,19 @@ def plot_ssim(series: dict):
     return fig
 
 
+def _network(label: str) -> str:
+    """``vanilla-20 init`` -> ``vanilla ResNet-20, untrained`` (the legend's words)."""
+    name, _, state = label.partition(" ")
+    block, _, depth = name.partition("-")
+    return f"{block} ResNet-{depth}, " + {"init": "untrained"}.get(state, state or "trained")
+
+
 def plot_state_change(rows_by_label: dict, eq8: float):
     import matplotlib.pyplot as plt
 
     from msr.analysis.unavailing import plot_state_changes
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    plot_state_changes(ax, rows_by_label, eq8=eq8)
+    plot_state_changes(ax, {_network(k): v for k, v in rows_by_label.items()}, eq8=eq8)
     ax.set_title("How often a vanilla block changes a neuron's firing state")
     return fig

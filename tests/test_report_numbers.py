@@ -1,0 +1,105 @@
+"""The reproduction report's table "Every number" (msr.chapters.report, msr.render.report):
+each paper value at the precision NUMBERS.md gives it, ours beside it, and the counts."""
+from __future__ import annotations
+
+import base64
+import re
+
+import pandas as pd
+import pytest
+
+from msr import chapters, paper
+from msr.render import report as draw
+
+
+def _printed(results: dict) -> pd.DataFrame:
+    rows = chapters.report.report_rows("fmnist", results)
+    return draw.report_frame(rows, "fmnist", printed=True).set_index("quantity")
+
+
+def _structure() -> dict:
+    """An energy structure result whose counted MACs give E(ANN) = 7.46 uJ for the DVS model."""
+    macs = {m: p["flops"] for m, p in paper.TABLE_V.items()}
+    macs["dvs_resnet20"] = 7.46e-3 / (paper.ENERGY_PJ["mac"] * 1e-9)
+    return {"models": {m: {"macs_residual": n, "excluded_share": 0.0412} for m, n in macs.items()},
+            "provenance": None}
+
+
+def test_paper_values_print_at_their_published_precision():
+    t = _printed({})
+    # Fig. 3 / Sec. IV-B: 0.225, 0.192 and 22.19 %, not 0.23, 0.19, 0.22
+    assert t.loc["MS-ResNet34 network firing rate", "paper"] == "0.225"
+    assert t.loc["MS-ResNet104 network firing rate", "paper"] == "0.192"
+    assert t.loc["MS-ResNet20 (DVS) network firing rate", "paper"] == "0.2219"
+    assert t.loc["MS-ResNet104 stage 3, second LIF rate", "paper"] == "0.052"
+    assert t.loc["P(state change), sigma = V_th (closed form)", "paper"] == "0.16"
+    # a table's column keeps the decimals of its column (72.00 beside 75.56), prose its own (72.8)
+    assert t.loc["Yao et al.: TA-SNN", "paper"] == "72.00"
+    assert t.loc["MS-ResNet18, T = 6", "paper"] == "63.10"
+    assert t.loc["ResNet34, ANN", "paper"] == "73.30"
+    assert t.loc["MS-ResNet, depth 44", "paper"] == "90.0"
+    assert t.loc["MS-ResNet104 two-phase: T = 1 weights run at T = 6", "paper"] == "72.8"
+    assert t.loc["MS-ResNet110", "paper"] == "91.7"
+    assert t.loc["CIFAR-100, depth 110, SR-A", "paper"] == "66.83"
+    # Table V in the paper's units: mJ, uJ for the DVS model, G and M operations; Table IV: 0.27M
+    for quantity, unit, value in (("MS-ResNet34 E(ANN)", "mJ", "16.22"), ("MS-ResNet20 (DVS) E(ANN)", "µJ", "184.46"),
+                                  ("MS-ResNet20 (DVS) E(SNN)", "µJ", "7.46"),
+                                  ("MS-ResNet104 FLOPs (residual-path MACs)", "G", "11.79"),
+                                  ("MS-ResNet20 (DVS) FLOPs (residual-path MACs)", "M", "40.11"),
+                                  ("MS-ResNet20 (DVS) SyOPs", "M", "8.32"),
+                                  ("MS-ResNet20 (DVS) E(ANN) / E(SNN)", "", "24.73"),
+                                  ("MS-ResNet20 parameters", "M", "0.27")):
+        assert (t.loc[quantity, "unit"], t.loc[quantity, "paper"]) == (unit, value), quantity
+    # Table VII: integers as the paper writes them
+    assert t.loc["neuron v_reset (library default)", "paper"] == "0"
+    assert t.loc["neuron tau (library default)", "paper"] == "0.25"
+
+
+def test_ours_print_with_a_digit_more_in_the_rows_unit():
+    eq8 = {"at_vth": {"analytic": 0.158655, "monte_carlo": 0.1592}, "provenance": None}
+    t = _printed({"unavailing": {"eq8": eq8}, "energy": {"structure": _structure()}})
+    row = t.loc["P(state change), sigma = V_th (closed form)"]
+    # a small difference keeps three significant digits
+    assert (row["paper"], row["ours"], row["ours − paper"]) == ("0.16", "0.159", "-0.00135")
+    row = t.loc["MS-ResNet20 (DVS) E(ANN)"]  # 7.46 uJ, not 0.00746 beside the paper's 184.46 uJ
+    assert (row["unit"], row["paper"], row["ours"], row["ours − paper"]) == ("µJ", "184.46", "7.460", "-177.000")
+    assert t.loc["MS-ResNet34 FLOPs (residual-path MACs)", "ours"] == "3.530"
+    # at least three significant digits of ours, however small
+    assert t.loc["MS-ResNet34 share of MACs outside residual paths", "ours"] == "0.0412"
+    assert t.loc["MS-ResNet34 network firing rate", "ours"] == "not run"
+
+
+def test_the_csv_keeps_all_decimals(tmp_path, monkeypatch):
+    monkeypatch.setenv("MSR_RESULTS", str(tmp_path))
+    eq8 = {"at_vth": {"analytic": 0.158655253931457, "monte_carlo": 0.1592}, "provenance": None}
+    rows = chapters.report.report_rows("fmnist", {"unavailing": {"eq8": eq8}, "energy": {"structure": _structure()}})
+    out = draw.report_table(rows, "fmnist", "caption", "footer")
+    csv = pd.read_csv(tmp_path / "fmnist" / "tables" / "report.csv").set_index("quantity")
+    link = re.search(r'href="data:text/csv;base64,([^"]*)"', out.html).group(1)
+    assert base64.b64decode(link).decode() == (tmp_path / "fmnist" / "tables" / "report.csv").read_text()
+    closed = csv.loc["P(state change), sigma = V_th (closed form)"]
+    assert float(closed["ours"]) == pytest.approx(0.158655253931457, abs=1e-15)
+    assert float(closed["ours − paper"]) == pytest.approx(0.158655253931457 - 0.16, abs=1e-15)
+    dvs = csv.loc["MS-ResNet20 (DVS) E(ANN)"]
+    assert dvs["unit"] == "µJ" and float(dvs["paper"]) == 184.46 and float(dvs["ours"]) == pytest.approx(7.46)
+    assert float(csv.loc["MS-ResNet34 network firing rate", "paper"]) == paper.FIRING_RATE["imagenet_resnet34"]
+    # the page prints the rounded cells
+    assert ">0.225<" in out.html and ">0.23<" not in out.html and ">0.159<" in out.html
+    assert re.search(r'<td class="[^"]*msr-paper[^"]*msr-num[^"]*" >0.225<', out.html)  # still a number cell
+
+
+def test_counts_take_only_the_papers_results():
+    rows = chapters.report.report_rows("smoke", {})
+    n = chapters.report.tally(rows)
+    # Table VII holds the library's defaults, a number of ours in every row but never a result
+    assert n["setting"] == sum(r.section == "Table VII" for r in rows) > 0
+    assert all(r.ours is not None for r in rows if r.kind == "setting")
+    assert n["holds"] == 0 and n["not run"] == n["results"]
+    cited = sum(work != "paper" for work, *_ in paper.TABLE_IV)
+    assert n["out of scope"] == cited + len(paper.TABLE_III_ANN)
+    assert n["results"] + n["setting"] + n["out of scope"] == len(rows)
+    eq8 = {"at_vth": {"analytic": 0.1587, "monte_carlo": 0.1592}, "provenance": None}
+    n = chapters.report.tally(chapters.report.report_rows("smoke", {"unavailing": {"eq8": eq8}}))
+    assert (n["holds"], n["not run"]) == (2, n["results"] - 2)
+    with pytest.raises(ValueError, match="unknown row kind"):
+        chapters.report.Row("Table II", "x", 1.0, kind="baseline")
