@@ -8,7 +8,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 FMNIST  := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: venv data book html test test-bench test-browser test-gpu bench clean help
+.PHONY: venv data devdata book html test test-bench test-browser test-gpu bench clean help
 
 help:
 	@echo "make book     build the book (PROFILE=fmnist renders committed results; PROFILE=smoke computes on CPU)"
@@ -30,6 +30,15 @@ data:
 		echo "installing Debian package dataset-fashion-mnist"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
 	fi
+
+# What a GPU command carries (notes/gpu-runs.md), git-ignored: the Fashion-MNIST files and, for the
+# self-check of the fast paths on a machine without pytest, pytest 8.3 (pure Python, no pygments: 2 MiB)
+devdata: venv data
+	mkdir -p .devdata
+	cp $(dir $(FMNIST))*.gz .devdata/
+	$(BIN)/python -m pip install -q --upgrade --no-deps --no-compile --target .devdata/pylib \
+		"pytest==8.3.5" "pluggy>=1.5,<2" iniconfig packaging
+	rm -rf .devdata/pylib/bin
 
 # PROFILE=smoke computes everything on a CPU; other profiles render what results/ holds
 # (so `make book` never trains for hours) unless COMPUTE=1.  ONLY=NAMES executes those

@@ -62,6 +62,10 @@ ESTIMATE_MARGIN = 1.25
 PACK_SECONDS = 15.0
 #: seconds between two ``on_progress`` calls of :func:`run_pending` while runs train and none ends
 PROGRESS_EVERY = 60.0
+#: runs that fail one after the other (an error, not the budget, missing data or a divergence)
+#: before no run starts any more: a fault every run meets (a broken fast path, a CUDA context
+#: an error left unusable in a worker) would otherwise spend the budget on one traceback per run
+FAILURES_IN_A_ROW = 3
 
 
 class BudgetExhausted(RuntimeError):
@@ -375,6 +379,7 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
         return (Path(task.folder) / "last.pt").exists()
 
     missing_data: set[str] = set()
+    failed_in_a_row = 0
     waiting, running = list(tasks), {}  # running: key -> Task
     # interrupted runs this command found (their checkpoints travel whether or not they resume here);
     # a run this command interrupts is running until then, and no run starts afterwards
@@ -447,6 +452,9 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
     def record(task: Task, train_it: bool, done: TaskDone) -> None:
         from msr.results import atomic_write_bytes
 
+        nonlocal failed_in_a_row
+        failed = False
+
         out.seconds[task.entry] = out.seconds.get(task.entry, 0.0) + done.seconds
         if done.kind in ("BudgetExhausted", "WontFinish"):
             if done.kind == "BudgetExhausted":
@@ -473,6 +481,11 @@ def run_pending(names, profile, *, deadline: Deadline | None = None, store=None,
         elif done.kind is not None:
             out.failed.append(f"{task.name}/{task.cfg.hash()}: {done.kind}: {done.error}")
             log(f"{left()}{task.tag}: FAILED: {done.kind}: {done.error}")
+            failed = True
+        failed_in_a_row = failed_in_a_row + 1 if failed else 0
+        if failed_in_a_row >= FAILURES_IN_A_ROW and not out.stopped:
+            out.stopped = (f"{failed_in_a_row} runs failed one after the other (the last: {done.kind}); no run "
+                           "starts after them")
         if done.trained:
             out.trained.append(f"{task.name}/{task.cfg.hash()}")
             log(f"{left()}{task.tag}: trained, acc {done.acc:.2f} % ({done.seconds:.1f} s)")
@@ -624,5 +637,6 @@ def _run_concurrently(jobs, out, waiting, running, decide, record, profile, stor
                 record(task, train_it, done)
 
 
-__all__ = ["PROGRESS_EVERY", "BudgetExhausted", "Deadline", "Outcome", "Task", "TaskDone", "WontFinish",
-           "checkpoint_bytes", "default_reserve", "experiment_names", "parse_duration", "run_pending", "run_task"]
+__all__ = ["FAILURES_IN_A_ROW", "PROGRESS_EVERY", "BudgetExhausted", "Deadline", "Outcome", "Task", "TaskDone",
+           "WontFinish", "checkpoint_bytes", "default_reserve", "experiment_names", "parse_duration", "run_pending",
+           "run_task"]

@@ -12,7 +12,7 @@
 #   STATE (.gpustate: the last pack, committed)
 #   DATA (.devdata: the carried Fashion-MNIST .gz files)  RUNS (runs)  PYTHON (python3)
 #   CARRY_LIMIT_MIB (64)  SELFCHECK (1: run the gpu-marked tests of the fast paths, or reuse the
-#   verdict the carried log holds for the same code, GPU and torch; 0: skip)
+#   verdict the carried log holds for the same code, GPU, torch and Triton; 0: skip)
 set -u -o pipefail
 export PYTHONUNBUFFERED=1 MSR_OFFLINE=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 OUT=${1:-${OUT:-gpu_out}}
@@ -21,7 +21,12 @@ STATE=${STATE:-.gpustate}; DATA=${DATA:-.devdata}; RUNS=${RUNS:-runs}; PY=${PYTH
 CARRY_LIMIT_MIB=${CARRY_LIMIT_MIB:-64}; SELFCHECK=${SELFCHECK:-1}
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/gpu_run.log") 2>&1
+TEE=$!
+trap 'exec >&- 2>&-; wait "$TEE" 2>/dev/null' EXIT  # the log's last lines are in $OUT before the command ends
 START=$(date +%s)
+left_s() {  # seconds of the command's limit left, less $1
+  echo $(( LIMIT - ($(date +%s) - START) - $1 ))
+}
 echo "== gpu_run $(date -u +%Y-%m-%dT%H:%M:%SZ): profile $PROFILE, names $NAMES, jobs ${JOBS:-(below)}, limit $LIMIT s," \
      "device $DEVICE"
 
@@ -32,14 +37,15 @@ ENV_LINE=$($PY - "$DEVICE" <<'EOF'
 import sys, torch
 from msr.provenance import code_digest, git_commit
 gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
-print(f"commit={git_commit()} code={code_digest()} gpu={gpu} torch={torch.__version__}")
-print("python", sys.version.split()[0], "| torch", torch.__version__, "| cuda", torch.version.cuda, "| gpu", gpu,
-      file=sys.stderr)
 try:
     import triton
-    print("triton", triton.__version__, file=sys.stderr)
+    tv = triton.__version__
 except ImportError:
-    print("triton: not installed (the LIF kernels fall back to the reference implementation)", file=sys.stderr)
+    tv = "none"
+print(f"commit={git_commit()} code={code_digest()} gpu={gpu} torch={torch.__version__} triton={tv}")
+print("python", sys.version.split()[0], "| torch", torch.__version__, "| cuda", torch.version.cuda, "| gpu", gpu,
+      "| triton", tv if tv != "none" else "not installed (the LIF falls back to the reference implementation)",
+      file=sys.stderr)
 if sys.argv[1].startswith("cuda") and not torch.cuda.is_available():
     sys.exit("DEVICE=%s but torch sees no CUDA device; stopping before anything runs" % sys.argv[1])
 EOF
@@ -68,10 +74,36 @@ fi
 
 echo "== data"
 if ls "$DATA"/train-images-idx3-ubyte.gz >/dev/null 2>&1; then
-  export MSR_FMNIST_DIR="$PWD/$DATA"  # msr.data looks here first
+  export MSR_FMNIST_DIR="$(cd "$DATA" && pwd)"  # msr.data looks here first
   ls -l "$DATA"/*.gz | awk '{print "  " $5 " bytes  " $9}'
 else
   echo "no Fashion-MNIST .gz in $DATA/ (the fmnist profile needs it: carry $DATA)"
+fi
+
+echo "== Triton"
+# one LIF launch, forward and backward, before anything trains: Triton builds its launcher with the
+# machine's C compiler, Python headers and libcuda on first use.  Where it cannot, training starts with
+# the reference LIF at once instead of failing every run until the self-check's verdict
+START_SWITCHES=""
+[ -w "${HOME:-/nonexistent}" ] || export TRITON_CACHE_DIR="${TMPDIR:-/tmp}/triton-cache"
+if [[ "$DEVICE" == cuda* ]]; then
+  if ! timeout -k 5 120 $PY - <<'EOF'
+import torch
+from msr.kernels import triton_lif
+from msr.neuron import lif
+if not triton_lif.HAVE_TRITON:
+    raise SystemExit(print("not installed: the LIF runs as the reference implementation"))
+x = torch.randn(6, 2, 4096, device="cuda", requires_grad=True)
+lif(x, backend="triton").sum().backward()
+torch.cuda.synchronize()
+print("one Triton LIF launch (forward and backward) ran")
+EOF
+  then
+    echo "WARNING: the Triton LIF cannot run here (above): this command trains with --lif-backend reference"
+    START_SWITCHES="--lif-backend reference"
+  fi
+else
+  echo "skipped (DEVICE=$DEVICE)"
 fi
 
 echo "== self-check of the fast paths"
@@ -82,17 +114,37 @@ echo "== self-check of the fast paths"
 # state is unpacked again, and training starts again with the path switched off, so that no number of
 # a broken path is stored.  The verdict is logged and reused by the next command that carries this log
 # (in STATE) for the same code (msr.provenance.code_digest: the sources these tests import; a commit of
-# results, or of the book's code alone, keeps it), GPU and torch.  FILES is msr.provenance.SELF_CHECK_TESTS.
-SWITCHES=""
+# results, or of the book's code alone, keeps it), GPU, torch and Triton; a file that could not tell
+# (timeout, collection error) switches its path off here but leaves no verdict to reuse.
+# FILES is msr.provenance.SELF_CHECK_TESTS.
+with_switches() {  # START_SWITCHES and those of $1, each once
+  local out="" w
+  # shellcheck disable=SC2086  # lists of words
+  for w in $START_SWITCHES $1; do
+    [ "$w" = reference ] && continue
+    [ "$w" = "--lif-backend" ] && w="--lif-backend reference"
+    case " $out " in *" $w "*) ;; *) out="$out $w";; esac
+  done
+  echo "${out# }"
+}
+SWITCHES=$START_SWITCHES
 CHECKS=""  # a folder while the self-check runs beside the training
 KEY=${ENV_LINE#commit=* }
 PREVIOUS=$(grep -hF "self-check verdict [$KEY]:" "$STATE/gpu_run.log" 2>/dev/null | tail -1)
+if [ "$SELFCHECK" = 1 ] && [ -z "$PREVIOUS" ] && ! $PY -c 'import pytest' 2>/dev/null && [ -d "$DATA/pylib" ]; then
+  export PYTHONPATH="$PYTHONPATH:$(cd "$DATA/pylib" && pwd)"  # the carried pytest (make devdata), where none is installed
+  echo "pytest: the carried copy in $DATA/pylib"
+fi
 if [ "$SELFCHECK" != 1 ]; then
   echo "skipped (SELFCHECK=$SELFCHECK)"
 elif [ -n "$PREVIOUS" ]; then
-  SWITCHES=$(printf '%s' "$PREVIOUS" | sed 's/.*\]: *//; s/^none$//')
+  SWITCHES=$(with_switches "$(printf '%s' "$PREVIOUS" | sed 's/.*\]: *//; s/^none$//')")
   echo "reusing the verdict of the previous command: ${SWITCHES:-none}"
-  echo "self-check verdict [$KEY]: ${SWITCHES:-none}"
+  echo "self-check verdict [$KEY]: $(printf '%s' "$PREVIOUS" | sed 's/.*\]: *//')"
+elif ! $PY -c 'import pytest' 2>/dev/null; then
+  SWITCHES=$(with_switches "--no-cuda-graph --no-resident-data --lif-backend reference")
+  echo "WARNING: pytest is missing (carry it: make devdata), so the fast paths cannot be checked: this command" \
+       "trains without them; the next command checks them again"
 else
   CHECKS=$(mktemp -d)
   check() {  # check N TEST_FILE SECONDS: the file's gpu tests, into $CHECKS/N.log and N.rc
@@ -107,19 +159,30 @@ else
   echo "running beside the training below (at most ${SECONDS_AT_MOST[*]} s); no pack before its verdict"
 fi
 verdict() {  # waits for the self-check; logs each file's end and the verdict; sets SWITCHES
+  local failed="" unsure="" rc i
   wait "${PIDS[@]}"
   echo "== self-check of the fast paths: verdict"
-  for i in 0 1 2; do  # FALLBACKS[i] joins SWITCHES where FILES[i] failed
+  for i in 0 1 2; do  # FALLBACKS[i] joins SWITCHES where FILES[i] failed or could not tell
     rc=$(cat "$CHECKS/$i.rc" 2>/dev/null || echo 1)
     echo "${FILES[$i]}:"
     tail -n "$([ "$rc" -eq 0 ] && echo 2 || echo 40)" "$CHECKS/$i.log" | sed 's/^/  /'
-    if [ "$rc" -ne 0 ]; then
-      echo "WARNING: ${FILES[$i]} failed (exit status $rc): this command runs with ${FALLBACKS[$i]}"
-      SWITCHES="$SWITCHES ${FALLBACKS[$i]}"
+    if [ "$rc" -eq 0 ]; then
+      continue
+    elif [ "$rc" -eq 1 ] && tail -n 3 "$CHECKS/$i.log" | grep -qE '[0-9]+ (failed|errors?)\b'; then
+      echo "WARNING: ${FILES[$i]} failed: this command runs with ${FALLBACKS[$i]}"
+      failed="$failed ${FALLBACKS[$i]}"
+    else  # a timeout, a collection or usage error, no summary: the path is not known to be broken
+      echo "WARNING: ${FILES[$i]} could not tell (exit status $rc): this command runs with ${FALLBACKS[$i]};" \
+           "the next command checks it again"
+      unsure="$unsure ${FALLBACKS[$i]}"
     fi
   done
-  SWITCHES=${SWITCHES# }
-  echo "self-check verdict [$KEY]: ${SWITCHES:-none}"
+  SWITCHES=$(with_switches "$failed $unsure")
+  if [ -z "$unsure" ]; then
+    echo "self-check verdict [$KEY]: $(START_SWITCHES="" with_switches "$failed" | sed 's/^$/none/')"
+  else  # not a verdict the next command may reuse
+    echo "self-check inconclusive [$KEY]: ${SWITCHES:-none}"
+  fi
 }
 
 unpack_state() {  # restores the carried state, where there is one (again after a discarded training)
@@ -156,7 +219,7 @@ FIXED=""
 COMPUTE_START=$(date +%s)
 budget_now() {  # seconds of budget a compute started now gets
   local b
-  if [ -n "$FIXED" ]; then b=$(( FIXED - ($(date +%s) - COMPUTE_START) )); else b=$(( LIMIT - ($(date +%s) - START) - 30 )); fi
+  if [ -n "$FIXED" ]; then b=$(( FIXED - ($(date +%s) - COMPUTE_START) )); else b=$(left_s 30); fi
   [ "$b" -lt 30 ] && b=30
   echo "$b"
 }
@@ -178,7 +241,7 @@ else
   "${CMD[@]}" --pack-after "$GATE" &
   CPID=$!  # timeout's: it passes a signal on to compute and its workers
   verdict
-  if [ -z "$SWITCHES" ]; then
+  if [ "$SWITCHES" = "$START_SWITCHES" ]; then
     touch "$GATE"  # its packs may now be written
     wait "$CPID"
     RC=$?
@@ -204,12 +267,18 @@ echo "msr compute exit status $RC"
 if ! $PY -c 'import sys; from msr.pack import read_manifest; sys.exit(read_manifest(sys.argv[1])["run"].get("interim", False))' \
      "$OUT" 2>/dev/null; then
   echo "== pack (fallback: compute did not write its last pack)"
-  $PY -m msr.cli pack "$OUT" --profile "$PROFILE" --runs "$RUNS"
+  t=$(left_s 3); [ "$t" -lt 10 ] && t=10
+  timeout -k 2 "$t" $PY -m msr.cli pack "$OUT" --profile "$PROFILE" --runs "$RUNS"
 fi
 
 echo "== left to do"
-# shellcheck disable=SC2086  # NAMES: a list of words
-timeout 15 $PY -m msr.cli status $NAMES --profile "$PROFILE" --runs "$RUNS"
+t=$(left_s 3); [ "$t" -gt 15 ] && t=15
+if [ "$t" -ge 5 ]; then
+  # shellcheck disable=SC2086  # NAMES: a list of words
+  timeout -k 1 "$t" $PY -m msr.cli status $NAMES --profile "$PROFILE" --runs "$RUNS"
+else
+  echo "skipped: the command's limit is near"
+fi
 
 echo "== handed back ($(( $(date +%s) - START )) s in all)"
 ls -l "$OUT" | awk 'NR > 1 {print "  " $5 " bytes  " $9}'

@@ -490,6 +490,32 @@ def test_a_failing_run_is_reported_and_the_others_go_on(small, tmp_path, monkeyp
     assert lines[-2].startswith("1 run(s) failed") and lines[-1].startswith("nothing pending is left")
 
 
+def test_runs_failing_one_after_the_other_stop_the_command(small, tmp_path, monkeypatch):
+    """A fault every run meets: after :data:`msr.budget.FAILURES_IN_A_ROW` failures in a row
+    no run starts any more; a run that trains between two failures resets the count."""
+    import msr.train
+
+    real = msr.train.train
+    order = [t.cfg.hash() for t in budget.plan(["table2"], small, run_dir=None)[0]]
+    monkeypatch.setattr(budget, "FAILURES_IN_A_ROW", 2)
+
+    def command(broken_ones, root):
+        def train(cfg, **kw):
+            if cfg.hash() in broken_ones:
+                raise RuntimeError("CUDA error: an illegal memory access was encountered")
+            return real(cfg, **kw)
+
+        monkeypatch.setattr(msr.train, "train", train)
+        return run_pending(["table2"], small, store=ResultsStore(root / "results"), run_dir=root / "runs",
+                           log=lambda *a: None)
+
+    out = command(set(order), tmp_path / "all")
+    assert len(out.failed) == 2 and out.trained == []
+    assert out.stopped == "2 runs failed one after the other (the last: RuntimeError); no run starts after them"
+    out = command({order[0], order[2]}, tmp_path / "some")  # a success between the two failures
+    assert len(out.failed) == 2 and out.stopped is None and len(out.trained) == len(order) - 2
+
+
 def _interrupted_run(tiny, tmp_path):
     """A stored result and one interrupted run of a user's own (``msr train``'s folder) under tmp_path."""
     store = ResultsStore(tmp_path / "results")
@@ -956,22 +982,37 @@ FAKE_SELFCHECK = """#!/usr/bin/env bash
 case "$1 $2 $3" in
   "-m msr.cli compute") echo "$@" >>"$NOTES/compute"; exit 0;;
 esac
+if [ -n "${NO_PYTEST:-}" ] && [ "$1 $2" = "-c import pytest" ]; then  # no pytest but the one in folder NO_PYTEST
+  case ":${PYTHONPATH:-}:" in *":$NO_PYTEST:"*) exit 0;; *) exit 1;; esac
+fi
 if [ "$1 $2" = "-m pytest" ]; then
   name=$(basename "${@: -1}" .py)
   date +%s.%N >"$NOTES/$name.start"; sleep 1; date +%s.%N >"$NOTES/$name.end"
   if [ "$name" = test_resident ]; then echo "1 failed in 1.00s"; exit 1; fi
+  if [ "$name" = "${UNSURE:-}" ]; then echo "ImportError while importing"; echo "1 error in 1.00s"; exit 2; fi
   echo "2 passed in 1.00s"; exit 0
 fi
 exec "$REAL_PYTHON" "$@"
 """
 
 
+def _self_check_key() -> str:
+    """The code, GPU, torch and Triton a self-check verdict holds for (gpu_run.sh's KEY)."""
+    from msr.provenance import code_digest
+
+    try:
+        import triton
+
+        tv = triton.__version__
+    except ImportError:
+        tv = "none"
+    return f"code={code_digest()} gpu=none torch={torch.__version__} triton={tv}"
+
+
 def test_gpu_run_script_checks_the_fast_paths_at_once_and_reuses_the_verdict_for_the_same_code(tmp_path):
     """The three self-check files run side by side; one that fails switches its path off
     for the command; a later command reuses a verdict logged for the same code, GPU and
     torch whatever commit logged it, and tests again for other code."""
-    from msr.provenance import code_digest
-
     wrapper, notes = tmp_path / "python", tmp_path / "notes"
     wrapper.write_text(FAKE_SELFCHECK)
     wrapper.chmod(0o755)
@@ -990,8 +1031,8 @@ def test_gpu_run_script_checks_the_fast_paths_at_once_and_reuses_the_verdict_for
     starts = [float((notes / f"{f}.start").read_text()) for f in files]
     ends = [float((notes / f"{f}.end").read_text()) for f in files]
     assert max(starts) < min(ends)  # side by side, not one after the other
-    assert "WARNING: tests/test_resident.py failed (exit status 1): this command runs with --no-resident-data" in log
-    key = f"code={code_digest()} gpu=none torch={torch.__version__}"
+    assert "WARNING: tests/test_resident.py failed: this command runs with --no-resident-data" in log
+    key = _self_check_key()
     assert f"self-check verdict [{key}]: --no-resident-data" in log
     # compute started at once, beside the checks, its packs waiting for the verdict; then again without the path
     first, again = (notes / "compute").read_text().splitlines()
@@ -1011,6 +1052,61 @@ def test_gpu_run_script_checks_the_fast_paths_at_once_and_reuses_the_verdict_for
     (state / "gpu_run.log").write_text("self-check verdict [code=000000000000 gpu=none torch=0]: none\n")
     log = command(tmp_path / "out3", state)
     assert "reusing" not in log and len(list(notes.glob("*.start"))) == 3
+
+
+def test_a_self_check_that_cannot_tell_switches_its_path_off_for_this_command_only(tmp_path):
+    """A file that fails in collection (exit status 2) or does not finish says nothing about its
+    path: this command trains without it, but the log holds no verdict the next command would
+    reuse, so that one checks it again.  A failure (exit status 1, a summary with "failed")
+    is a verdict."""
+    wrapper, notes, out = tmp_path / "python", tmp_path / "notes", tmp_path / "out"
+    wrapper.write_text(FAKE_SELFCHECK)
+    wrapper.chmod(0o755)
+    notes.mkdir()
+    env = {**os.environ, "PROFILE": "smoke", "NAMES": "two_phase", "DEVICE": "cpu", "LIMIT": "300", "JOBS": "1",
+           "RUNS": str(tmp_path / "runs"), "DATA": str(tmp_path / "nodata"), "MSR_RESULTS": str(tmp_path / "results"),
+           "STATE": str(tmp_path / "nostate"), "PYTHON": str(wrapper), "REAL_PYTHON": sys.executable,
+           "NOTES": str(notes), "UNSURE": "test_kernels"}
+    subprocess.run(["bash", "scripts/gpu_run.sh", str(out)], cwd=ROOT, capture_output=True, text=True, env=env,
+                   timeout=300)
+    log = (out / "gpu_run.log").read_text()
+    assert "tests/test_kernels.py could not tell (exit status 2)" in log
+    assert f"self-check inconclusive [{_self_check_key()}]: --no-resident-data --lif-backend reference" in log
+    assert "self-check verdict [" not in log
+    first, again = (notes / "compute").read_text().splitlines()
+    assert "--lif-backend reference" in again and "--no-resident-data" in again.split()
+
+
+def test_a_machine_without_pytest_uses_the_carried_one_or_trains_without_the_fast_paths(tmp_path):
+    """``make devdata`` carries pytest in .devdata/pylib: where the machine has none, the
+    self-check runs with that copy; without it, the command trains with every fast path off
+    and logs no verdict, so that the next command checks them."""
+    wrapper, notes = tmp_path / "python", tmp_path / "notes"
+    wrapper.write_text(FAKE_SELFCHECK)
+    wrapper.chmod(0o755)
+    notes.mkdir()
+    data = tmp_path / "data"
+    (data / "pylib").mkdir(parents=True)
+    env = {**os.environ, "PROFILE": "smoke", "NAMES": "two_phase", "DEVICE": "cpu", "LIMIT": "300", "JOBS": "1",
+           "RUNS": str(tmp_path / "runs"), "MSR_RESULTS": str(tmp_path / "results"), "STATE": str(tmp_path / "none"),
+           "PYTHON": str(wrapper), "REAL_PYTHON": sys.executable, "NOTES": str(notes),
+           "NO_PYTEST": str(data / "pylib")}
+
+    def command(out, data):
+        subprocess.run(["bash", "scripts/gpu_run.sh", str(out)], cwd=ROOT, capture_output=True, text=True,
+                       env={**env, "DATA": str(data)}, timeout=300)
+        return (out / "gpu_run.log").read_text()
+
+    log = command(tmp_path / "out1", data)
+    assert f"pytest: the carried copy in {data}/pylib" in log and len(list(notes.glob("*.start"))) == 3
+    assert "self-check verdict [" in log
+    for f in notes.iterdir():
+        f.unlink()
+    log = command(tmp_path / "out2", tmp_path / "nodata")
+    assert "WARNING: pytest is missing (carry it: make devdata)" in log and not list(notes.glob("*.start"))
+    assert "self-check verdict [" not in log
+    (only,) = (notes / "compute").read_text().splitlines()
+    assert {"--no-cuda-graph", "--no-resident-data", "reference"} <= set(only.split())
 
 
 SLOW_SELFCHECK = """#!/usr/bin/env bash

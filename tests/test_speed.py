@@ -41,10 +41,13 @@ def test_cuda_graph_switch_is_ignored_on_cpu_and_not_hashed():
 
 @pytest.mark.gpu
 @cuda
-@pytest.mark.parametrize("amp", [False, True])
-def test_graphed_training_matches_eager(tmp_path, amp, deterministic_cudnn):
-    """Two epochs across an lr milestone (a re-capture): curve and weights as eager."""
-    cfg = _cfg(device="cuda", amp=amp, resident_data=False)
+@pytest.mark.parametrize("amp, lif_backend, resident", [(False, "reference", False), (True, "reference", False),
+                                                        (True, "auto", False), (True, "auto", True)])
+def test_graphed_training_matches_eager(tmp_path, amp, lif_backend, resident, deterministic_cudnn):
+    """Two epochs across an lr milestone (a re-capture): curve and weights as eager; also with
+    the Triton LIF (``auto`` on CUDA) launched inside the graph, and with resident data, the
+    combination the fmnist profile trains with."""
+    cfg = _cfg(device="cuda", amp=amp, resident_data=resident, lif_backend=lif_backend)
     runs = {}
     for graph in (False, True):
         c = cfg.replace(cuda_graph=graph)
