@@ -133,11 +133,11 @@ def _profiles() -> dict[str, Profile]:
               "deep": "about 15 min (depth 110 and 482)",
               "two_phase": "about 2 min (depth 56: T = 1 pretrain, T = 6 finetune)",
               "short": "about 2 min on two CPU cores (MS-ResNet20, 1 epoch x 5,000 images)",
-              "dvs": "about 8 min on one H100 (estimate: MS-ResNet20-DVS has the MACs of MS-ResNet20 and 1.26x "
-                     "its LIF neurons per time step, so at T = 10 about 1.9x MS-ResNet20's T = 6 cost per image "
-                     "(5200 img/s measured) -> about 2,000-2,700 img/s at batch 50-100, 12 epochs x 60,000 "
-                     "images; plus converting the 70,000 images to events once per machine, about 2 CPU-min, "
-                     "4.6 GB under the data root)",
+              # estimate: MS-ResNet20-DVS has the MACs of MS-ResNet20 and 1.26x its LIF neurons per time
+              # step, so at T = 10 about 1.9x MS-ResNet20's T = 6 cost per image (5200 img/s measured):
+              # about 2,000-2,700 img/s at batch 50-100, 12 epochs x 60,000 images
+              "dvs": "about 8 min on one H100, plus about 2 CPU-min once per machine to turn the 70,000 images "
+                     "into events (4.6 GB under the data root)",
               "ablation": "about 12 min (12 runs: vanilla and wolif, depth 8-56, gamma2 = 0)",
               "imagenet": "needs ImageNet; days"},
     )

@@ -952,18 +952,26 @@ wait $pid
 
 
 @pytest.mark.slow
+def _gpu_run_env(tmp_path, python: str, **extra) -> dict:
+    """The environment of gpu_run.sh for the smoke profile's two_phase on a CPU, one job, with
+    ``python`` (a wrapper script of this file) as its PYTHON, notes in tmp_path/notes, and
+    ``extra`` on top."""
+    wrapper, notes = tmp_path / "python", tmp_path / "notes"
+    wrapper.write_text(python)
+    wrapper.chmod(0o755)
+    notes.mkdir(exist_ok=True)
+    return {**os.environ, "PROFILE": "smoke", "NAMES": "two_phase", "DEVICE": "cpu", "LIMIT": "300", "JOBS": "1",
+            "RUNS": str(tmp_path / "runs"), "DATA": str(tmp_path / "nodata"), "STATE": str(tmp_path / "nostate"),
+            "MSR_RESULTS": str(tmp_path / "results"), "PYTHON": str(wrapper), "REAL_PYTHON": sys.executable,
+            "NOTES": str(notes), **extra}
+
+
 def test_gpu_run_script_packs_again_when_compute_is_killed_before_its_last_pack(tmp_path):
     """compute killed after its first run (as its hard timeout would): the script finds the pack
     written after that run and packs again from disk, so the weights the next phase starts
     from travel too."""
-    wrapper = tmp_path / "python"
-    wrapper.write_text(KILLS_COMPUTE)
-    wrapper.chmod(0o755)
     out = tmp_path / "out"
-    env = {**os.environ, "PROFILE": "smoke", "NAMES": "two_phase", "DEVICE": "cpu", "LIMIT": "300", "JOBS": "1",
-           "SELFCHECK": "0", "RUNS": str(tmp_path / "runs"), "DATA": str(tmp_path / "nodata"),
-           "STATE": str(tmp_path / "nostate"), "MSR_RESULTS": str(tmp_path / "results"), "OMP_NUM_THREADS": "1",
-           "PYTHON": str(wrapper), "REAL_PYTHON": sys.executable, "KILL_OUT": str(out)}
+    env = _gpu_run_env(tmp_path, KILLS_COMPUTE, SELFCHECK="0", OMP_NUM_THREADS="1", KILL_OUT=str(out))
     p = subprocess.run(["bash", "scripts/gpu_run.sh", str(out)], cwd=ROOT, capture_output=True, text=True, env=env,
                        timeout=600)
     log = (out / "gpu_run.log").read_text()
@@ -1013,13 +1021,7 @@ def test_gpu_run_script_checks_the_fast_paths_at_once_and_reuses_the_verdict_for
     """The three self-check files run side by side; one that fails switches its path off
     for the command; a later command reuses a verdict logged for the same code, GPU and
     torch whatever commit logged it, and tests again for other code."""
-    wrapper, notes = tmp_path / "python", tmp_path / "notes"
-    wrapper.write_text(FAKE_SELFCHECK)
-    wrapper.chmod(0o755)
-    notes.mkdir()
-    env = {**os.environ, "PROFILE": "smoke", "NAMES": "two_phase", "DEVICE": "cpu", "LIMIT": "300", "JOBS": "1",
-           "RUNS": str(tmp_path / "runs"), "DATA": str(tmp_path / "nodata"), "MSR_RESULTS": str(tmp_path / "results"),
-           "PYTHON": str(wrapper), "REAL_PYTHON": sys.executable, "NOTES": str(notes)}
+    env, notes = _gpu_run_env(tmp_path, FAKE_SELFCHECK), tmp_path / "notes"
 
     def command(out, state):
         subprocess.run(["bash", "scripts/gpu_run.sh", str(out)], cwd=ROOT, capture_output=True, text=True,
@@ -1059,14 +1061,8 @@ def test_a_self_check_that_cannot_tell_switches_its_path_off_for_this_command_on
     path: this command trains without it, but the log holds no verdict the next command would
     reuse, so that one checks it again.  A failure (exit status 1, a summary with "failed")
     is a verdict."""
-    wrapper, notes, out = tmp_path / "python", tmp_path / "notes", tmp_path / "out"
-    wrapper.write_text(FAKE_SELFCHECK)
-    wrapper.chmod(0o755)
-    notes.mkdir()
-    env = {**os.environ, "PROFILE": "smoke", "NAMES": "two_phase", "DEVICE": "cpu", "LIMIT": "300", "JOBS": "1",
-           "RUNS": str(tmp_path / "runs"), "DATA": str(tmp_path / "nodata"), "MSR_RESULTS": str(tmp_path / "results"),
-           "STATE": str(tmp_path / "nostate"), "PYTHON": str(wrapper), "REAL_PYTHON": sys.executable,
-           "NOTES": str(notes), "UNSURE": "test_kernels"}
+    notes, out = tmp_path / "notes", tmp_path / "out"
+    env = _gpu_run_env(tmp_path, FAKE_SELFCHECK, UNSURE="test_kernels")
     subprocess.run(["bash", "scripts/gpu_run.sh", str(out)], cwd=ROOT, capture_output=True, text=True, env=env,
                    timeout=300)
     log = (out / "gpu_run.log").read_text()
@@ -1081,16 +1077,9 @@ def test_a_machine_without_pytest_uses_the_carried_one_or_trains_without_the_fas
     """``make devdata`` carries pytest in .devdata/pylib: where the machine has none, the
     self-check runs with that copy; without it, the command trains with every fast path off
     and logs no verdict, so that the next command checks them."""
-    wrapper, notes = tmp_path / "python", tmp_path / "notes"
-    wrapper.write_text(FAKE_SELFCHECK)
-    wrapper.chmod(0o755)
-    notes.mkdir()
-    data = tmp_path / "data"
+    notes, data = tmp_path / "notes", tmp_path / "data"
     (data / "pylib").mkdir(parents=True)
-    env = {**os.environ, "PROFILE": "smoke", "NAMES": "two_phase", "DEVICE": "cpu", "LIMIT": "300", "JOBS": "1",
-           "RUNS": str(tmp_path / "runs"), "MSR_RESULTS": str(tmp_path / "results"), "STATE": str(tmp_path / "none"),
-           "PYTHON": str(wrapper), "REAL_PYTHON": sys.executable, "NOTES": str(notes),
-           "NO_PYTEST": str(data / "pylib")}
+    env = _gpu_run_env(tmp_path, FAKE_SELFCHECK, NO_PYTEST=str(data / "pylib"))
 
     def command(out, data):
         subprocess.run(["bash", "scripts/gpu_run.sh", str(out)], cwd=ROOT, capture_output=True, text=True,
@@ -1127,14 +1116,8 @@ exec "$REAL_PYTHON" "$@"
 
 def _beside_the_self_check(tmp_path, fail: str):
     """gpu_run.sh with the smoke profile's two_phase and :data:`SLOW_SELFCHECK` failing ``fail``."""
-    wrapper, notes, out = tmp_path / "python", tmp_path / "notes", tmp_path / "out"
-    wrapper.write_text(SLOW_SELFCHECK)
-    wrapper.chmod(0o755)
-    notes.mkdir()
-    env = {**os.environ, "PROFILE": "smoke", "NAMES": "two_phase", "DEVICE": "cpu", "LIMIT": "300", "JOBS": "1",
-           "RUNS": str(tmp_path / "runs"), "DATA": str(tmp_path / "nodata"), "STATE": str(tmp_path / "nostate"),
-           "MSR_RESULTS": str(tmp_path / "results"), "OMP_NUM_THREADS": "1", "PYTHON": str(wrapper),
-           "REAL_PYTHON": sys.executable, "NOTES": str(notes), "FAIL": fail}
+    notes, out = tmp_path / "notes", tmp_path / "out"
+    env = _gpu_run_env(tmp_path, SLOW_SELFCHECK, OMP_NUM_THREADS="1", FAIL=fail)
     p = subprocess.run(["bash", "scripts/gpu_run.sh", str(out)], cwd=ROOT, capture_output=True, text=True, env=env,
                        timeout=600)
     log = (out / "gpu_run.log").read_text()

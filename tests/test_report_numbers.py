@@ -27,20 +27,17 @@ def _structure() -> dict:
 
 def test_paper_values_print_at_their_published_precision():
     t = _printed({})
-    # Fig. 3 / Sec. IV-B: 0.225, 0.192 and 22.19 %, not 0.23, 0.19, 0.22
-    assert t.loc["MS-ResNet34 network firing rate", "paper"] == "0.225"
-    assert t.loc["MS-ResNet104 network firing rate", "paper"] == "0.192"
-    assert t.loc["MS-ResNet20 (DVS) network firing rate", "paper"] == "0.2219"
-    assert t.loc["MS-ResNet104 stage 3, second LIF rate", "paper"] == "0.052"
-    assert t.loc["P(state change), sigma = V_th (closed form)", "paper"] == "0.16"
-    # a table's column keeps the decimals of its column (72.00 beside 75.56), prose its own (72.8)
-    assert t.loc["Yao et al.: TA-SNN", "paper"] == "72.00"
-    assert t.loc["MS-ResNet18, T = 6", "paper"] == "63.10"
-    assert t.loc["ResNet34, ANN", "paper"] == "73.30"
-    assert t.loc["MS-ResNet, depth 44", "paper"] == "90.0"
-    assert t.loc["MS-ResNet104 two-phase: T = 1 weights run at T = 6", "paper"] == "72.8"
-    assert t.loc["MS-ResNet110", "paper"] == "91.7"
-    assert t.loc["CIFAR-100, depth 110, SR-A", "paper"] == "66.83"
+    printed = {
+        # Fig. 3 / Sec. IV-B: 0.225, 0.192 and 22.19 %, not 0.23, 0.19, 0.22
+        "MS-ResNet34 network firing rate": "0.225", "MS-ResNet104 network firing rate": "0.192",
+        "MS-ResNet20 (DVS) network firing rate": "0.2219", "MS-ResNet104 stage 3, second LIF rate": "0.052",
+        "P(state change), sigma = V_th (closed form)": "0.16",
+        # a table's column keeps the decimals of its column (72.00 beside 75.56), prose its own (72.8)
+        "Yao et al.: TA-SNN": "72.00", "MS-ResNet18, T = 6": "63.10", "ResNet34, ANN": "73.30",
+        "MS-ResNet, depth 44": "90.0", "MS-ResNet104 two-phase: T = 1 weights run at T = 6": "72.8",
+        "MS-ResNet110": "91.7", "CIFAR-100, depth 110, SR-A": "66.83",
+    }
+    assert {q: t.loc[q, "paper"] for q in printed} == printed
     # Table V in the paper's units: mJ, uJ for the DVS model, G and M operations; Table IV: 0.27M
     for quantity, unit, value in (("MS-ResNet34 E(ANN)", "mJ", "16.22"), ("MS-ResNet20 (DVS) E(ANN)", "µJ", "184.46"),
                                   ("MS-ResNet20 (DVS) E(SNN)", "µJ", "7.46"),
