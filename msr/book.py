@@ -255,13 +255,17 @@ def _wrap_titles(fig) -> None:
 
 
 def save_figure(fig, name: str, profile: str, footer: str, command: str | None = None,
-                paper_only: bool = False) -> Output:
+                paper_only: bool = False, *, what: str) -> Output:
     """Write ``figures/<profile>/<name>.png`` and ``.svg`` (``footer``, the provenance,
     stamped on them so a copy carries it) and return the figure for the book: an SVG at
-    full column width with the provenance line and the command that regenerates it
-    underneath.  ``paper_only``: the figure holds only the paper's numbers, so say so."""
+    full column width captioned by ``what`` (one sentence: what the figure shows), then
+    the provenance line and the command that regenerates it.  ``paper_only``: the figure
+    holds only the paper's numbers, so say so."""
     import matplotlib.pyplot as plt
 
+    if not isinstance(what, str) or not what.strip():
+        plt.close(fig)
+        raise ValueError(f"figure {name!r}: `what` must be a sentence saying what the figure shows")
     _wrap_titles(fig)
     try:
         fig.tight_layout(h_pad=1.6)
@@ -282,7 +286,8 @@ def save_figure(fig, name: str, profile: str, footer: str, command: str | None =
     regen = f' · regenerate: <code>{html.escape(command)}</code>' if command else ""
     uri = "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
     body = (f'<figure class="msr-figure"><img src="{uri}" alt="{html.escape(title)}"/>'
-            f'<figcaption class="msr-provenance">{label}{html.escape(footer)}{regen}</figcaption></figure>')
+            f'<figcaption class="msr-provenance">{html.escape(what.strip())} {label}{html.escape(footer)}{regen}'
+            "</figcaption></figure>")
     return Output(body, f"[figure {name}: figures/{profile}/{name}.svg]")
 
 
@@ -574,8 +579,10 @@ class Page:
     def header(self):
         return header(self.params, self.chapter)
 
-    def figure(self, fig, name: str, footer: str, paper_only: bool = False) -> Output:
-        return save_figure(fig, name, self.profile, footer, command=self.command(), paper_only=paper_only)
+    def figure(self, fig, name: str, footer: str, paper_only: bool = False, *, what: str) -> Output:
+        """``what``: one sentence saying what the figure shows; it opens the caption."""
+        return save_figure(fig, name, self.profile, footer, command=self.command(), paper_only=paper_only,
+                           what=what)
 
     def table(self, df, name: str, caption: str, footer: str, digits: int | dict = 2) -> Output:
         return table(df, name, self.profile, caption, footer, digits)

@@ -253,7 +253,7 @@ def test_figure_is_an_svg_with_provenance_and_command(tmp_path, monkeypatch):
     p = book.page(book.check_parameters({"profile": "smoke", "render_only": True}), "degradation")
     fig, ax = plt.subplots()
     ax.plot([1, 2], [3, 4])
-    out = p.figure(fig, "f", "profile smoke · commit 0123456789", paper_only=True)
+    out = p.figure(fig, "f", "profile smoke · commit 0123456789", paper_only=True, what="A line.")
     html = out._repr_mimebundle_()["text/html"]
     assert 'src="data:image/svg+xml;base64,' in html and 'class="msr-provenance"' in html
     assert "msr reproduce --profile smoke --only degradation --render-only" in html
@@ -266,6 +266,41 @@ def test_figure_is_an_svg_with_provenance_and_command(tmp_path, monkeypatch):
 
     svg = base64.b64decode(re.search(r"base64,([^\"]+)\"", html).group(1))
     assert b"commit 0123456789" not in svg
+
+
+def test_a_figure_caption_opens_with_what_it_shows(tmp_path, monkeypatch):
+    """``what`` opens the caption, before the paper-only label and the provenance; the
+    files on disk carry the provenance stamp alone."""
+    import base64
+    import html
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(book, "FIGURES", tmp_path)
+    what = "Accuracy against depth, ours & the paper's."
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [3, 4])
+    out = book.save_figure(fig, "w", "smoke", "profile smoke · commit 0123456789", command="msr reproduce",
+                           paper_only=True, what=what)
+    caption = re.search(r'<figcaption class="msr-provenance">(.*)</figcaption>', out.html).group(1)
+    assert caption.startswith(html.escape(what) + ' <strong class="msr-paper-only">')
+    assert caption.index("Paper's numbers only") < caption.index("profile smoke · commit 0123456789") \
+        < caption.index("regenerate: <code>msr reproduce</code>")
+    svg = base64.b64decode(re.search(r'base64,([^"]+)"', out.html).group(1))
+    stamped = (tmp_path / "smoke" / "w.svg").read_bytes()
+    assert b"commit 0123456789" in stamped and (tmp_path / "smoke" / "w.png").exists()
+    assert b"Accuracy against depth" not in stamped and b"Accuracy against depth" not in svg
+    # every figure of the book says what it shows
+    p = book.page(book.check_parameters({"profile": "smoke", "render_only": True}), "degradation")
+    with pytest.raises(TypeError):
+        p.figure(plt.figure(), "x", "footer")
+    with pytest.raises(ValueError, match="what"):
+        p.figure(plt.figure(), "x", "footer", what=" ")
+    assert not (tmp_path / "smoke" / "x.png").exists()
+    plt.close("all")
 
 
 def test_figures_of_the_paper_alone_say_so():
@@ -342,7 +377,7 @@ def test_table_iv_frame_and_event_figure_label_the_emulated_data(tmp_path, monke
     recorded = chapters.ChapterContext("paper", data_root=str(tmp_path))  # CIFAR10-DVS: recorded, not emulated
     assert chapters.benchmarks.dvs_examples(recorded) is None
     monkeypatch.setattr(book, "FIGURES", tmp_path / "figures")
-    book.save_figure(benchmarks.plot_event_frames(ex), "dvs_event_frames", "smoke", "footer")
+    book.save_figure(benchmarks.plot_event_frames(ex), "dvs_event_frames", "smoke", "footer", what="Frames.")
     assert (tmp_path / "figures" / "smoke" / "dvs_event_frames.png").exists()
 
 

@@ -162,7 +162,11 @@ def performance_section(result: dict, page: "Page", slug: str) -> None:
     if result.get("not_run"):
         display(md(f"Not run within this bench's time budget ({result['environment'].get('budget_s', 0):.0f} s): "
                    + "; ".join(result["not_run"]) + ".\n"))
-    display(page.figure(plot_bench(result), f"bench_{slug}", footer))
+    display(page.figure(plot_bench(result), f"bench_{slug}", footer,
+                        what=f"On {hardware_of(p)}: the speed-up of a training step over the authors' "
+                             "execution for each model, one bar per msr strategy (top), and of the LIF neuron's "
+                             "forward and backward pass over msr's reference LIF for each number of neurons, one "
+                             "bar per backend (bottom); the black line marks no speed-up."))
     display(page.table(t["train"], f"bench_{slug}_train", f"Training steps on {hardware_of(p)}", footer,
                        digits={"images/s": 0, "peak memory (MB)": 0, "ms per step": 1,
                                "speed-up over the authors' (x)": 2, "time in convolutions (%)": 0}))
