@@ -24,7 +24,7 @@ def benchmark_frames(R: dict, profile: str):
                 if b["result"]:
                     return b["result"]["acc"], b
                 return "not run: " + ("data missing" if str(b["why"]).startswith("data missing") else str(b["why"])), b
-        return "not in this profile's sweep", None
+        return "not run: not in this profile's sweep", None
 
     rows = [{"method": m, "work": w, "model": mo, "T": t, "paper / cited top-1 (%)": a, "ours top-1 (%)": ""}
             for m, w, mo, t, a in paper.TABLE_III_OTHERS]
@@ -36,7 +36,7 @@ def benchmark_frames(R: dict, profile: str):
     rows.append({"method": "direct training", "work": "MS-ResNet (paper)",
                  "model": paper_name("imagenet_resnet104") + ", 288 px",
                  "T": "5", "paper / cited top-1 (%)": paper.TABLE_III_104_AT_288,
-                 "ours top-1 (%)": "not in this profile's sweep"})
+                 "ours top-1 (%)": "not run: no sweep evaluates at 288 px"})
     t3 = pd.DataFrame(rows)
     o, b = ours("dvs", "dvs_resnet20")
     rows = [{"work": w, "method": m, "params (M)": (p / 1e6 if p else None), "paper / cited top-1 (%)": a,
