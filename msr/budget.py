@@ -172,15 +172,15 @@ def checkpoint_bytes(cfg) -> int:
 
 def estimate_seconds(cfg, folder, stored: list[dict]) -> float | None:
     """How long training ``cfg`` takes, roughly: from its own :data:`UNFINISHED` mark in
-    ``folder`` (time so far / part done), else from the ``stored`` results of the same
+    ``folder`` (None: none; time so far / part done), else from the ``stored`` results of the same
     experiment: the largest one's wall time, scaled by parameter count (depth scales the
     paper's networks' parameters and operations alike) and divided by the runs that
     shared the machine with it (``runtime.concurrent_runs``; its wall time then overstates
     what it needs alone).  That share makes the estimate optimistic where the runs did not
     slow each other down; the run gives up after its first epoch if it cannot finish
     (:class:`WontFinish`), and its own mark replaces the estimate.  None without either."""
-    mark = Path(folder) / UNFINISHED
-    if mark.exists():
+    mark = Path(folder) / UNFINISHED if folder is not None else None
+    if mark is not None and mark.exists():
         d = json.loads(mark.read_text())
         if d.get("fraction"):
             return d["elapsed_s"] / d["fraction"]

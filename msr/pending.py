@@ -31,6 +31,8 @@ class ExperimentStatus:
     analyses: Counter = field(default_factory=Counter)  # kind -> stored runs that lack it
     wall_s: list[float] = field(default_factory=list)  # of its stored runs
     cost: str | None = None  # the profile's expected cost, in words
+    left_s: float = 0.0  # training time its runs still need, estimated from its stored runs
+    unknown: int = 0  # runs still to train whose time cannot be estimated yet
 
     @property
     def done(self) -> bool:
@@ -61,7 +63,7 @@ def status(names, profile, *, store=None, run_dir="runs") -> tuple[list[Experime
     runs by state (``run_dir`` None: from the store alone), and the names :mod:`msr.sweep`
     does not know."""
     from msr import per_run
-    from msr.budget import experiment_names, plan
+    from msr.budget import estimate_seconds, experiment_names, plan
     from msr.profiles import get_profile
     from msr.results import ResultsStore, default_root
 
@@ -70,6 +72,7 @@ def status(names, profile, *, store=None, run_dir="runs") -> tuple[list[Experime
     order = experiment_names(names, p)
     tasks, unknown = plan(order, p, run_dir)
     rows = {e: ExperimentStatus(e, cost=p.cost.get(e)) for e in order if e not in unknown}
+    listed: dict[str, list[dict]] = {}  # experiment -> its stored results, read once
     for task in tasks:
         row = rows[task.entry]
         row.runs += 1
@@ -80,6 +83,13 @@ def status(names, profile, *, store=None, run_dir="runs") -> tuple[list[Experime
             if r.get("wall_time_s"):
                 row.wall_s.append(r["wall_time_s"])
             row.analyses.update(per_run.pending(task.name, task.cfg, p.name, store))
+        elif state != "diverged":
+            stored = listed.setdefault(task.name, store.list(p.name, task.name))
+            est = estimate_seconds(task.cfg, task.folder, stored)
+            if est is None:
+                row.unknown += 1
+            else:  # an interrupted run needs the part it has not done; its share is unknown here: all of it
+                row.left_s += est
     return [r for r in rows.values() if r.runs], unknown  # an entry planning no run (one seed) has nothing to do
 
 
@@ -97,6 +107,9 @@ def format_status(rows: list[ExperimentStatus], unknown: list[str], profile: str
         if r.wall_s:
             wall = statistics.median(r.wall_s)
             parts.append(f"median wall time {wall:.{0 if wall >= 10 else 1}f} s per stored run")
+            if r.left_s:
+                parts.append(f"about {r.left_s / 60:.{0 if r.left_s >= 600 else 1}f} min of training left at the "
+                             f"speed of its stored runs" + (f" ({r.unknown} not estimated)" if r.unknown else ""))
         elif not r.done and r.cost:
             parts.append("expected: " + textwrap.shorten(r.cost, 110, placeholder=" ..."))
         lines.append(f"  {r.entry:<{width}}  {'done' if r.done else 'pending':<7}  " + "; ".join(parts))

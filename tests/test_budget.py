@@ -177,6 +177,29 @@ def test_status_counts_each_run_by_its_state(small, tmp_path, capsys):
     assert "no_such_experiment  skipped" in "\n".join(pending.format_status(rows, unknown, "smoke"))
 
 
+def test_status_estimates_the_training_left_from_the_stored_runs(small, tmp_path):
+    """Once an experiment has a stored run with its size, ``msr status`` adds up the time its
+    other runs need at that speed (:func:`msr.budget.estimate_seconds`: the run's own mark
+    where it has one); a diverged run needs none."""
+    store, runs = ResultsStore(tmp_path / "results"), tmp_path / "runs"
+    tasks = [t for t in budget.plan(["table2"], small, runs)[0]]
+    first, rest = tasks[0], tasks[1:]
+    store.put("smoke", "table2", first.cfg.hash_dict(),
+              {"wall_time_s": 60.0, "params": budget._sizes(first.cfg)[0], "runtime": {"concurrent_runs": 1}})
+    Path(rest[0].folder).mkdir(parents=True)
+    (Path(rest[0].folder) / budget.UNFINISHED).write_text(json.dumps({"elapsed_s": 30.0, "fraction": 0.5}))
+    Path(rest[1].folder).mkdir(parents=True)
+    (Path(rest[1].folder) / budget.DIVERGED).write_text("nan\n")
+    (row,), _ = pending.status(["table2"], small, store=store, run_dir=runs)
+    by_size = sum(60.0 * budget._sizes(t.cfg)[0] / budget._sizes(first.cfg)[0] for t in rest[2:])
+    assert row.left_s == pytest.approx(60.0 + by_size) and row.unknown == 0
+    line = pending.format_status([row], [], "smoke")[1]
+    assert f"about {row.left_s / 60:.1f} min of training left at the speed of its stored runs" in line
+    (fresh,), _ = pending.status(["table2"], small, store=ResultsStore(tmp_path / "none"), run_dir=runs)
+    # nothing stored: only the run with its own mark is estimated (the diverged one needs nothing)
+    assert fresh.left_s == pytest.approx(60.0) and fresh.unknown == len(tasks) - 2
+
+
 # --------------------------------------------------------- per-run analyses ----
 
 def test_analyses_are_stored_right_after_training(reference):
