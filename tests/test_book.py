@@ -365,6 +365,15 @@ def test_table_iv_and_v_say_which_data_the_dvs_numbers_come_from():
     assert dvs["our rate"] == 0.1 and math.isclose(dvs["our SyOPs (M)"], 40.1 * 10 * 0.1)
 
 
+def test_table_iii_frame_has_every_row_of_the_paper_and_says_why_ours_is_empty():
+    t3, _ = benchmarks.benchmark_frames({}, "fmnist")
+    ann = t3[t3["method"] == "ANN"].set_index("model")
+    assert ann["paper / cited top-1 (%)"].to_dict() == {
+        f"ResNet{m.removeprefix('imagenet_resnet')}": a for m, a in paper.TABLE_III_ANN.items()}
+    assert all(v.startswith("not in scope") for v in ann["ours top-1 (%)"])
+    assert all(str(v).startswith("not run") for v in t3[t3["work"] == "MS-ResNet (paper)"]["ours top-1 (%)"])
+
+
 def test_table_iv_frame_and_event_figure_label_the_emulated_data(tmp_path, monkeypatch):
     _, t4 = benchmarks.benchmark_frames(_dvs_bench({"acc": 88.5, "dataset": "fashion_mnist_dvs"}), "fmnist")
     t4 = t4.set_index("work")

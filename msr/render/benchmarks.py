@@ -37,6 +37,9 @@ def benchmark_frames(R: dict, profile: str):
                  "model": paper_name("imagenet_resnet104") + ", 288 px",
                  "T": "5", "paper / cited top-1 (%)": paper.TABLE_III_104_AT_288,
                  "ours top-1 (%)": "not run: no sweep evaluates at 288 px"})
+    rows += [{"method": "ANN", "work": "the ANN twin (paper)", "model": paper_name(model).removeprefix("MS-"),
+              "T": "", "paper / cited top-1 (%)": acc, "ours top-1 (%)": "not in scope: msr trains spiking networks"}
+             for model, acc in paper.TABLE_III_ANN.items()]
     t3 = pd.DataFrame(rows)
     o, b = ours("dvs", "dvs_resnet20")
     rows = [{"work": w, "method": m, "params (M)": (p / 1e6 if p else None), "paper / cited top-1 (%)": a,
