@@ -88,11 +88,13 @@ START_SWITCHES=""
 [ -w "${HOME:-/nonexistent}" ] || export TRITON_CACHE_DIR="${TMPDIR:-/tmp}/triton-cache"
 if [[ "$DEVICE" == cuda* ]]; then
   if ! timeout -k 5 120 $PY - <<'EOF'
+import sys
 import torch
 from msr.kernels import triton_lif
 from msr.neuron import lif
 if not triton_lif.HAVE_TRITON:
-    raise SystemExit(print("not installed: the LIF runs as the reference implementation"))
+    print("not installed: the LIF runs as the reference implementation")
+    sys.exit(0)
 x = torch.randn(6, 2, 4096, device="cuda", requires_grad=True)
 lif(x, backend="triton").sum().backward()
 torch.cuda.synchronize()
@@ -117,7 +119,7 @@ echo "== self-check of the fast paths"
 # results, or of the book's code alone, keeps it), GPU, torch and Triton; a file that could not tell
 # (timeout, collection error) switches its path off here but leaves no verdict to reuse.
 # FILES is msr.provenance.SELF_CHECK_TESTS.
-with_switches() {  # START_SWITCHES and those of $1, each once
+with_switches() {  # START_SWITCHES and those of $1, each once ("--lif-backend reference" is one switch of two words)
   local out="" w
   # shellcheck disable=SC2086  # lists of words
   for w in $START_SWITCHES $1; do

@@ -8,13 +8,16 @@ import re
 import pandas as pd
 import pytest
 
-from msr import chapters, paper
+from msr import book, chapters, paper
 from msr.render import report as draw
 
 
 def _printed(results: dict) -> pd.DataFrame:
     rows = chapters.report.report_rows("fmnist", results)
-    return draw.report_frame(rows, "fmnist", printed=True).set_index("quantity")
+    df = draw.report_frame(rows, "fmnist")
+    for column, digits in draw.report_digits(rows, "fmnist").items():  # each cell as the table prints it
+        df[column] = [book.fmt(v, d) for v, d in zip(df[column], digits, strict=True)]
+    return df.set_index("quantity")
 
 
 def _structure() -> dict:

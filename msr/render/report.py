@@ -11,28 +11,22 @@ import numpy as np
 from msr.book import dataset_name
 
 
-def report_frame(rows: list, profile: str, printed: bool = False):
+def report_frame(rows: list, profile: str):
     """Every number of the paper beside ours, each row in the unit it is shown in, with all
-    decimals (the CSV); the provenance of ours in one column (the profile is the page's).
-    ``printed``: the numbers as the table prints them (:func:`report_digits`)."""
+    decimals (the CSV; :func:`report_digits` says how the table prints them); the provenance
+    of ours in one column (the profile is the page's)."""
     import pandas as pd
 
-    from msr.book import fmt
-
-    digits = report_digits(rows, profile)
     out = []
-    for i, r in enumerate(rows):
+    for r in rows:
         d = r.as_dict(profile)
         src = " · ".join(x for x in (d["data set"] and dataset_name(d["data set"]), d["hardware"],
                                      d["commit"] and f"commit {d['commit']}", d["date"]) if x)
         if r.kind == "setting":  # a constant of the code, not the output of a run
             src = "msr's default, no run"
-        row = {"section": d["section"], "quantity": d["quantity"], "unit": d["unit"], "paper": d["paper"],
-               "ours": d["ours"], "ours − paper": d["delta"], "ours: data, hardware, commit, date": src,
-               "note": d["note"]}
-        if printed:
-            row.update({c: fmt(row[c], digits[c][i]) for c in digits})
-        out.append(row)
+        out.append({"section": d["section"], "quantity": d["quantity"], "unit": d["unit"], "paper": d["paper"],
+                    "ours": d["ours"], "ours − paper": d["delta"], "ours: data, hardware, commit, date": src,
+                    "note": d["note"]})
     return pd.DataFrame(out)
 
 
