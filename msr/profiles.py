@@ -7,7 +7,7 @@
 * ``fmnist``: real Fashion-MNIST padded to 32x32, the paper's architectures and the
   shape of the Table VIII recipes (T = 6, batch 100, lr 0.1, schedules stretched to
   the epochs below), budgets sized for one GPU.  Its ``dvs`` (Table IV's network,
-  T = 10) trains on Fashion-MNIST turned into event streams by emulated saccades
+  T = 6 frames) trains on Fashion-MNIST turned into event streams by emulated saccades
   (``fashion_mnist_dvs``), a stand-in for CIFAR10-DVS, not CIFAR10-DVS.
 * ``paper``: the paper's data sets and recipes (CIFAR-10/100, CIFAR10-DVS, ImageNet).
 
@@ -121,7 +121,7 @@ def _profiles() -> dict[str, Profile]:
             "two_phase": dict(depths=(56,)),
             "short": dict(epochs=1, subset=5000, test_subset=2000, workers=0),
             # Table IV's network and T on Fashion-MNIST as emulated event streams (msr.events)
-            "dvs": dict(dataset="fashion_mnist_dvs", T=10, subset=None, test_subset=None, epochs=12, batch_size=50,
+            "dvs": dict(dataset="fashion_mnist_dvs", subset=None, test_subset=None, epochs=12, batch_size=50,
                         workers=8, input_size=None),
             # no Fashion-MNIST stand-in for ImageNet: it needs the real data
             "imagenet": dict(dataset="imagenet", subset=None, test_subset=None, epochs=10, batch_size=256,
@@ -134,9 +134,9 @@ def _profiles() -> dict[str, Profile]:
               "two_phase": "about 2 min (depth 56: T = 1 pretrain, T = 6 finetune)",
               "short": "about 2 min on two CPU cores (MS-ResNet20, 1 epoch x 5,000 images)",
               # estimate: MS-ResNet20-DVS has the MACs of MS-ResNet20 and 1.26x its LIF neurons per time
-              # step, so at T = 10 about 1.9x MS-ResNet20's T = 6 cost per image (5200 img/s measured):
-              # about 2,000-2,700 img/s at batch 50-100, 12 epochs x 60,000 images
-              "dvs": "about 8 min on one H100, plus about 2 CPU-min once per machine to turn the 70,000 images "
+              # step, so at T = 6 about 1.15x MS-ResNet20's cost per image (5200 img/s measured):
+              # about 3,500-4,500 img/s at batch 50-100, 12 epochs x 60,000 images
+              "dvs": "about 5 min on one H100, plus about 2 CPU-min once per machine to turn the 70,000 images "
                      "into events (4.6 GB under the data root)",
               "ablation": "about 12 min (12 runs: vanilla and wolif, depth 8-56, gamma2 = 0)",
               "imagenet": "needs ImageNet; days"},
@@ -158,7 +158,7 @@ def _profiles() -> dict[str, Profile]:
         cost={"table2": "24 runs x 100 epochs of CIFAR-10: about 2 GPU-days",
               "table6": "24 runs x 100 epochs (CIFAR-10 and CIFAR-100): about 3 GPU-days",
               "init": "about 4 GPU-hours", "deep": "MS-ResNet482: about a GPU-week",
-              "dvs": "about 3 GPU-hours", "imagenet": "weeks on 8 GPUs", "two_phase": "weeks on 8 GPUs",
+              "dvs": "about 2 GPU-hours", "imagenet": "weeks on 8 GPUs", "two_phase": "weeks on 8 GPUs",
               "short": "about 2 min on two CPU cores (1 epoch x 5,000 CIFAR-10 images)",
               "ablation": "12 runs x 100 epochs of CIFAR-10: about a GPU-day"},
     )
