@@ -70,12 +70,15 @@ TABLE_V = {
     "dvs_resnet20": dict(flops=40.11e6, e_ann_mj=184.46e-3, syops=8.32e6, e_snn_mj=7.46e-3, ratio=24.73, T=None,
                          rate=0.2219),
 }
-#: Sec. IV-B: share of FLOPs outside the residual paths.
+#: Sec. IV-C: share of FLOPs outside the residual paths (encoding layer, shortcut downsampling).
 EXCLUDED_FLOPS_SHARE = {"imagenet_resnet34": 0.04, "imagenet_resnet104": 0.01}
 
-#: Fig. 3 / Sec. IV-B: network firing rates.
+#: Network firing rates r = #Spike / (#Neuron * T): ImageNet models in Sec. IV-B, CIFAR10-DVS in Sec. IV-C.
 FIRING_RATE = {"imagenet_resnet34": 0.225, "imagenet_resnet104": 0.192, "dvs_resnet20": 0.2219}
-#: Stage 3 of MS-ResNet104: second LIF of the residual path fires 5.2 %, the first about five times more.
+#: The section that gives each of :data:`FIRING_RATE`.
+FIRING_RATE_SECTION = {"imagenet_resnet34": "Sec. IV-B", "imagenet_resnet104": "Sec. IV-B", "dvs_resnet20": "Sec. IV-C"}
+#: Sec. IV-B (Fig. 3a): in stage 3 of MS-ResNet104 the second LIF of the residual path fires 5.2 %, the first
+#: about five times more.
 FIRING_STAGE3_SECOND_LIF_104 = 0.052
 
 #: Table VI's names of the shortcut positions (Fig. 6), by msr block type.

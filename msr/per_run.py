@@ -12,7 +12,7 @@ Which trained models get which analysis (``ANALYSES``):
 
 * ``state_change`` (Sec. III-B, Eq. 8): Table II vanilla models;
 * ``ssim`` (Fig. 2b): Table II vanilla and MS models at depth 44 and 56;
-* ``isometry`` (Sec. IV-A, gradient norm per block of the trained model): Table II
+* ``isometry`` (Sec. III-B, gradient norm per block of the trained model): Table II
   vanilla and MS models;
 * ``firing`` (Fig. 3, rates per LIF and rasters of 3 layers): every Table II model and
   the ``short``, ``dvs`` and ``imagenet`` runs;

@@ -92,3 +92,13 @@ def test_vanilla_and_plot():
         jacobian_phi(lambda z: z, torch.zeros(2), probes=0)
     with pytest.raises(ValueError, match="mode"):
         gradient_norms(m, x, y, mode="inference")
+
+
+def test_identity_shortcut_phi_leaves_out_the_stage_starts():
+    from msr.analysis.isometry import identity_shortcut_phi
+
+    # blocks 3 and 5 start a stage (strided 1x1 shortcut); block 0 starts the network on an identity
+    phi, stages = [2.6, 0.9, 0.95, 1.8, 0.9, 1.7, 1.0], [0, 0, 0, 1, 1, 2, 2]
+    assert identity_shortcut_phi(phi, stages) == [2.6, 0.9, 0.95, 0.9, 1.0]
+    with pytest.raises(ValueError, match="one entry per block"):
+        identity_shortcut_phi([1.0, 1.0], [0])

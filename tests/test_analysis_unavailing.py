@@ -73,3 +73,18 @@ def test_measured_state_changes_match_spikes():
 def test_needs_spiking_blocks():
     with pytest.raises(ValueError, match="vanilla"):
         state_change_fraction(create_model("cifar_resnet", depth=8, block="ms", T=2), torch.randn(1, 3, 32, 32))
+
+
+@pytest.mark.parametrize(("v_th", "lines"), [(0.5, 1), (0.3, 3)])
+def test_eq8_figure_draws_one_closed_form_line_where_the_rates_agree(v_th, lines):
+    """At V_th = 0.5 Eq. 8 does not depend on the firing rate: one line, not three on top
+    of each other; at another threshold each rate has its own."""
+    from msr.render.unavailing import plot_eq8
+
+    grid = [{"sigma": s, "rate": r, "analytic": p_state_change(s, v_th, r), "monte_carlo": p_state_change(s, v_th, r)}
+            for s in (0.3, 0.5, 0.8) for r in (0.1, 0.25, 0.5)]
+    fig = plot_eq8({"grid": grid})
+    labels = [ln.get_label() for ln in fig.axes[0].get_lines()]
+    assert sum(lb.startswith("Eq. 8") for lb in labels) == lines
+    assert sum(lb.startswith("Monte-Carlo") for lb in labels) == 3
+    plt.close(fig)

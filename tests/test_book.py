@@ -124,16 +124,17 @@ def test_run_times_counts_stored_runs(tmp_path):
     assert rows["isometry"]["runs at once"] is None  # no training run
 
 
-def test_state_change_claim_compares_measured_with_eq8():
-    def row(changed):
-        return {"changed": changed, "eq8": 0.159}
-
-    claim = chapters.unavailing._state_change_claim
-    near = claim({"rows": {"vanilla-56 trained": [row(0.15), row(0.16), {"changed": None}]}})
-    far = claim({"rows": {"vanilla-56 trained": [row(0.05), row(0.06)]}})
-    assert near["shown"] is True and "15.5 % measured" in near["evidence"]
-    assert far["shown"] is False
-    assert claim(None)["shown"] is None
+def test_unmeasured_lists_what_no_stored_bench_holds():
+    cpu = {"provenance": {"device": "cpu"}, "lif": [{"backend": "spikingjelly", "median_ms": 0.3, "status": "ok"}],
+           "train": [{"strategy": "spikingjelly", "status": "error: no cupy"}], "loop": [{"strategy": "loop"}],
+           "jobs": []}
+    left = chapters.performance.unmeasured({"cpu": cpu})
+    assert "SpikingJelly's LIF" not in left and "training steps with SpikingJelly's neuron" in left
+    assert any(w.startswith("the training loop on a GPU") for w in left)  # a CPU loop is not the GPU's
+    assert "runs trained at once (--jobs)" in left
+    gpu = {"provenance": {"device": "cuda"}, "lif": [], "train": [{"strategy": "spikingjelly-bf16", "status": "ok"}],
+           "loop": [{"strategy": "loop", "status": "ok"}], "jobs": [{"jobs": 2}]}
+    assert chapters.performance.unmeasured({"cpu": cpu, "gpu": gpu}) == []
 
 
 # ------------------------------------------------------------- rendering ----

@@ -123,3 +123,84 @@ def test_measured_models_are_the_deepest_table2_ms_model_that_has_the_analysis(t
     assert list(fired["firing"]["models"]) == ["cifar_resnet8"]
     assert fired["claims"][0]["evidence"].startswith("trained: MS-ResNet8: the second LIF")  # the paper's name
     assert list(chapters.energy.compute(ctx)["measured"]) == ["cifar_resnet14"]
+
+
+def test_energy_table_prints_each_paper_value_in_its_unit_and_precision():
+    """Table V as the paper prints it: 3.53G, 40.11M, 16.22 mJ, 184.46 and 7.46 uJ; ours a digit more."""
+    from msr import book
+    from msr.render import energy as draw
+
+    counted = {"imagenet_resnet34": 3_525_967_872, "dvs_resnet20": 40_108_032}
+    rows = energy_rows(_structure(**counted), {"dvs_resnet20": {"T": 10, "rate": 0.2, "per_frame": True}})
+    df = draw.energy_frame(rows)
+    for column, digits in draw.energy_digits(rows).items():
+        df[column] = [book.fmt(v, d) for v, d in zip(df[column], digits, strict=True)]
+    t = df.set_index("quantity")
+    printed = {q: (t.loc[q, "unit"], t.loc[q, "paper"], t.loc[q, "ours"]) for q in t.index}
+    assert printed["MS-ResNet34 FLOPs (residual-path MACs)"] == ("G", "3.53", "3.526")
+    assert printed["MS-ResNet104 SyOPs"] == ("G", "11.32", "—")
+    assert printed["MS-ResNet34 E(ANN)"] == ("mJ", "16.22", "16.219")
+    assert printed["MS-ResNet20 (DVS) FLOPs (residual-path MACs)"] == ("M", "40.11", "40.108")
+    assert printed["MS-ResNet20 (DVS) E(ANN)"] == ("µJ", "184.46", "184.497")
+    assert printed["MS-ResNet20 (DVS) SyOPs"] == ("M", "8.32", "8.022")
+    assert printed["MS-ResNet20 (DVS) E(SNN)"] == ("µJ", "7.46", "7.219")
+    assert printed["MS-ResNet20 (DVS) network firing rate"] == ("", "0.2219", "0.20000")
+    assert printed["MS-ResNet20 (DVS) E(ANN) / E(SNN)"] == ("", "24.73", "25.556")
+    assert printed["MS-ResNet34 network firing rate"] == ("", "0.225", "—")
+
+
+def test_mac_notes_write_the_papers_flops_as_the_paper_does():
+    structure = {"models": {n: {"macs_residual": p["flops"], "macs_total": p["flops"] * 1.04,
+                                "excluded_share": 0.0385} for n, p in paper.TABLE_V.items()}}
+    notes = chapters.energy.mac_notes(structure)
+    assert "paper 3.53G" in notes[0] and "paper 11.79G" in notes[1] and "paper 40.11M" in notes[2]
+    assert "3.530G residual MACs" in notes[0] and "(paper: 4 %)" in notes[0] and "(paper: 1 %)" in notes[1]
+    assert "3530" not in "".join(notes)
+    assert "(+0.0 %; all MACs" in notes[0] and "+4.0 % against the paper's FLOPs" in notes[0]
+    # a difference that rounds to zero is +0.0 %, never -0.0 %
+    tiny = {"models": {"imagenet_resnet34": {"macs_residual": 3.5299e9, "macs_total": 3.5299e9, "excluded_share": 0}}}
+    (note,) = [n for n in chapters.energy.mac_notes(tiny) if "MS-ResNet34" in n]
+    assert "(+0.0 %; all MACs" in note and "-0.0" not in note
+    # the DVS row's SyOPs / FLOPs, against the rate Sec. IV-C gives
+    assert "8.32M SyOPs from 40.11M FLOPs imply r = 0.207" in notes[3] and "22.19 % that Sec. IV-C" in notes[3]
+
+
+def test_energy_figure_draws_markers_and_the_ratio_of_each_pair():
+    """Markers, not bars from an arbitrary baseline, on the log axis; E(ANN) / E(SNN) beside each pair."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgba
+    from matplotlib.patches import Rectangle
+
+    from msr.render import energy as draw
+
+    rows = energy_rows(_structure(), {"imagenet_resnet34": {"T": 6, "rate": 0.2}})
+    fig = draw.plot_energy(rows, {"cifar_resnet20_short": {"e_ann_mj": 0.184, "e_snn_mj": 0.047}})
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    markers = [ln for ln in ax.lines if ln.get_marker() in ("s", "o")]
+    hollow = [ln for ln in markers if to_rgba(ln.get_markerfacecolor()) == to_rgba("white")]
+    plt.close(fig)
+    assert ax.get_xscale() == "log" and not [p for p in ax.patches if isinstance(p, Rectangle)]
+    assert len(hollow) == 2 * len(paper.TABLE_V)  # the paper's ANN and SNN of every model
+    assert len(markers) - len(hollow) == len(paper.TABLE_V) + 1 + 2  # ours: E(ANN) each, 34's E(SNN), measured pair
+    paper_ratios = [f"{p['ratio']:.2f}×" for p in paper.TABLE_V.values()]
+    ours_34 = f"{4.6 / (0.9 * 6 * 0.2):.3f}×"
+    assert texts == [paper_ratios[0], ours_34, paper_ratios[1], paper_ratios[2], f"{0.184 / 0.047:.3f}×"]
+
+
+def test_measured_energy_table_prints_the_papers_rate_and_ratio_as_printed():
+    """Beside a measured DVS model: the paper's 0.2219 and 24.73, not 0.222 and 24.730."""
+    from msr import book
+    from msr.render import energy as draw
+
+    m = {"dataset": "fashion_mnist_dvs", "budget": "short", "T": 10, "per_frame": True, "rate": 0.21234,
+         "flops": 40.1e6, "syops": 8.5e6, "e_ann_mj": 0.1845, "e_snn_mj": 0.00765, "ratio": 24.1,
+         "ratio_measured": 24.0}
+    df = draw.measured_energy_frame({"dvs_resnet20": m})
+    digits = draw.measured_energy_digits({"dvs_resnet20": m})["MS-ResNet20 (DVS)"]
+    cells = {q: book.fmt(v, d) for q, v, d in zip(df.index, df["MS-ResNet20 (DVS)"], digits, strict=True)}
+    assert cells["paper firing rate"] == "0.2219" and cells["our firing rate"] == "0.21234"
+    assert cells["paper E(ANN) / E(SNN)"] == "24.73" and cells["our E(ANN) / E(SNN)"] == "24.100"

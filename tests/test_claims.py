@@ -101,6 +101,23 @@ def test_state_change_claim():
     _check(claim({"rows": {"vanilla-56 trained": [{**shifted[0], "eq8_empirical": 0.2}]}}), False)
 
 
+def test_unchanged_claim_asks_trained_networks_for_a_majority():
+    claim = chapters.unavailing._unchanged_claim
+    rows = [{"block": "stages.0.1", "changed": 0.12}, {"block": "stages.0.2", "changed": 0.30},
+            {"block": "stages.1.0", "changed": None}]
+    most = _check(claim({"rows": {"vanilla-56 trained": rows}}), True)
+    assert "79.0 % unchanged, mean over 2 blocks (fewest 70.0 % at stages.0.2)" in most["evidence"]
+    assert most["key"] == "vanilla-56 trained 79.0 % unchanged"
+    # a trained network whose blocks change most states fails it, whatever the untrained ones do
+    few = [{"block": "stages.0.1", "changed": 0.55}, {"block": "stages.0.2", "changed": 0.6}]
+    _check(claim({"rows": {"vanilla-56 trained": few, "vanilla-20 init": rows}}), False)
+    # untrained networks alone: reported as a check, no verdict
+    alone = _check(claim({"rows": {"vanilla-20 init": rows}}), None)
+    assert "a check and not evidence" in alone["evidence"]
+    _check(claim(None), None)
+    _check(claim({"rows": {"vanilla-56 trained": [{"changed": None}]}}), None)
+
+
 # ------------------------------------------------------------------------------ SSIM
 def _ssim(vanilla, ms):
     return {"series": {"vanilla-56": {"ssim": vanilla}, "ms-56": {"ssim": ms}}}
@@ -128,24 +145,36 @@ def test_ssim_claim_threshold():
 
 
 # --------------------------------------------------------------------------- isometry
-def _iso(ms_norms, vanilla_norms, depth=56):
+def _iso(ms_norms, vanilla_norms, depth=56, ms_shallow=(1.0, 1.2)):
+    """Untrained MS and vanilla rows at ``depth`` and 8 (a trained row, never judged, beside)."""
     return {"rows": [{"block": "ms", "depth": depth, "state": "init", "grad_norms": ms_norms},
                      {"block": "vanilla", "depth": depth, "state": "init", "grad_norms": vanilla_norms},
-                     {"block": "ms", "depth": 8, "state": "init", "grad_norms": [1.0, 1e6]},
-                     {"block": "vanilla", "depth": 56, "state": "trained", "grad_norms": [1.0, 1.0]}]}
+                     {"block": "ms", "depth": 8, "state": "init", "grad_norms": list(ms_shallow)},
+                     {"block": "vanilla", "depth": 8, "state": "init", "grad_norms": [1.0, 2.0]},
+                     {"block": "vanilla", "depth": 56, "state": "trained", "grad_norms": [1.0, 1e-9]}]}
 
 
-def test_isometry_claim_is_by_construction():
-    holds = chapters.isometry._isometry_claim(_iso([1.0, 1.1, 0.9], [1.0, 1e-3, 1e-6]))
-    assert "depth 56" in _check(holds, True, "by construction")["evidence"]
-    _check(chapters.isometry._isometry_claim(_iso([1.0, 1e-4], [1.0, 2.0])), False, "by construction")
-    _check(chapters.isometry._isometry_claim(None), None, "by construction")
+def test_isometry_claims_ms_by_construction_vanilla_measured():
+    claims = chapters.isometry._isometry_claims
+    ms, vanilla = claims(_iso([1.0, 1.1, 0.9], [1.0, 1e-3, 1e-6]))
+    assert "span 0.08 to 0.09 decades across blocks at depth 8 to 56" in _check(ms, True, "by construction")["evidence"]
+    # judged at the deepest depth both networks have: vanilla 6 decades, MS 0.09
+    assert "at depth 56: 6.00 decades, against MS-ResNet's 0.09 decades" in _check(vanilla, True)["evidence"]
+    assert "8: 0.30, 56: 6.00" in vanilla["evidence"]
+    assert vanilla["key"] == "depth 56: vanilla 6.00 decades, MS 0.09 decades"
+    # vanilla as flat as MS: not shown; MS spread at any depth beyond the bound: does not hold
+    flat = claims(_iso([1.0, 1.5], [1.0, 2.0], ms_shallow=[1.0, 1e3]))
+    _check(flat[0], False, "by construction")
+    _check(flat[1], False)
     # a block whose gradient vanished is the widest spread, not left out of it
-    vanished = chapters.isometry._isometry_claim(_iso([1.0, 1.1], [1.0, 0.9, 0.0]))
-    assert "vs without bound (1 of 3 blocks with no gradient) (vanilla)" in _check(vanished, True,
-                                                                                  "by construction")["evidence"]
+    vanished = claims(_iso([1.0, 1.1], [1.0, 0.9, 0.0]))[1]
+    assert "without bound (1 of 3 blocks with no gradient), against" in _check(vanished, True)["evidence"]
+    for none in (claims(None), claims({"rows": []})):
+        _check(none[0], None, "by construction")
+        _check(none[1], None)
     only_ms = {"rows": [r for r in _iso([1.0], [1.0])["rows"] if r["block"] == "ms"]}
-    _check(chapters.isometry._isometry_claim(only_ms), None, "by construction")
+    _check(claims(only_ms)[0], True, "by construction")
+    _check(claims(only_ms)[1], None)
 
 
 # ----------------------------------------------------------------------------- firing
@@ -270,13 +299,13 @@ def test_two_phase_claim():
 def test_claims_carry_kinds_and_the_report_counts_evidence_only():
     results = {"degradation": {"table2": _t2(plain=[81, 85, 84, 76, 60, 50], vanilla=[81, 85, 84, 88, 84, 72])},
                "unavailing": {"eq8": {"at_vth": {"analytic": 0.1587, "monte_carlo": 0.1588}}, "claims": []},
-               "isometry": {"claims": [chapters.isometry._isometry_claim(_iso([1.0, 1.0], [1.0, 1e-5]))]}}
+               "isometry": {"claims": chapters.isometry._isometry_claims(_iso([1.0, 1.0], [1.0, 1e-5]))}}
     claims = chapters.report.claims(results)
     assert all(c["kind"] in KINDS for c in claims)
-    assert [c["kind"] for c in claims] == ["evidence"] * 3 + ["arithmetic", "by construction"]
+    assert [c["kind"] for c in claims] == ["evidence"] * 3 + ["arithmetic", "by construction", "evidence"]
     n = book.claim_tally(claims)
-    # the arithmetic and by-construction rows hold, but only the three Table II rows count
-    assert (n["evidence"], n["shown"], n["not shown"], n["not run"]) == (3, 1, 1, 1)
+    # the arithmetic and by-construction rows hold, but only the Table II and vanilla isometry rows count
+    assert (n["evidence"], n["shown"], n["not shown"], n["not run"]) == (4, 2, 1, 1)
     assert (n["arithmetic"], n["by construction"]) == (1, 1)
 
 

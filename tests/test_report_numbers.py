@@ -31,7 +31,7 @@ def _structure() -> dict:
 def test_paper_values_print_at_their_published_precision():
     t = _printed({})
     printed = {
-        # Fig. 3 / Sec. IV-B: 0.225, 0.192 and 22.19 %, not 0.23, 0.19, 0.22
+        # Sec. IV-B and IV-C: 0.225, 0.192 and 22.19 %, not 0.23, 0.19, 0.22
         "MS-ResNet34 network firing rate": "0.225", "MS-ResNet104 network firing rate": "0.192",
         "MS-ResNet20 (DVS) network firing rate": "0.2219", "MS-ResNet104 stage 3, second LIF rate": "0.052",
         "P(state change), sigma = V_th (closed form)": "0.16",
@@ -103,3 +103,91 @@ def test_counts_take_only_the_papers_results():
     assert (n["holds"], n["not run"]) == (2, n["results"] - 2)
     with pytest.raises(ValueError, match="unknown row kind"):
         chapters.report.Row("Table II", "x", 1.0, kind="baseline")
+
+
+def test_each_paper_number_cites_the_section_that_gives_it():
+    """Sec. IV-B (Firing Patterns) gives the ImageNet firing rates and stage 3's 5.2 %; Sec. IV-C
+    (Energy Efficiency Estimation) the share of FLOPs outside the residual paths and the
+    CIFAR10-DVS rate; the report figure's row labels follow."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = chapters.report.report_rows("fmnist", {"energy": {"structure": _structure()}})
+    section = {r.quantity: r.section for r in rows}
+    assert section["MS-ResNet34 network firing rate"] == section["MS-ResNet104 network firing rate"] == "Sec. IV-B"
+    assert section["MS-ResNet104 stage 3, second LIF rate"] == "Sec. IV-B"
+    assert section["MS-ResNet20 (DVS) network firing rate"] == "Sec. IV-C"
+    assert {section[f"{m} share of MACs outside residual paths"] for m in ("MS-ResNet34", "MS-ResNet104")} == {
+        "Sec. IV-C"}
+    assert not any(r.section.startswith("Fig.") for r in rows)  # every number is printed in a section or table
+    fig = draw.plot_report(rows, "fmnist")
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    plt.close(fig)
+    assert "Sec. IV-C (2)" in labels and not any(t.startswith("Sec. IV-B") for t in labels)
+
+
+@pytest.mark.parametrize("value, unit, column, figures, coarse", [
+    (0.01, "", (), 1, True),  # Sec. IV-C: "1 %"
+    (0.04, "", (), 1, True),
+    (0.16, "", (), 2, True),  # Eq. 8: "about 16 %"
+    (0.052, "", (), 2, True),
+    (0.27e6, "count", (0.5e6, 12.6e6), 2, True),  # Table IV: 0.27M
+    (0.225, "", (), 3, False),
+    (0.2219, "", (), 4, False),
+    (90.0, "%", (90.4, 59.5), 3, False),  # Table II prints 90.0
+    (72.0, "%", (75.56,), 4, False),  # Table IV prints 72.00
+    (3.53e9, "count", (), 3, False),
+    (184.46e-3, "mJ", (), 5, False),  # 184.46 uJ
+    (0.0, "", (), 0, False),
+])
+def test_coarse_paper_values_are_those_with_at_most_two_significant_figures(value, unit, column, figures, coarse):
+    row = chapters.report.Row("x", "x", value, unit=unit, column=column)
+    assert (row.paper_figures, row.coarse) == (figures, coarse)
+
+
+def test_paper_bounds_are_the_values_that_round_to_the_printed_number():
+    lo, hi = chapters.report.Row("Sec. IV-C", "share", 0.01).paper_bounds
+    assert (lo, hi) == (pytest.approx(0.005), pytest.approx(0.015))
+    lo, hi = chapters.report.Row("Table V", "E(ANN)", 184.46e-3, unit="mJ").paper_bounds  # shown in uJ
+    assert (lo, hi) == (pytest.approx(184.455), pytest.approx(184.465))
+    assert chapters.report.Row("Table III", "x", None).paper_bounds is None
+
+
+def test_report_figure_draws_coarse_comparisons_hollow_with_their_rounding():
+    """Ours 1.276 % beside the paper's "1 %": a hollow dot whose bar spans 1.276 / 1.5 to 1.276 / 0.5."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgba
+
+    structure = _structure()
+    structure["models"]["imagenet_resnet104"]["excluded_share"] = 0.01276
+    rows = chapters.report.report_rows("fmnist", {"energy": {"structure": structure}})
+    fig = draw.plot_report(rows, "fmnist")
+    lines = fig.axes[0].lines
+    dots = [ln for ln in lines if ln.get_marker() == "o" and len(ln.get_xdata()) == 1]
+    hollow = sorted(float(ln.get_xdata()[0]) for ln in dots if to_rgba(ln.get_markerfacecolor()) == to_rgba("white"))
+    bars = {tuple(round(float(x), 6) for x in ln.get_xdata()) for ln in lines if len(ln.get_xdata()) == 2}
+    plt.close(fig)
+    held = [r for r in rows if r.ours is not None and r.kind != "setting"]
+    assert len(dots) == len(held) and len(hollow) == sum(r.coarse for r in held) > 0
+    assert pytest.approx(1.276) in hollow  # still at ours / paper
+    assert (round(0.01276 / 0.015, 6), round(0.01276 / 0.005, 6)) in bars
+
+
+def test_the_count_of_held_numbers_says_whether_any_is_trained():
+    eq8 = {"at_vth": {"analytic": 0.1587, "monte_carlo": 0.1592}, "provenance": None}
+    untrained = {"unavailing": {"eq8": eq8}, "energy": {"structure": _structure()}}
+    n = chapters.report.tally(chapters.report.report_rows("fmnist", untrained))
+    assert n["holds"] > 2 and n["trained"] == 0
+    assert chapters.report.held_kinds(n) == "all structural or analytic; no trained result yet"
+    t2 = {("ms", 8): {"acc": 90.1, "n": 1, "provenance": None}, ("plain", 8): {"acc": 88.0, "n": 1, "provenance": None}}
+    n = chapters.report.tally(chapters.report.report_rows("fmnist", {**untrained, "degradation": {"table2": t2}}))
+    assert n["trained"] == 2
+    assert chapters.report.held_kinds(n) == f"2 from trained models, {n['holds'] - 2} structural or analytic"
+    n = chapters.report.tally(chapters.report.report_rows("fmnist", {"degradation": {"table2": t2}}))
+    assert chapters.report.held_kinds(n) == "all from trained models"
+    assert chapters.report.held_kinds(chapters.report.tally(chapters.report.report_rows("fmnist", {}))) == ""

@@ -4,7 +4,8 @@
   per image and timestep (the numbers of ``msr.structure.summarize(model).residual_convs``,
   here counted from the output shapes seen on the data, so any device works); the
   encoding layer and the shortcut downsampling are excluded, as in the paper.
-* SyOPs, paper formula: ``T * r * FLOPs`` with the network firing rate r (Sec. IV-B).
+* SyOPs, paper formula: ``T * r * FLOPs`` (Sec. IV-C, Table V) with the network firing
+  rate r = #Spike / (#Neuron * T) (Sec. IV-B).
 * SyOPs, measured: ``sum_conv rate_in(conv) * T * MACs(conv)``, with the input firing
   rate of every residual conv measured by a forward pre-hook (for MS blocks conv1
   sees lif1's spikes and conv2 lif2's).  This still assumes a conv's MACs spread

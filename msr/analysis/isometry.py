@@ -128,6 +128,15 @@ def gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: 
     return [0.0 if g is None else float(g.detach().double().norm()) for g in grads]
 
 
+def identity_shortcut_phi(phi: list[float], stages: list[int]) -> list[float]:
+    """phi(J J^T) of the blocks whose shortcut is the identity: all but the blocks that
+    start a stage after the first (their shortcut is a strided 1x1 convolution with BN),
+    the blocks Proposition 1 speaks of."""
+    if len(phi) != len(stages):
+        raise ValueError(f"phi and stages must have one entry per block, got {len(phi)} and {len(stages)}")
+    return [p for i, p in enumerate(phi) if i == 0 or stages[i] == stages[i - 1]]
+
+
 def plot_gradient_norms(ax, series: dict[str, list[float]], log: bool = True, stages: list[int] | None = None):
     """Gradient norm against block index, one line per model; ``stages`` (stage index
     per block, from :func:`block_isometry` rows) marks stage boundaries."""

@@ -150,12 +150,25 @@ def state_change_fraction(model: nn.Module, batches, T: int | None = None, mode:
 
 
 def plot_state_changes(ax, rows_by_label: dict[str, list[dict]], eq8: float | None = None):
-    """Measured state-change fraction per block (one line per model) and the Eq. 8 level."""
+    """Measured state-change fraction per block (one line per model) against the block's
+    position as a fraction of its network's blocks, so that networks of different depth
+    line up stage by stage; labels containing ``untrained`` are drawn dashed with hollow
+    markers, so a line that coincides with another (the same seed gives two depths the
+    same first weights) stays visible. The Eq. 8 level is dashed in black."""
     for label, rows in rows_by_label.items():
-        ax.plot([np.nan if r["changed"] is None else r["changed"] for r in rows], marker="o", ms=3, label=label)
+        n = len(rows)
+        untrained = "untrained" in label
+        ax.plot([(i + 1) / n for i in range(n)], [np.nan if r["changed"] is None else r["changed"] for r in rows],
+                ls="--" if untrained else "-", marker="o", ms=5 if untrained else 3.5,
+                mfc="none" if untrained else None, label=label)
     if eq8 is not None:
-        ax.axhline(eq8, color="k", ls="--", lw=0.8, label=f"Eq. 8: {eq8:.3f}")
-    ax.set_xlabel("block")
-    ax.set_ylabel("P(firing state changes)")
+        ax.axhline(eq8, color="k", ls="--", lw=0.8, label=f"Eq. 8: {100 * eq8:.1f} %")
+    from matplotlib.ticker import PercentFormatter
+
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+    ax.set_ylim(0, 1.1 * ax.get_ylim()[1])  # from zero: a spread of half a point must not look like a trend
+    ax.set_xlabel("block, as a fraction of the network's blocks")
+    ax.set_ylabel("firing states the block changes")
+    ax.set_xlim(0, 1.02)
     ax.legend()
     return ax

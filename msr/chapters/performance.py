@@ -25,7 +25,27 @@ def compute(ctx: ChapterContext) -> dict:
     if not found and ctx.profile == "smoke" and not ctx.render_only:
         bench.store_result(bench.run_bench(quick=True, device="cpu"), ctx.store.root)
         found = bench.load_results(ctx.store.root, include_quick=True)
-    return {"bench": found, "runs": run_times(ctx.store, ctx.profile), "plan": plan_table(ctx.store, ctx.profile)}
+    return {"bench": found, "unmeasured": unmeasured(found), "runs": run_times(ctx.store, ctx.profile),
+            "plan": plan_table(ctx.store, ctx.profile)}
+
+
+def unmeasured(benches: dict[str, dict]) -> list[str]:
+    """The measurements the chapter's introduction names that no stored bench holds
+    (an errored or skipped row holds none): SpikingJelly's LIF and training step, the
+    training loop on a GPU, runs trained at once."""
+    def ok(rows, test):
+        return any(test(r) and r.get("status", "ok") == "ok" for r in rows or [])
+
+    held = {
+        "SpikingJelly's LIF": any(ok(b.get("lif"), lambda r: r["backend"].startswith("spikingjelly")
+                                      and r.get("median_ms")) for b in benches.values()),
+        "training steps with SpikingJelly's neuron": any(
+            ok(b.get("train"), lambda r: str(r.get("strategy")).startswith("spikingjelly")) for b in benches.values()),
+        "the training loop on a GPU (CUDA graph, resident data, torch.compile's reduce-overhead mode)": any(
+            b["provenance"].get("device") == "cuda" and ok(b.get("loop"), lambda r: True) for b in benches.values()),
+        "runs trained at once (--jobs)": any(ok(b.get("jobs"), lambda r: True) for b in benches.values()),
+    }
+    return [what for what, has in held.items() if not has]
 
 
 def run_times(store: ResultsStore, profile: str) -> list[dict]:

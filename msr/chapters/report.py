@@ -57,6 +57,15 @@ def shown_in(value: float | None, unit: str) -> tuple[float, str]:
     return 1.0, unit
 
 
+#: A paper value printed with at most this many significant figures (1 %, 0.16) is coarse: its
+#: rounding alone moves ours / paper by more than 0.5 %.
+COARSE_FIGURES = 2
+
+#: The ``dataset`` of a row whose number of ours needs no training: counted on the model's
+#: structure, a closed form or its simulation (Eq. 8); every other held number comes from a run.
+UNTRAINED = {"structure": "structural", "analytic": "analytic", "simulated": "analytic"}
+
+
 def decimals(value: float) -> int:
     """The decimals ``value`` is written with (0.225: 3, 90.0: 0, 184.46: 2)."""
     return max(0, -Decimal(f"{value:.12g}").normalize().as_tuple().exponent)
@@ -96,6 +105,25 @@ class Row:
                    or [0])
 
     @property
+    def paper_figures(self) -> int:
+        """The significant figures the paper prints this number with (0.225: 3, 1 %: 1, 90.0: 3; 0: 0)."""
+        v = abs(self.paper or 0.0) / self.shown[0]
+        return math.floor(math.log10(v)) + 1 + self.paper_decimals if v else 0
+
+    @property
+    def coarse(self) -> bool:
+        """Whether the paper prints this number with at most :data:`COARSE_FIGURES` significant figures."""
+        return 0 < self.paper_figures <= COARSE_FIGURES
+
+    @property
+    def paper_bounds(self) -> tuple[float, float] | None:
+        """The values, in the unit shown, that round to the number the paper prints (1 %: 0.5 to 1.5 %)."""
+        if self.paper is None:
+            return None
+        v, half = round(self.paper / self.shown[0], self.paper_decimals), 0.5 * 10.0 ** -self.paper_decimals
+        return v - half, v + half
+
+    @property
     def ours_decimals(self) -> int:
         """One decimal more than the paper prints, and at least three significant digits of ours."""
         d = self.paper_decimals + 1
@@ -121,13 +149,28 @@ class Row:
 
 def tally(rows: list[Row]) -> dict:
     """Counts for the report: ``results``, the paper's numbers a run can reproduce, of which
-    the store ``holds`` some and the others are ``not run``; and how many rows are a
+    the store ``holds`` some (``trained`` of them from a trained model, the others structural
+    or analytic, :data:`UNTRAINED`) and the others are ``not run``; and how many rows are a
     ``setting`` or ``out of scope`` (:data:`ROW_KINDS`), which neither count includes."""
     res = [r for r in rows if r.kind == "result"]
-    held = sum(r.ours is not None for r in res)
-    return {"results": len(res), "holds": held, "not run": len(res) - held,
+    held = [r for r in res if r.ours is not None]
+    return {"results": len(res), "holds": len(held), "not run": len(res) - len(held),
+            "trained": sum(r.dataset not in UNTRAINED for r in held),
             "setting": sum(r.kind == "setting" for r in rows),
             "out of scope": sum(r.kind == "out of scope" for r in rows)}
+
+
+def held_kinds(count: dict) -> str:
+    """What the held numbers of :func:`tally` are, in words: "all structural or analytic; no
+    trained result yet", "3 from trained models, 8 structural or analytic", "" for none."""
+    trained, other = count["trained"], count["holds"] - count["trained"]
+    if not count["holds"]:
+        return ""
+    if not trained:
+        return "all structural or analytic; no trained result yet"
+    if not other:
+        return "all from trained models"
+    return f"{trained} from trained models, {other} structural or analytic"
 
 
 def report_rows(profile: str, results: dict) -> list[Row]:
@@ -207,15 +250,15 @@ def report_rows(profile: str, results: dict) -> list[Row]:
                             m and m.get("dataset") or ds, _measured_on(m), col[key]))
     for model, share in paper.EXCLUDED_FLOPS_SHARE.items():
         s = en["models"][model] if en else None
-        rows.append(Row("Sec. IV-B", f"{paper_name(model)} share of MACs outside residual paths", share,
+        rows.append(Row("Sec. IV-C", f"{paper_name(model)} share of MACs outside residual paths", share,
                         s and s["excluded_share"], "", en and en.get("provenance"), "structure"))
     fir = (results.get("firing") or {}).get("rates") or {}
     for model, rate in paper.FIRING_RATE.items():
         m = fir.get(model)
-        rows.append(Row("Fig. 3", f"{paper_name(model)} network firing rate", rate, m and m["rate"], "",
-                        m and m.get("provenance"), m and m.get("dataset") or ds, _measured_on(m)))
+        rows.append(Row(paper.FIRING_RATE_SECTION[model], f"{paper_name(model)} network firing rate", rate,
+                        m and m["rate"], "", m and m.get("provenance"), m and m.get("dataset") or ds, _measured_on(m)))
     s3 = _stage3_lif2_104((results.get("firing") or {}).get("firing"))
-    rows.append(Row("Fig. 3", "MS-ResNet104 stage 3, second LIF rate", paper.FIRING_STAGE3_SECOND_LIF_104,
+    rows.append(Row("Sec. IV-B", "MS-ResNet104 stage 3, second LIF rate", paper.FIRING_STAGE3_SECOND_LIF_104,
                     s3 and s3["rate"], "", s3 and s3["provenance"], s3["dataset"] if s3 else ds,
                     s3["note"] if s3 else ""))
     from msr.data import describe_dataset

@@ -19,6 +19,9 @@ SSIM_SAME, SSIM_MIN_SAME = 0.99, 3
 #: state-change claim: measured and predicted rates (mean over a network's blocks) agree
 #: within this many (absolute) probability units
 STATE_CHANGE_TOLERANCE = 0.02
+#: unchanged-majority claim (Sec. III-A: "the remaining 84 % of neurons"): a trained vanilla
+#: network's blocks leave more than this share of firing states unchanged, on average
+UNCHANGED_MAJORITY = 0.5
 
 
 def _eq8_payload(sigmas, rates, n) -> dict:
@@ -74,7 +77,8 @@ def compute(ctx: ChapterContext) -> dict:
     rows = {**(init["rows"] if init else {}), **{k: item["rows"] for k, (item, _) in trained.items()}}
     provs = [p["provenance"] for p in [init] + [item for item, _ in trained.values()] if p]
     out["state_change"] = {"rows": rows, "provenances": provs} if rows else None
-    out["claims"] = [_state_change_claim(out.get("state_change")), _ssim_claim(out.get("ssim"))]
+    out["claims"] = [_state_change_claim(out.get("state_change")), _unchanged_claim(out.get("state_change")),
+                     _ssim_claim(out.get("ssim"))]
     return out
 
 
@@ -98,8 +102,7 @@ def _state_change_claim(sc: dict | None) -> dict:
     (labels ending in ``init``) are reported beside but do not count: there TDBN makes the
     RMS of F equal V_th, as Eq. 8 assumes, so their agreement is close to built in."""
     text = "measured in a vanilla network, a block changes a neuron's firing state about as often as Eq. 8 says"
-    rows = {k: [r for r in v if r["changed"] is not None] for k, v in ((sc or {}).get("rows") or {}).items()}
-    rows = {k: v for k, v in rows.items() if v}
+    rows = _measured_rows(sc)
     if not rows:
         return {"paper": text, "shown": None, "evidence": "not run", "kind": "evidence"}
 
@@ -130,6 +133,48 @@ def _state_change_claim(sc: dict | None) -> dict:
                         + f" (shown: every trained network within {100 * STATE_CHANGE_TOLERANCE:.0f} points on "
                           f"average){check}",
             "key": "measured vs Eq. 8: " + "; ".join(k for _, _, k in trained.values()) + check_key}
+
+
+def _measured_rows(sc: dict | None) -> dict[str, list[dict]]:
+    """The state-change rows of each network that has a measurement (downsampling blocks,
+    whose ``changed`` is None, left out)."""
+    rows = {k: [r for r in v if r["changed"] is not None] for k, v in ((sc or {}).get("rows") or {}).items()}
+    return {k: v for k, v in rows.items() if v}
+
+
+def _unchanged_claim(sc: dict | None) -> dict:
+    """Sec. III-A's consequence of Eq. 8: "for the remaining 84 % of neurons ... what the
+    residual path conveys will not influence the current state at all". Shown when every
+    trained vanilla network leaves more than :data:`UNCHANGED_MAJORITY` of the firing
+    states unchanged on average over its blocks; this asks only for a majority, not for the
+    84 %, which rests on Eq. 8's normal F.  Untrained networks are reported beside, as a
+    check (the same reason as in :func:`_state_change_claim`)."""
+    text = ("a vanilla block leaves most neurons' firing states unchanged (Sec. III-A: 84 % under Eq. 8's "
+            "assumption), so most of what its residual path conveys is unavailing")
+    rows = _measured_rows(sc)
+    if not rows:
+        return {"paper": text, "shown": None, "evidence": "not run", "kind": "evidence"}
+
+    def unchanged(label, v) -> tuple[bool, str, str]:
+        mean = 1.0 - float(np.mean([r["changed"] for r in v]))
+        low = max(v, key=lambda r: r["changed"])
+        return (mean > UNCHANGED_MAJORITY,
+                f"{label}: {100 * mean:.1f} % unchanged, mean over {len(v)} blocks (fewest "
+                f"{100 * (1 - low['changed']):.1f} % at {low.get('block', '?')})",
+                f"{label} {100 * mean:.1f} % unchanged")
+
+    trained = {k: unchanged(k, v) for k, v in rows.items() if not k.endswith("init")}
+    untrained = [unchanged(k, v) for k, v in rows.items() if k.endswith("init")]
+    check = "; untrained, a check and not evidence: " + "; ".join(e for _, e, _ in untrained) if untrained else ""
+    check_key = "; untrained " + "; ".join(k for _, _, k in untrained) if untrained else ""
+    if not trained:
+        return {"paper": text, "shown": None, "kind": "evidence",
+                "evidence": "no trained vanilla network measured yet" + check,
+                "key": "no trained network yet" + check_key}
+    return {"paper": text, "shown": all(ok for ok, _, _ in trained.values()), "kind": "evidence",
+            "evidence": "trained: " + "; ".join(e for _, e, _ in trained.values())
+                        + f" (shown: every trained network above {100 * UNCHANGED_MAJORITY:.0f} % on average){check}",
+            "key": "; ".join(k for _, _, k in trained.values()) + check_key}
 
 
 def _ssim_claim(ssim_result: dict | None) -> dict:

@@ -6,26 +6,38 @@ module draws (figures and tables from what its ``compute`` returned). The shared
 """
 from __future__ import annotations
 
-import numpy as np
-
+from msr import paper
 from msr.book import dataset_name
 from msr.models import paper_name
 
 
 def energy_frame(rows: list[dict]):
-    """Table V transposed: one row per quantity, one column per model (fits a page)."""
+    """Table V, one row per number of the paper beside ours (:func:`msr.chapters.energy.table_v_rows`),
+    each in the paper's unit (mJ or µJ, G or M); :func:`energy_digits` says how it prints."""
     import pandas as pd
 
-    df = pd.DataFrame([{**r, "model": paper_name(r["model"])} for r in rows]).set_index("model").T
-    df.index.name = "quantity"
-    return df
+    from msr.chapters.energy import table_v_rows
+
+    out = []
+    for r in table_v_rows(rows):
+        d = r.as_dict("")
+        out.append({"quantity": d["quantity"], "unit": d["unit"], "paper": d["paper"],
+                    "ours": d["ours"] if r.ours is not None else None, "ours − paper": d["delta"]})
+    return pd.DataFrame(out)
+
+
+def energy_digits(rows: list[dict]) -> dict:
+    """Per column of :func:`energy_frame`, the decimals of each row: the paper's as Table V prints
+    them, ours with one more (:func:`msr.render.report.report_digits`)."""
+    from msr.chapters.energy import table_v_rows
+    from msr.render.report import report_digits
+
+    return report_digits(table_v_rows(rows), "")
 
 
 def measured_energy_frame(measured: dict):
     """Energy from our measured firing rates: one row per quantity, one column per model."""
     import pandas as pd
-
-    from msr import paper
 
     rows = {}
     for label, m in measured.items():
@@ -42,28 +54,70 @@ def measured_energy_frame(measured: dict):
     return df
 
 
-def plot_energy(rows: list[dict], measured: dict | None = None):
-    """Energy per sample (mJ, log scale; per frame for event data) of the ANN and the SNN:
-    the paper's and ours per model of Table V, then our measured models."""
-    import matplotlib.pyplot as plt
+def measured_energy_digits(measured: dict) -> dict:
+    """Per column of :func:`measured_energy_frame`, the decimals of each row: three, the paper's
+    firing rate and ratio as the paper prints them (0.2219, 24.73), our rate with one more."""
+    from msr.chapters.report import decimals
 
+    df = measured_energy_frame(measured)
+    out = {}
+    for label in measured:
+        p = paper.TABLE_V.get(label, {})
+        rate = decimals(p["rate"]) if p.get("rate") else 2
+        ratio = max(decimals(q["ratio"]) for q in paper.TABLE_V.values())
+        d = {"paper firing rate": rate, "our firing rate": max(3, rate + 1), "paper E(ANN) / E(SNN)": ratio}
+        out[paper_name(label)] = [d.get(q, 3) for q in df.index]
+    return out
+
+
+def plot_energy(rows: list[dict], measured: dict | None = None):
+    """Energy per sample (mJ, log scale; per frame for event data) of the ANN (squares) and the
+    SNN (circles): the paper's (hollow grey) and ours (filled blue) per model of Table V, then
+    our measured models; E(ANN) / E(SNN) printed beside each pair."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from msr.chapters.report import decimals
+
+    ratio_decimals = max(decimals(p["ratio"]) for p in paper.TABLE_V.values())
     frame = " (per frame)"  # event data: both sides counted per frame (Sec. IV-C)
+    # (label, paper E(ANN), E(SNN), ratio, ours E(ANN), E(SNN))
     cats = [(paper_name(r["model"]) + (frame if r["model"].startswith("dvs") else ""), r.get("paper E(ANN) mJ"),
-             r.get("our E(ANN) mJ"), r.get("paper E(SNN) mJ"), r.get("our E(SNN) mJ")) for r in rows]
-    cats += [(paper_name(k) + (frame if m.get("per_frame") else ""), None, m["e_ann_mj"], None, m["e_snn_mj"])
+             r.get("paper E(SNN) mJ"), r.get("paper ratio"), r.get("our E(ANN) mJ"), r.get("our E(SNN) mJ"))
+            for r in rows]
+    cats += [(paper_name(k) + (frame if m.get("per_frame") else ""), None, None, None, m["e_ann_mj"], m["e_snn_mj"])
              for k, m in (measured or {}).items()]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2 + 0.3 * len(cats)))
-    series = [("paper E(ANN)", 1, "#bdbdbd", "//"), ("ours E(ANN)", 2, "#6baed6", None),
-              ("paper E(SNN)", 3, "#737373", "//"), ("ours E(SNN)", 4, "#08519c", None)]
-    h = 0.2
-    ys = np.arange(len(cats))[::-1]
-    for j, (label, k, colour, hatch) in enumerate(series):
-        vals = [c[k] if c[k] is not None else np.nan for c in cats]
-        ax.barh(ys + (1.5 - j) * h, vals, height=h, color=colour, hatch=hatch, edgecolor="white", label=label)
+    fig, ax = plt.subplots(figsize=(6.4, 2.4 + 0.6 * len(cats)))
+    styles = {"paper": dict(color="#636363", mfc="white"), "ours": dict(color="#08519c")}
+    right = []
+    for i, (_, p_ann, p_snn, p_ratio, o_ann, o_snn) in enumerate(cats):
+        pairs = [(src, ann, snn, ratio, d) for src, ann, snn, ratio, d in
+                 (("paper", p_ann, p_snn, p_ratio, ratio_decimals),
+                  ("ours", o_ann, o_snn, o_ann / o_snn if o_ann and o_snn else None, ratio_decimals + 1))
+                 if ann is not None]
+        for j, (src, ann, snn, ratio, d) in enumerate(pairs):
+            y = i + (0.17 * (2 * j - 1) if len(pairs) == 2 else 0.0)
+            style = styles[src]
+            if snn is not None:
+                ax.plot([snn, ann], [y, y], lw=1, color=style["color"], alpha=0.6)
+                ax.plot([snn], [y], "o", ms=7, mew=1.5, **style)
+            ax.plot([ann], [y], "s", ms=7, mew=1.5, **style)
+            if ratio is not None:
+                ax.annotate(f"{ratio:.{d}f}×", (ann, y), xytext=(8, 0), textcoords="offset points", va="center",
+                            fontsize=9, color=style["color"])
+            right.append(ann)
     ax.set_xscale("log")
-    ax.set_yticks(ys)
+    ax.set_xlim(right=max(right) * 12 if right else None)
+    ax.set_yticks(range(len(cats)))
     ax.set_yticklabels([c[0].replace(" (", "\n(") for c in cats], fontsize=10)
-    ax.set_xlabel("energy per sample or frame (mJ, log scale; 4.6 pJ per MAC, 0.9 pJ per AC)")
+    ax.set_ylim(len(cats) - 0.5, -0.5)
+    ax.grid(axis="y", visible=False)  # a model's two pairs sit either side of its tick
+    ax.set_xlabel(f"energy per sample or frame (mJ, log scale; {paper.ENERGY_PJ['mac']:g} pJ per MAC, "
+                  f"{paper.ENERGY_PJ['ac']:g} pJ per AC)")
     ax.set_title("Table V: energy of the ANN and the SNN")
-    ax.legend(fontsize=10, loc="lower right")
+    handles = [Line2D([], [], ls="", marker=m, ms=7, mew=1.5, label=f"{src} {what}", **styles[src])
+               for src in ("paper", "ours") for m, what in (("s", "E(ANN)"), ("o", "E(SNN)"))]
+    handles.append(Line2D([], [], ls="", marker=r"$n\times$", ms=16, color="#636363",
+                          label="beside a pair: E(ANN) / E(SNN)"))
+    ax.legend(handles=handles, fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, frameon=False)
     return fig

@@ -12,12 +12,16 @@ from msr.book import BLOCK_LABELS, PALETTE
 
 
 def plot_isometry(rows: list[dict]):
-    """Gradient norm per block at initialisation (vanilla, MS) and mean phi against depth,
-    stacked."""
+    """Gradient norm per block at initialisation (vanilla, MS; one shared log axis, so the
+    two panels compare) and, against depth, phi of the blocks whose shortcut is the
+    identity (median, and the quartiles as a bar), stacked."""
     import matplotlib.pyplot as plt
+
+    from msr.analysis.isometry import identity_shortcut_phi
 
     init = [r for r in rows if r["state"] == "init"]
     fig, axes = plt.subplots(3, 1, figsize=(6.4, 11))
+    axes[1].sharey(axes[0])
     for ax, block in zip(axes[:2], ("vanilla", "ms"), strict=False):
         for r in sorted((r for r in init if r["block"] == block), key=lambda r: r["depth"]):
             g = np.asarray(r["grad_norms"], dtype=float)
@@ -27,10 +31,15 @@ def plot_isometry(rows: list[dict]):
         ax.set_xlabel("relative block position (input = 0)")
         ax.set_ylabel("‖dL / dx_i‖")
         ax.legend(fontsize=9, ncol=2)
-    for block in ("vanilla", "ms"):
-        pts = sorted((r["depth"], float(np.mean(r["phi"]))) for r in init if r["block"] == block and r.get("phi"))
+    for k, block in enumerate(("vanilla", "ms")):
+        pts = sorted((r["depth"], identity_shortcut_phi(r["phi"], r["stages"])) for r in init
+                     if r["block"] == block and r.get("phi") and r.get("stages"))
         if pts:
-            axes[2].plot(*zip(*pts, strict=True), "o-", color=PALETTE[block], label=BLOCK_LABELS[block])
+            depths = np.array([d for d, _ in pts], dtype=float) * (1.03 if k else 1 / 1.03)  # side by side
+            q1, med, q3 = np.array([np.percentile(p, [25, 50, 75]) for _, p in pts]).T
+            err = [med - q1, q3 - med]
+            axes[2].errorbar(depths, med, yerr=err, fmt="o-", capsize=3, color=PALETTE[block],
+                             label=BLOCK_LABELS[block])
     axes[2].axhline(1.0, color="k", lw=0.8, ls="--", label="isometry: φ = 1")
     axes[2].set_xscale("log")
     depths = sorted({r["depth"] for r in init})
@@ -39,7 +48,7 @@ def plot_isometry(rows: list[dict]):
         axes[2].set_xticklabels([str(d) for d in depths])
         axes[2].minorticks_off()
     axes[2].set_xlabel("depth (layers)")
-    axes[2].set_ylabel("mean φ(J Jᵀ) over blocks")
+    axes[2].set_ylabel("φ(J Jᵀ): median, quartiles")
     axes[2].set_title("Block dynamical isometry against depth")
     axes[2].legend(fontsize=10)
     return fig

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from msr.book import dataset_name
+from msr.chapters.report import COARSE_FIGURES
 
 
 def report_frame(rows: list, profile: str):
@@ -48,38 +49,55 @@ def report_table(rows: list, profile: str, caption: str, footer: str):
                       digits=report_digits(rows, profile))
 
 
-def plot_report(df):
-    """Every number we have beside the paper's, as ours / paper by section (1 = equal)."""
+def plot_report(rows: list, profile: str):
+    """Every number we have beside the paper's, as ours / paper by section (1 = equal). A dot is
+    hollow where the paper prints its value coarsely (:attr:`msr.chapters.report.Row.coarse`);
+    the bar through each dot spans the ratios the paper's rounding allows
+    (:attr:`~msr.chapters.report.Row.paper_bounds`), clipped to the axis."""
     import matplotlib.pyplot as plt
-    import pandas as pd
-
-    d = df[pd.to_numeric(df["ours"], errors="coerce").notna() & pd.to_numeric(df["paper"], errors="coerce").notna()]
-    d = d[d["section"] != "Table VII"]
-    ratio = pd.to_numeric(d["ours"]) / pd.to_numeric(d["paper"])
-    sections = list(dict.fromkeys(d["section"]))
-    fig, ax = plt.subplots(figsize=(6.4, 1.2 + 0.45 * max(len(sections), 3)))
-    rng = np.random.default_rng(0)
-    for i, s in enumerate(sections):
-        for acc, colour, label in ((True, "#1f77b4", "accuracy (%), on our data set"),
-                                   (False, "#ff7f0e", "counts, rates, energy")):
-            sel = (d["section"] == s) & ((d["unit"] == "%") == acc)
-            r = ratio[sel].to_numpy(dtype=float)
-            if len(r):
-                ax.plot(r, np.full(len(r), i) + rng.uniform(-0.15, 0.15, len(r)), "o", ms=6, alpha=0.75, color=colour,
-                        label=label if label not in ax.get_legend_handles_labels()[1] else None)
-    ax.axvline(1.0, color="k", lw=0.8, ls="--")
-    ax.set_yticks(range(len(sections)))
-    ax.set_yticklabels([f"{s} ({(d['section'] == s).sum()})" for s in sections], fontsize=10)
-    ax.invert_yaxis()
+    from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    if len(ratio) and (ratio.max() / max(ratio.min(), 1e-300) > 4):
+    pts = []  # (section, ours / paper, lowest and highest ratio the rounding allows, accuracy?, coarse?)
+    for r in rows:
+        d = r.as_dict(profile)
+        if r.kind == "setting" or isinstance(d["ours"], str) or not d["paper"]:
+            continue
+        lo, hi = r.paper_bounds
+        pts.append((d["section"], d["ours"] / d["paper"], d["ours"] / hi, d["ours"] / lo if lo > 0 else np.inf,
+                    d["unit"] == "%", r.coarse))
+    sections = list(dict.fromkeys(p[0] for p in pts))
+    fig, ax = plt.subplots(figsize=(6.4, 1.3 + 0.5 * max(len(sections), 3)))
+    rng = np.random.default_rng(0)
+    colours = {True: ("#1f77b4", "accuracy (%), on our data set"), False: ("#ff7f0e", "counts, rates, energy")}
+    used = set()
+    for section, ratio, lo, hi, acc, coarse in pts:
+        y, colour = sections.index(section) + rng.uniform(-0.15, 0.15), colours[acc][0]
+        ax.plot([lo, min(hi, 1e6)], [y, y], color=colour, lw=3, alpha=0.3, solid_capstyle="butt")
+        ax.plot([ratio], [y], "o", ms=6, alpha=0.85, color=colour, mfc="white" if coarse else colour, mew=1.5)
+        used.add(acc)
+    ratios = np.array([p[1] for p in pts] + [1.0])
+    log = len(pts) and ratios.max() / max(ratios.min(), 1e-300) > 4
+    if log:
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlim(ratios.min() / 1.3, ratios.max() * 1.3)
         ax.set_xlabel("ours / paper (log scale; 1 = the paper's value)")
     else:
+        pad = max(0.08 * (ratios.max() - ratios.min()), 0.01)
+        ax.set_xlim(ratios.min() - pad, ratios.max() + pad)
         ax.set_xlabel("ours / paper (1 = the paper's value)")
+    ax.axvline(1.0, color="k", lw=0.8, ls="--")
+    ax.set_yticks(range(len(sections)))
+    ax.set_yticklabels([f"{s} ({sum(p[0] == s for p in pts)})" for s in sections], fontsize=10)
+    ax.set_ylim(len(sections) - 0.5, -0.5)
+    handles = [Line2D([], [], ls="", marker="o", color=colours[acc][0], label=colours[acc][1])
+               for acc in (True, False) if acc in used]
+    if any(p[5] for p in pts):
+        handles.append(Line2D([], [], ls="", marker="o", color="grey", mfc="white", mew=1.5,
+                              label=f"paper value printed with ≤ {COARSE_FIGURES} significant figures"))
+    handles.append(Line2D([], [], color="grey", lw=3, alpha=0.3, label="ratios the paper's rounding allows"))
     ax.set_title("Our numbers relative to the paper's")
-    ax.legend(fontsize=9, loc="best")
+    ax.legend(handles=handles, fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2, frameon=False)
     return fig

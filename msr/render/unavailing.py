@@ -9,21 +9,35 @@ from __future__ import annotations
 
 
 def plot_eq8(eq8: dict):
-    """P(state change) against sigma: closed form (lines), Monte-Carlo (dots), paper's point."""
+    """P(state change) against sigma: closed form (lines; one line where the firing rates
+    give the same curve, as they do at V_th = 0.5), Monte-Carlo (one marker per firing
+    rate), the paper's point."""
     import matplotlib.pyplot as plt
+    import numpy as np
     import pandas as pd
 
     from msr import paper
 
     df = pd.DataFrame(eq8["grid"])
+    groups = list(df.groupby("rate"))
+    curves = np.array([g["analytic"].to_numpy() for _, g in groups])
+    same = bool(np.allclose(curves, curves[0], rtol=0, atol=1e-9))
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for rate, g in df.groupby("rate"):
-        line, = ax.plot(g["sigma"], g["analytic"], label=f"Eq. 8, firing rate {rate:g}")
-        ax.plot(g["sigma"], g["monte_carlo"], "o", ms=4, color=line.get_color(), label=f"Monte-Carlo, rate {rate:g}")
+    if same:
+        rates = ", ".join(f"{r:g}" for r, _ in groups)
+        ax.plot(groups[0][1]["sigma"], groups[0][1]["analytic"], color="0.35",
+                label=f"Eq. 8 (the same curve for firing rates {rates})")
+    for (rate, g), marker in zip(groups, "osD^v", strict=False):
+        color = {}  # hollow markers of their own colour, or of their own closed-form line's
+        if not same:
+            line, = ax.plot(g["sigma"], g["analytic"], label=f"Eq. 8, firing rate {rate:g}")
+            color = {"mec": line.get_color()}
+        ax.plot(g["sigma"], g["monte_carlo"], marker, ms=6, mfc="none", ls="none",
+                label=f"Monte-Carlo, firing rate {rate:g}", **color)
     ax.plot([paper.NEURON["v_th"]], [paper.EQ8_PROBABILITY], "k*", ms=13, label="paper: about 16 % at σ = V_th")
     ax.set_xlabel("σ of the residual F (V_th = 0.5)")
     ax.set_ylabel("P(block changes the firing state)")
-    ax.legend(fontsize=9.5, ncol=2, loc="lower right")
+    ax.legend(fontsize=9, loc="lower right")
     ax.set_title("Unavailing residuals (Eq. 7-8)")
     return fig
 
