@@ -204,3 +204,21 @@ def test_measured_energy_table_prints_the_papers_rate_and_ratio_as_printed():
     cells = {q: book.fmt(v, d) for q, v, d in zip(df.index, df["MS-ResNet20 (DVS)"], digits, strict=True)}
     assert cells["paper firing rate"] == "0.2219" and cells["our firing rate"] == "0.21234"
     assert cells["paper E(ANN) / E(SNN)"] == "24.73" and cells["our E(ANN) / E(SNN)"] == "24.100"
+
+
+def test_init_rows_keep_the_planned_epochs_beside_a_stored_run(tmp_path):
+    """Fig. 5 rows carry the planned epochs (an int the page prints) even where a stored
+    result adds its own per-epoch ``epochs`` record."""
+    from msr.profiles import get_profile
+    from msr.results import ResultsStore
+    from msr.sweep import experiment_configs
+    from msr.train import train
+
+    store = ResultsStore(tmp_path / "results")
+    cfg = experiment_configs("init", get_profile("smoke"), (0,))[0].replace(progress=False)
+    train(cfg, profile="smoke", experiment="init", store=store, run_dir=tmp_path / "runs")
+    out = chapters.init.compute(chapters.ChapterContext("smoke", store=store, quiet=True, render_only=True))
+    rows = out["fig5a"] + out["fig5b"]
+    assert all(isinstance(r["planned_epochs"], int) for r in rows)
+    stored = [r for r in rows if r["acc"] is not None]
+    assert len(stored) == 1 and stored[0]["planned_epochs"] == cfg.epochs and isinstance(stored[0]["epochs"], dict)

@@ -18,10 +18,10 @@ def compute(ctx: ChapterContext) -> dict:
     from msr.sweep import FIG5B_DEPTH
 
     runs = train_runs(ctx, "init", seeds=primary())
-    a = [{"norm": c.norm, "gamma1": c.gamma1, "gamma2": c.gamma2, "depth": c.depth, "epochs": c.epochs,
+    a = [{"norm": c.norm, "gamma1": c.gamma1, "gamma2": c.gamma2, "depth": c.depth, "planned_epochs": c.epochs,
           **(acc_of(r) or {"acc": None})} for c, r, _ in runs if c.depth != FIG5B_DEPTH]
-    b = [{"norm": c.norm, "gamma2": c.gamma2, "depth": c.depth, "epochs": c.epochs, **(acc_of(r) or {"acc": None})}
-         for c, r, _ in runs if c.depth == FIG5B_DEPTH]
+    b = [{"norm": c.norm, "gamma2": c.gamma2, "depth": c.depth, "planned_epochs": c.epochs,
+          **(acc_of(r) or {"acc": None})} for c, r, _ in runs if c.depth == FIG5B_DEPTH]
     return {"fig5a": a, "fig5b": b, "claims": _init_claims(a, b)}
 
 
