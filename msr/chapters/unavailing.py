@@ -119,20 +119,9 @@ def _state_change_claim(sc: dict | None) -> dict:
                 f"{label}: {100 * measured:.1f} % measured vs {100 * predicted:.1f} % {how}, mean over {len(v)} blocks",
                 f"{label} {100 * measured:.1f} vs {100 * predicted:.1f} %")
 
-    trained = {k: compare(k, v) for k, v in rows.items() if not k.endswith("init")}
-    untrained = {k: compare(k, v) for k, v in rows.items() if k.endswith("init")}
-    check = ("; untrained, a check and not evidence (TDBN makes the RMS of F equal V_th there, as Eq. 8 "
-             "assumes): " + "; ".join(e for _, e, _ in untrained.values()) if untrained else "")
-    check_key = "; untrained " + "; ".join(k for _, _, k in untrained.values()) if untrained else ""
-    if not trained:
-        return {"paper": text, "shown": None, "kind": "evidence",
-                "evidence": "no trained vanilla network measured yet" + check,
-                "key": "no trained network yet" + check_key}
-    return {"paper": text, "shown": all(ok for ok, _, _ in trained.values()), "kind": "evidence",
-            "evidence": "trained: " + "; ".join(e for _, e, _ in trained.values())
-                        + f" (shown: every trained network within {100 * STATE_CHANGE_TOLERANCE:.0f} points on "
-                          f"average){check}",
-            "key": "measured vs Eq. 8: " + "; ".join(k for _, _, k in trained.values()) + check_key}
+    return _per_network(text, rows, compare, f"shown: every trained network within "
+                        f"{100 * STATE_CHANGE_TOLERANCE:.0f} points on average",
+                        " (TDBN makes the RMS of F equal V_th there, as Eq. 8 assumes)", "measured vs Eq. 8: ")
 
 
 def _measured_rows(sc: dict | None) -> dict[str, list[dict]]:
@@ -163,18 +152,26 @@ def _unchanged_claim(sc: dict | None) -> dict:
                 f"{100 * (1 - low['changed']):.1f} % at {low.get('block', '?')})",
                 f"{label} {100 * mean:.1f} % unchanged")
 
-    trained = {k: unchanged(k, v) for k, v in rows.items() if not k.endswith("init")}
-    untrained = [unchanged(k, v) for k, v in rows.items() if k.endswith("init")]
-    check = "; untrained, a check and not evidence: " + "; ".join(e for _, e, _ in untrained) if untrained else ""
+    return _per_network(text, rows, unchanged, f"shown: every trained network above {100 * UNCHANGED_MAJORITY:.0f} % "
+                        "on average")
+
+
+def _per_network(text: str, rows: dict, judge, rule: str, why_check: str = "", key_prefix: str = "") -> dict:
+    """A state-change claim judged per network: ``judge(label, rows) -> (ok, evidence, key)``
+    on every trained network (shown when all pass, by ``rule``); untrained networks (labels
+    ending in ``init``) are reported beside as a check (``why_check`` says why), not evidence."""
+    trained = [judge(k, v) for k, v in rows.items() if not k.endswith("init")]
+    untrained = [judge(k, v) for k, v in rows.items() if k.endswith("init")]
+    check = (f"; untrained, a check and not evidence{why_check}: " + "; ".join(e for _, e, _ in untrained)
+             if untrained else "")
     check_key = "; untrained " + "; ".join(k for _, _, k in untrained) if untrained else ""
     if not trained:
         return {"paper": text, "shown": None, "kind": "evidence",
                 "evidence": "no trained vanilla network measured yet" + check,
                 "key": "no trained network yet" + check_key}
-    return {"paper": text, "shown": all(ok for ok, _, _ in trained.values()), "kind": "evidence",
-            "evidence": "trained: " + "; ".join(e for _, e, _ in trained.values())
-                        + f" (shown: every trained network above {100 * UNCHANGED_MAJORITY:.0f} % on average){check}",
-            "key": "; ".join(k for _, _, k in trained.values()) + check_key}
+    return {"paper": text, "shown": all(ok for ok, _, _ in trained), "kind": "evidence",
+            "evidence": "trained: " + "; ".join(e for _, e, _ in trained) + f" ({rule}){check}",
+            "key": key_prefix + "; ".join(k for _, _, k in trained) + check_key}
 
 
 def _ssim_claim(ssim_result: dict | None) -> dict:
