@@ -155,6 +155,8 @@ def plot_state_changes(ax, rows_by_label: dict[str, list[dict]], eq8: float | No
     line up stage by stage; labels containing ``untrained`` are drawn dashed with hollow
     markers, so a line that coincides with another (the same seed gives two depths the
     same first weights) stays visible. The Eq. 8 level is dashed in black."""
+    from matplotlib.ticker import PercentFormatter
+
     for label, rows in rows_by_label.items():
         n = len(rows)
         untrained = "untrained" in label
@@ -163,8 +165,6 @@ def plot_state_changes(ax, rows_by_label: dict[str, list[dict]], eq8: float | No
                 mfc="none" if untrained else None, label=label)
     if eq8 is not None:
         ax.axhline(eq8, color="k", ls="--", lw=0.8, label=f"Eq. 8: {100 * eq8:.1f} %")
-    from matplotlib.ticker import PercentFormatter
-
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
     ax.set_ylim(0, 1.1 * ax.get_ylim()[1])  # from zero: a spread of half a point must not look like a trend
     ax.set_xlabel("block, as a fraction of the network's blocks")

@@ -56,6 +56,12 @@ def compute(ctx: ChapterContext) -> dict:
     return {"isometry": res, "claims": _isometry_claims(res)}
 
 
+def first_last_ratio(row: dict) -> float:
+    """Gradient norm at the first block's input over the last's (1: equal; a vanished last
+    gradient counts as 1e-30)."""
+    return row["grad_norms"][0] / max(row["grad_norms"][-1], 1e-30)
+
+
 #: MS-ResNet's gradient norms stay within this many decades (log10 of largest / smallest)
 #: across its blocks at every depth: Proposition 1, which holds by construction.
 MS_SPREAD_MAX = 0.5

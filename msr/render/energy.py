@@ -11,19 +11,23 @@ from msr.book import dataset_name
 from msr.models import paper_name
 
 
+def _ratio_decimals() -> int:
+    """The decimals Table V prints its E(ANN) / E(SNN) column with (one precision per column)."""
+    from msr.chapters.report import decimals
+
+    return max(decimals(p["ratio"]) for p in paper.TABLE_V.values())
+
+
 def energy_frame(rows: list[dict]):
     """Table V, one row per number of the paper beside ours (:func:`msr.chapters.energy.table_v_rows`),
     each in the paper's unit (mJ or µJ, G or M); :func:`energy_digits` says how it prints."""
     import pandas as pd
 
     from msr.chapters.energy import table_v_rows
+    from msr.render.report import report_frame
 
-    out = []
-    for r in table_v_rows(rows):
-        d = r.as_dict("")
-        out.append({"quantity": d["quantity"], "unit": d["unit"], "paper": d["paper"],
-                    "ours": d["ours"] if r.ours is not None else None, "ours − paper": d["delta"]})
-    return pd.DataFrame(out)
+    df = report_frame(table_v_rows(rows), "")[["quantity", "unit", "paper", "ours", "ours − paper"]]
+    return df.assign(ours=pd.to_numeric(df["ours"], errors="coerce"))  # "not run" reads as an empty cell here
 
 
 def energy_digits(rows: list[dict]) -> dict:
@@ -59,12 +63,11 @@ def measured_energy_digits(measured: dict) -> dict:
     firing rate and ratio as the paper prints them (0.2219, 24.73), our rate with one more."""
     from msr.chapters.report import decimals
 
-    df = measured_energy_frame(measured)
+    df, ratio = measured_energy_frame(measured), _ratio_decimals()
     out = {}
     for label in measured:
         p = paper.TABLE_V.get(label, {})
         rate = decimals(p["rate"]) if p.get("rate") else 2
-        ratio = max(decimals(q["ratio"]) for q in paper.TABLE_V.values())
         d = {"paper firing rate": rate, "our firing rate": max(3, rate + 1), "paper E(ANN) / E(SNN)": ratio}
         out[paper_name(label)] = [d.get(q, 3) for q in df.index]
     return out
@@ -77,9 +80,7 @@ def plot_energy(rows: list[dict], measured: dict | None = None):
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    from msr.chapters.report import decimals
-
-    ratio_decimals = max(decimals(p["ratio"]) for p in paper.TABLE_V.values())
+    ratio_decimals = _ratio_decimals()
     frame = " (per frame)"  # event data: both sides counted per frame (Sec. IV-C)
     # (label, paper E(ANN), E(SNN), ratio, ours E(ANN), E(SNN))
     cats = [(paper_name(r["model"]) + (frame if r["model"].startswith("dvs") else ""), r.get("paper E(ANN) mJ"),
