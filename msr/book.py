@@ -306,6 +306,31 @@ def md(text: str):
     return Markdown(text)
 
 
+class _Plain:
+    """A value whose only display is its text (glued, it reads in the page's prose)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/plain": self.text}
+
+
+def paper_text(**values: float) -> dict[str, str]:
+    """Glue paper values (from :mod:`msr.paper`) for the chapter's prose, printed as the paper
+    prints them: ``book.paper_text(r34=paper.FIRING_RATE[...])`` lets the page's text read
+    ``{glue:text}`paper_r34```, so no paper number is typed into a chapter.  Returns the texts."""
+    from myst_nb import glue
+
+    texts = {}
+    for name, value in values.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise TypeError(f"paper_text({name}=...): a number from msr.paper, not {type(value).__name__}")
+        texts[name] = format(value, "g")
+        glue(f"paper_{name}", _Plain(texts[name]), display=False)
+    return texts
+
+
 def not_computed(name: str, profile: str, what: str = "this result") -> str:
     """The MyST box shown where the store holds nothing for an item."""
     return (

@@ -30,6 +30,8 @@ DEEP_CIFAR10 = {110: 91.7, 482: 91.9}
 
 #: Eq. 7-8: probability that a vanilla block changes a neuron's firing state.
 EQ8_PROBABILITY = 0.16  # "about 16 %", sigma = V_th = 0.5
+#: Sec. III-A: "the remaining 84 % of neurons", whose firing state a vanilla block leaves unchanged.
+EQ8_UNCHANGED = 0.84
 
 #: Table III: ImageNet top-1 (%) of the paper's models: (model, T) -> accuracy.
 TABLE_III = {

@@ -443,3 +443,66 @@ def test_the_bench_strategies_are_named_in_words():
     gpu = strategy_legend("cuda").split("; ")
     assert [p.split(":")[0] for p in gpu if "CUDA graphs" in p] == ["`msr-bf16-graphs`"]
     assert "SpikingJelly's LIF neuron" in next(p for p in gpu if p.startswith("`spikingjelly-bf16`"))
+
+
+def _paper_results() -> set[float]:
+    """Every non-integer number msr.paper holds, the hyper-parameters (Table VII, VIII, X) left out:
+    the paper's results and estimates, which a chapter may print only through msr.paper."""
+    settings = {"NEURON", "TABLE_VIII", "TABLE_X", "TABLE_I_DEPTHS", "TABLE_II_DEPTHS"}
+
+    def numbers(v):
+        if isinstance(v, dict):
+            for x in v.values():
+                yield from numbers(x)
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                yield from numbers(x)
+        elif isinstance(v, float) and not v.is_integer():
+            yield v
+
+    return {round(x, 9) for name, v in vars(paper).items() if name.isupper() and name not in settings
+            for x in numbers(v)}
+
+
+def _prose_numbers(text: str) -> list[tuple[int, str]]:
+    """(line, token) of each decimal number or percentage in a MyST notebook's markdown,
+    its front matter and code cells left out."""
+    out, code = [], False
+    lines = text.splitlines()
+    start = lines.index("---", 1) + 1 if lines[:1] == ["---"] else 0  # after the front matter
+    for i, line in enumerate(lines[start:], start + 1):
+        if line.startswith("```"):
+            code = line.startswith("```{code-cell}") or (code and line.strip() != "```")
+            continue
+        if not code:
+            out += [(i, m.group()) for m in re.finditer(r"(?<![\w.`])\d+(?:\.\d+)?(?= ?%)|(?<![\w.`])\d+\.\d+", line)]
+    return out
+
+
+def test_no_paper_result_is_typed_into_a_chapter():
+    """A paper result in a chapter's prose is glued from msr.paper (book.paper_text), never typed:
+    a typed number would not follow a corrected transcription."""
+    from pathlib import Path
+
+    results = _paper_results()
+    assert {0.225, 0.192, 91.7, 74.21, 0.16, 4.6} <= results  # the scan knows what to look for
+    typed = []
+    for path in sorted((Path(__file__).parents[1] / "book").rglob("*.md")):
+        for line, token in _prose_numbers(path.read_text()):
+            if {round(float(token), 9), round(float(token) / 100, 9)} & results:
+                typed.append(f"{path.name}:{line}: {token}")
+    assert not typed, "paper values typed into prose (glue them with book.paper_text): " + ", ".join(typed)
+
+
+def test_prose_scan_finds_typed_numbers_and_skips_code():
+    text = "---\nkernelspec: {}\n---\n# t\nabout 0.225 and 91.7 % here\n```{code-cell} ipython3\nx = 74.21\n```\n" \
+           "the {glue:text}`paper_t6` % glued\n"
+    assert [t for _, t in _prose_numbers(text)] == ["0.225", "91.7"]
+
+
+def test_paper_text_glues_values_as_the_paper_prints_them():
+    pytest.importorskip("myst_nb")
+    assert book.paper_text(r=paper.FIRING_RATE["imagenet_resnet34"], eq8=100 * paper.EQ8_PROBABILITY) == \
+        {"r": "0.225", "eq8": "16"}
+    with pytest.raises(TypeError, match="a number from msr.paper"):
+        book.paper_text(section=paper.FIRING_RATE_SECTION["dvs_resnet20"])

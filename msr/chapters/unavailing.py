@@ -85,7 +85,8 @@ def compute(ctx: ChapterContext) -> dict:
 def eq8_claim(eq8: dict | None) -> dict:
     """Eq. 8's closed form at sigma = V_th against the paper's 16 %, and the Monte-Carlo
     estimate against the closed form: ``arithmetic`` (no network is involved)."""
-    text = "a vanilla block changes a neuron's firing state with probability about 16 % (Eq. 8)"
+    text = (f"a vanilla block changes a neuron's firing state with probability about "
+            f"{100 * paper.EQ8_PROBABILITY:g} % (Eq. 8)")
     if not eq8:
         return {"paper": text, "shown": None, "evidence": "not run", "kind": "arithmetic"}
     a, m = eq8["at_vth"]["analytic"], eq8["at_vth"]["monte_carlo"]
@@ -138,8 +139,9 @@ def _unchanged_claim(sc: dict | None) -> dict:
     states unchanged on average over its blocks; this asks only for a majority, not for the
     84 %, which rests on Eq. 8's normal F.  Untrained networks are reported beside, as a
     check (the same reason as in :func:`_state_change_claim`)."""
-    text = ("a vanilla block leaves most neurons' firing states unchanged (Sec. III-A: 84 % under Eq. 8's "
-            "assumption), so most of what its residual path conveys is unavailing")
+    text = ("a vanilla block leaves most neurons' firing states unchanged (Sec. III-A: "
+            f"{100 * paper.EQ8_UNCHANGED:g} % under Eq. 8's assumption), so most of what its residual path "
+            "conveys is unavailing")
     rows = _measured_rows(sc)
     if not rows:
         return {"paper": text, "shown": None, "evidence": "not run", "kind": "evidence"}

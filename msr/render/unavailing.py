@@ -34,8 +34,10 @@ def plot_eq8(eq8: dict):
             color = {"mec": line.get_color()}
         ax.plot(g["sigma"], g["monte_carlo"], marker, ms=6, mfc="none", ls="none",
                 label=f"Monte-Carlo, firing rate {rate:g}", **color)
-    ax.plot([paper.NEURON["v_th"]], [paper.EQ8_PROBABILITY], "k*", ms=13, label="paper: about 16 % at σ = V_th")
-    ax.set_xlabel("σ of the residual F (V_th = 0.5)")
+    v_th = paper.NEURON["v_th"]
+    ax.plot([v_th], [paper.EQ8_PROBABILITY], "k*", ms=13,
+            label=f"paper: about {100 * paper.EQ8_PROBABILITY:g} % at σ = V_th")
+    ax.set_xlabel(f"σ of the residual F (V_th = {v_th:g})")
     ax.set_ylabel("P(block changes the firing state)")
     ax.legend(fontsize=9, loc="lower right")
     ax.set_title("Unavailing residuals (Eq. 7-8)")
