@@ -128,3 +128,23 @@ def test_static_images_run_at_the_given_T():
     res = measure_energy(m, torch.randn(2, 3, 32, 32), T=5, mode="train")
     assert res.T == 5 and not res.per_frame
     assert res.syops_formula == pytest.approx(5 * res.network_rate * res.flops)
+
+
+def test_report_and_energy_page_count_the_same_syops():
+    """The report's Table V rows take a trained model's per-run energy (measured on its own input);
+    the energy page multiplies our structure MACs (the model's default input) by the same rate.
+    For the DVS model both inputs are the emulated 64x64 sensor, so both must give one number."""
+    from msr.chapters.energy import _structure_payload, energy_rows
+
+    torch.manual_seed(0)
+    m = create_model("dvs_resnet20")
+    frames = (torch.rand(6, 2, *m.input_size) > 0.8).float()
+    res = measure_energy(m, frames, mode="train")
+    rows = {r["model"]: r for r in energy_rows(_structure_payload(),
+                                               {"dvs_resnet20": {"rate": res.network_rate, "T": res.T,
+                                                                 "per_frame": res.per_frame}})}
+    dvs = rows["dvs_resnet20"]
+    assert res.network_rate > 0.01
+    assert dvs["our SyOPs (M)"] * 1e6 == pytest.approx(res.syops_formula)
+    assert dvs["our E(SNN) mJ"] == pytest.approx(res.formula.e_snn_mj)
+    assert dvs["our ratio"] == pytest.approx(res.formula.ratio)
