@@ -161,11 +161,14 @@ def test_isometry_claims_ms_by_construction_vanilla_measured():
     # judged at the deepest depth both networks have: vanilla 6 decades, MS 0.09
     assert "at depth 56: 6.00 decades, against MS-ResNet's 0.09 decades" in _check(vanilla, True)["evidence"]
     assert "8: 0.30, 56: 6.00" in vanilla["evidence"]
-    assert vanilla["key"] == "depth 56: vanilla 6.00 decades, MS 0.09 decades"
+    # the depths at which the vanilla network is as even as MS's bar are named, not hidden
+    assert vanilla["key"] == "depth 56: vanilla 6.00 decades, MS 0.09 decades; depth 8: vanilla at most 0.30 decades"
+    assert "wider by more than 1 decade at depth 56 only; at depth 8 within 0.30 decades, under the 0.5 decades" \
+        in vanilla["evidence"]
     # vanilla as flat as MS: not shown; MS spread at any depth beyond the bound: does not hold
     flat = claims(_iso([1.0, 1.5], [1.0, 2.0], ms_shallow=[1.0, 1e3]))
     _check(flat[0], False, "by construction")
-    _check(flat[1], False)
+    assert "at no depth wider by more than 1 decade" in _check(flat[1], False)["evidence"]
     # a block whose gradient vanished is the widest spread, not left out of it
     vanished = claims(_iso([1.0, 1.1], [1.0, 0.9, 0.0]))[1]
     assert "without bound (1 of 3 blocks with no gradient), against" in _check(vanished, True)["evidence"]
@@ -318,3 +321,11 @@ def test_claim_rendering_shows_the_kind():
     assert "**shown** by our run" in book.claim_md("peak", True, "depth 14", "fmnist")
     with pytest.raises(ValueError, match="valid: evidence, arithmetic, by construction"):
         book.claim_md("x", True, "y", "fmnist", "proof")
+
+
+def test_phi_ratio_is_the_root_of_the_identity_blocks_phi():
+    """phi is a ratio of squared norms: blocks of phi 0.25 and 0.64 predict a norm ratio 0.4;
+    a stage start (phi 9, strided shortcut) is left out."""
+    row = {"phi": [0.25, 0.64, 9.0], "stages": [0, 0, 1]}
+    assert chapters.isometry.phi_ratio(row) == pytest.approx(0.4)
+    assert chapters.isometry.phi_ratio({"phi": None, "stages": None}) is None
