@@ -17,13 +17,16 @@ def compute(ctx: ChapterContext) -> dict:
     runs = train_runs(ctx, "two_phase", seeds=primary())
     first, second = runs[0], runs[1]
     res = {}
-    if first[1]:
-        res["T1_pretrained"] = acc_of(first[1])
-    if second[1]:
-        r = acc_of(second[1])
-        res["finetuned_T6"] = r
-        if second[1]["final"].get("init_acc") is not None:
-            res["T1_weights_at_T6"] = {**r, "acc": second[1]["final"]["init_acc"]}
+    (c1, r1, _), (c2, r2, _) = first, second
+    # the T each accuracy is measured at: the runs' inference T; the T = 1 weights are
+    # evaluated at the training T of the second phase (msr.train)
+    if r1:
+        res["T1_pretrained"] = {**acc_of(r1), "eval_T": c1.test_T or c1.T}
+    if r2:
+        r = acc_of(r2)
+        res["finetuned_T6"] = {**r, "eval_T": c2.test_T or c2.T}
+        if r2["final"].get("init_acc") is not None:
+            res["T1_weights_at_T6"] = {**r, "acc": r2["final"]["init_acc"], "eval_T": c2.T}
     return {"two_phase": res, "model": paper_name(f"{first[0].model}{first[0].depth or ''}"),
             "dataset": dataset_name(first[0].dataset),
             "claims": [_two_phase_claim(res)]}

@@ -12,13 +12,16 @@ from msr.paper import TWO_PHASE_NAMES as PHASES
 
 
 def two_phase_frame(P: dict, model: str):
-    """Appendix B: test accuracy (%) per phase, the paper's and ours."""
+    """Appendix B: test accuracy (%) per phase, the paper's and ours, each with the T it is
+    measured at (the paper's finetuned model: Table III's T = 5)."""
     import pandas as pd
 
     from msr import paper
 
     return pd.DataFrame([{"phase": PHASES.get(k, k), "paper (ImageNet, MS-ResNet104) (%)": v,
-                          f"ours ({model}) (%)": P[k]["acc"] if k in P else "not run"}
+                          "paper: evaluated at T": paper.TWO_PHASE_EVAL_T[k],
+                          f"ours ({model}) (%)": P[k]["acc"] if k in P else "not run",
+                          "ours: evaluated at T": P[k].get("eval_T") if k in P else None}
                          for k, v in paper.TWO_PHASE.items()])
 
 
@@ -32,21 +35,24 @@ def plot_two_phase(P: dict, ours_label: str):
     keys = list(paper.TWO_PHASE)
     ours = [P[k]["acc"] if k in P else np.nan for k in keys]
     has = not all(np.isnan(ours))
-    panels = ([(ours_label, ours, "#1f77b4")] if has else []) + [
-        ("paper (ImageNet, MS-ResNet104)", [paper.TWO_PHASE[k] for k in keys], "#000000")]
+    # each value as its source prints it (ours to 2 decimals, the paper's as printed), with its T
+    panels = ([(ours_label, ours, "#1f77b4", [f"{v:.2f} % at T = {P[k].get('eval_T', '?')}" if k in P else "not run"
+                                              for k, v in zip(keys, ours, strict=True)])] if has else []) + [
+        ("paper (ImageNet, MS-ResNet104)", [paper.TWO_PHASE[k] for k in keys], "#000000",
+         [f"{paper.TWO_PHASE[k]:g} % at T = {paper.TWO_PHASE_EVAL_T[k]}" for k in keys])]
     fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 2.6 * len(panels) + 0.9), squeeze=False)
-    for ax, (title, vals, colour) in zip(axes[:, 0], panels, strict=False):
+    for ax, (title, vals, colour, texts) in zip(axes[:, 0], panels, strict=False):
         ys = np.arange(len(keys))[::-1]
         ax.plot(vals, ys, "o", color=colour, ms=10)
         finite = [v for v in vals if not np.isnan(v)]
         span = max(max(finite) - min(finite), 1.0)
-        for y, v in zip(ys, vals, strict=True):
-            ax.annotate("not run" if np.isnan(v) else f"{v:.2f} %", (v if not np.isnan(v) else min(finite), y),
+        for y, v, text in zip(ys, vals, texts, strict=True):
+            ax.annotate(text, (v if not np.isnan(v) else min(finite), y),
                         xytext=(10, 0), textcoords="offset points", va="center", fontsize=11)
         ax.set_yticks(ys)
         ax.set_yticklabels([PHASES.get(k, k) for k in keys])
         ax.set_ylim(-0.6, len(keys) - 0.4)
-        ax.set_xlim(min(finite) - 0.4 * span, max(finite) + 0.6 * span)
+        ax.set_xlim(min(finite) - 0.4 * span, max(finite) + 1.0 * span)
         ax.set_xlabel("test accuracy (%)")
         ax.set_title(title)
     fig.suptitle("Two-phase training: accuracy per phase"
