@@ -39,10 +39,25 @@ def energy_digits(rows: list[dict]) -> dict:
     return report_digits(table_v_rows(rows), "")
 
 
+def energy_unit(measured: dict) -> tuple[str, float]:
+    """The unit of :func:`measured_energy_frame`'s energies and its factor from mJ: µJ where every
+    energy is below 1 mJ (Table V prints its DVS row in µJ), else mJ."""
+    small = all(max(m["e_ann_mj"], m["e_snn_mj"]) < 1.0 for m in measured.values())
+    return ("µJ", 1e3) if small else ("mJ", 1.0)
+
+
+def measured_label(label: str, m: dict) -> str:
+    """A measured model's name with its data and how it is counted: ``MS-ResNet20 (short run)
+    (Fashion-MNIST, per sample)``, so that a static model's ratio is not read as an event
+    model's (per frame, Sec. IV-C)."""
+    return f"{paper_name(label)} ({dataset_name(m['dataset'])}, per {'frame' if m.get('per_frame') else 'sample'})"
+
+
 def measured_energy_frame(measured: dict):
     """Energy from our measured firing rates: one row per quantity, one column per model."""
     import pandas as pd
 
+    unit, scale = energy_unit(measured)
     rows = {}
     for label, m in measured.items():
         p = paper.TABLE_V.get(label, {})
@@ -50,7 +65,7 @@ def measured_energy_frame(measured: dict):
                        "counted per": "frame" if m.get("per_frame") else "sample",
                        "our firing rate": m["rate"], "paper firing rate": p.get("rate"),
                        "our MACs (M)": m["flops"] / 1e6, "our SyOPs (M)": m["syops"] / 1e6,
-                       "our E(ANN) (mJ)": m["e_ann_mj"], "our E(SNN) (mJ)": m["e_snn_mj"],
+                       f"our E(ANN) ({unit})": m["e_ann_mj"] * scale, f"our E(SNN) ({unit})": m["e_snn_mj"] * scale,
                        "our E(ANN) / E(SNN)": m["ratio"], "our ratio, per-conv rates": m["ratio_measured"],
                        "paper E(ANN) / E(SNN)": p.get("ratio")}
     df = pd.DataFrame(rows)
@@ -86,7 +101,7 @@ def plot_energy(rows: list[dict], measured: dict | None = None):
     cats = [(paper_name(r["model"]) + (frame if r["model"].startswith("dvs") else ""), r.get("paper E(ANN) mJ"),
              r.get("paper E(SNN) mJ"), r.get("paper ratio"), r.get("our E(ANN) mJ"), r.get("our E(SNN) mJ"))
             for r in rows]
-    cats += [(paper_name(k) + (frame if m.get("per_frame") else ""), None, None, None, m["e_ann_mj"], m["e_snn_mj"])
+    cats += [(measured_label(k, m), None, None, None, m["e_ann_mj"], m["e_snn_mj"])
              for k, m in (measured or {}).items()]
     fig, ax = plt.subplots(figsize=(6.4, 2.4 + 0.6 * len(cats)))
     styles = {"paper": dict(color="#636363", mfc="white"), "ours": dict(color="#08519c")}
