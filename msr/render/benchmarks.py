@@ -33,9 +33,9 @@ def benchmark_frames(R: dict, profile: str):
         rows.append({"method": "direct training", "work": "MS-ResNet (paper)", "model": paper_name(model), "T": str(T),
                      "paper / cited top-1 (%)": acc,
                      "ours top-1 (%)": o if b is None or b["T"] == T else f"{fmt(o)} (T = {b['T']})"})
-    rows.append({"method": "direct training", "work": "MS-ResNet (paper)",
-                 "model": paper_name("imagenet_resnet104") + ", 288 px",
-                 "T": "5", "paper / cited top-1 (%)": paper.TABLE_III_104_AT_288,
+    big, T288, acc288 = paper_at_288()
+    rows.append({"method": "direct training", "work": "MS-ResNet (paper)", "model": paper_name(big) + ", 288 px",
+                 "T": str(T288), "paper / cited top-1 (%)": acc288,
                  "ours top-1 (%)": "not run: no sweep evaluates at 288 px"})
     rows += [{"method": "ANN", "work": "the ANN twin (paper)", "model": paper_name(model).removeprefix("MS-"),
               "T": "", "paper / cited top-1 (%)": acc, "ours top-1 (%)": "not in scope: msr trains spiking networks"}
@@ -58,37 +58,88 @@ def benchmark_commands(R: dict) -> str:
             + " on a machine with the data.")
 
 
-def _cited_points() -> list[tuple[str, str, float, float]]:
-    """Table III's cited works as (work, method, T, top-1) points, one per model."""
+def cited_points() -> list[tuple[str, str, float, float]]:
+    """Table III's cited works as (label, method, T, top-1) points, one per model and T.  The
+    label names the first author and the model, and T where a work reports one model at two T
+    (Li et al.: ResNet-34 at 256 and at 32), so that no two points share a label."""
+    from collections import Counter
+
     from msr import paper
 
-    pts = []
-    for method, work, _, ts, accs in paper.TABLE_III_OTHERS:
-        t, a = [float(x) for x in ts.split(" / ")], [float(x) for x in accs.split(" / ")]
-        t = t * len(a) if len(t) == 1 else t
-        pts += [(work, method, ti, ai) for ti, ai in zip(t, a, strict=True)]
-    return pts
+    rows = []
+    for method, work, models, ts, accs in paper.TABLE_III_OTHERS:
+        a = [float(x) for x in accs.split(" / ")]
+        t, m = [float(x) for x in ts.split(" / ")], models.split(" / ")
+        t, m = (t * len(a) if len(t) == 1 else t), (m * len(a) if len(m) == 1 else m)
+        rows += [(work.split(" ")[0].rstrip(","), mi, method, ti, ai) for mi, ti, ai in zip(m, t, a, strict=True)]
+    twice = Counter((w, m) for w, m, *_ in rows)
+    return [(f"{w}, {m}" + (f", T = {t:g}" if twice[w, m] > 1 else ""), method, t, a) for w, m, method, t, a in rows]
+
+
+def paper_at_288() -> tuple[str, int, float]:
+    """Table III's starred row: MS-ResNet104 (trained at 224 px, at its Table III T) tested on
+    288x288 crops, as (model, T, top-1)."""
+    from msr import paper
+
+    model = "imagenet_resnet104"
+    return model, next(T for (m, T) in paper.TABLE_III if m == model), paper.TABLE_III_104_AT_288
+
+
+#: Where a point's label may go, in order of preference: (dx, dy) points from the point, ha, va.
+_LABEL_SPOTS = ((7, 0, "left", "center"), (-7, 0, "right", "center"), (5, 4, "left", "bottom"),
+                (5, -4, "left", "top"), (-5, 4, "right", "bottom"), (-5, -4, "right", "top"),
+                (0, 7, "center", "bottom"), (0, -7, "center", "top"), (5, 11, "left", "bottom"),
+                (5, -11, "left", "top"), (-5, 11, "right", "bottom"), (-5, -11, "right", "top"))
+
+
+def _place_labels(ax, labels, marker_pt: float = 10.0) -> None:
+    """Annotate each ``(text, (x, y), style)`` of ``labels`` at the first of :data:`_LABEL_SPOTS`
+    where it stays inside ``ax`` and overlaps no marker and no label placed before it (else
+    where it overlaps least): close points keep legible labels whatever the data."""
+    from matplotlib.transforms import Bbox
+
+    fig = ax.figure
+    fig.canvas.draw()  # fixes the limits, so data map to where they will be drawn
+    renderer, inside = fig.canvas.get_renderer(), ax.get_window_extent()
+    r = marker_pt / 2 * fig.dpi / 72
+    taken = [Bbox.from_extents(x - r, y - r, x + r, y + r)
+             for line in ax.get_lines() for x, y in ax.transData.transform(line.get_xydata())]
+    for text, xy, style in labels:
+        best = None
+        for dx, dy, ha, va in _LABEL_SPOTS:
+            a = ax.annotate(text, xy, xytext=(dx, dy), textcoords="offset points", ha=ha, va=va, **style)
+            box = a.get_window_extent(renderer).padded(1.5)
+            out = not (inside.x0 <= box.x0 and box.x1 <= inside.x1 and inside.y0 <= box.y0 and box.y1 <= inside.y1)
+            cost = 10 * out + sum(box.overlaps(o) for o in taken)
+            if best is None or cost < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (cost, a, box)
+            else:
+                a.remove()
+            if cost == 0:
+                break
+        taken.append(best[2])
 
 
 def plot_benchmarks(R: dict, ours_label: str):
-    """Top: ImageNet top-1 against timesteps T (Table III): the paper's MS-ResNets, the
-    cited works and ours apart.  Bottom: CIFAR10-DVS top-1 (Table IV), ours apart."""
+    """Top: ImageNet top-1 against timesteps T (Table III): the paper's MS-ResNets (and
+    MS-ResNet104 tested at 288 px, Table III's starred row), the cited works (each labelled
+    by first author and model) and ours apart.  Bottom: CIFAR10-DVS top-1 (Table IV), ours apart."""
     import matplotlib.pyplot as plt
 
     from msr import paper
 
-    fig, (ax, bx) = plt.subplots(2, 1, figsize=(6.4, 9.5), gridspec_kw={"height_ratios": [1.25, 1]})
+    fig, (ax, bx) = plt.subplots(2, 1, figsize=(6.4, 10.5), gridspec_kw={"height_ratios": [1.5, 1]})
+    cited = cited_points()
     for method, marker in (("ANN conversion", "^"), ("direct training", "o")):
-        pts = [(t, a) for w, m, t, a in _cited_points() if m == method]
+        pts = [(t, a) for _, m, t, a in cited if m == method]
         ax.plot(*zip(*pts, strict=True), marker, color="#8c8c8c", ms=7, ls="none", label=f"cited works: {method}")
-    for i, (w, _m, t, a) in enumerate(_cited_points()):  # alternate above / below: close points stay legible
-        ax.annotate(w.split(" ")[0].rstrip(","), (t, a), xytext=(4, 3 if i % 2 else -12), textcoords="offset points",
-                    fontsize=9, color="#555")
     pp = sorted((T, acc, model) for (model, T), acc in paper.TABLE_III.items())
-    ax.plot([p[0] for p in pp], [p[1] for p in pp], "ks", ms=8, label="MS-ResNet, paper")
-    for T, acc, model in pp:
-        ax.annotate(paper_name(model), (T, acc), xytext=(6, -4), textcoords="offset points",
-                    fontsize=10)
+    ax.plot([p[0] for p in pp], [p[1] for p in pp], "ks", ms=8, label="MS-ResNet, paper (224 px)")
+    big, T288, acc288 = paper_at_288()
+    ax.plot([T288], [acc288], "D", color="k", mfc="white", mew=1.6, ms=8, ls="none",
+            label=f"{paper_name(big)}, paper, tested at 288 px")
     ours = [(b["T"], b["result"]["acc"], b["model"]) for b in R.get("imagenet", []) if b["result"]]
     if ours:
         ax.plot([o[0] for o in ours], [o[1] for o in ours], "*", color="#d62728", ms=14, ls="none",
@@ -97,10 +148,17 @@ def plot_benchmarks(R: dict, ours_label: str):
     from matplotlib.ticker import FuncFormatter
 
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlim(2.2, 1.6e4)  # room for labels on either side of the extreme T
+    lo = min([a for *_, a in cited] + [p[1] for p in pp] + [o[1] for o in ours])
+    hi = max([a for *_, a in cited] + [acc288] + [o[1] for o in ours])
+    ax.set_ylim(lo - 1.2, hi + 1.2)
     ax.set_xlabel("timesteps T (log scale)")
     ax.set_ylabel("ImageNet top-1 (%)")
     ax.set_title("Table III: accuracy against timesteps" + ("" if ours else " (no run of ours stored)"))
-    ax.legend(fontsize=9.5, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
+    ax.legend(fontsize=9.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+    _place_labels(ax, [(paper_name(m), (T, a), {"fontsize": 10}) for T, a, m in pp]
+                  + [(f"{paper_name(big)}, 288 px", (T288, acc288), {"fontsize": 10})]
+                  + [(label, (t, a), {"fontsize": 9, "color": "#555"}) for label, _, t, a in cited])
     works = [(f"{w}: {m}", a, w == "paper") for w, m, _, a in paper.TABLE_IV]
     dvs = next((b for b in R.get("dvs", []) if b["result"]), None)
     if dvs:
@@ -122,28 +180,27 @@ def plot_benchmarks(R: dict, ours_label: str):
     return fig
 
 
-def plot_event_frames(ex: dict, max_frames: int = 10, per_row: int = 5):
-    """Emulated DVS samples (:func:`msr.data.emulated_examples`): per sample, the source
-    image, then its event frames (equal event count each), ``per_row`` frames to a row so
-    the figure keeps the column's width; ON events orange, OFF events blue."""
+def plot_event_frames(ex: dict, image: bool = True):
+    """Emulated DVS samples (:func:`msr.data.emulated_examples`), one row per sample: its
+    source image (``image``), then its T event frames in time order (equal event count each),
+    T read from the frames; ON events orange, OFF events blue."""
     import matplotlib.pyplot as plt
 
     frames = np.asarray(ex["frames"])  # [n, T, 2, S, S]
     n, T = frames.shape[:2]
-    shown = min(T, max_frames)
-    ncol = per_row  # the same cell size at any T
-    lines = -(-shown // ncol)  # rows of frames per sample
+    ncol = T + int(image)
+    cell = max(6.4 / ncol, 0.75)  # inches: the column's width, wider (then scaled down) only at large T
     on_c, off_c = np.array([0.90, 0.62, 0.0]), np.array([0.0, 0.45, 0.70])  # colour-blind safe pair
-    fig, axes = plt.subplots(n * lines, ncol + 1, figsize=(6.4, 6.4 / (ncol + 1) * 1.12 * n * lines + 0.8),
-                             squeeze=False)
+    fig, axes = plt.subplots(n, ncol, figsize=(cell * ncol, n * (cell + 0.45) + 0.6), squeeze=False)
     for i in range(n):
         scale = max(float(np.percentile(frames[i][frames[i] > 0], 99)) if (frames[i] > 0).any() else 1.0, 1.0)
-        src = axes[i * lines, 0]
-        src.imshow(ex["images"][i], cmap="gray", vmin=0, vmax=255)
-        src.set_title(f"{ex['classes'][i]}", fontsize=9)
-        src.set_xlabel(f"{ex['counts'][i]:,} events", fontsize=8.5)
-        for k in range(shown):
-            ax = axes[i * lines + k // ncol, 1 + k % ncol]
+        if image:
+            src = axes[i, 0]
+            src.imshow(ex["images"][i], cmap="gray", vmin=0, vmax=255)
+            src.set_title(f"{ex['classes'][i]}", fontsize=9)
+            src.set_xlabel(f"{ex['counts'][i]:,} events", fontsize=8.5)
+        for k in range(T):
+            ax = axes[i, int(image) + k]
             on = np.clip(frames[i, k, 1] / scale, 0, 1)[..., None]
             off = np.clip(frames[i, k, 0] / scale, 0, 1)[..., None]
             rgb = np.clip(1.0 - on * (1.0 - on_c) - off * (1.0 - off_c), 0, 1)
@@ -153,10 +210,8 @@ def plot_event_frames(ex: dict, max_frames: int = 10, per_row: int = 5):
         ax.set_xticks([])
         ax.set_yticks([])
         ax.grid(False)
-        if not ax.images:
-            ax.axis("off")
     p = ex["params"]
-    fig.suptitle(f"{ex['label']}: T = {T} frames of equal event count (ON orange, OFF blue); "
-                 f"{p['sensor']}x{p['sensor']} sensor, C = {p['threshold']}, saccades of {p['amplitude']:g} px "
-                 f"x 3 x {p['move_ms']:g} ms", fontsize=10.5)
+    fig.suptitle(f"{ex['label']}: T = {T} frames of equal event count, in time order left to right (ON orange, "
+                 f"OFF blue); {p['sensor']}x{p['sensor']} sensor, C = {p['threshold']}, saccades of "
+                 f"{p['amplitude']:g} px x 3 x {p['move_ms']:g} ms", fontsize=10.5)
     return fig
