@@ -133,22 +133,78 @@ def plot_bench(result: dict):
     return fig
 
 
-def strategy_legend(device: str) -> str:
-    """One line naming what each training-step strategy of a bench on ``device`` (``cpu``
-    or ``cuda``) runs (:func:`msr.bench.steps.strategies`)."""
-    import torch
+def strategy_words(s: dict) -> str:
+    """What a training-step strategy runs, in words, from its switches: a strategy of
+    :func:`msr.bench.steps.strategies` or a stored training row (which carries them)."""
+    if s["strategy"] == "authors":
+        return "the authors' release's execution (a Python loop over T per layer), fp32"
+    parts = ["SpikingJelly's LIF neuron" if s.get("lif") == "spikingjelly" else "msr's fused LIF",
+             "channels-last" if s.get("channels_last") else "", "bf16 autocast" if s.get("amp") else "fp32",
+             "CUDA graphs" if s.get("graphs") else "", "torch.compile" if s.get("compile") else ""]
+    return ", ".join(p for p in parts if p)
 
-    from msr.bench.steps import strategies
 
-    def words(s: dict) -> str:
-        if s["strategy"] == "authors":
-            return "the authors' release's execution (a Python loop over T per layer), fp32"
-        parts = ["SpikingJelly's LIF neuron" if s["lif"] == "spikingjelly" else "msr's fused LIF",
-                 "channels-last" if s["channels_last"] else "", "bf16 autocast" if s["amp"] else "fp32",
-                 "CUDA graphs" if s["graphs"] else "", "torch.compile" if s.get("compile") else ""]
-        return ", ".join(p for p in parts if p)
+def strategy_legend(device: str, rows: list[dict] | None = None) -> str:
+    """One line naming what each training-step strategy runs: those of the training ``rows``
+    that were measured (status ok; what the table and figure show), in the order they ran,
+    or without ``rows`` every strategy a bench on ``device`` (``cpu`` or ``cuda``) runs
+    (:func:`msr.bench.steps.strategies`)."""
+    if rows is None:
+        import torch
 
-    return "Strategies: " + "; ".join(f"`{s['strategy']}`: {words(s)}" for s in strategies(torch.device(device))) + "."
+        from msr.bench.steps import strategies
+
+        shown = strategies(torch.device(device))
+    else:
+        first: dict[str, dict] = {}
+        for r in rows:
+            if r.get("status") == "ok":
+                first.setdefault(r["strategy"], r)
+        shown = list(first.values())
+    return "Strategies: " + "; ".join(f"`{s['strategy']}`: {strategy_words(s)}" for s in shown) + "."
+
+
+#: What each LIF backend of the bench (:func:`msr.bench.lif.lif_candidates`) runs, in
+#: words: the one place its names are explained.
+LIF_BACKENDS = {
+    "msr-reference": "msr's reference LIF (`backend=\"reference\"`, `msr.neuron.lif_reference`): plain PyTorch "
+                     "ops per timestep under autograd, which keeps the float membrane and a graph per step; the "
+                     "oracle every other backend is tested against, and the figure's baseline",
+    "msr-cpu": "msr's `cpu` backend (`msr.kernels.cpu_lif`): one autograd Function running a few in-place "
+               "PyTorch ops per timestep, saving one int8 per neuron and timestep for the backward; despite its "
+               "name it runs on whichever device holds the tensors",
+    "msr-triton": "msr's `triton` backend (`msr.kernels.triton_lif`, CUDA only): one Triton kernel for the forward "
+                  "and one for the backward, each looping over T with the membrane in registers, saving one uint8 "
+                  "per neuron and timestep",
+    "authors-loop": "the authors' release's `mem_update` loop (`msr.bench.authors_baseline.authors_lif`): small "
+                    "ops and a clone per timestep",
+    "spikingjelly": "SpikingJelly's multi-step `LIFNode` with msr's parameters and rectangular surrogate (its "
+                    "PyTorch path: its fused kernels do not take that surrogate)",
+    "spikingjelly-fused-sigmoid": "SpikingJelly's `LIFNode` with its default sigmoid surrogate (the same forward, "
+                                  "another surrogate gradient), the one its fused kernels take: its fastest LIF "
+                                  "where it has such kernels",
+}
+
+#: What a LIF backend runs on a GPU's tensors, where its name could mislead.
+LIF_ON_GPU = {
+    "msr-cpu": "here on GPU tensors, so not a CPU run: each of those ops is a CUDA kernel launch of its own, "
+               "several per timestep, where `msr-triton` launches one kernel per pass",
+}
+
+
+def lif_backend_words(backend: str, device: str = "cpu") -> str:
+    """What the bench's LIF ``backend`` runs on ``device`` (``cpu`` or ``cuda``), in words."""
+    if backend not in LIF_BACKENDS:
+        raise KeyError(f"LIF backend {backend!r} has no words in msr.render.performance.LIF_BACKENDS")
+    extra = LIF_ON_GPU.get(backend) if device == "cuda" else None
+    return LIF_BACKENDS[backend] + (f"; {extra}" if extra else "")
+
+
+def lif_legend(rows: list[dict], device: str) -> str:
+    """One line naming what each LIF backend of the bench's LIF ``rows`` that holds a time
+    (the backends the LIF table and figure show) runs on ``device``, in the order they ran."""
+    shown = list(dict.fromkeys(r["backend"] for r in rows if r.get("median_ms") is not None))
+    return "LIF backends: " + "; ".join(f"`{b}`: {lif_backend_words(b, device)}" for b in shown) + "."
 
 
 def performance_section(result: dict, page: "Page", slug: str) -> None:
@@ -166,11 +222,12 @@ def performance_section(result: dict, page: "Page", slug: str) -> None:
                         what=f"On {hardware_of(p)}: the speed-up of a training step over the authors' "
                              "execution for each model, one bar per msr strategy (top), and of the LIF neuron's "
                              "forward and backward pass over msr's reference LIF for each number of neurons, one "
-                             "bar per backend (bottom); the black line marks no speed-up."))
+                             "bar per backend (bottom; each is named under the LIF table); the black line marks "
+                             "no speed-up."))
     display(page.table(t["train"], f"bench_{slug}_train", f"Training steps on {hardware_of(p)}", footer,
                        digits={"images/s": 0, "peak memory (MB)": 0, "ms per step": 1,
                                "speed-up over the authors' (x)": 2, "time in convolutions (%)": 0}))
-    display(md(strategy_legend(p.get("device", "cpu"))))
+    display(md(strategy_legend(p.get("device", "cpu"), result["train"])))
     if t["loop"] is not None:
         display(page.table(t["loop"], f"bench_{slug}_loop",
                            f"The training loop on {hardware_of(p)} (msr.train.train, two epochs): images/s", footer,
@@ -185,5 +242,6 @@ def performance_section(result: dict, page: "Page", slug: str) -> None:
                                    "speed-up over one at a time (x)": 2}))
     display(page.table(t["lif"], f"bench_{slug}_lif",
                        f"LIF forward + backward on {hardware_of(p)}: median time per call", footer, digits=3))
+    display(md(lif_legend(result["lif"], p.get("device", "cpu"))))
     display(page.table(t["targets"], f"bench_{slug}_targets", f"Speed targets on {hardware_of(p)}: measured ratios",
                        footer, digits=2))
