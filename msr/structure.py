@@ -158,6 +158,39 @@ def block_flow(block_name: str) -> dict:
             "ends_in": type(getattr(block, (post or path)[-1])).__name__, "out_shape": list(y.shape)}
 
 
+_PATH = re.compile(r"^stages\.(\d+)(?:\.(\d+)(?:\.(.+))?)?$")
+#: a block's children and the network's own layers in the paper's words (Fig. 1, Table I)
+_PART = {"lif1": "LIF 1", "lif2": "LIF 2", "lif_out": "LIF after the addition", "conv1": "conv 1",
+         "conv2": "conv 2", "bn1": "BN 1", "bn2": "BN 2", "shortcut": "shortcut"}
+_TOP = {"stem_conv": "encoding conv", "stem_bn": "encoding BN", "stem_lif": "encoding LIF",
+        "head_lif": "LIF before the classifier", "fc": "classifier (FC)"}
+
+
+def layer_label(path: str) -> str:
+    """A module path of :class:`msr.models.SpikingResNet` in the paper's words, stages and
+    blocks counted from 1: ``stages.1.1.lif2`` -> ``stage 2, block 2, LIF 2``,
+    ``stages.1.2`` -> ``stage 2, block 3`` (``stages.S.B``: block B + 1 of stage S + 1),
+    ``stem_lif`` -> ``encoding LIF``; a block's child alone (``lif1``) ->
+    ``LIF 1``.  For what a reader sees (claims, labels), never for stored keys; a name it
+    does not know comes back unchanged."""
+    bare = path.removesuffix(".module")  # TimeFolded wrappers: the wrapped layer is the same layer
+    if bare in _TOP or bare in _PART:
+        return _TOP.get(bare) or _PART[bare]
+    m = _PATH.match(bare)
+    if not m:
+        return path
+    stage, block, part = m.groups()
+    words = [f"stage {int(stage) + 1}"] + ([f"block {int(block) + 1}"] if block is not None else [])
+    if part is None:
+        return ", ".join(words)
+    if part in _PART:
+        return ", ".join(words + [_PART[part]])
+    sc = re.fullmatch(r"shortcut\.(\d+)", part)
+    if sc:
+        return ", ".join(words + [f"shortcut layer {int(sc[1]) + 1}"])
+    return path
+
+
 def human(n: float, unit: str = "") -> str:
     """3.53e9 -> '3.53G'."""
     for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):

@@ -260,8 +260,12 @@ def plot_raster(ax, rasters: dict[str, np.ndarray], T: int | None = None, marker
     """Fig. 3b: spike rasters of several layers stacked on one Axes.
 
     ``rasters`` maps a layer label to a ``[neurons, steps]`` binary array (from
-    :func:`spike_raster`); ``T`` draws thin lines at sample boundaries.
+    :func:`spike_raster`); layers are separated by thin solid lines and, with ``T``,
+    samples by dashed dark lines.  The Axes' grid is turned off, so that no line but
+    these two kinds crosses the spikes.
     """
+    ax.grid(False)
+    total = sum(r.shape[0] for r in rasters.values())
     offset = 0
     yticks, ylabels = [], []
     for label, r in rasters.items():
@@ -271,28 +275,31 @@ def plot_raster(ax, rasters: dict[str, np.ndarray], T: int | None = None, marker
         yticks.append(offset + n / 2)
         ylabels.append(label)
         offset += n
-        ax.axhline(offset - 0.5, color="0.5", lw=0.5)
+        if offset < total:  # between layers, not below the last
+            ax.axhline(offset - 0.5, color="0.35", lw=0.8)
     if T:
         steps = max(r.shape[1] for r in rasters.values())
         for x in range(T, steps, T):
-            ax.axvline(x - 0.5, color="0.8", lw=0.5)
+            ax.axvline(x - 0.5, color="0.1", lw=1.4, ls=(0, (4, 2)))
     ax.set_yticks(yticks, ylabels)
     ax.set_ylim(-0.5, offset - 0.5)
     ax.invert_yaxis()
-    ax.set_xlabel("timestep (samples side by side)" if T else "timestep")
+    ax.set_xlabel("timestep (dashed lines separate the samples)" if T else "timestep")
     return ax
 
 
-def plot_block_rates(ax, block_rates: list[dict], roles: Iterable[str] | None = None):
-    """Fig. 3a: firing rate of each LIF role against block index, stage boundaries marked."""
+def plot_block_rates(ax, block_rates: list[dict], roles: Iterable[str] | None = None,
+                     label: Callable[[str], str] = str):
+    """Fig. 3a: firing rate of each LIF role against block index, stage boundaries marked;
+    ``label(role)`` names a role in the legend (e.g. :func:`msr.structure.layer_label`)."""
     roles = list(roles) if roles else sorted({k for b in block_rates for k in b} - {"block", "stage", "index"})
-    x = np.arange(len(block_rates))
+    x = np.arange(1, len(block_rates) + 1)  # counted from 1, as the paper counts blocks and stages
     for role in roles:
-        ax.plot(x, [b.get(role, np.nan) for b in block_rates], marker="o", ms=3, label=role)
+        ax.plot(x, [b.get(role, np.nan) for b in block_rates], marker="o", ms=3, label=label(role))
     for i in range(1, len(block_rates)):
         if block_rates[i]["stage"] != block_rates[i - 1]["stage"]:
-            ax.axvline(i - 0.5, color="0.7", lw=0.8, ls="--")
-    ax.set_xlabel("block")
+            ax.axvline(i + 0.5, color="0.7", lw=0.8, ls="--")
+    ax.set_xlabel("block (from the input, counted across stages)")
     ax.set_ylabel("firing rate")
     ax.legend()
     return ax

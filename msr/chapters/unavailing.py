@@ -146,12 +146,14 @@ def _unchanged_claim(sc: dict | None) -> dict:
     if not rows:
         return {"paper": text, "shown": None, "evidence": "not run", "kind": "evidence"}
 
+    from msr.structure import layer_label  # the block's name in the paper's words
+
     def unchanged(label, v) -> tuple[bool, str, str]:
         mean = 1.0 - float(np.mean([r["changed"] for r in v]))
         low = max(v, key=lambda r: r["changed"])
         return (mean > UNCHANGED_MAJORITY,
                 f"{label}: {100 * mean:.1f} % unchanged, mean over {len(v)} blocks (fewest "
-                f"{100 * (1 - low['changed']):.1f} % at {low.get('block', '?')})",
+                f"{100 * (1 - low['changed']):.1f} % at {layer_label(low.get('block', '?'))})",
                 f"{label} {100 * mean:.1f} % unchanged")
 
     return _per_network(text, rows, unchanged, f"shown: every trained network above {100 * UNCHANGED_MAJORITY:.0f} % "
