@@ -128,3 +128,68 @@ def test_plots_draw():
     plot_block_rates(a2, rec.block_rates())
     assert len(a2.lines) >= 2
     plt.close(fig)
+
+
+def test_raster_title_follows_the_arrays_shape():
+    from msr.render.firing import raster_title
+
+    three = {f"l{i}": np.zeros((100, 4 * 3), np.uint8) for i in range(3)}
+    assert raster_title(three, T=3) == "100 neurons per layer, 3 layers, 4 samples"
+    assert raster_title({"a": np.zeros((64, 5), np.uint8)}) == "64 neurons per layer, 1 layer"
+    mixed = {"a": np.zeros((100, 4), np.uint8), "b": np.zeros((36, 4), np.uint8)}
+    assert raster_title(mixed, T=2) == "100/36 neurons per layer, 2 layers, 2 samples"
+    assert raster_title({}) == "no spike raster stored"
+
+
+def test_raster_has_no_grid_and_strong_sample_boundaries():
+    import matplotlib as mpl
+
+    from msr.render.firing import plot_firing
+
+    T, samples = 4, 3
+    kept = ["stages.0.0.lif1", "stages.1.1.lif2", "stages.2.2.lif2"]
+    rng = np.random.default_rng(0)
+    rasters = {f"cifar_resnet20__{j}": (rng.random((100, samples * T)) < 0.2).astype(np.uint8) for j in range(3)}
+    blocks = [{"block": f"stages.{s}.{b}", "stage": s, "index": b, "lif1": 0.2, "lif2": 0.1}
+              for s in range(3) for b in range(3)]
+    model = {"blocks": blocks, "network_rate": 0.2, "kept": kept, "T": T}
+    with mpl.rc_context({"axes.grid": True}):  # the book's style draws grids
+        fig = plot_firing({"cifar_resnet20": model}, rasters)
+    rates, raster = fig.axes
+    assert "spikes of\n100 neurons per layer, 3 layers, 3 samples" in raster.get_title()
+    assert not any(line.get_visible() for line in raster.get_xgridlines() + raster.get_ygridlines())
+    assert [t.get_text() for t in raster.get_yticklabels()] == [
+        "stage 1, block 1, LIF 1", "stage 2, block 2, LIF 2", "stage 3, block 3, LIF 2"]
+    assert [t.get_text() for t in rates.get_legend().get_texts()] == ["LIF 1", "LIF 2"]
+    vertical = [ln for ln in raster.lines if ln.get_xdata()[0] == ln.get_xdata()[1]]  # axvline
+    horizontal = [ln for ln in raster.lines if ln.get_ydata()[0] == ln.get_ydata()[1]]  # axhline
+    assert sorted(ln.get_xdata()[0] for ln in vertical) == [T - 0.5, 2 * T - 0.5]  # the sample boundaries
+    assert len(horizontal) == 2  # between the 3 layers
+    gridwidth = mpl.rcParams["grid.linewidth"]
+    assert all(ln.get_linewidth() > max(gridwidth, *(h.get_linewidth() for h in horizontal)) for ln in vertical)
+    assert all(ln.get_linestyle() == "--" for ln in vertical)
+    assert "dashed lines separate the samples" in raster.get_xlabel()
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("name, kw", [("cifar_resnet", {"depth": 8, "block": "ms"}),
+                                      ("cifar_resnet", {"depth": 8, "block": "vanilla"}),
+                                      ("cifar_resnet", {"depth": 8, "block": "plain"}),
+                                      ("cifar_resnet", {"depth": 8, "block": "sr_b"})])
+def test_layer_label_names_every_module_of_a_real_model_in_the_papers_words(name, kw):
+    from msr.structure import layer_label
+
+    m = create_model(name, **kw)
+    names = [n for n, _ in m.named_modules() if n and n != "stages"]
+    labels = {n: layer_label(n) for n in names}
+    assert not [lab for lab in labels.values() if "stages." in lab or "lif" in lab or "stem" in lab]
+    assert layer_label("stages.1.1.lif2") == "stage 2, block 2, LIF 2"
+    assert layer_label("stages.1.2") == "stage 2, block 3"
+    assert layer_label("stem_lif") == "encoding LIF" and layer_label("lif1") == "LIF 1"
+    # every LIF the firing analyses record and every block the state-change rows name
+    lifs = {layer_label(n) for n in lif_names(m)}
+    assert len(lifs) == len(lif_names(m))  # distinct names stay distinct
+    blocks = [f"stages.{s}.{b}" for s, st in enumerate(m.stages) for b in range(len(st))]
+    assert [layer_label(b) for b in blocks] == [f"stage {s + 1}, block {b + 1}"
+                                              for s, st in enumerate(m.stages) for b in range(len(st))]
+    assert layer_label("stages.0.0.weird") == "stages.0.0.weird" and layer_label("fc2") == "fc2"  # unknown: itself

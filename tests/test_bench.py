@@ -353,3 +353,15 @@ def test_gpu_bench_script_stores_what_its_budget_allowed(tmp_path):
     assert r["environment"]["budget_s"] == 1.0 and r["lif"] and r["train"]
     assert "the training loop" in r["not_run"] and r["loop"] == []
     assert "not run within the time budget" in (tmp_path / "out" / "bench.log").read_text()
+
+
+def test_every_lif_backend_the_bench_times_has_words():
+    """Each name :func:`msr.bench.lif.lif_candidates` gives a row (on a CPU and on a GPU)
+    is explained by msr.render.performance.LIF_BACKENDS, which names nothing else."""
+    from msr.bench.lif import lif_candidates
+    from msr.render.performance import LIF_BACKENDS, LIF_ON_GPU, lif_backend_words
+
+    names = set(lif_candidates(torch.device("cpu"))) | set(lif_candidates(torch.device("cuda")))
+    assert names == set(LIF_BACKENDS) and set(LIF_ON_GPU) <= names
+    assert "msr.kernels.cpu_lif" in lif_backend_words("msr-cpu", "cpu")
+    assert lif_backend_words("msr-cpu", "cuda").startswith(lif_backend_words("msr-cpu", "cpu") + "; ")

@@ -506,3 +506,161 @@ def test_paper_text_glues_values_as_the_paper_prints_them():
         {"r": "0.225", "eq8": "16"}
     with pytest.raises(TypeError, match="a number from msr.paper"):
         book.paper_text(section=paper.FIRING_RATE_SECTION["dvs_resnet20"])
+
+
+def _stored_bench(device: str) -> dict:
+    """The newest committed full bench of ``device`` (skips where none is stored)."""
+    import json
+
+    stored = sorted((book.ROOT / "results" / "bench" / "performance").glob("*.json"))
+    found = [json.loads(p.read_text()) for p in stored]
+    found = [r for r in found if r["provenance"].get("device") == device and not r.get("quick")]
+    if not found:
+        pytest.skip(f"no committed {device} bench result")
+    return max(found, key=lambda r: str(r["provenance"].get("date_utc") or ""))
+
+
+def _section_outputs(result: dict, monkeypatch) -> list:
+    """What :func:`performance.performance_section` displays, figures and tables as
+    ``("figure"|"table", name)`` and markdown as its text."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    matplotlib.use("Agg")
+
+    class FakePage:
+        def figure(self, fig, name, footer, paper_only=False, *, what):
+            plt.close(fig)
+            return ("figure", name)
+
+        def table(self, df, name, caption, footer, digits=2):
+            return ("table", name)
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *xs: shown.extend(xs))
+    performance.performance_section(result, FakePage(), "x")
+    return [x.data if hasattr(x, "data") else x for x in shown]
+
+
+def _legend_names(text: str) -> list[str]:
+    """The names a legend line explains: each ```name`:`` of it."""
+    return re.findall(r"`([^`]+)`: ", text)
+
+
+def test_the_strategy_legend_names_only_the_strategies_the_stored_bench_measured(monkeypatch):
+    cpu = _stored_bench("cpu")
+    out = _section_outputs(cpu, monkeypatch)
+    legend = out[out.index(("table", "bench_x_train")) + 1]
+    measured = list(dict.fromkeys(r["strategy"] for r in cpu["train"] if r.get("status") == "ok"))
+    assert legend.startswith("Strategies: ") and _legend_names(legend) == measured
+    # a strategy the bench defines but the stored rows lack (or hold only as errors) is not named
+    rows = [{**r, "status": "not installed"} if r["strategy"] == "msr" else r for r in cpu["train"]]
+    rows.append({"strategy": "spikingjelly", "lif": "spikingjelly", "status": "not installed"})
+    assert _legend_names(performance.strategy_legend("cpu", rows)) == [s for s in measured if s != "msr"]
+
+
+def test_the_lif_backends_of_each_stored_bench_are_named_in_words(monkeypatch):
+    for device in ("cpu", "cuda"):
+        try:
+            result = _stored_bench(device)
+        except pytest.skip.Exception:
+            continue
+        out = _section_outputs(result, monkeypatch)
+        legend = out[out.index(("table", "bench_x_lif")) + 1]
+        timed = list(dict.fromkeys(r["backend"] for r in result["lif"] if r.get("median_ms") is not None))
+        assert legend.startswith("LIF backends: ") and _legend_names(legend) == timed
+        assert all(performance.lif_backend_words(b, device) in legend for b in timed)
+        cpu_words = legend.split("`msr-cpu`: ")[1].split("; `")[0]
+        assert ("not a CPU run" in cpu_words) == (device == "cuda"), cpu_words
+    gpu = [{"backend": "msr-cpu", "median_ms": 1.0}, {"backend": "msr-triton", "median_ms": 0.1},
+           {"backend": "spikingjelly", "median_ms": None, "status": "error: no fused kernel"}]
+    assert _legend_names(performance.lif_legend(gpu, "cuda")) == ["msr-cpu", "msr-triton"]
+    with pytest.raises(KeyError, match="no words"):
+        performance.lif_backend_words("msr-unknown")
+
+
+def test_the_performance_prose_says_what_the_convolution_share_measures():
+    import inspect
+
+    from msr.bench.steps import conv_share
+
+    text = (book.ROOT / "book" / "notebooks" / "performance.md").read_text()
+    prose = " ".join(text.split())
+    assert "is the work every implementation must do; the rest is overhead" not in prose
+    assert "the rest of the step is batch norm, the LIF recurrence, the loss and the optimizer step" in prose
+    for op in ("aten::convolution", "aten::convolution_backward"):  # the ops the prose names are those timed
+        assert f"`{op}`" in prose and f'"{op}"' in inspect.getsource(conv_share)
+
+
+def test_benchmarks_figure_labels_every_cited_point_apart_and_plots_the_288_px_row():
+    """Table III's cited works: one label per point (author, model, and T where a work reports a
+    model twice), none overlapping; the starred 288 px row of MS-ResNet104 has its own marker."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    labels = [label for label, *_ in benchmarks.cited_points()]
+    assert len(labels) == len(set(labels)) == sum(len(a.split(" / ")) for *_, a in paper.TABLE_III_OTHERS)
+    assert {"Fang, ResNet-34", "Fang, ResNet-101", "Hu, ResNet-34", "Hu, ResNet-50", "Zheng, ResNet-50",
+            "Zheng, Wide-ResNet-34", "Li, ResNet-34, T = 256", "Li, ResNet-34, T = 32"} <= set(labels)
+    fig = benchmarks.plot_benchmarks({"imagenet": [], "dvs": []}, "ours")
+    top = fig.axes[0]
+    texts = [t.get_text() for t in top.texts]
+    assert len(texts) == len(set(texts)) and set(labels) <= set(texts)
+    model, T, acc = benchmarks.paper_at_288()
+    assert (model, acc) == ("imagenet_resnet104", paper.TABLE_III_104_AT_288) and (model, T) in paper.TABLE_III
+    at288 = [ln for ln in top.get_lines() if "288 px" in ln.get_label()]
+    assert len(at288) == 1 and at288[0].get_xydata().tolist() == [[T, acc]]
+    assert at288[0].get_marker() not in {ln.get_marker() for ln in top.get_lines() if ln is not at288[0]}
+    assert "MS-ResNet104, 288 px" in texts
+    r = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(r) for t in top.texts]
+    assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]
+    t3, _ = benchmarks.benchmark_frames({}, "fmnist")
+    row = t3[t3["model"].str.endswith("288 px")]
+    assert row["T"].tolist() == [str(T)] and row["paper / cited top-1 (%)"].tolist() == [acc]
+    matplotlib.pyplot.close(fig)
+
+
+@pytest.mark.parametrize("T,image", [(6, True), (3, True), (6, False)])
+def test_event_frames_lay_one_row_per_sample_in_time_order(T, image):
+    """The event-frames figure: n rows, T (+1 image) columns read from the frames, frame k in column k."""
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    n = 2
+    ex = {"frames": np.random.default_rng(0).poisson(1.0, (n, T, 2, 8, 8)).astype(np.float32),
+          "images": np.zeros((n, 8, 8)), "classes": ["a", "b"], "counts": [10, 20], "label": "emulated test",
+          "params": {"sensor": 8, "threshold": 0.3, "amplitude": 4.0, "move_ms": 100.0}}
+    fig = benchmarks.plot_event_frames(ex, image=image)
+    gs = fig.axes[0].get_subplotspec().get_gridspec()
+    assert (gs.nrows, gs.ncols) == (n, T + image) and len(fig.axes) == n * (T + image)
+    for ax in fig.axes:
+        spec = ax.get_subplotspec()
+        k = spec.colspan.start - image  # the frame this column holds (-1: the image)
+        assert ax.get_title() == (ex["classes"][spec.rowspan.start] if k < 0 else f"frame {k + 1}")
+    assert f"T = {T} frames" in fig._suptitle.get_text()
+    matplotlib.pyplot.close(fig)
+
+
+def test_two_phase_says_which_T_each_accuracy_is_measured_at(tmp_path):
+    """Appendix B's finetuned 74.21 % is Table III's T = 5 number; ours carry their runs'
+    inference T, and the T = 1 weights are evaluated at the second phase's training T."""
+    from msr.results import ResultsStore
+    from msr.sweep import experiment_configs
+
+    store = ResultsStore(tmp_path)
+    first, second = experiment_configs("two_phase", "smoke")[:2]
+    for c, acc, extra in ((first, 60.0, {}), (second, 70.0, {"init_acc": 55.0})):
+        store.put("smoke", "two_phase", c.hash_dict(),
+                  {"config": {"dataset": c.dataset}, "final": {"reported_acc": acc, **extra}})
+    ctx = chapters.ChapterContext("smoke", store=store, quiet=True, render_only=True)
+    P = chapters.two_phase.compute(ctx)["two_phase"]
+    assert {k: (v["acc"], v["eval_T"]) for k, v in P.items()} == {
+        "T1_pretrained": (60.0, first.test_T or 1), "finetuned_T6": (70.0, second.test_T or 6),
+        "T1_weights_at_T6": (55.0, 6)}
+    df = two_phase.two_phase_frame(P, "m")
+    assert list(df["paper: evaluated at T"]) == [1, 6, 5] and list(df["ours: evaluated at T"]) == [1, 6, 6]
+    texts = [t.get_text() for ax in two_phase.plot_two_phase(P, "ours").axes for t in ax.texts]
+    assert "72.8 % at T = 6" in texts and "74.21 % at T = 5" in texts  # the paper's, as it prints them
+    assert "70.00 % at T = 6" in texts

@@ -177,9 +177,14 @@ def test_energy_figure_draws_markers_and_the_ratio_of_each_pair():
     from msr.render import energy as draw
 
     rows = energy_rows(_structure(), {"imagenet_resnet34": {"T": 6, "rate": 0.2}})
-    fig = draw.plot_energy(rows, {"cifar_resnet20_short": {"e_ann_mj": 0.184, "e_snn_mj": 0.047}})
+    fig = draw.plot_energy(rows, {"cifar_resnet20 (short run)": {"e_ann_mj": 0.184, "e_snn_mj": 0.047,
+                                                                  "dataset": "fashion_mnist"}})
     ax = fig.axes[0]
     texts = [t.get_text() for t in ax.texts]
+    # a measured static model says its data and that it is counted per sample, beside the per-frame DVS row
+    ticks = [t.get_text().replace("\n", " ") for t in ax.get_yticklabels()]
+    assert ticks[-1] == "MS-ResNet20 (short run) (Fashion-MNIST, per sample)", ticks
+    assert any(t.endswith("(per frame)") for t in ticks)
     markers = [ln for ln in ax.lines if ln.get_marker() in ("s", "o")]
     hollow = [ln for ln in markers if to_rgba(ln.get_markerfacecolor()) == to_rgba("white")]
     plt.close(fig)
@@ -204,6 +209,9 @@ def test_measured_energy_table_prints_the_papers_rate_and_ratio_as_printed():
     cells = {q: book.fmt(v, d) for q, v, d in zip(df.index, df["MS-ResNet20 (DVS)"], digits, strict=True)}
     assert cells["paper firing rate"] == "0.2219" and cells["our firing rate"] == "0.21234"
     assert cells["paper E(ANN) / E(SNN)"] == "24.73" and cells["our E(ANN) / E(SNN)"] == "24.100"
+    # energies below 1 mJ in µJ, as Table V prints its DVS row
+    assert cells["our E(ANN) (µJ)"] == "184.500" and cells["our E(SNN) (µJ)"] == "7.650"
+    assert draw.energy_unit({"m": {**m, "e_ann_mj": 16.2}}) == ("mJ", 1.0)
 
 
 def test_init_rows_keep_the_planned_epochs_beside_a_stored_run(tmp_path):

@@ -39,7 +39,9 @@ def test_table2_claims_hold():
     _check(c[0], True)
     _check(c[1], True)
     assert "depth 20 (87.00 %)" in _check(c[1], True)["evidence"]
-    assert c[1]["key"].startswith("peak at depth 20; depth 56 15.00 points lower (beyond the spread)")
+    assert c[1]["key"].startswith("peak at depth 20; depth 56 15.00 points below depth 20 (beyond the spread)")
+    assert c[0]["paper"] == "PlainNet peaks at 14 layers and degrades beyond"  # the depths are msr.paper's
+    assert c[1]["paper"] == "the vanilla spiking ResNet peaks at 20 layers"
     _check(c[2], True)
     assert c[2]["key"].startswith("best at depth 56; depth 56 below no depth, clearly above 8")
 
@@ -50,6 +52,23 @@ def test_table2_claims_fail():
     _check(c[0], False)  # plain peaks at 20
     assert "depth 32" in _check(c[1], False)["evidence"]
     _check(c[2], False)  # MS best at 20, not at 56
+
+
+def test_table2_peak_within_the_seed_spread_counts_as_the_peak():
+    """A best mean at depth 20 within the seed spread of depth 14 does not decide against the
+    paper's peak at 14; one clearly above it does; the drop is measured from the paper's depth."""
+    def cells(accs, std):
+        return {("plain", d): {"acc": a, "std": std, "n": 3} for d, a in zip((8, 14, 20, 32, 44, 56), accs,
+                                                                           strict=True)}
+
+    accs = [81, 85, 85.5, 76, 60, 50]
+    near = chapters.degradation._table2_claims(cells(accs, 0.4))[0]
+    assert "depth 14 (85.00 ± 0.40 (n = 3) %) is within the seed spread of it" in _check(near, True)["evidence"]
+    assert "drop from depth 14 to 56: 35.00 points, beyond" in near["evidence"]
+    _check(chapters.degradation._table2_claims(cells(accs, 0.1))[0], False)  # 20 clearly above 14
+    missing = {k: v for k, v in cells(accs, 0.4).items() if k[1] != 14}
+    assert "depth 14 not run" in _check(chapters.degradation._table2_claims(missing)[0], None)["evidence"]
+    assert chapters.degradation.paper_peak("plain") == 14 and chapters.degradation.paper_peak("vanilla") == 20
 
 
 def test_table2_claims_missing():
@@ -106,7 +125,7 @@ def test_unchanged_claim_asks_trained_networks_for_a_majority():
     rows = [{"block": "stages.0.1", "changed": 0.12}, {"block": "stages.0.2", "changed": 0.30},
             {"block": "stages.1.0", "changed": None}]
     most = _check(claim({"rows": {"vanilla-56 trained": rows}}), True)
-    assert "79.0 % unchanged, mean over 2 blocks (fewest 70.0 % at stages.0.2)" in most["evidence"]
+    assert "79.0 % unchanged, mean over 2 blocks (fewest 70.0 % at stage 1, block 3)" in most["evidence"]
     assert most["key"] == "vanilla-56 trained 79.0 % unchanged"
     # a trained network whose blocks change most states fails it, whatever the untrained ones do
     few = [{"block": "stages.0.1", "changed": 0.55}, {"block": "stages.0.2", "changed": 0.6}]
@@ -329,3 +348,12 @@ def test_phi_ratio_is_the_root_of_the_identity_blocks_phi():
     row = {"phi": [0.25, 0.64, 9.0], "stages": [0, 0, 1]}
     assert chapters.isometry.phi_ratio(row) == pytest.approx(0.4)
     assert chapters.isometry.phi_ratio({"phi": None, "stages": None}) is None
+
+
+def test_claims_name_layers_in_the_papers_words_not_module_paths():
+    rows = {"vanilla-56 trained": [{"block": "stages.1.2", "changed": 0.3}, {"block": "stages.0.1", "changed": 0.1}],
+            "vanilla-20 init": [{"block": "stages.2.0", "changed": 0.2}]}
+    claim = chapters.unavailing._unchanged_claim({"rows": rows})
+    assert "fewest 70.0 % at stage 2, block 3" in claim["evidence"]
+    assert "fewest 80.0 % at stage 3, block 1" in claim["evidence"]
+    assert "stages." not in claim["evidence"] + claim["key"]
