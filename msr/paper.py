@@ -28,6 +28,11 @@ TABLE_II_LABELS = {
 #: Sec. III-D: deeper MS-ResNets on CIFAR-10 (%).
 DEEP_CIFAR10 = {110: 91.7, 482: 91.9}
 
+#: Fig. 2b: blocks of the vanilla spiking ResNet-56 whose SSIM with the previous block is +1.
+FIG2B_UNCHANGED_BLOCKS = 5
+#: Fig. 5b: the epochs within which MS-ResNet104 under standard BN shows no decrease of its loss.
+FIG5B_EPOCHS = 10
+
 #: Eq. 7-8: probability that a vanilla block changes a neuron's firing state.
 EQ8_PROBABILITY = 0.16  # "about 16 %", sigma = V_th = 0.5
 #: Sec. III-A: "the remaining 84 % of neurons", whose firing state a vanilla block leaves unchanged.
@@ -50,6 +55,18 @@ TABLE_III_OTHERS = [
     ("direct training", "Zheng et al.", "ResNet-50 / Wide-ResNet-34", "6", "64.88 / 67.05"),
     ("direct training", "Fang et al.", "ResNet-34 / ResNet-101", "4", "67.04 / 68.76"),
 ]
+
+
+def table_iii_cited() -> list[tuple[str, str, str, float, float]]:
+    """Table III's cited works, one row per model and T: (work, model, method, T, top-1)."""
+    rows = []
+    for method, work, models, ts, accs in TABLE_III_OTHERS:
+        a = [float(x) for x in accs.split(" / ")]
+        t, m = [float(x) for x in ts.split(" / ")], models.split(" / ")
+        t, m = (t * len(a) if len(t) == 1 else t), (m * len(a) if len(m) == 1 else m)
+        rows += [(work, mi, method, ti, ai) for mi, ti, ai in zip(m, t, a, strict=True)]
+    return rows
+
 
 #: Table IV: CIFAR10-DVS top-1 (%).
 TABLE_IV = [

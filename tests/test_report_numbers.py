@@ -96,7 +96,10 @@ def test_counts_take_only_the_papers_results():
     assert all(r.ours is not None for r in rows if r.kind == "setting")
     assert n["holds"] == 0 and n["not run"] == n["results"]
     cited = sum(work != "paper" for work, *_ in paper.TABLE_IV)
-    assert n["out of scope"] == cited + len(paper.TABLE_III_ANN)
+    # every cited work of Tables III (11 models and T) and IV, listed but never counted
+    assert len(paper.table_iii_cited()) == 11
+    assert n["out of scope"] == cited + len(paper.TABLE_III_ANN) + len(paper.table_iii_cited())
+    assert "Li et al.: ResNet-34, T = 32 (ANN conversion)" in [r.quantity for r in rows]
     assert n["results"] + n["setting"] + n["out of scope"] == len(rows)
     eq8 = {"at_vth": {"analytic": 0.1587, "monte_carlo": 0.1592}, "provenance": None}
     n = chapters.report.tally(chapters.report.report_rows("smoke", {"unavailing": {"eq8": eq8}}))
@@ -191,3 +194,30 @@ def test_the_count_of_held_numbers_says_whether_any_is_trained():
     n = chapters.report.tally(chapters.report.report_rows("fmnist", {"degradation": {"table2": t2}}))
     assert chapters.report.held_kinds(n) == "all from trained models"
     assert chapters.report.held_kinds(chapters.report.tally(chapters.report.report_rows("fmnist", {}))) == ""
+
+
+def test_stage3_rate_from_the_cifar_model_says_it_is_another_network():
+    """Without the ImageNet MS-ResNet104, the paper's stage-3 rate is set beside the CIFAR-family
+    MS-ResNet104's stage 3, the last of its three: the note says it is a different network and stage."""
+    from msr.chapters.report import _stage3_lif2_104
+
+    stages = [{"stage": i, "lif1": 0.2, "lif2": 0.1 + i / 100} for i in range(3)]
+    cifar = _stage3_lif2_104({"models": {"cifar_resnet104 (Fig. 5b run)": {"stages": stages, "dataset": "x"}}})
+    assert cifar["rate"] == pytest.approx(0.12) and "stage 3 of its 3 (a different network and stage" in cifar["note"]
+    both = _stage3_lif2_104({"models": {"cifar_resnet104 (Fig. 5b run)": {"stages": stages},
+                                        "imagenet_resnet104": {"stages": stages + [{"stage": 3, "lif2": 0.3}]}}})
+    assert both["label"] == "imagenet_resnet104" and "different network" not in both["note"]
+    assert _stage3_lif2_104(None) is None
+
+
+def test_report_figure_footer_names_only_the_plotted_numbers():
+    """The ratio figure's provenance line comes from the rows it draws, not from every stored result."""
+    from msr.render import report as draw
+
+    prov = {"hardware": "CPU Q", "git_commit": "abcdef1234", "date_utc": "2026-01-02T00:00:00Z"}
+    eq8 = {"at_vth": {"analytic": 0.1587, "monte_carlo": 0.1592}, "provenance": prov}
+    rows = chapters.report.report_rows("smoke", {"unavailing": {"eq8": eq8}})
+    assert [r.quantity for r in draw.plotted_rows(rows, "smoke")] == [
+        "P(state change), sigma = V_th (closed form)", "P(state change), sigma = V_th (Monte-Carlo)"]
+    footer = draw.report_footer(rows, "smoke")
+    assert "data analytic, simulated" in footer and "hardware CPU Q" in footer

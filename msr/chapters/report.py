@@ -197,7 +197,9 @@ def report_rows(profile: str, results: dict) -> list[Row]:
                     eq8["at_vth"]["monte_carlo"] if eq8 else None, "", eq8 and eq8.get("provenance"), "simulated"))
     bench_runs = results.get("benchmarks") or {}
     ours_in = {(b["model"], b["T"]): b["result"] for b in bench_runs.get("imagenet", []) if b["result"]}
-    col = (*paper.TABLE_III.values(), paper.TABLE_III_104_AT_288, *paper.TABLE_III_ANN.values())
+    cited = paper.table_iii_cited()
+    col = (*paper.TABLE_III.values(), paper.TABLE_III_104_AT_288, *paper.TABLE_III_ANN.values(),
+           *(acc for *_, acc in cited))
     for (model, T), acc in paper.TABLE_III.items():
         r = ours_in.get((model, T))
         rows.append(Row("Table III", f"{paper_name(model)}, T = {T}", acc, r and r["acc"], "%",
@@ -208,6 +210,9 @@ def report_rows(profile: str, results: dict) -> list[Row]:
         ann = paper_name(model).removeprefix("MS-")  # the ANN twin is a plain ResNet
         rows.append(Row("Table III", f"{ann}, ANN", acc, None, "%", note="ANN baseline, not in scope", column=col,
                         kind="out of scope"))
+    for work, model, method, T, acc in cited:
+        rows.append(Row("Table III", f"{work}: {model}, T = {T:g} ({method})", acc, None, "%",
+                        note="cited work, not reproduced", column=col, kind="out of scope"))
     dvs_runs = bench_runs.get("dvs", [])
     dvs = next((b for b in dvs_runs if b["result"]), None)
     col = tuple(acc for *_, acc in paper.TABLE_IV)
@@ -315,11 +320,17 @@ def _stage3_lif2_104(firing_result: dict | None) -> dict | None:
     found = [m for m in models if m.startswith("imagenet_resnet104")] + \
             [m for m in models if m.startswith("cifar_resnet104")]
     for label in found:
-        stage = next((st for st in models[label].get("stages", []) if st["stage"] == 2 and "lif2" in st), None)
+        stages = models[label].get("stages", [])
+        stage = next((st for st in stages if st["stage"] == 2 and "lif2" in st), None)
         if stage is not None:
+            note = paper_name(label)
+            if label.startswith("cifar"):  # the paper's stage 3 is the third of ImageNet ResNet-104's four
+                note += (f", stage 3 of its {len(stages)} (a different network and stage from the paper's "
+                         f"ImageNet model)")
+            if "lif1" in stage:
+                note += f"; its first LIF: {stage['lif1']:.3f}"
             return {"rate": stage["lif2"], "lif1": stage.get("lif1"), "label": label,
                     "dataset": models[label].get("dataset", ""),
                     "provenance": models[label].get("provenance", firing_result.get("provenance")),
-                    "note": f"{paper_name(label)}; its first LIF: {stage['lif1']:.3f}" if "lif1" in stage
-                    else paper_name(label)}
+                    "note": note}
     return None

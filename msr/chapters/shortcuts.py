@@ -35,6 +35,7 @@ def _shortcuts_claim(t6: dict) -> dict:
             "evidence": "; ".join(f"{d}: {pm(a)} vs {pm(b)}" for d, a, b in pairs)
                         + f" (SR-A clearly better at {better}, within the seed spread at "
                           f"{len(pairs) - better - worse}, clearly worse at {worse}; shown: not clearly worse at "
-                          f"more than half of the {len(pairs)}); {seeds}",
+                          f"more than half of the {len(pairs)}); {seeds}; SR-A starts at gamma2 = 0 and SR-B at "
+                          f"standard TDBN, so the comparison is of position and initialisation together",
             "key": f"SR-A against SR-B at {len(pairs)} (data set, depth): clearly better at {better}, clearly "
                    f"worse at {worse}; {seeds}"}

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 #: SSIM claim (Fig. 2b): a block "changes nothing" when the SSIM of its firing-rate map with
 #: the previous block's exceeds SSIM_SAME; the claim asks vanilla ResNet-56 for at least
-#: SSIM_MIN_SAME such blocks (the paper shows five at +1) and MS-ResNet56 for fewer.
+#: SSIM_MIN_SAME such blocks (the paper shows paper.FIG2B_UNCHANGED_BLOCKS at +1) and MS-ResNet56 for fewer.
 SSIM_SAME, SSIM_MIN_SAME = 0.99, 3
 #: state-change claim: measured and predicted rates (mean over a network's blocks) agree
 #: within this many (absolute) probability units
@@ -180,8 +180,8 @@ def _per_network(text: str, rows: dict, judge, rule: str, why_check: str = "", k
 
 def _ssim_claim(ssim_result: dict | None) -> dict:
     ssim = (ssim_result or {}).get("series") or {}
-    text = ("vanilla ResNet-56 has several blocks with SSIM = +1 (they change nothing; the paper finds five); "
-            "MS-ResNet56 changes its representation more evenly (Fig. 2b)")
+    text = ("vanilla ResNet-56 has several blocks with SSIM = +1 (they change nothing; the paper finds "
+            f"{paper.FIG2B_UNCHANGED_BLOCKS}); MS-ResNet56 changes its representation more evenly (Fig. 2b)")
     if "vanilla-56" not in ssim or "ms-56" not in ssim:
         return {"paper": text, "shown": None, "evidence": "not run", "kind": "evidence"}
     v = [x for x in ssim["vanilla-56"]["ssim"] if x is not None]

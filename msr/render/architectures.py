@@ -82,17 +82,22 @@ def models_frame(structure: dict):
     return pd.DataFrame(rows)
 
 
-def stages_frame(shapes: list[dict], depth_check: bool = False):
-    """A structure table as built (Table I / IX) from traced stage shapes."""
+def stages_frame(shapes: list[dict], depth_check: bool = False, table_ix: bool = False):
+    """A structure table as built (Table I / IX) from traced stage shapes; ``table_ix``: the
+    stages also carry Table IX's names (stage 1 is its conv2, the stem its conv1)."""
     import pandas as pd
 
     rows = []
     for s in shapes:
         if s["stage"] == 0:
-            rows.append({"stage": "stem (encoding layer)", "layers": 1, "blocks": None,
+            rows.append({"stage": "stem (encoding layer)" + (", conv1" if table_ix else ""), "layers": 1,
+                         "blocks": None,
                          "output (pixels)": s.get("output", ""), "channels": s.get("channels", ""),
                          "note": f"{s.get('kernel')}x{s.get('kernel')} conv, stride {s.get('stride')}"})
         else:
-            rows.append({"stage": str(s["stage"]), "layers": 2 * s["blocks"], "blocks": s["blocks"],
+            rows.append({"stage": str(s["stage"]) + (f" (conv{s['stage'] + 1})" if table_ix else ""),
+                         "layers": 2 * s["blocks"], "blocks": s["blocks"],
                          "output (pixels)": s["output"], "channels": s["channels"], "note": ""})
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    df["blocks"] = df["blocks"].astype("Int64")  # whole numbers, the stem's left empty
+    return df

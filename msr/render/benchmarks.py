@@ -66,12 +66,7 @@ def cited_points() -> list[tuple[str, str, float, float]]:
 
     from msr import paper
 
-    rows = []
-    for method, work, models, ts, accs in paper.TABLE_III_OTHERS:
-        a = [float(x) for x in accs.split(" / ")]
-        t, m = [float(x) for x in ts.split(" / ")], models.split(" / ")
-        t, m = (t * len(a) if len(t) == 1 else t), (m * len(a) if len(m) == 1 else m)
-        rows += [(work.split(" ")[0].rstrip(","), mi, method, ti, ai) for mi, ti, ai in zip(m, t, a, strict=True)]
+    rows = [(work.split(" ")[0].rstrip(","), m, method, t, a) for work, m, method, t, a in paper.table_iii_cited()]
     twice = Counter((w, m) for w, m, *_ in rows)
     return [(f"{w}, {m}" + (f", T = {t:g}" if twice[w, m] > 1 else ""), method, t, a) for w, m, method, t, a in rows]
 

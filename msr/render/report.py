@@ -49,6 +49,26 @@ def report_table(rows: list, profile: str, caption: str, footer: str):
                       digits=report_digits(rows, profile))
 
 
+def plotted_rows(rows: list, profile: str) -> list:
+    """The rows :func:`plot_report` draws: a number of ours beside a nonzero paper value, settings
+    left out (so that the figure's provenance line names only what it shows)."""
+    out = []
+    for r in rows:
+        d = r.as_dict(profile)
+        if r.kind != "setting" and not isinstance(d["ours"], str) and d["paper"]:
+            out.append(r)
+    return out
+
+
+def report_footer(rows: list, profile: str) -> str:
+    """The provenance line of :func:`plot_report`: the data and results of the plotted rows only."""
+    from msr import book
+
+    shown = plotted_rows(rows, profile)
+    data = ", ".join(sorted({book.dataset_name(r.dataset) for r in shown if r.dataset}))
+    return book.provenance_line(profile, [r.prov for r in shown], dataset=data or None)
+
+
 def plot_report(rows: list, profile: str):
     """Every number we have beside the paper's, as ours / paper by section (1 = equal). A dot is
     hollow where the paper prints its value coarsely (:attr:`msr.chapters.report.Row.coarse`);
@@ -59,10 +79,8 @@ def plot_report(rows: list, profile: str):
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     pts = []  # (section, ours / paper, lowest and highest ratio the rounding allows, accuracy?, coarse?)
-    for r in rows:
+    for r in plotted_rows(rows, profile):
         d = r.as_dict(profile)
-        if r.kind == "setting" or isinstance(d["ours"], str) or not d["paper"]:
-            continue
         lo, hi = r.paper_bounds
         pts.append((d["section"], d["ours"] / d["paper"], d["ours"] / hi, d["ours"] / lo if lo > 0 else np.inf,
                     d["unit"] == "%", r.coarse))
