@@ -366,7 +366,9 @@ def header(params: Params, chapter: str):
 def fmt(x: Any, digits: int = 2) -> str:
     """One table cell: ``—`` for missing, yes/no for booleans, thousands separators for
     integers, ``digits`` decimals (significant digits below 0.1, scientific from 10^6)."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
+    import pandas as pd
+
+    if x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x)):
         return "—"
     if isinstance(x, (bool, np.bool_)):
         return "yes" if x else "no"
@@ -429,11 +431,12 @@ def _is_paper_column(name: Any) -> bool:
     return "paper" in low and "ours" not in low
 
 
-def table_html(df, name: str, caption: str, footer: str, digits: int | dict = 2) -> str:
+def table_html(df, name: str, caption: str, footer: str, digits: int | dict = 2, command: str | None = None) -> str:
     """The HTML of a formatted table: no index, formatted cells (names breakable after an
     underscore, numbers never broken), the paper's columns or rows in grey italics, the
     caption above, the provenance line and a CSV download below.  ``digits``: decimals of
-    every cell, or per column (default 2) an int or a list with one per row."""
+    every cell, or per column (default 2) an int or a list with one per row.  ``command``: the
+    command that regenerates the table, after the provenance line (as under a figure)."""
     import pandas as pd
     from pandas.io.formats.style import Styler
 
@@ -467,10 +470,13 @@ def table_html(df, name: str, caption: str, footer: str, digits: int | dict = 2)
     csv = base64.b64encode(raw.to_csv(index=False).encode()).decode()
     link = f'<a class="msr-csv" download="{name}.csv" href="data:text/csv;base64,{csv}">CSV</a>'
     return (f'<div class="msr-table-wrap"><p class="msr-table-caption">{html.escape(caption)}</p>{sty.to_html()}'
-            f'<p class="msr-provenance">{html.escape(footer)} · download {link}</p></div>')
+            f'<p class="msr-provenance">{html.escape(footer)}'
+            + (f' · regenerate: <code>{html.escape(command)}</code>' if command else "")
+            + f' · download {link}</p></div>')
 
 
-def table(df, name: str, profile: str, caption: str, footer: str, digits: int | dict = 2) -> Output:
+def table(df, name: str, profile: str, caption: str, footer: str, digits: int | dict = 2,
+          command: str | None = None) -> Output:
     """Write ``results/<profile>/tables/<name>.csv`` (all decimals, no index) and return
     the formatted table (:func:`table_html`).  Columns from the paper are named ``paper ...``."""
     from msr.results import default_root
@@ -478,7 +484,8 @@ def table(df, name: str, profile: str, caption: str, footer: str, digits: int | 
     out = default_root() / profile / "tables"
     out.mkdir(parents=True, exist_ok=True)
     flat_frame(df).to_csv(out / f"{name}.csv", index=False)
-    return Output(table_html(df, name, caption, footer, digits), f"[table {name}: results/{profile}/tables/{name}.csv]")
+    return Output(table_html(df, name, caption, footer, digits, command),
+                  f"[table {name}: results/{profile}/tables/{name}.csv]")
 
 
 #: How a claim row of each kind (msr.chapters.CLAIM_KINDS) reads: only ``evidence`` rows are
@@ -610,7 +617,7 @@ class Page:
                            what=what)
 
     def table(self, df, name: str, caption: str, footer: str, digits: int | dict = 2) -> Output:
-        return table(df, name, self.profile, caption, footer, digits)
+        return table(df, name, self.profile, caption, footer, digits, command=self.command())
 
     def box(self, what: str, needs: str | None = None):
         return box(self.chapter, self.profile, what, needs)

@@ -170,6 +170,8 @@ def test_a_figure_alt_text_says_what_it_shows():
 def test_cells_are_formatted_for_a_reader():
     assert book.fmt(True) == "yes" and book.fmt(False) == "no"
     assert book.fmt(None) == "—" and book.fmt(float("nan")) == "—"
+    import pandas as pd
+    assert book.fmt(pd.NA) == "—"  # an empty cell of an integer column (Int64)
     assert book.fmt(1048576) == "1,048,576"
     assert book.fmt(12.3456, 1) == "12.3" and book.fmt(0.00746, 3) == "0.00746"
     assert book.fmt(3.53e9) == "3.53e9"
@@ -191,6 +193,10 @@ def test_table_has_no_index_yes_no_and_a_csv_download():
     assert "msr-paper" in out and "Caption" in out and "commit 0123456789" in out
     csv = base64.b64decode(re.search(r'href="data:text/csv;base64,([^"]+)"', out).group(1)).decode()
     assert csv.splitlines() == ["model,met,paper acc (%),blocks", "a,True,81.14,3.0", "b,False,,"]
+    # like a figure, a chapter's table says the command that regenerates it
+    assert "regenerate" not in out
+    cmd = book.table_html(df, "t", "c", "f", command="msr reproduce --profile smoke --only x")
+    assert "f · regenerate: <code>msr reproduce --profile smoke --only x</code> · download" in cmd
 
 
 def test_table_cells_keep_mean_std_and_short_names_whole():
@@ -374,6 +380,9 @@ def test_table_iii_frame_has_every_row_of_the_paper_and_says_why_ours_is_empty()
         f"ResNet{m.removeprefix('imagenet_resnet')}": a for m, a in paper.TABLE_III_ANN.items()}
     assert all(v.startswith("not in scope") for v in ann["ours top-1 (%)"])
     assert all(str(v).startswith("not run") for v in t3[t3["work"] == "MS-ResNet (paper)"]["ours top-1 (%)"])
+    # no cell is left blank: a cited work's says it is cited, not reproduced
+    assert set(t3[t3["method"].isin(["ANN conversion", "direct training"]) & (t3["work"] != "MS-ResNet (paper)")]
+               ["ours top-1 (%)"]) == {"cited work, not reproduced"}
 
 
 def test_table_iv_frame_and_event_figure_label_the_emulated_data(tmp_path, monkeypatch):
@@ -381,6 +390,7 @@ def test_table_iv_frame_and_event_figure_label_the_emulated_data(tmp_path, monke
     t4 = t4.set_index("work")
     assert t4.loc["paper", "ours top-1 (%)"] == 88.5 and "Fashion-MNIST" in t4.loc["paper", "our data"]
     assert t4.loc["Fang et al.", "our data"] == ""
+    assert t4.loc["Fang et al.", "ours top-1 (%)"] == "cited work, not reproduced"
     ex = chapters.benchmarks.dvs_examples(chapters.ChapterContext("smoke", data_root=str(tmp_path)), n=2)
     assert ex["dataset"] in ("fashion_mnist_dvs", "synthetic_dvs") and ex["frames"].shape == (2, 2, 2, 64, 64)
     assert ex["frames"].sum(axis=(1, 2, 3, 4)).tolist() == ex["counts"] and min(ex["counts"]) > 0
@@ -665,3 +675,32 @@ def test_two_phase_says_which_T_each_accuracy_is_measured_at(tmp_path):
     texts = [t.get_text() for ax in two_phase.plot_two_phase(P, "ours").axes for t in ax.texts]
     assert "72.8 % at T = 6" in texts and "74.21 % at T = 5" in texts  # the paper's, as it prints them
     assert "70.00 % at T = 6" in texts
+
+
+def test_two_phase_table_prints_the_papers_values_as_printed():
+    frame = two_phase.two_phase_frame({}, "m")
+    html_text = book.table_html(frame, "t", "c", "f", digits=two_phase.two_phase_digits())
+    assert ">72.8<" in html_text and ">72.80<" not in html_text and ">74.21<" in html_text
+
+
+def test_bench_figures_give_each_backend_one_colour_on_every_machine():
+    import json
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    seen = {}
+    for f in sorted((Path(__file__).parents[1] / "results" / "bench" / "performance").glob("*.json")):
+        fig = performance.plot_bench(json.loads(f.read_text()))
+        for ax in fig.axes:
+            for bars in ax.containers:
+                name = bars.get_label()
+                colour = matplotlib.colors.to_hex(bars.patches[0].get_facecolor())
+                assert seen.setdefault(name, colour) == colour, (name, f.name)
+        plt.close(fig)
+    assert {"msr-reference", "authors-loop", "msr-triton"} <= set(seen)  # both stored machines drawn
+    assert performance.series_colour("backend", "msr-triton") != performance.series_colour("backend", "authors-loop")
+    assert performance.series_colour("strategy", "no such strategy") == "#7f7f7f"

@@ -41,7 +41,7 @@ def test_table2_claims_hold():
     assert "depth 20 (87.00 %)" in _check(c[1], True)["evidence"]
     assert c[1]["key"].startswith("peak at depth 20; depth 56 15.00 points below depth 20 (beyond the spread)")
     assert c[0]["paper"] == "PlainNet peaks at 14 layers and degrades beyond"  # the depths are msr.paper's
-    assert c[1]["paper"] == "the vanilla spiking ResNet peaks at 20 layers"
+    assert c[1]["paper"] == "the vanilla spiking ResNet peaks at 20 layers and degrades beyond"
     _check(c[2], True)
     assert c[2]["key"].startswith("best at depth 56; depth 56 below no depth, clearly above 8")
 

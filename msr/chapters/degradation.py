@@ -55,10 +55,9 @@ def _table2_claims(t2: dict) -> list[dict]:
     each needs at least 3 depths run.  "Clearly": :data:`msr.chapters.SPREAD_RULE`, so a
     best mean at another depth within the seed spread of the paper's does not decide."""
     out = []
-    for block, name, beyond in (("plain", "PlainNet", " and degrades beyond"),
-                                ("vanilla", "the vanilla spiking ResNet", "")):
+    for block, name in (("plain", "PlainNet"), ("vanilla", "the vanilla spiking ResNet")):
         depth = paper_peak(block)
-        text = f"{name} peaks at {depth} layers{beyond}"
+        text = f"{name} peaks at {depth} layers and degrades beyond"
         rows = {d: r for (b, d), r in t2.items() if b == block and r}
         pk = _peak({d: r["acc"] for d, r in rows.items()})
         if pk is None:

@@ -151,13 +151,15 @@ def tally(rows: list[Row]) -> dict:
     """Counts for the report: ``results``, the paper's numbers a run can reproduce, of which
     the store ``holds`` some (``trained`` of them from a trained model, the others structural
     or analytic, :data:`UNTRAINED`) and the others are ``not run``; and how many rows are a
-    ``setting`` or ``out of scope`` (:data:`ROW_KINDS`), which neither count includes."""
-    res = [r for r in rows if r.kind == "result"]
+    ``setting`` or ``out of scope`` (:data:`ROW_KINDS`), which neither count includes, nor the
+    rows where the paper gives no number (Table II's PlainNet at 56: ``no paper value``)."""
+    res = [r for r in rows if r.kind == "result" and r.paper is not None]
     held = [r for r in res if r.ours is not None]
     return {"results": len(res), "holds": len(held), "not run": len(res) - len(held),
             "trained": sum(r.dataset not in UNTRAINED for r in held),
             "setting": sum(r.kind == "setting" for r in rows),
-            "out of scope": sum(r.kind == "out of scope" for r in rows)}
+            "out of scope": sum(r.kind == "out of scope" for r in rows),
+            "no paper value": sum(r.kind == "result" and r.paper is None for r in rows)}
 
 
 def held_kinds(count: dict) -> str:

@@ -26,7 +26,8 @@ def benchmark_frames(R: dict, profile: str):
                 return "not run: " + ("data missing" if str(b["why"]).startswith("data missing") else str(b["why"])), b
         return "not run: not in this profile's sweep", None
 
-    rows = [{"method": m, "work": w, "model": mo, "T": t, "paper / cited top-1 (%)": a, "ours top-1 (%)": ""}
+    cited = "cited work, not reproduced"
+    rows = [{"method": m, "work": w, "model": mo, "T": t, "paper / cited top-1 (%)": a, "ours top-1 (%)": cited}
             for m, w, mo, t, a in paper.TABLE_III_OTHERS]
     for (model, T), acc in paper.TABLE_III.items():
         o, b = ours("imagenet", model)
@@ -43,7 +44,8 @@ def benchmark_frames(R: dict, profile: str):
     t3 = pd.DataFrame(rows)
     o, b = ours("dvs", "dvs_resnet20")
     rows = [{"work": w, "method": m, "params (M)": (p / 1e6 if p else None), "paper / cited top-1 (%)": a,
-             "ours top-1 (%)": o if w == "paper" else "", "our data": (b or {}).get("data", "") if w == "paper" else ""}
+             "ours top-1 (%)": o if w == "paper" else cited,
+             "our data": (b or {}).get("data", "") if w == "paper" else ""}
             for w, m, p, a in paper.TABLE_IV]
     return t3, pd.DataFrame(rows)
 

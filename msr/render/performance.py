@@ -32,11 +32,15 @@ def bench_footer(result: dict) -> str:
 
 
 def bench_frames(result: dict) -> dict:
-    """The bench tables a reader uses: targets, LIF median ms per backend, training steps."""
+    """The bench tables a reader uses: targets (judged by :func:`msr.bench.summarize` on the
+    stored rows, so that an older bench reads as today's targets), LIF median ms per backend,
+    training steps."""
     import pandas as pd
 
+    from msr.bench import summarize
+
     targets = pd.DataFrame([{"target": t["target"], "measured": t["value"], "threshold": t["threshold"],
-                             "met": t["met"]} for t in result["targets"]])
+                             "met": t["met"]} for t in summarize(result)])  # today's rules on the stored rows
     lif = pd.DataFrame([r for r in result["lif"] if r.get("median_ms") is not None])
     lif = lif.pivot_table(index=["neurons", "T"], columns="backend", values="median_ms")
     lif.columns = [f"{c} (ms)" for c in lif.columns]
@@ -92,6 +96,22 @@ def jobs_frame(result: dict):
     return jobs[[c for c in cols if c in jobs]].rename(columns=cols)
 
 
+def series_colour(kind: str, name: str) -> str:
+    """One colour per LIF backend (``kind="backend"``) or training strategy (``"strategy"``),
+    the same on every machine's figure: the name's place among all the names the bench knows
+    (:data:`LIF_BACKENDS`, :func:`msr.bench.steps.strategies` on CPU and CUDA); grey if unknown."""
+    import torch
+
+    from msr.bench.steps import strategies
+
+    if kind == "backend":
+        names = list(LIF_BACKENDS)
+    else:
+        names = list(dict.fromkeys(s["strategy"] for d in ("cpu", "cuda") for s in strategies(torch.device(d))))
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
+    return palette[names.index(name) % len(palette)] if name in names else "#7f7f7f"
+
+
 def plot_bench(result: dict):
     """Speed-up bars on one machine: training step over the authors' execution per model
     and msr strategy (top); LIF forward + backward over the reference implementation per
@@ -119,7 +139,7 @@ def plot_bench(result: dict):
         for j, h in enumerate(hues):
             vals = [df[(df[group] == g) & (df[hue] == h)]["speedup"].mean() for g in groups]
             xs = np.arange(len(groups)) + (j - (len(hues) - 1) / 2) * w
-            bars = axis.bar(xs, vals, width=w, label=h)
+            bars = axis.bar(xs, vals, width=w, label=h, color=series_colour(hue, h))
             axis.bar_label(bars, labels=[("" if np.isnan(v) else f"{v:.1f}") for v in vals], fontsize=8.5, padding=1)
         axis.axhline(1.0, color="k", lw=0.8)
         axis.set_xticks(np.arange(len(groups)))

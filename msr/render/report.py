@@ -40,13 +40,13 @@ def report_digits(rows: list, profile: str) -> dict:
     return {"paper": [d["paper decimals"] for d in ds], "ours": ours, "ours − paper": ours}
 
 
-def report_table(rows: list, profile: str, caption: str, footer: str):
+def report_table(rows: list, profile: str, caption: str, footer: str, command: str | None = None):
     """The table "Every number" as printed (:func:`report_digits`); its CSV, the file beside
     the book's tables and the download, holds all decimals."""
     from msr import book
 
     return book.table(report_frame(rows, profile), "report", profile, caption, footer,
-                      digits=report_digits(rows, profile))
+                      digits=report_digits(rows, profile), command=command)
 
 
 def plotted_rows(rows: list, profile: str) -> list:

@@ -25,6 +25,15 @@ def two_phase_frame(P: dict, model: str):
                          for k, v in paper.TWO_PHASE.items()])
 
 
+def two_phase_digits() -> dict:
+    """Decimals per row of :func:`two_phase_frame`'s paper column, as the paper prints each value
+    (72.8 beside 74.21); ours at 2."""
+    from msr import paper
+    from msr.chapters.report import decimals
+
+    return {"paper (ImageNet, MS-ResNet104) (%)": [decimals(v) for v in paper.TWO_PHASE.values()]}
+
+
 def plot_two_phase(P: dict, ours_label: str):
     """Appendix B: test accuracy per phase, the paper's (ImageNet, ResNet-104) and ours,
     one panel each (dots: the accuracy axis need not start at zero)."""
