@@ -331,6 +331,18 @@ def paper_text(**values: float) -> dict[str, str]:
     return texts
 
 
+def glue_text(**texts: str) -> None:
+    """Glue texts msr computes (a recipe in words, :func:`msr.recipes.describe`) for the chapter's
+    prose, which reads them as ``{glue:text}`text_<name>```, so that no page restates by hand
+    what the code holds."""
+    from myst_nb import glue
+
+    for name, text in texts.items():
+        if not isinstance(text, str):
+            raise TypeError(f"glue_text({name}=...): a str, not {type(text).__name__}")
+        glue(f"text_{name}", _Plain(text), display=False)
+
+
 def not_computed(name: str, profile: str, what: str = "this result") -> str:
     """The MyST box shown where the store holds nothing for an item."""
     return (

@@ -69,6 +69,38 @@ def get_recipe(name: str) -> dict:
     return dict(recipes[name], recipe=name)
 
 
+#: The training augmentations of ``augment`` (msr.data.make_transform) as a reader of Tables
+#: VIII and X names them, with the arguments msr gives them.
+AUGMENT_WORDS = {"random_crop_32": "RandomCrop(32, padding=4)", "random_rotation_15": "RandomRotation(15)",
+                 "hflip": "RandomHorizontalFlip", "random_resized_crop_224": "RandomResizedCrop(224)",
+                 "autoaugment": "AutoAugment", "normalize": "Normalize"}
+
+
+def describe(name: str) -> str:
+    """Recipe ``name`` in words, read from the recipe itself so that no page restates it by
+    hand: ``SGD, lr 0.1, momentum 0.9, batch 100, MultiStepLR at epochs 40/60/80 of 100
+    (stretched with a run's epochs), factor 0.2, no weight decay, RandomCrop(32, padding=4)``."""
+    r = get_recipe(name)
+    parts = [f"SGD, lr {r['lr']:g}" + (" per 256 images" if r.get("lr_scale_batch") else ""),
+             f"momentum {r.get('momentum', 0.9):g}", f"batch {r['batch_size']}"]
+    schedule = r.get("schedule")
+    if schedule == "multistep":
+        parts.append(f"MultiStepLR at epochs {'/'.join(map(str, r['milestones']))} of {r['epochs']} (stretched "
+                     f"with a run's epochs), factor {r['lr_factor']:g}")
+    elif schedule == "cosine":
+        parts.append(f"cosine schedule over {r['epochs']} epochs")
+    else:
+        parts.append(f"{schedule} schedule, {r['epochs']} epochs")
+    wd = r.get("weight_decay", 0.0)
+    parts.append(f"weight decay {wd:.0e}".replace("e-0", "e-") if wd else "no weight decay")  # 1e-4
+    if r.get("label_smoothing"):
+        parts.append(f"label smoothing {r['label_smoothing']:g}")
+    if r.get("dropout"):
+        parts.append(f"dropout {r['dropout']:g}")
+    parts += [AUGMENT_WORDS[a] for a in r.get("augment", ()) if a != "normalize"]
+    return ", ".join(parts)
+
+
 def scale_milestones(milestones, epochs_from: int, epochs_to: int) -> tuple[int, ...]:
     """Milestones of a ``epochs_from``-epoch schedule stretched to ``epochs_to`` epochs
     (Table VIII's [40, 60, 80] of 100 -> [4, 6, 8] of 10)."""

@@ -704,3 +704,23 @@ def test_bench_figures_give_each_backend_one_colour_on_every_machine():
     assert {"msr-reference", "authors-loop", "msr-triton"} <= set(seen)  # both stored machines drawn
     assert performance.series_colour("backend", "msr-triton") != performance.series_colour("backend", "authors-loop")
     assert performance.series_colour("strategy", "no such strategy") == "#7f7f7f"
+
+
+def test_recipes_in_words_are_read_from_the_recipes():
+    """The pages glue their recipes' hyper-parameters from msr.recipes.describe, which reads the
+    recipe (Table VIII's numbers via msr.paper), so a changed recipe changes its words."""
+    from msr import recipes
+
+    assert recipes.describe("table2") == (
+        "SGD, lr 0.1, momentum 0.9, batch 100, MultiStepLR at epochs 40/60/80 of 100 (stretched with a run's "
+        "epochs), factor 0.2, no weight decay, RandomCrop(32, padding=4)")
+    assert "weight decay 1e-4, RandomCrop(32, padding=4), RandomRotation(15), RandomHorizontalFlip" in \
+        recipes.describe("table6")
+    assert "lr 0.05 per 256 images" in recipes.describe("imagenet104_finetune")
+    assert all(recipes.describe(n) for n in recipes.list_recipes())
+    # every augmentation msr.data builds has its words
+    from msr.data import AUGMENTS
+    assert set(recipes.AUGMENT_WORDS) == set(AUGMENTS)
+    pytest.importorskip("myst_nb")
+    with pytest.raises(TypeError, match="a str"):
+        book.glue_text(x=1)
