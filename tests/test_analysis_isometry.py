@@ -102,3 +102,11 @@ def test_identity_shortcut_phi_leaves_out_the_stage_starts():
     assert identity_shortcut_phi(phi, stages) == [2.6, 0.9, 0.95, 0.9, 1.0]
     with pytest.raises(ValueError, match="one entry per block"):
         identity_shortcut_phi([1.0, 1.0], [0])
+
+
+def test_spread_names_the_lif_backend_it_needs():
+    """varphi needs a double backward through the LIF: a model with the fused CPU LIF gets a
+    one-line error naming the backend to use, not a traceback from inside the kernel."""
+    m = create_model("cifar_resnet", depth=8, block="ms", T=2, lif_backend="cpu")
+    with pytest.raises(ValueError, match="lif_backend='reference'"):
+        block_isometry(m, torch.randn(2, 3, 32, 32), probes=1, spread=True)

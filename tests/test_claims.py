@@ -357,3 +357,22 @@ def test_claims_name_layers_in_the_papers_words_not_module_paths():
     assert "fewest 70.0 % at stage 2, block 3" in claim["evidence"]
     assert "fewest 80.0 % at stage 3, block 1" in claim["evidence"]
     assert "stages." not in claim["evidence"] + claim["key"]
+
+
+def test_varphi_claim_asks_vanilla_far_from_zero_at_every_depth():
+    """Definition 1's second condition: shown when vanilla's median varphi of its identity-shortcut
+    blocks is above VARPHI_FAR at every depth and MS-ResNet's is not; a stage start is left out."""
+    def rows(va, ms):
+        out = []
+        for block, values in (("vanilla", va), ("ms", ms)):
+            for depth, v in values.items():  # two identity blocks, then a stage start (left out)
+                out.append({"block": block, "depth": depth, "varphi": [v, v, 99.0], "stages": [0, 0, 1]})
+        return {"rows": out}
+
+    claim = chapters.isometry._varphi_claim
+    far = _check(claim(rows({8: 3.0, 20: 2.5}, {8: 0.0, 20: -1e-9})), True)
+    assert "vanilla 2.5 to 3, MS-ResNet 0 (shown" in far["evidence"] and "depth 8 to 20" in far["evidence"]
+    _check(claim(rows({8: 3.0, 20: 0.05}, {8: 0.0, 20: 0.0})), False)  # one depth near 0 is enough
+    _check(claim(rows({8: 3.0}, {8: 0.5})), False)  # MS not isometric: the contrast is not there
+    _check(claim(None), None)
+    _check(claim(rows({8: 3.0}, {})), None)

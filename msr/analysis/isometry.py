@@ -103,7 +103,16 @@ def block_isometry(model: nn.Module, x: torch.Tensor, probes: int = 8, spread: b
     """Per block: ``{"block", "stage", "index", "n_in", "n_out", "phi"[, "phi2", "varphi", "spread"]}``
     with phi = phi(J_i J_i^T) estimated at the block's input for the batch ``x``
     (Definition 1).  Vanilla blocks map spikes to spikes (including the interblock
-    LIF's surrogate), MS blocks membrane potential to membrane potential."""
+    LIF's surrogate), MS blocks membrane potential to membrane potential.  ``spread`` needs
+    the LIF's backward to be differentiable again (double backward): only the reference LIF is."""
+    from msr.neuron import LIF
+
+    if spread:
+        fused = sorted({m.backend for m in model.modules() if isinstance(m, LIF) and m.backend != "reference"})
+        if fused:
+            raise ValueError(f"block_isometry(spread=True) differentiates the LIF's backward, which only the "
+                             f"reference LIF can; this model's LIFs use {', '.join(fused)}: build it with "
+                             f"lif_backend='reference'")
     with analysis_mode(model, mode):
         inputs, _ = _block_inputs(model, x, T, grad=False)
         rows = []
