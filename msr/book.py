@@ -316,18 +316,23 @@ class _Plain:
         return {"text/plain": self.text}
 
 
+def _glue(key: str, text: str) -> None:
+    """Glue ``text`` under ``key`` for the page's prose (``{glue:text}`key```), not displayed here."""
+    from myst_nb import glue
+
+    glue(key, _Plain(text), display=False)
+
+
 def paper_text(**values: float) -> dict[str, str]:
     """Glue paper values (from :mod:`msr.paper`) for the chapter's prose, printed as the paper
     prints them: ``book.paper_text(r34=paper.FIRING_RATE[...])`` lets the page's text read
     ``{glue:text}`paper_r34```, so no paper number is typed into a chapter.  Returns the texts."""
-    from myst_nb import glue
-
     texts = {}
     for name, value in values.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise TypeError(f"paper_text({name}=...): a number from msr.paper, not {type(value).__name__}")
         texts[name] = format(value, "g")
-        glue(f"paper_{name}", _Plain(texts[name]), display=False)
+        _glue(f"paper_{name}", texts[name])
     return texts
 
 
@@ -335,12 +340,10 @@ def glue_text(**texts: str) -> None:
     """Glue texts msr computes (a recipe in words, :func:`msr.recipes.describe`) for the chapter's
     prose, which reads them as ``{glue:text}`text_<name>```, so that no page restates by hand
     what the code holds."""
-    from myst_nb import glue
-
     for name, text in texts.items():
         if not isinstance(text, str):
             raise TypeError(f"glue_text({name}=...): a str, not {type(text).__name__}")
-        glue(f"text_{name}", _Plain(text), display=False)
+        _glue(f"text_{name}", text)
 
 
 def not_computed(name: str, profile: str, what: str = "this result") -> str:

@@ -13,27 +13,34 @@ if TYPE_CHECKING:
     from msr.chapters import ChapterContext
 
 
+def _untrained(base_cfg, depths, **replace):
+    """``(block, depth, model)`` of vanilla and MS at every depth of ``depths``, each as it
+    starts (seed 0), ``replace`` applied to ``base_cfg``."""
+    import torch
+
+    from msr.train import build_model, model_info
+
+    for block in ("vanilla", "ms"):
+        for depth in depths:
+            cfg = base_cfg.replace(block=block, depth=depth, **replace)
+            torch.manual_seed(0)
+            yield block, depth, build_model(cfg, model_info(cfg))
+
+
 def _payload(ctx, base_cfg, depths) -> dict:
     """Rows ``{block, depth, state, grad_norms, phi, stages}``: vanilla and MS at every
     depth of ``depths`` at initialisation (gradient norms and phi(J J^T) per block); the
     trained models' rows are per-run items (:mod:`msr.per_run`)."""
-    import torch
-
     from msr.analysis.isometry import block_isometry, gradient_norms
-    from msr.train import build_model, model_info
 
     sizes = per_run.analysis_sizes(ctx.profile)
     x, y = test_batch(base_cfg, sizes["iso_batch"], train_split=True)
     rows = []
-    for block in ("vanilla", "ms"):
-        for depth in depths:
-            cfg = base_cfg.replace(block=block, depth=depth)
-            torch.manual_seed(0)
-            model = build_model(cfg, model_info(cfg))
-            iso = block_isometry(model, x, probes=sizes["probes"])
-            rows.append({"block": block, "depth": depth, "state": "init",
-                         "grad_norms": gradient_norms(model, x, y), "phi": [r["phi"] for r in iso],
-                         "stages": [r["stage"] for r in iso]})
+    for block, depth, model in _untrained(base_cfg, depths):
+        iso = block_isometry(model, x, probes=sizes["probes"])
+        rows.append({"block": block, "depth": depth, "state": "init",
+                     "grad_norms": gradient_norms(model, x, y), "phi": [r["phi"] for r in iso],
+                     "stages": [r["stage"] for r in iso]})
     return {"rows": rows}
 
 
@@ -46,21 +53,15 @@ def _varphi_payload(ctx, base_cfg, depths) -> dict:
     """Rows ``{block, depth, phi, varphi, stages}`` of vanilla and MS at initialisation:
     varphi(J J^T) = phi((J J^T)^2) - phi(J J^T)^2 per block, Definition 1's second condition,
     with the reference LIF (the only backend whose backward can be differentiated again)."""
-    import torch
-
     from msr.analysis.isometry import block_isometry
-    from msr.train import build_model, model_info
 
     sizes = per_run.analysis_sizes(ctx.profile)
     x, _ = test_batch(base_cfg, sizes["iso_batch"], train_split=True)
     rows = []
-    for block in ("vanilla", "ms"):
-        for depth in depths:
-            cfg = base_cfg.replace(block=block, depth=depth, lif_backend="reference")
-            torch.manual_seed(0)
-            iso = block_isometry(build_model(cfg, model_info(cfg)), x, probes=sizes["probes"], spread=True)
-            rows.append({"block": block, "depth": depth, "phi": [r["phi"] for r in iso],
-                         "varphi": [r["varphi"] for r in iso], "stages": [r["stage"] for r in iso]})
+    for block, depth, model in _untrained(base_cfg, depths, lif_backend="reference"):
+        iso = block_isometry(model, x, probes=sizes["probes"], spread=True)
+        rows.append({"block": block, "depth": depth, "phi": [r["phi"] for r in iso],
+                     "varphi": [r["varphi"] for r in iso], "stages": [r["stage"] for r in iso]})
     return {"rows": rows}
 
 
@@ -203,21 +204,22 @@ def _isometry_claims(res: dict | None) -> list[dict]:
     per_depth = ", ".join(f"{d}: {va[d][1].replace(' decades', '')}" for d in sorted(va))
     wide = [d for d in sorted(common) if va[d][0] - ms[d][0] > VANILLA_DRIFT]
     narrow = [d for d in sorted(common) if d not in wide]
+    narrow_max = max((va[d][0] for d in narrow), default=None)  # vanilla's widest span where it is not wide
 
     def depths(ds):  # "8 to 110" where no depth of the other list lies between
         between = any(ds[0] < d < ds[-1] for d in (narrow if ds is wide else wide))
         return f"{ds[0]} to {ds[-1]}" if len(ds) > 2 and not between else " and ".join(map(str, ds))
 
     where = (f"wider by more than {VANILLA_DRIFT:g} decade at depth {depths(wide)} only"
-             + (f"; at depth {depths(narrow)} within {max(va[d][0] for d in narrow):.2f} decades"
-                + (f", under the {MS_SPREAD_MAX} decades MS-ResNet's row asks"
-                   if max(va[d][0] for d in narrow) < MS_SPREAD_MAX else "") if narrow else "")
+             + (f"; at depth {depths(narrow)} within {narrow_max:.2f} decades"
+                + (f", under the {MS_SPREAD_MAX} decades MS-ResNet's row asks" if narrow_max < MS_SPREAD_MAX else "")
+                if narrow else "")
              if wide else f"at no depth wider by more than {VANILLA_DRIFT:g} decade")
     va_row = {"paper": va_text, "shown": gap > VANILLA_DRIFT, "kind": "evidence",
               "evidence": f"untrained, gradient norms across blocks span (decades, by depth) {per_depth} in the "
                           f"vanilla network; at depth {deep}: {va[deep][1]}, against MS-ResNet's {ms[deep][1]}; "
                           f"{where} (shown: at the deepest depth more than {VANILLA_DRIFT:g} decade wider than MS)",
               "key": f"depth {deep}: vanilla {va[deep][1]}, MS {ms[deep][1]}"
-                     + (f"; depth {depths(narrow)}: vanilla at most {max(va[d][0] for d in narrow):.2f} decades"
+                     + (f"; depth {depths(narrow)}: vanilla at most {narrow_max:.2f} decades"
                         if wide and narrow else "")}
     return [ms_row, va_row]

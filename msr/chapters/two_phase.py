@@ -14,10 +14,8 @@ if TYPE_CHECKING:
 
 def compute(ctx: ChapterContext) -> dict:
     """Chapter 11: T = 1 pretraining, those weights at T = 6, then finetuning at T = 6."""
-    runs = train_runs(ctx, "two_phase", seeds=primary())
-    first, second = runs[0], runs[1]
+    (c1, r1, _), (c2, r2, _) = train_runs(ctx, "two_phase", seeds=primary())[:2]
     res = {}
-    (c1, r1, _), (c2, r2, _) = first, second
     # the T each accuracy is measured at: the runs' inference T; the T = 1 weights are
     # evaluated at the training T of the second phase (msr.train)
     if r1:
@@ -27,8 +25,8 @@ def compute(ctx: ChapterContext) -> dict:
         res["finetuned_T6"] = {**r, "eval_T": c2.test_T or c2.T}
         if r2["final"].get("init_acc") is not None:
             res["T1_weights_at_T6"] = {**r, "acc": r2["final"]["init_acc"], "eval_T": c2.T}
-    return {"two_phase": res, "model": paper_name(f"{first[0].model}{first[0].depth or ''}"),
-            "dataset": dataset_name(first[0].dataset),
+    return {"two_phase": res, "model": paper_name(f"{c1.model}{c1.depth or ''}"),
+            "dataset": dataset_name(c1.dataset),
             "claims": [_two_phase_claim(res)]}
 
 
