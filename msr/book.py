@@ -185,7 +185,7 @@ def provenance_line(profile: str, provs: Iterable[dict | None], dataset: str | N
 
     def uniq(fn):
         vals = sorted({fn(p) for p in provs}) or ["unknown"]
-        return ", ".join(vals[:3]) + (f" (+{len(vals) - 3})" if len(vals) > 3 else "")
+        return ", ".join(vals[:3]) + (f" and {len(vals) - 3} more" if len(vals) > 3 else "")
     parts = [f"profile {profile}"]
     parts.append(f"data {dataset_name(dataset or dataset_of(profile))}")
     parts.append(f"hardware {uniq(hardware_of)}")
@@ -272,7 +272,9 @@ def save_figure(fig, name: str, profile: str, footer: str, command: str | None =
     except Exception:  # noqa: BLE001 - polar/complex layouts: keep matplotlib's own
         pass
     svg = _figure_bytes(fig, "svg")  # the book's copy: the provenance goes under it as text
-    stamp = fig.text(0.0, -0.01, footer, fontsize=7, color="#555555", ha="left", va="top",
+    renderer = fig.canvas.get_renderer()  # a figure legend below the axes pushes the provenance line down
+    low = min([0.0] + [leg.get_window_extent(renderer).y0 / fig.bbox.height for leg in fig.legends])
+    stamp = fig.text(0.0, low - 0.01, footer, fontsize=7, color="#555555", ha="left", va="top",
                      transform=fig.transFigure, wrap=True)
     out = FIGURES / profile
     out.mkdir(parents=True, exist_ok=True)
@@ -307,13 +309,16 @@ def md(text: str):
 
 
 class _Plain:
-    """A value whose only display is its text (glued, it reads in the page's prose)."""
+    """A value whose only display is its text (glued, it reads in the page's prose). Its
+    text/plain is the text as a Python string literal: myst-nb's ``{glue:text}`` evaluates
+    what it pastes as a literal, which would print a number such as 1e-5 as 1e-05; a string
+    literal comes back as exactly the text."""
 
     def __init__(self, text: str):
         self.text = text
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"text/plain": self.text}
+        return {"text/plain": repr(self.text)}
 
 
 def _glue(key: str, text: str) -> None:
@@ -331,7 +336,8 @@ def paper_text(**values: float) -> dict[str, str]:
     for name, value in values.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise TypeError(f"paper_text({name}=...): a number from msr.paper, not {type(value).__name__}")
-        texts[name] = format(value, "g")
+        text = format(value, "g" if value == 0 or abs(value) >= 1e-3 else ".0e")
+        texts[name] = re.sub(r"e([+-])0*(\d)", r"e\1\2", text)  # 1e-4, as the paper prints it
         _glue(f"paper_{name}", texts[name])
     return texts
 
@@ -372,10 +378,18 @@ def header(params: Params, chapter: str):
     the warning that its numbers mean nothing."""
     mode = "rendered from the results store" if params.render_only else (
         "recomputed" if params.recompute else "computed where the store lacked a result")
-    text = (f"*Profile `{params.profile}` (its data: {dataset_name(dataset_of(params.profile))}) · {mode}. "
-            "The hardware and commit of each result stand under its figure or table.*\n\n"
+    text = (f"*Profile `{params.profile}` (its image experiments use {dataset_name(dataset_of(params.profile))}) "
+            f"· {mode}. The data, hardware and commit of each result stand under its figure or table.*\n\n"
             + smoke_note(params.profile))
     return md(text)
+
+
+def count(n: int | Iterable[int], noun: str, plural: str | None = None) -> str:
+    """``n noun`` in words a reader expects: ``1 epoch``, ``10 epochs``; several values
+    (``[1, 2]``) joined with "or" take the plural unless all are 1."""
+    ns = [n] if isinstance(n, int) else list(n)
+    many = any(x != 1 for x in ns)
+    return f"{' or '.join(map(str, ns))} {(plural or noun + 's') if many else noun}"
 
 
 def fmt(x: Any, digits: int = 2) -> str:
@@ -551,6 +565,18 @@ VERDICTS = {
 }
 
 
+def verdict_badge(claim: dict) -> str:
+    """A claim's verdict badge (:data:`VERDICTS`); ``not judged yet`` where the verdict waits
+    for runs but the evidence already holds a measurement (an untrained or early network),
+    so that the badge does not say "not run" beside measured numbers; then the claim's
+    ``scope`` where it has one (``shown (at depth 482 only)``)."""
+    kind = claim_kind(claim)
+    badge = VERDICTS[kind][claim["shown"]]
+    if claim["shown"] is None and claim.get("evidence") not in (None, "not run"):
+        badge = "{bdg-muted}`not judged yet`"
+    return badge + (f" ({claim['scope']})" if claim.get("scope") else "")
+
+
 def _cell(text: Any) -> str:
     return " ".join(str(text).split())
 
@@ -582,7 +608,7 @@ def claims_table(claims: list[dict], link: bool = True, short: bool = False) -> 
             raise ValueError(f"unknown claim kind {kind!r}; valid: {', '.join(VERDICTS)}")
         label = kind if kind == "evidence" else f"{kind} (not counted)"
         said = (c.get("key") or c["evidence"]) if short else c["evidence"]
-        row = [_cell(c["paper"])] + ([label] if kinds else []) + [VERDICTS[kind][c["shown"]], _cell(said)]
+        row = [_cell(c["paper"])] + ([label] if kinds else []) + [verdict_badge(c), _cell(said)]
         if link:
             row.append(chapter_link(c["chapter"]) if c.get("chapter") else "")
         rows.append(row)
@@ -602,8 +628,13 @@ def verdict_md(claims: list[dict], profile: str) -> str:
     many = n["other"] > 1
     other = (f" {n['other']} more {'are checks, not reproductions' if many else 'is a check, not a reproduction'} "
              f"({parts}): listed with {'their' if many else 'its'} kind and not counted." if n["other"] else "")
+    untrained = sum(claim_kind(c) == "evidence" and c.get("shown") is True and bool(c.get("untrained"))
+                    for c in claims)
+    on = ("" if not untrained else " (both measured on untrained networks)" if untrained == n["shown"] == 2 else
+          " (all measured on untrained networks)" if untrained == n["shown"] else
+          f" ({untrained} of them measured on untrained networks)")
     return (f"**Of the paper's {n['evidence']} claims that a run can show, our stored `{profile}` results show "
-            f"{n['shown']}, do not show {n['not shown']}, and {n['not run']} are not run yet.**{other}")
+            f"{n['shown']}{on}, do not show {n['not shown']}, and {n['not run']} are not judged yet.**{other}")
 
 
 @dataclass(frozen=True)

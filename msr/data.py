@@ -277,6 +277,12 @@ def cifar(name: str, root: Path, train: bool, transform) -> Dataset:
         raise MissingDataError(f"{missing} (download failed: {err})") from err
 
 
+def imagenet_available(root: str | Path = "data") -> bool:
+    """Whether ``root`` holds ImageNet in the layout :func:`imagenet` reads (msr does not ship it)."""
+    root = Path(root).expanduser()
+    return all((root / "imagenet" / split).is_dir() for split in ("train", "val"))
+
+
 def imagenet(root: Path, train: bool, transform) -> Dataset:
     from torchvision.datasets import ImageFolder
 
@@ -386,7 +392,12 @@ def synthetic_images(n: int, train: bool, seed: int = 0) -> tuple[np.ndarray, np
     return (torch.sigmoid(ds.images[:, 0]) * 255).round().to(torch.uint8).numpy(), ds.targets.numpy()
 
 
-def emulated_events(name: str, root: Path, train: bool, T: int, augment, n: int = 512, seed: int = 0) -> Dataset:
+#: How many synthetic images ``synthetic_dvs`` emulates (its images depend on the count).
+SYNTHETIC_DVS_N = 512
+
+
+def emulated_events(name: str, root: Path, train: bool, T: int, augment, n: int = SYNTHETIC_DVS_N,
+                    seed: int = 0) -> Dataset:
     """``fashion_mnist_dvs`` or ``synthetic_dvs`` (``n``, ``seed``: the synthetic images)."""
     from msr.events import EventCache
 
@@ -402,23 +413,29 @@ def emulated_events(name: str, root: Path, train: bool, T: int, augment, n: int 
 
 
 def emulated_examples(name: str, root: str | Path, n: int = 4, T: int = 10, seed: int = 0) -> dict:
-    """The first ``n`` test samples of ``name`` (``fashion_mnist_dvs`` / ``synthetic_dvs``):
+    """``n`` test samples of ``name`` (``fashion_mnist_dvs`` / ``synthetic_dvs``), the first of
+    each of the first ``n`` classes in test order (fewer where the set has fewer classes):
     source images, event counts and frames ``[n, T, 2, S, S]`` (the events the cache holds
-    for these samples, emulated here without touching the cache: milliseconds)."""
+    for these samples, emulated here under their test indices without touching the cache:
+    milliseconds)."""
     from msr.events import SaccadeParams, emulate
 
     root = Path(root).expanduser()
     if name == "fashion_mnist_dvs":
         src = fashion_mnist(root, False, None)
-        images, labels = src.images[:n, 0].numpy(), src.targets[:n].numpy()
+        all_images, all_labels = src.images[:, 0], src.targets
         classes = FMNIST_CLASSES
     elif name == "synthetic_dvs":
-        images, labels = synthetic_images(n, False, seed)
+        all_images, all_labels = synthetic_images(SYNTHETIC_DVS_N, False, seed)  # the set emulated_events builds
         classes = tuple(f"class {c}" for c in range(10))
     else:
         raise ValueError(f"unknown emulated event data set {name!r}; valid: {', '.join(EMULATED_EVENTS)}")
+    all_labels = np.asarray(all_labels)
+    ids = [int(i) for i in np.unique(all_labels, return_index=True)[1]]  # the first of each class
+    ids = sorted(ids)[:n]
+    images, labels = np.asarray(all_images[ids]), all_labels[ids]
     params = SaccadeParams()
-    ev = emulate(images, params, stream=1)
+    ev = emulate(images, params, ids=ids, stream=1)
     s = params.sensor
     frames = np.stack([events_to_frames(e["x"], e["y"], e["p"], T, size=s, out_size=s).numpy()
                        for e in (ev.sample(i) for i in range(len(ev)))])

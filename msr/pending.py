@@ -71,7 +71,7 @@ def status(names, profile, *, store=None, run_dir="runs") -> tuple[list[Experime
     store = store or ResultsStore(default_root())
     order = experiment_names(names, p)
     tasks, unknown = plan(order, p, run_dir)
-    rows = {e: ExperimentStatus(e, cost=p.cost.get(e)) for e in order if e not in unknown}
+    rows = {e: ExperimentStatus(e, cost=expected_cost(p, e, order)) for e in order if e not in unknown}
     listed: dict[str, list[dict]] = {}  # experiment -> its stored results, read once
     for task in tasks:
         row = rows[task.entry]
@@ -91,6 +91,21 @@ def status(names, profile, *, store=None, run_dir="runs") -> tuple[list[Experime
             else:  # an interrupted run needs the part it has not done; its share is unknown here: all of it
                 row.left_s += est
     return [r for r in rows.values() if r.runs], unknown  # an entry planning no run (one seed) has nothing to do
+
+
+def expected_cost(profile, entry: str, order) -> str | None:
+    """The profile's expected cost (in words) of the runs ``entry`` of ``order`` plans: for
+    an experiment estimated per seed, that estimate times the seeds it plans here (``table2``
+    alone: every seed; ``table2`` beside ``table2_seeds``: seed 0, and ``table2_seeds`` the
+    others, :func:`msr.budget.planned_seeds`).  A seeds entry of an experiment estimated as a
+    whole has none: that estimate is the experiment's row's."""
+    from msr.budget import planned_seeds
+    from msr.sweep import experiment_of
+
+    experiment = experiment_of(entry)
+    if experiment != entry and experiment not in profile.seed_cost:
+        return None
+    return profile.expected_cost(experiment, planned_seeds(entry, order, profile))
 
 
 def format_status(rows: list[ExperimentStatus], unknown: list[str], profile: str) -> list[str]:

@@ -26,7 +26,12 @@ show mean ± std over the seeds stored (Table II and VI: 3 seeds in ``fmnist``, 
 and ``table6_seeds`` stand for the seeds after the first, so a budgeted command trains
 seed 0 of everything before seeds 1 and 2.
 
-Expected costs (``cost``) are from throughput measured on one H100 at T = 6, batch 100,
+Expected costs (``cost``) are estimates in words, written before the runs.  Where an
+experiment has several seeds, its estimate is per seed (``seed_cost``) and
+:meth:`Profile.expected_cost` multiplies it by the seeds planned, so that ``table2`` (seed 0
+in the value order) and ``table2_seeds`` (the others) each show their own share.
+
+The ``fmnist`` estimates are from throughput measured on one H100 at T = 6, batch 100,
 bf16 autocast, Fashion-MNIST: with ``lif_backend="auto"`` (the profile's) depth 20
 5200 img/s, depth 56 1900 img/s; the reference backend is 2-3x slower (depth 8 2350,
 20 1550, 56 600-735, 110 324 img/s), so costs then grow by that factor.
@@ -61,6 +66,12 @@ class Profile:
     experiments: dict = field(default_factory=dict)
     cost: dict = field(default_factory=dict)  # experiment -> expected cost, in words
     order: tuple[str, ...] = VALUE_ORDER  # value order of budgeted commands (msr.budget)
+    #: experiment -> :class:`SeedCost`, the estimate of one seed; ``cost`` of such an
+    #: experiment is filled in from it (all the profile's seeds), see :meth:`expected_cost`
+    seed_cost: dict = field(default_factory=dict)
+
+    def __post_init__(self):  # a new dict: dataclasses.replace must not change the profile it copies
+        object.__setattr__(self, "cost", {**self.cost, **{e: self.expected_cost(e) for e in self.seed_cost}})
 
     def settings(self, experiment: str) -> dict:
         """Profile defaults updated with this experiment's settings."""
@@ -78,6 +89,38 @@ class Profile:
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"profile {self.name}: seeds of {experiment} must be an integer >= 1, got {n!r}")
         return tuple(range(n))
+
+    def expected_cost(self, experiment: str, seeds: tuple[int, ...] | None = None) -> str | None:
+        """The expected cost of training ``experiment`` for ``seeds`` (default: the profile's
+        seeds of it), in words: for an experiment with a per-seed estimate (``seed_cost``), that
+        estimate times the number of seeds; otherwise ``cost`` (None where it has none)."""
+        if experiment not in self.seed_cost:
+            return self.cost.get(experiment)
+        seeds = self.seeds(experiment) if seeds is None else tuple(seeds)
+        return self.seed_cost[experiment].words(seeds) if seeds else None
+
+
+@dataclass(frozen=True)
+class SeedCost:
+    """The expected cost of one seed of an experiment: ``about`` ``unit`` (minutes,
+    seconds) ``where`` (the hardware), for ``runs`` (what one seed trains, in words)."""
+
+    about: float
+    unit: str
+    runs: str
+    where: str = ""
+
+    def words(self, seeds: tuple[int, ...]) -> str:
+        """The cost of ``seeds`` in words: ``"about 25 min on one H100 (seed 0: 24 runs at depth
+        8-56)"``, ``"about 50 min on one H100 (seeds 1 and 2, each 24 runs at depth 8-56; about
+        25 min per seed)"``."""
+        where = f" {self.where}" if self.where else ""
+        total = self.about * len(seeds)
+        if len(seeds) == 1:
+            return f"about {total:g} {self.unit}{where} (seed {seeds[0]}: {self.runs})"
+        names = ", ".join(str(s) for s in seeds[:-1]) + f" and {seeds[-1]}"
+        return (f"about {total:g} {self.unit}{where} (seeds {names}, each {self.runs}; "
+                f"about {self.about:g} {self.unit} per seed)")
 
 
 def _profiles() -> dict[str, Profile]:
@@ -100,7 +143,8 @@ def _profiles() -> dict[str, Profile]:
             "two_phase": dict(depths=(8,)),
             "short": dict(epochs=1),
         },
-        cost={"table2": "about 20 s on 2 CPU cores (24 runs x 2 seeds)", "table6": "about 10 s (12 runs)",
+        seed_cost={"table2": SeedCost(10, "s", "24 runs", "on 2 CPU cores")},
+        cost={"table6": "about 10 s (12 runs)",
               "init": "about 10 s (16 runs)", "deep": "about 6 s",
               "dvs": "about 10 s (events of 2 x 500 images emulated once, then 2 epochs x 2 steps at 64x64)",
               "imagenet": "about 5 s", "two_phase": "seconds", "short": "seconds",
@@ -127,9 +171,9 @@ def _profiles() -> dict[str, Profile]:
             "imagenet": dict(dataset="imagenet", subset=None, test_subset=None, epochs=10, batch_size=256,
                              workers=12, input_size=None),
         },
-        cost={"table2": "about 25 min on one H100 per seed (24 runs, depth 8-56; 3 seeds)",
-              "table6": "about 20 min per seed (12 runs, depth 32-110; 3 seeds)",
-              "init": "about 10 min (12 one-epoch runs at depth 56 + 4 five-epoch runs at depth 104)",
+        seed_cost={"table2": SeedCost(25, "min", "24 runs at depth 8-56", "on one H100"),
+                   "table6": SeedCost(20, "min", "12 runs at depth 32-110", "on one H100")},
+        cost={"init": "about 10 min (12 one-epoch runs at depth 56 + 4 five-epoch runs at depth 104)",
               "deep": "about 15 min (depth 110 and 482)",
               "two_phase": "about 2 min (depth 56: T = 1 pretrain, T = 6 finetune)",
               "short": "about 2 min on two CPU cores (MS-ResNet20, 1 epoch x 5,000 images)",
@@ -138,7 +182,8 @@ def _profiles() -> dict[str, Profile]:
               # about 3,500-4,500 img/s at batch 50-100, 12 epochs x 60,000 images
               "dvs": "about 5 min on one H100, plus about 2 CPU-min once per machine to turn the 70,000 images "
                      "into events (4.6 GB under the data root)",
-              "ablation": "about 12 min (12 runs: vanilla and wolif, depth 8-56, gamma2 = 0)",
+              "ablation": "about 12 min (12 runs: the vanilla spiking ResNet and W/O interblock LIF, depth 8-56, "
+                          "gamma2 = 0)",
               "imagenet": "needs ImageNet; days"},
     )
     paper = Profile(

@@ -172,6 +172,25 @@ def test_raster_has_no_grid_and_strong_sample_boundaries():
     plt.close(fig)
 
 
+def test_raster_counts_timesteps_per_sample_and_titles_stay_short():
+    """Four samples of T = 6: ticks read 1 ... 6 four times, the samples are named above the
+    raster, and the rates' title needs no third line."""
+    from msr.render.firing import plot_firing
+
+    T, samples = 6, 4
+    kept = ["stages.0.0.lif1"]
+    rasters = {"cifar_resnet20__0": np.zeros((10, samples * T), np.uint8)}
+    blocks = [{"block": "stages.0.0", "stage": 0, "index": 0, "lif1": 0.2, "lif2": 0.1}]
+    fig = plot_firing({"cifar_resnet20": {"blocks": blocks, "network_rate": 0.2, "kept": kept, "T": T}}, rasters)
+    rates, raster = fig.axes
+    assert [t.get_text() for t in raster.get_xticklabels()] == [str(t) for t in range(1, T + 1)] * samples
+    top = raster.child_axes[0]
+    assert [t.get_text() for t in top.get_xticklabels()] == [f"sample {k}" for k in range(1, samples + 1)]
+    assert f"1 … {T} per sample" in raster.get_xlabel()
+    assert rates.get_title().count("\n") == 1 and "and LIF" not in rates.get_title()
+    plt.close(fig)
+
+
 @pytest.mark.parametrize("name, kw", [("cifar_resnet", {"depth": 8, "block": "ms"}),
                                       ("cifar_resnet", {"depth": 8, "block": "vanilla"}),
                                       ("cifar_resnet", {"depth": 8, "block": "plain"}),

@@ -88,3 +88,12 @@ def test_eq8_figure_draws_one_closed_form_line_where_the_rates_agree(v_th, lines
     assert sum(lb.startswith("Eq. 8") for lb in labels) == lines
     assert sum(lb.startswith("Monte-Carlo") for lb in labels) == 3
     plt.close(fig)
+
+
+def test_state_change_figure_says_what_it_counts_and_in_what_unit():
+    from msr.render.unavailing import plot_state_change
+
+    rows = [{"changed": 0.15}, {"changed": 0.16}]
+    fig = plot_state_change({"vanilla-20 init": rows}, eq8=p_state_change())
+    assert fig.axes[0].get_ylabel() == "firing states the block flips\n(% of neurons × timesteps)"
+    plt.close(fig)

@@ -365,3 +365,75 @@ def test_every_lif_backend_the_bench_times_has_words():
     assert names == set(LIF_BACKENDS) and set(LIF_ON_GPU) <= names
     assert "msr.kernels.cpu_lif" in lif_backend_words("msr-cpu", "cpu")
     assert lif_backend_words("msr-cpu", "cuda").startswith(lif_backend_words("msr-cpu", "cpu") + "; ")
+
+
+def test_a_bench_says_which_rows_measured_nothing_and_why():
+    """Rows that errored or were skipped are named with their reason and the stored note
+    (the H100 bench's SpikingJelly rows); rows the time budget left out are not (the
+    section's "not run" line names them); a bench whose every row measured says nothing."""
+    from msr.bench.loop import NOT_RUN
+    from msr.render.performance import failed_rows
+
+    ok = {"lif": [{"backend": "msr-cpu", "status": "ok", "median_ms": 1.0}],
+          "train": [{"model": "MS-ResNet-20", "strategy": "msr", "status": "ok"}],
+          "loop": [{"model": "MS-ResNet-20", "strategy": "eager", "status": NOT_RUN}]}
+    assert failed_rows(ok) is None
+    bad = {**ok, "lif": ok["lif"] + [{"backend": "spikingjelly", "status": "error: RuntimeError: no kernel"}] * 3,
+           "train": ok["train"] + [{"model": "MS-ResNet-56", "strategy": "spikingjelly",
+                                    "status": "SpikingJelly is not installed"}],
+           "notes": "the kernel was forced"}
+    text = failed_rows(bad)
+    assert "LIF `spikingjelly`, 3 rows: error: RuntimeError: no kernel" in text
+    assert "training step `spikingjelly` (MS-ResNet-56), 1 row: SpikingJelly is not installed" in text
+    assert "the kernel was forced" in text and "eager" not in text and "msr-cpu" not in text
+    stored = json.loads((Path(__file__).parents[1] / "results/bench/performance/aeb55109f88810b4.json").read_text())
+    assert "SJ_LIF_CUDA_IMPLEMENTATION" in failed_rows(stored)
+
+
+def test_targets_read_in_the_units_and_words_of_the_tables_above_them():
+    """A target's share of the step is in percent, as the training-step table's "time in
+    convolutions (%)"; its numbers carry the decimals :func:`msr.bench.target_text` prints
+    (images/s and percent whole, GB to one decimal, ratios to two); its name is in words."""
+    import re
+
+    from msr.bench import target_text
+
+    root = Path(__file__).parents[1] / "results/bench/performance"
+    cpu = json.loads((root / "c5b034c5763b265d.json").read_text())
+    gpu = json.loads((root / "aeb55109f88810b4.json").read_text())
+    shares = [t for t in bench.summarize(cpu) if "time in convolutions" in t["target"]]
+    assert shares and all(t["threshold"] == 85.0 and t["digits"] == 0 for t in shares)
+    for t in shares:
+        model, strategy = t["target"].split(" time in convolutions")[0], t["target"].rsplit("(", 1)[1][:-1]
+        (row,) = [r for r in cpu["train"] if (r["model"], r["strategy"]) == (model, strategy)]
+        assert t["value"] == pytest.approx(100 * row["conv_share"])
+        assert target_text(t) == f"{100 * row['conv_share']:.0f}" and target_text(t, "threshold") == "85"
+    targets = bench.summarize(gpu)
+    loop = [t for t in targets if "training loop" in t["target"]]
+    assert [target_text(t, "threshold") for t in loop] == ["15,000", "6,000"] and target_text(loop[0]) == "—"
+    (memory,) = [t for t in targets if t["target"].startswith("MS-ResNet-104")]
+    assert "batch 64, T = 6, 224 px" in memory["target"] and target_text(memory, "threshold") == "80.0"
+    assert re.fullmatch(r"\d+\.\d", target_text(memory))
+    ratios = [t for t in targets if "speed-up" in t["target"]]
+    assert ratios and all(t["digits"] == 2 for t in ratios)
+    for t in [*targets, *bench.summarize(cpu)]:
+        assert not re.search(r"\bb\d+\b|\bT\d\b|\d+px|fwd|bwd|T=\d", t["target"]), t["target"]
+    assert target_text({"value": 1.234, "threshold": 2.0}) == "1.23"  # a target stored before it carried digits
+
+
+def test_fixed_cost_note_names_the_rows_slower_than_their_kernels():
+    """A fused-LIF row more than FIXED_COST_FACTOR times slower than its kernels at the
+    measured bandwidth is named; a row near it is not; no bandwidth rows, no note."""
+    from msr.render.performance import bandwidth_frame, fixed_cost_note
+
+    bw = {"device_copy_GBps": 3000.0, "rows": [
+        {"kernel": k, "dtype": "float32", "T": 6, "neurons": 10**6, "median_ms": 0.003, "bytes": 1, "GBps": 1.0,
+         "fraction_of_copy": 0.9} for k in ("forward", "backward")]}  # 1e-9 ms per neuron-step, both kernels
+    lif = [{"backend": "msr-triton", "neurons": 10**6, "T": 1, "median_ms": 0.3},  # kernels: 0.001 ms
+           {"backend": "msr-triton", "neurons": 10**6, "T": 8, "median_ms": 0.009},  # kernels: 0.008 ms
+           {"backend": "msr-reference", "neurons": 10**6, "T": 1, "median_ms": 5.0}]
+    note = fixed_cost_note({"lif": lif, "lif_bandwidth": bw})
+    assert note.startswith("`msr-triton`: 1 of its 2 LIF rows") and "at T = 1: 0.300 ms against 0.001 ms" in note
+    assert "T = 8" not in note and "msr-reference" not in note
+    assert fixed_cost_note({"lif": lif}) is None and bandwidth_frame({"lif": lif}) is None
+    assert list(bandwidth_frame({"lif_bandwidth": bw})["share of copy bandwidth (%)"]) == [90.0, 90.0]

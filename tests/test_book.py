@@ -132,7 +132,7 @@ def test_unmeasured_lists_what_no_stored_bench_holds():
     left = chapters.performance.unmeasured({"cpu": cpu})
     assert "SpikingJelly's LIF" not in left and "training steps with SpikingJelly's neuron" in left
     assert any(w.startswith("the training loop on a GPU") for w in left)  # a CPU loop is not the GPU's
-    assert "runs trained at once (--jobs)" in left
+    assert "runs trained at once (`--jobs`)" in left
     gpu = {"provenance": {"device": "cuda"}, "lif": [], "train": [{"strategy": "spikingjelly-bf16", "status": "ok"}],
            "loop": [{"strategy": "loop", "status": "ok"}], "jobs": [{"jobs": 2}]}
     assert chapters.performance.unmeasured({"cpu": cpu, "gpu": gpu}) == []
@@ -165,6 +165,14 @@ def test_a_figure_alt_text_says_what_it_shows():
     assert book.alt_text(fig, "fig_x") == "Table II"
     assert book.alt_text(plt.figure(), "fig_y") == "fig_y"
     plt.close("all")
+
+
+def test_counts_take_the_plural_a_reader_expects():
+    assert book.count(1, "epoch") == "1 epoch" and book.count(10, "epoch") == "10 epochs"
+    assert book.count([1, 2], "epoch") == "1 or 2 epochs" and book.count([1], "epoch") == "1 epoch"
+    assert book.count(3, "analysis", "analyses") == "3 analyses"
+    notebooks = (book.ROOT / "book" / "notebooks").glob("*.md")
+    assert not [p.name for p in notebooks if "(s)" in p.read_text()], "write counts with book.count"
 
 
 def test_cells_are_formatted_for_a_reader():
@@ -238,7 +246,7 @@ def test_claims_know_their_chapter_and_verdicts_count_evidence_only():
              {"paper": "d", "shown": None, "evidence": "not run", "chapter": "init"}]
     assert book.verdict_counts(mixed) == {"evidence": 3, "shown": 1, "not shown": 1, "not run": 1, "other": 1}
     text = book.verdict_md(mixed, "smoke")
-    assert "3 claims" in text and "show 1, do not show 1, and 1 are not run" in text and "1 more" in text
+    assert "3 claims" in text and "show 1, do not show 1, and 1 are not judged yet" in text and "1 more" in text
     t = book.claims_table(mixed)
     assert "  - Kind" in t and "  - by construction" in t and "{doc}`ch. 9 <init>`" in t
     assert "{bdg-success}`shown`" in t and "{bdg-danger}`not shown`" in t
@@ -249,6 +257,24 @@ def test_claims_know_their_chapter_and_verdicts_count_evidence_only():
                               short=True)
     assert "  - Our key number" in short and "k 1/2" in short and "whole long evidence" not in short
     assert "  - 2\n" in short  # no key: the evidence itself
+
+
+def test_verdicts_say_where_they_hold_and_what_waits():
+    """A shown claim's scope stands beside its badge; a claim that waits for runs but already
+    reports a measurement reads "not judged yet", not "not run"; the headline says how many
+    shown claims rest on untrained networks."""
+    scoped = {"paper": "a", "shown": True, "evidence": "1", "scope": "at depth 482 only", "untrained": True}
+    waiting = {"paper": "b", "shown": None, "evidence": "untrained: 15.4 % measured"}
+    empty = {"paper": "c", "shown": None, "evidence": "not run"}
+    assert book.verdict_badge(scoped) == "{bdg-success}`shown` (at depth 482 only)"
+    assert book.verdict_badge(waiting) == "{bdg-muted}`not judged yet`"
+    assert book.verdict_badge(empty) == "{bdg-muted}`not run`"
+    assert "{bdg-muted}`not judged yet`" in book.claims_table([scoped, waiting, empty])
+    assert "show 1 (all measured on untrained networks)," in book.verdict_md([scoped, waiting], "fmnist")
+    two = [scoped, {**scoped, "paper": "d"}, {"paper": "e", "shown": True, "evidence": "trained"}]
+    assert "show 3 (2 of them measured on untrained networks)," in book.verdict_md(two, "fmnist")
+    assert "show 2 (both measured on untrained networks)," in book.verdict_md(two[:2], "fmnist")
+    assert "untrained" not in book.verdict_md([two[2]], "fmnist")
 
 
 def test_figure_is_an_svg_with_provenance_and_command(tmp_path, monkeypatch):
@@ -274,6 +300,28 @@ def test_figure_is_an_svg_with_provenance_and_command(tmp_path, monkeypatch):
 
     svg = base64.b64decode(re.search(r"base64,([^\"]+)\"", html).group(1))
     assert b"commit 0123456789" not in svg
+
+
+def test_the_provenance_stamp_goes_under_a_figure_legend_below_the_axes(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(book, "FIGURES", tmp_path)
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [3, 4], label="a line")
+    leg = fig.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0))
+    placed, text = [], fig.text
+
+    def stamp(x, y, s, **kw):  # where the stamp goes, and where the legend then ends
+        placed.append((y, leg.get_window_extent(fig.canvas.get_renderer()).y0 / fig.bbox.height))
+        return text(x, y, s, **kw)
+
+    monkeypatch.setattr(fig, "text", stamp)
+    book.save_figure(fig, "f", "smoke", "profile smoke · the stamp", what="A line.")
+    y, legend_bottom = placed[-1]
+    assert legend_bottom < 0 and y < legend_bottom  # the stamp (va top) starts under the legend
 
 
 def test_a_figure_caption_opens_with_what_it_shows(tmp_path, monkeypatch):
@@ -383,6 +431,44 @@ def test_table_iii_frame_has_every_row_of_the_paper_and_says_why_ours_is_empty()
     # no cell is left blank: a cited work's says it is cited, not reproduced
     assert set(t3[t3["method"].isin(["ANN conversion", "direct training"]) & (t3["work"] != "MS-ResNet (paper)")]
                ["ours top-1 (%)"]) == {"cited work, not reproduced"}
+    # Table III's footnote mark: on the one work whose spikes carry multi-bit information
+    assert [w for w in t3["work"] if w.endswith(" †")] == [f"{w} †" for w in paper.TABLE_III_DAGGER_WORKS]
+
+
+def test_imagenet_rows_say_they_need_imagenet_where_it_is_absent(tmp_path):
+    from msr.data import imagenet_available
+    from msr.results import ResultsStore
+
+    ctx = chapters.ChapterContext("fmnist", render_only=True, data_root=str(tmp_path),
+                                  store=ResultsStore(tmp_path / "results"))
+    R = chapters.benchmarks.compute(ctx)
+    needs = "needs ImageNet, which msr does not ship and the data root lacks"
+    assert R["imagenet"] and {b["why"] for b in R["imagenet"]} == {needs}
+    assert {b["why"] for b in R["dvs"]} == {"not computed"}  # emulated from Fashion-MNIST: nothing to fetch
+    t3, _ = benchmarks.benchmark_frames(R, "fmnist")
+    assert "not run: needs ImageNet" in " ".join(map(str, t3["ours top-1 (%)"]))
+    lines = benchmarks.benchmark_commands(R).splitlines()
+    assert lines[0].startswith(f"- ImageNet (Table III): {len(R['imagenet'])} runs not stored: {needs}; `msr sweep")
+    assert lines[1].startswith("- event data (Table IV): 1 run not stored: not computed; `msr sweep dvs")
+    for split in ("train", "val"):
+        (tmp_path / "imagenet" / split).mkdir(parents=True)
+    assert imagenet_available(tmp_path)
+    assert {b["why"] for b in chapters.benchmarks.compute(ctx)["imagenet"]} == {"not computed"}
+
+
+def test_event_examples_are_one_per_class_with_the_events_of_their_test_index():
+    """The first test sample of each of the first n classes, emulated under its test index, so
+    its events are those the cache holds for it (emulate(..., ids=[i]) on that image alone)."""
+    from msr.data import SYNTHETIC_DVS_N, emulated_examples, synthetic_images
+    from msr.events import SaccadeParams, emulate
+
+    ex = emulated_examples("synthetic_dvs", "unused", n=4, T=2)
+    assert len(set(ex["classes"])) == 4 == len(ex["classes"])
+    images, labels = synthetic_images(SYNTHETIC_DVS_N, False)
+    first = sorted({int(c): i for i, c in reversed(list(enumerate(labels)))}.values())[:4]
+    assert ex["labels"] == [int(labels[i]) for i in first]
+    alone = emulate(images[first[1]:first[1] + 1], SaccadeParams(), ids=[first[1]], stream=1)
+    assert alone.counts().tolist() == [ex["counts"][1]]
 
 
 def test_table_iv_frame_and_event_figure_label_the_emulated_data(tmp_path, monkeypatch):
@@ -475,9 +561,8 @@ def _paper_results() -> set[float]:
             for x in numbers(v)}
 
 
-def _prose_numbers(text: str) -> list[tuple[int, str]]:
-    """(line, token) of each decimal number or percentage in a MyST notebook's markdown,
-    its front matter and code cells left out."""
+def _prose_numbers_lines(text: str) -> list[tuple[int, str]]:
+    """(line number, line) of a MyST notebook's markdown, its front matter and code cells left out."""
     out, code = [], False
     lines = text.splitlines()
     start = lines.index("---", 1) + 1 if lines[:1] == ["---"] else 0  # after the front matter
@@ -486,8 +571,15 @@ def _prose_numbers(text: str) -> list[tuple[int, str]]:
             code = line.startswith("```{code-cell}") or (code and line.strip() != "```")
             continue
         if not code:
-            out += [(i, m.group()) for m in re.finditer(r"(?<![\w.`])\d+(?:\.\d+)?(?= ?%)|(?<![\w.`])\d+\.\d+", line)]
+            out.append((i, line))
     return out
+
+
+def _prose_numbers(text: str) -> list[tuple[int, str]]:
+    """(line, token) of each decimal number or percentage in a MyST notebook's markdown,
+    its front matter and code cells left out."""
+    return [(i, m.group()) for i, line in _prose_numbers_lines(text)
+            for m in re.finditer(r"(?<![\w.`])\d+(?:\.\d+)?(?= ?%)|(?<![\w.`])\d+\.\d+", line)]
 
 
 def test_no_paper_result_is_typed_into_a_chapter():
@@ -505,6 +597,23 @@ def test_no_paper_result_is_typed_into_a_chapter():
     assert not typed, "paper values typed into prose (glue them with book.paper_text): " + ", ".join(typed)
 
 
+#: Prose that states one of the paper's settings (Table VII's neuron, Table X's recipe) with a
+#: typed number; the number must come from msr.paper (book.paper_text) instead.
+TYPED_SETTING = re.compile(r"V_?\{?th\}?\$?\s*=\s*\d|\ba = \d|Table X prints \d|\blr \d[\d.]* per \d|weight decay\s+\d")
+
+
+def test_no_paper_setting_is_typed_into_a_chapter():
+    """The paper's threshold, surrogate window and Table X recipe in prose are glued from msr.paper."""
+    from pathlib import Path
+
+    assert TYPED_SETTING.search("window (V_th = 0.5, a = 1, Table VII)") and \
+        TYPED_SETTING.search("$\\sigma = V_{th} = 0.5$") and TYPED_SETTING.search("with weight decay 1e-5")
+    assert not TYPED_SETTING.search("(V_th = {glue:text}`paper_v_th`, a = {glue:text}`paper_a`)")
+    typed = [f"{path.name}:{i}: {m.group()}" for path in sorted((Path(__file__).parents[1] / "book").rglob("*.md"))
+             for i, line in _prose_numbers_lines(path.read_text()) for m in TYPED_SETTING.finditer(line)]
+    assert not typed, "paper settings typed into prose (glue them with book.paper_text): " + ", ".join(typed)
+
+
 def test_prose_scan_finds_typed_numbers_and_skips_code():
     text = "---\nkernelspec: {}\n---\n# t\nabout 0.225 and 91.7 % here\n```{code-cell} ipython3\nx = 74.21\n```\n" \
            "the {glue:text}`paper_t6` % glued\n"
@@ -517,6 +626,12 @@ def test_paper_text_glues_values_as_the_paper_prints_them():
         {"r": "0.225", "eq8": "16"}
     with pytest.raises(TypeError, match="a number from msr.paper"):
         book.paper_text(section=paper.FIRING_RATE_SECTION["dvs_resnet20"])
+    assert book.paper_text(wd=paper.TABLE_X["imagenet18_34"]["weight_decay"], a=paper.NEURON["a"]) == \
+        {"wd": "1e-4", "a": "1"}
+    # what the page shows: myst-nb's {glue:text} evaluates the pasted text/plain as a literal
+    from myst_nb.core.variables import format_plain_text
+    for text in ("1e-5", "0.5", "lr 0.1, cosine"):
+        assert format_plain_text(book._Plain(text)._repr_mimebundle_()["text/plain"], "") == text
 
 
 def _stored_bench(device: str) -> dict:
@@ -642,7 +757,8 @@ def test_event_frames_lay_one_row_per_sample_in_time_order(T, image):
     n = 2
     ex = {"frames": np.random.default_rng(0).poisson(1.0, (n, T, 2, 8, 8)).astype(np.float32),
           "images": np.zeros((n, 8, 8)), "classes": ["a", "b"], "counts": [10, 20], "label": "emulated test",
-          "params": {"sensor": 8, "threshold": 0.3, "amplitude": 4.0, "move_ms": 100.0}}
+          "params": {"sensor": 8, "threshold": 0.3, "amplitude": 4.0, "move_ms": 100.0,
+                     "path": ((0.0, 0.0), (0.5, 1.0), (1.0, 0.0), (0.0, 0.0))}}
     fig = benchmarks.plot_event_frames(ex, image=image)
     gs = fig.axes[0].get_subplotspec().get_gridspec()
     assert (gs.nrows, gs.ncols) == (n, T + image) and len(fig.axes) == n * (T + image)
@@ -677,6 +793,80 @@ def test_two_phase_says_which_T_each_accuracy_is_measured_at(tmp_path):
     assert "70.00 % at T = 6" in texts
 
 
+def test_event_frames_show_each_class_once_and_explain_their_colours():
+    """Two Trousers among four samples: the figure keeps the first of each class; its title
+    names the contrast threshold and the saccades from the parameters; the legend has ON, OFF
+    and a pixel holding both."""
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    ex = {"frames": np.ones((4, 2, 2, 8, 8), np.float32), "images": np.zeros((4, 8, 8)),
+          "classes": ["Ankle boot", "Trouser", "Pullover", "Trouser"], "counts": [1, 2, 3, 4], "label": "emulated",
+          "params": {"sensor": 8, "threshold": 0.3, "amplitude": 4.0, "move_ms": 100.0,
+                     "path": ((0.0, 0.0), (0.5, 1.0), (1.0, 0.0), (0.0, 0.0))}}
+    assert benchmarks.distinct_classes(ex["classes"]) == [0, 1, 2]
+    fig = benchmarks.plot_event_frames(ex)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_subplotspec().colspan.start == 0]
+    assert titles == ["Ankle boot", "Trouser", "Pullover"]
+    title = fig._suptitle.get_text()
+    assert "contrast threshold C = 0.3" in title and "3 saccades of 4 px, 100 ms each" in title
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["ON events", "OFF events", "ON and OFF in one pixel"]
+    matplotlib.pyplot.close(fig)
+
+
+def test_two_phase_names_the_T_a_phase_is_tested_at_where_it_is_not_its_own():
+    """The paper's finetuned model runs at T = 6, its 74.21 % is measured at T = 5: its row says so."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    assert two_phase.phase_label("finetuned_T6", 5) == "finetuned at T = 6, tested at T = 5"
+    assert two_phase.phase_label("finetuned_T6", 6) == "finetuned at T = 6"
+    assert two_phase.phase_label("T1_weights_at_T6", 6) == "T = 1 weights run at T = 6"
+    frame = two_phase.two_phase_frame({}, "m")
+    assert list(frame["phase"]) == ["trained at T = 1", "T = 1 weights run at T = 6",
+                                    "finetuned at T = 6 (paper: tested at T = 5)"]
+    fig = two_phase.plot_two_phase({"finetuned_T6": {"acc": 70.0, "eval_T": 6}}, "ours")
+    ours, theirs = ([t.get_text() for t in ax.get_yticklabels()] for ax in fig.axes)
+    assert ours[-1] == "finetuned at T = 6" and theirs[-1] == "finetuned at T = 6,\ntested at T = 5"
+    matplotlib.pyplot.close(fig)
+
+
+def test_model_table_names_models_in_the_papers_words():
+    from msr.render.architectures import model_label, models_frame
+
+    assert model_label("cifar_resnet20 (wolif)") == "W/O interblock LIF, 20 layers"
+    assert model_label("cifar_resnet56 (ms)") == "MS-ResNet56" and model_label("dvs_resnet20") == "MS-ResNet20 (DVS)"
+    structure = {"models": [{"label": label, "input_size": [3, 32, 32], "params": 1e6, "macs_residual": 1e6,
+                             "macs_encoding": 0, "macs_shortcut": 0, "macs_total": 1e6}
+                            for label in ("cifar_resnet20 (sr_b)", "cifar_resnet20 (plain)", "dvs_resnet20")]}
+    df = models_frame(structure)
+    assert list(df["model"]) == ["SR-B, 20 layers", "PlainNet, 20 layers", "MS-ResNet20 (DVS)"]
+    assert df["paper params (M)"].notna().tolist() == [False, False, True]  # still keyed by the registered name
+
+
+def test_block_diagrams_start_the_shortcut_below_the_input_and_say_what_it_carries():
+    """The shortcut leaves the input arrow between the input's label and the first box; the
+    W/O interblock LIF block's input is named (spikes, or the previous block's sum); the
+    titles of a row fit on one line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from msr.render import architectures
+    from msr.structure import block_flow
+
+    flows = {name: block_flow(name) for name in ("plain", "vanilla", "wolif")}
+    fig = architectures.draw_block_flows(flows)
+    book._wrap_titles(fig)
+    assert all("\n" not in ax.get_title() for ax in fig.axes)
+    wolif = fig.axes[2]
+    label = next(t for t in wolif.texts if t.get_text().startswith("input"))
+    assert "previous block's sum" in label.get_text() and "prev." not in label.get_text()
+    shortcut = next(ln for ln in wolif.lines if ln.get_color() == "#d62728" and len(ln.get_xdata()) == 4)
+    assert shortcut.get_ydata()[0] < label.get_position()[1]  # below the label's bottom edge
+    matplotlib.pyplot.close(fig)
+
+
 def test_two_phase_table_prints_the_papers_values_as_printed():
     frame = two_phase.two_phase_frame({}, "m")
     html_text = book.table_html(frame, "t", "c", "f", digits=two_phase.two_phase_digits())
@@ -703,7 +893,13 @@ def test_bench_figures_give_each_backend_one_colour_on_every_machine():
         plt.close(fig)
     assert {"msr-reference", "authors-loop", "msr-triton"} <= set(seen)  # both stored machines drawn
     assert performance.series_colour("backend", "msr-triton") != performance.series_colour("backend", "authors-loop")
-    assert performance.series_colour("strategy", "no such strategy") == "#7f7f7f"
+    assert performance.series_colour("strategy", "no such strategy") == "#000000"
+    # one colour per series across both panels and machines: a strategy never wears a backend's colour
+    names = performance.series_names()
+    assert len({performance.series_colour("strategy", n) for n in names}) == len(names)
+    assert len(set(seen.values())) == len(seen)
+    with pytest.raises(ValueError, match="valid: 'strategy', 'backend'"):
+        performance.series_colour("model", "msr")
 
 
 def test_recipes_in_words_are_read_from_the_recipes():

@@ -1188,3 +1188,32 @@ def test_gpu_run_script_refuses_an_unknown_commit(tmp_path):
     assert p.returncode == 5
     assert "the code's commit is unknown" in (copy / "out" / "gpu_run.log").read_text()
     assert not (copy / "results").exists() and not (copy / "runs").exists()
+
+
+def test_each_value_order_row_carries_the_cost_of_its_own_seeds(tmp_path):
+    """Table II and VI are estimated per seed (:class:`msr.profiles.SeedCost`): in the value
+    order ``table2`` plans seed 0 and ``table2_seeds`` the others, and each row's expected cost
+    is the per-seed estimate times the seeds it plans, computed, not typed; ``table2`` alone
+    plans (and costs) every seed."""
+    from msr.profiles import SeedCost
+
+    fmnist = PROFILES["fmnist"]
+    store = ResultsStore(tmp_path / "results")
+    rows = {r["experiment"]: r for r in pending.plan_table(store, "fmnist")}
+    cost = "expected cost (the profile's estimate)"
+    for name, extra in (("table2", "table2_seeds"), ("table6", "table6_seeds")):
+        one = fmnist.seed_cost[name]
+        seeds = fmnist.seeds(name)
+        assert isinstance(one, SeedCost) and len(seeds) == 3
+        assert rows[name][cost] == one.words((0,)) == f"about {one.about:g} min on one H100 (seed 0: {one.runs})"
+        assert rows[extra][cost] == one.words(seeds[1:]) and rows[extra][cost].startswith(
+            f"about {one.about * (len(seeds) - 1):g} min on one H100 (seeds 1 and 2, each {one.runs}; ")
+        assert rows[extra]["runs planned"] == (len(seeds) - 1) * rows[name]["runs planned"]
+        assert "3 seeds" not in rows[name][cost]
+        (alone,), _ = pending.status([name], "fmnist", store=store, run_dir=None)
+        assert alone.cost == fmnist.cost[name] == one.words(seeds) and alone.runs == 3 * rows[name]["runs planned"]
+    assert all(r[cost] for r in rows.values()), "every row of the fmnist value order has an estimate"
+    # a copy of a profile with other seeds does not change the profile it copies
+    fewer = replace(fmnist, experiments={**fmnist.experiments, "table2": {}})
+    assert fewer.cost["table2"] == fewer.seed_cost["table2"].words((0,)) != fmnist.cost["table2"]
+    assert fmnist.cost["table2"] == fmnist.seed_cost["table2"].words((0, 1, 2))

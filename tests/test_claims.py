@@ -184,10 +184,12 @@ def test_isometry_claims_ms_by_construction_vanilla_measured():
     assert vanilla["key"] == "depth 56: vanilla 6.00 decades, MS 0.09 decades; depth 8: vanilla at most 0.30 decades"
     assert "wider by more than 1 decade at depth 56 only; at depth 8 within 0.30 decades, under the 0.5 decades" \
         in vanilla["evidence"]
+    assert vanilla["scope"] == "at depth 56 only" and vanilla["untrained"] is True  # beside the verdict
     # vanilla as flat as MS: not shown; MS spread at any depth beyond the bound: does not hold
     flat = claims(_iso([1.0, 1.5], [1.0, 2.0], ms_shallow=[1.0, 1e3]))
     _check(flat[0], False, "by construction")
     assert "at no depth wider by more than 1 decade" in _check(flat[1], False)["evidence"]
+    assert flat[1]["scope"] is None
     # a block whose gradient vanished is the widest spread, not left out of it
     vanished = claims(_iso([1.0, 1.1], [1.0, 0.9, 0.0]))[1]
     assert "without bound (1 of 3 blocks with no gradient), against" in _check(vanished, True)["evidence"]
@@ -201,12 +203,18 @@ def test_isometry_claims_ms_by_construction_vanilla_measured():
 
 # ----------------------------------------------------------------------------- firing
 def test_firing_claim():
-    def blocks(pairs):
-        return [{"lif1": a, "lif2": b} for a, b in pairs]
+    """Judged on the per-stage averages Fig. 3a plots, not block by block."""
+    def blocks(pairs, stages=None):
+        stages = stages or range(len(pairs))
+        return [{"lif1": a, "lif2": b, "stage": s} for (a, b), s in zip(pairs, stages, strict=True)]
 
     holds = {"models": {"m": {"blocks": blocks([(0.3, 0.1), (0.3, 0.05), (0.2, 0.3)])}}}
-    assert "2 of 3" in _check(chapters.firing._firing_claim(holds), True)["evidence"]
-    assert chapters.firing._firing_claim(holds)["key"] == "blocks whose second LIF fires less, trained: m 2/3"
+    assert "2 of 3 stages" in _check(chapters.firing._firing_claim(holds), True)["evidence"]
+    assert chapters.firing._firing_claim(holds)["key"] == "stages whose second LIF fires less, trained: m 2/3"
+    # one stage: two blocks lower, one much higher; its average decides, not the block count
+    one_stage = {"models": {"m": {"blocks": blocks([(0.3, 0.25), (0.3, 0.25), (0.1, 0.6)], [0, 0, 0])}}}
+    assert chapters.firing._firing_claim(one_stage)["key"].endswith("m 0/1")
+    _check(chapters.firing._firing_claim(one_stage), False)
     fails = {"models": {"m": {"blocks": blocks([(0.3, 0.1), (0.3, 0.05)])},
                         "n": {"blocks": blocks([(0.1, 0.3), (0.1, 0.2)])}}}
     _check(chapters.firing._firing_claim(fails), False)
@@ -220,8 +228,8 @@ def test_firing_claim():
     _check(chapters.firing._firing_claim(mixed), False)
     init = {"models": {"cifar_resnet20": {"blocks": blocks([(0.19, 0.17)])}}}
     ev = _check(chapters.firing._firing_claim(holds, init), True)["evidence"]
-    assert ("untrained, on the same images: MS-ResNet20: the second LIF fires less than the first in 1 of 1 "
-            "blocks, mean rate first / second = 1.12") in ev
+    assert ("untrained, on the same images: MS-ResNet20: the second LIF fires less than the first on average in 1 "
+            "of 1 stages (mean rate first / second, by stage: 0.190 / 0.170)") in ev
     assert chapters.firing._firing_claim(holds, init)["key"].endswith("m 2/3; untrained: MS-ResNet20 1/1")
 
 
@@ -298,11 +306,31 @@ def test_shortcuts_claim():
         return {k: v for d, (a, b) in zip((32, 44, 56), pairs, strict=True)
                 for k, v in (((("fm", "ms", d)), _acc(a)), (("fm", "sr_b", d), _acc(b)), (("fm", "sr_c", d), None))}
 
-    held = _check(chapters.shortcuts._shortcuts_claim(t6([(90, 89), (91, 90), (90, 91)])), True)
-    assert held["key"].startswith("SR-A against SR-B at 3 (data set, depth): clearly better at 2, clearly worse at 1")
+    held = _check(chapters.shortcuts._shortcuts_claim(t6([(90, 89), (91, 90), (90, 90)])), True)
+    assert held["key"].startswith("SR-A against SR-B at 3 (data set, depth): clearly better at 2, clearly worse at 0")
+    # Sec. V-C: SR-B is behind at every depth, so SR-A clearly worse at one depth of three is not shown
+    _check(chapters.shortcuts._shortcuts_claim(t6([(90, 89), (91, 90), (90, 91)])), False)
     _check(chapters.shortcuts._shortcuts_claim(t6([(88, 89), (91, 90), (90, 91)])), False)
     _check(chapters.shortcuts._shortcuts_claim({}), None)
     _check(chapters.shortcuts._shortcuts_claim({("fm", "ms", 32): _acc(90), ("fm", "sr_b", 32): None}), None)
+
+
+def test_table6_no_degradation_claim():
+    """Each structure's deepest depth against its best shallower one, with the seed spread."""
+    def t6(ms, srb):
+        return {**{("fm", "ms", d): _acc(a) for d, a in zip((32, 44, 110), ms, strict=True)},
+                **{("fm", "sr_b", d): _acc(a) for d, a in zip((32, 44, 110), srb, strict=True)},
+                ("fm", "sr_c", 32): None}
+
+    claim = chapters.shortcuts._no_degradation_claim
+    held = _check(claim(t6((90, 91, 91.5), (89, 90, 90))), True)
+    assert "SR-A on fm: 110 layers 91.50 against 91.00 at 44" in held["evidence"]
+    failed = _check(claim(t6((90, 91, 91.5), (89, 90, 88))), False)
+    assert failed["key"].startswith("deepest clearly below a shallower depth: SR-B on fm")
+    spread = {("fm", "ms", 32): {"acc": 91.0, "std": 0.6, "n": 3}, ("fm", "ms", 110): {"acc": 90.5, "std": 0.3, "n": 3}}
+    _check(claim(spread), True)  # 0.5 lower, within the spread
+    _check(claim({("fm", "ms", 32): _acc(90)}), None)  # one depth judges nothing
+    _check(claim({}), None)
 
 
 # -------------------------------------------------------------------------- two-phase
@@ -361,7 +389,8 @@ def test_claims_name_layers_in_the_papers_words_not_module_paths():
 
 def test_varphi_claim_asks_vanilla_far_from_zero_at_every_depth():
     """Definition 1's second condition: shown when vanilla's median varphi of its identity-shortcut
-    blocks is above VARPHI_FAR at every depth and MS-ResNet's is not; a stage start is left out."""
+    blocks is above VARPHI_FAR at every depth; MS-ResNet's is reported beside as holding by
+    construction and does not decide; a stage start is left out."""
     def rows(va, ms):
         out = []
         for block, values in (("vanilla", va), ("ms", ms)):
@@ -371,8 +400,11 @@ def test_varphi_claim_asks_vanilla_far_from_zero_at_every_depth():
 
     claim = chapters.isometry._varphi_claim
     far = _check(claim(rows({8: 3.0, 20: 2.5}, {8: 0.0, 20: -1e-9})), True)
-    assert "vanilla 2.5 to 3, MS-ResNet 0 (shown" in far["evidence"] and "depth 8 to 20" in far["evidence"]
+    assert "vanilla 2.5 to 3 (shown: above 0.1 at every depth); MS-ResNet's 0 holds by construction" in far["evidence"]
+    assert "depth 8 to 20" in far["evidence"] and far["untrained"] is True
+    assert "does not use" in far["paper"] and "Eq. 15" in far["paper"]
     _check(claim(rows({8: 3.0, 20: 0.05}, {8: 0.0, 20: 0.0})), False)  # one depth near 0 is enough
-    _check(claim(rows({8: 3.0}, {8: 0.5})), False)  # MS not isometric: the contrast is not there
+    _check(claim(rows({8: 3.0}, {})), True)  # vanilla alone decides
+    assert "by construction" not in claim(rows({8: 3.0}, {}))["evidence"]
     _check(claim(None), None)
-    _check(claim(rows({8: 3.0}, {})), None)
+    _check(claim(rows({}, {8: 0.0})), None)

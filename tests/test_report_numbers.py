@@ -14,9 +14,9 @@ from msr.render import report as draw
 
 def _printed(results: dict) -> pd.DataFrame:
     rows = chapters.report.report_rows("fmnist", results)
-    df = draw.report_frame(rows, "fmnist")
-    for column, digits in draw.report_digits(rows, "fmnist").items():  # each cell as the table prints it
-        df[column] = [book.fmt(v, d) for v, d in zip(df[column], digits, strict=True)]
+    digits = draw.report_digits(rows, "fmnist")
+    df = draw.with_decimals(draw.report_frame(rows, "fmnist"), digits)  # each cell as the table prints it
+    df["paper"] = [book.fmt(v, d) for v, d in zip(df["paper"], digits["paper"], strict=True)]
     return df.set_index("quantity")
 
 
@@ -59,13 +59,13 @@ def test_ours_print_with_a_digit_more_in_the_rows_unit():
     eq8 = {"at_vth": {"analytic": 0.158655, "monte_carlo": 0.1592}, "provenance": None}
     t = _printed({"unavailing": {"eq8": eq8}, "energy": {"structure": _structure()}})
     row = t.loc["P(state change), sigma = V_th (closed form)"]
-    # a small difference keeps three significant digits
-    assert (row["paper"], row["ours"], row["ours − paper"]) == ("0.16", "0.159", "-0.00135")
+    # a small difference, too, with one decimal more than the paper's
+    assert (row["paper"], row["ours"], row["ours − paper"]) == ("0.16", "0.159", "-0.001")
     row = t.loc["MS-ResNet20 (DVS) E(ANN)"]  # 7.46 uJ, not 0.00746 beside the paper's 184.46 uJ
     assert (row["unit"], row["paper"], row["ours"], row["ours − paper"]) == ("µJ", "184.46", "7.460", "-177.000")
     assert t.loc["MS-ResNet34 FLOPs (residual-path MACs)", "ours"] == "3.530"
-    # at least three significant digits of ours, however small
-    assert t.loc["MS-ResNet34 share of MACs outside residual paths", "ours"] == "0.0412"
+    # one decimal more than the paper's "4 %" (0.04), however few significant digits that leaves
+    assert t.loc["MS-ResNet34 share of MACs outside residual paths", "ours"] == "0.041"
     assert t.loc["MS-ResNet34 network firing rate", "ours"] == "not run"
 
 
@@ -86,6 +86,27 @@ def test_the_csv_keeps_all_decimals(tmp_path, monkeypatch):
     # the page prints the rounded cells
     assert ">0.225<" in out.html and ">0.23<" not in out.html and ">0.159<" in out.html
     assert re.search(r'<td class="[^"]*msr-paper[^"]*msr-num[^"]*" >0.225<', out.html)  # still a number cell
+
+
+def test_ours_and_the_difference_print_one_decimal_more_than_the_paper_even_below_0_1(tmp_path, monkeypatch):
+    """Paper 3.53 and 16.22: the difference as -0.004 and -0.001, not -0.00403 and -0.000548;
+    paper 0.04: ours 0.041, not 0.04083; a difference that rounds to zero is 0.000."""
+    monkeypatch.setenv("MSR_RESULTS", str(tmp_path))
+    counted = dict(_structure())
+    counted["models"] = {**counted["models"],
+                         "imagenet_resnet34": {"macs_residual": 3.525967872e9, "excluded_share": 0.0408329}}
+    rows = chapters.report.report_rows("fmnist", {"energy": {"structure": counted}})
+    t = _printed({"energy": {"structure": counted}})
+    flops = t.loc["MS-ResNet34 FLOPs (residual-path MACs)"]
+    share = t.loc["MS-ResNet34 share of MACs outside residual paths"]
+    assert (flops["paper"], flops["ours"], flops["ours − paper"]) == ("3.53", "3.526", "-0.004")
+    assert (share["paper"], share["ours"], share["ours − paper"]) == ("0.04", "0.041", "0.001")
+    energy = t.loc["MS-ResNet34 E(ANN)"]
+    assert (energy["paper"], energy["ours − paper"]) == ("16.22", "-0.001")
+    assert draw.fixed(-0.0004, 3) == "0.000" and draw.fixed(0.04, 3) == "0.040"
+    assert draw.fixed("not run", 3) == "not run" and draw.fixed(1234.5, 1) == "1,234.5"
+    out = draw.report_table(rows, "fmnist", "caption", "footer").html
+    assert ">-0.004<" in out and ">0.041<" in out and "0.00403" not in out and "0.04083" not in out
 
 
 def test_counts_take_only_the_papers_results():
@@ -183,6 +204,36 @@ def test_report_figure_draws_coarse_comparisons_hollow_with_their_rounding():
     assert (round(0.01276 / 0.015, 6), round(0.01276 / 0.005, 6)) in bars
 
 
+def test_report_figure_keeps_dots_apart_marks_cut_bars_and_colours_the_swatch_like_the_bars():
+    """Table V's six ratios sit at six heights; a rounding bar longer than the axis ends in a
+    triangle at the edge; the legend's rounding swatch has the bars' colour, not grey."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgba
+
+    structure = _structure()
+    structure["models"]["dvs_resnet20"]["macs_residual"] = paper.TABLE_V["dvs_resnet20"]["flops"]
+    structure["models"]["imagenet_resnet104"]["excluded_share"] = 0.01276  # "1 %": a bar from 0.85 to 2.55
+    rows = chapters.report.report_rows("fmnist", {"energy": {"structure": structure}})
+    fig = draw.plot_report(rows, "fmnist")
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    row = labels.index("Table V (6)")
+    dots = [ln for ln in ax.lines if ln.get_marker() == "o" and len(ln.get_xdata()) == 1]
+    assert len({float(ln.get_ydata()[0]) for ln in dots if abs(ln.get_ydata()[0] - row) < 0.5}) == 6
+    right = ax.get_xlim()[1]
+    assert right < 2.5 and [ln.get_xdata()[0] for ln in ax.lines if ln.get_marker() == ">"] == [right]
+    bars = [ln for ln in ax.lines if len(ln.get_xdata()) == 2 and ln.get_ydata()[0] == ln.get_ydata()[1]]
+    assert max(max(ln.get_xdata()) for ln in bars) == right  # cut at the edge
+    legend = ax.get_legend()
+    swatch = legend.legend_handles[-1]
+    assert legend.get_texts()[-1].get_text().startswith("ratios the paper's rounding allows")
+    assert to_rgba(swatch.get_color(), swatch.get_alpha()) == to_rgba(bars[0].get_color(), bars[0].get_alpha())
+    plt.close(fig)
+
+
 def test_the_count_of_held_numbers_says_whether_any_is_trained():
     eq8 = {"at_vth": {"analytic": 0.1587, "monte_carlo": 0.1592}, "provenance": None}
     untrained = {"unavailing": {"eq8": eq8}, "energy": {"structure": _structure()}}
@@ -223,3 +274,28 @@ def test_report_figure_footer_names_only_the_plotted_numbers():
         "P(state change), sigma = V_th (closed form)", "P(state change), sigma = V_th (Monte-Carlo)"]
     footer = draw.report_footer(rows, "smoke")
     assert "data analytic, simulated" in footer and "hardware CPU Q" in footer
+
+
+def test_the_report_prose_accounts_for_every_row_it_lists():
+    """The report's opening sentence counts the paper's results (held and not run), the settings,
+    the cited works and the rows where the paper gives no number (Table II's PlainNet at 56):
+    together every row of the table, so a reader who counts the table's "not run" rows finds
+    each in the sentence."""
+    from types import SimpleNamespace
+
+    from msr import reproduce
+
+    (cell,) = [c.source for c in reproduce.load("report").cells
+               if c.cell_type == "code" and "chapters.report.tally(rows)" in c.source]
+    said = []
+    stub = SimpleNamespace(run=lambda name, params: {"results": {}}, report=chapters.report)
+    exec(cell, {"chapters": stub, "params": SimpleNamespace(profile="fmnist"),  # the notebook's own cell
+                "book": SimpleNamespace(md=said.append)})
+    (text,) = said
+    rows = chapters.report.report_rows("fmnist", {})
+    n = chapters.report.tally(rows)
+    assert n["no paper value"] == 1
+    assert "one row where the paper gives no number (Table II's PlainNet, depth 56: — as the paper's value" in text
+    numbers = [int(x) for x in re.findall(r"\*\*(\d+)\*\*", text)]
+    assert numbers == [n["results"], n["holds"], n["not run"], n["setting"], n["out of scope"]]
+    assert n["results"] + n["setting"] + n["out of scope"] + 1 == len(rows)

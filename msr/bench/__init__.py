@@ -33,8 +33,9 @@ from msr.bench.lif import LIF_TS, bench_lif, bench_lif_bandwidth, lif_candidates
 from msr.bench.loop import bench_jobs, bench_loop
 from msr.bench.steps import bench_memory, bench_train, conv_share, saved_bytes
 from msr.bench.storage import EXPERIMENT, PROFILE, load_results, store_config, store_result
-from msr.bench.suite import SCHEMA, bench_table, environment, run_bench, summarize
+from msr.bench.suite import SCHEMA, bench_table, environment, run_bench, summarize, target_text
 
 __all__ = ["EXPERIMENT", "LIF_TS", "PROFILE", "SCHEMA", "bench_jobs", "bench_lif", "bench_lif_bandwidth", "bench_loop",
            "bench_memory", "bench_table", "bench_train", "conv_share", "environment", "lif_candidates", "load_results",
-           "run_bench", "saved_bytes", "spikingjelly_lif", "store_config", "store_result", "summarize"]
+           "run_bench", "saved_bytes", "spikingjelly_lif", "store_config", "store_result", "summarize",
+           "target_text"]

@@ -14,13 +14,18 @@ def compute(ctx: ChapterContext) -> dict:
     need data we may not have (then: not run, with the command); the fmnist profile's DVS
     run trains on Fashion-MNIST made into event streams by emulated saccades
     (``fashion_mnist_dvs``, :mod:`msr.events`), which ``data`` names."""
-    from msr.data import describe_dataset
+    from msr.data import describe_dataset, imagenet_available
+
+    def reason(c, why):  # a run that cannot start here says what it needs, not only that it is missing
+        if why == "not computed" and c.dataset == "imagenet" and not imagenet_available(ctx.data_root):
+            return "needs ImageNet, which msr does not ship and the data root lacks"
+        return why
 
     out = {}
     for exp in ("imagenet", "dvs"):
         runs = train_runs(ctx, exp, seeds=primary())
         out[exp] = [{"model": c.model, "T": c.T, "dataset": c.dataset, "data": describe_dataset(c.dataset),
-                     "result": acc_of(r), "why": why, "command": sweep_command(exp, ctx.profile)}
+                     "result": acc_of(r), "why": reason(c, why), "command": sweep_command(exp, ctx.profile)}
                     for c, r, why in runs]
     return out
 

@@ -43,7 +43,7 @@ def unmeasured(benches: dict[str, dict]) -> list[str]:
             ok(b.get("train"), lambda r: str(r.get("strategy")).startswith("spikingjelly")) for b in benches.values()),
         "the training loop on a GPU (CUDA graph, resident data, torch.compile's reduce-overhead mode)": any(
             b["provenance"].get("device") == "cuda" and ok(b.get("loop"), lambda r: True) for b in benches.values()),
-        "runs trained at once (--jobs)": any(ok(b.get("jobs"), lambda r: True) for b in benches.values()),
+        "runs trained at once (`--jobs`)": any(ok(b.get("jobs"), lambda r: True) for b in benches.values()),
     }
     return [what for what, has in held.items() if not has]
 

@@ -140,8 +140,8 @@ def _unchanged_claim(sc: dict | None) -> dict:
     84 %, which rests on Eq. 8's normal F.  Untrained networks are reported beside, as a
     check (the same reason as in :func:`_state_change_claim`)."""
     text = ("a vanilla block leaves most neurons' firing states unchanged (Sec. III-A: "
-            f"{100 * paper.EQ8_UNCHANGED:g} % under Eq. 8's assumption), so most of what its residual path "
-            "conveys is unavailing")
+            f"{100 * paper.EQ8_UNCHANGED:g} % under Eq. 8's assumption), so for most neurons what its residual "
+            "path conveys is unavailing at that timestep (it carries over only as decayed membrane potential)")
     rows = _measured_rows(sc)
     if not rows:
         return {"paper": text, "shown": None, "evidence": "not run", "kind": "evidence"}

@@ -13,6 +13,16 @@ from msr.book import BLOCK_LABELS
 _KIND_STYLE = {"Conv": ("Conv 3x3", "#9ecae1"), "Norm": ("BN", "#a1d99b"), "LIF": ("LIF", "#fdae6b")}
 
 
+def _input_label(flow: dict) -> str:
+    """The label of a block's input, what it receives: membrane potential (the MS family),
+    spikes (PlainNet, vanilla), or, for a block that takes spikes but emits a sum (W/O
+    interblock LIF), spikes in the first block (from the stem's LIF) and the previous
+    block's residual-plus-shortcut sum in every later one."""
+    if not flow["spiking_input"]:
+        return "input\n(membrane pot.)"
+    return "input\n(spikes)" if flow["spiking_output"] else "input (spikes, or the\nprevious block's sum)"
+
+
 def draw_block_flows(flows: dict, order=("plain", "vanilla", "wolif", "ms", "sr_b", "sr_c")):
     """Fig. 1 / 2a / 6: one panel per block type (three per row), drawn from the forward
     order traced on the module (:func:`msr.structure.block_flow`), not from a picture."""
@@ -23,6 +33,9 @@ def draw_block_flows(flows: dict, order=("plain", "vanilla", "wolif", "ms", "sr_
     ncol = min(3, len(order))
     nrow = -(-len(order) // ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(6.6, 5.6 * nrow), squeeze=False)
+    # narrow margins and gaps: every panel title ("Vanilla spiking ResNet" the longest)
+    # fits its panel on one line, so the titles of a row line up
+    fig.subplots_adjust(left=0.01, right=0.99, wspace=0.04)
     for ax in axes.flat[len(order):]:
         ax.axis("off")
     for ax, name in zip(axes.flat, order, strict=False):
@@ -30,9 +43,7 @@ def draw_block_flows(flows: dict, order=("plain", "vanilla", "wolif", "ms", "sr_
         steps = f["path"] + (["+"] if f["shortcut"] else []) + f["post"]
         n = len(steps) + 2
         ys = {i: 1 - (i + 0.5) / n for i in range(n)}
-        carried = "membrane pot." if not f["spiking_input"] else (
-            "spikes" if f["spiking_output"] else "spikes / prev. sum")
-        ax.text(0.45, ys[0], f"input\n({carried})", ha="center", va="center", fontsize=10)
+        ax.text(0.45, ys[0] - 0.03, _input_label(f), ha="center", va="bottom", fontsize=10)
         prev = ys[0]
         for i, step in enumerate(steps, 1):
             y = ys[i]
@@ -40,9 +51,12 @@ def draw_block_flows(flows: dict, order=("plain", "vanilla", "wolif", "ms", "sr_
                         arrowprops=dict(arrowstyle="->", lw=1.0, color="#333"))
             if step == "+":
                 ax.text(0.45, y, "\u2295", ha="center", va="center", fontsize=18)
-                # shortcut: from the input around the right-hand side into the adder
-                ax.plot([0.45, 0.9, 0.9, 0.485], [ys[0] - 0.03, ys[0] - 0.03, y, y], color="#d62728", lw=1.2)
-                ax.text(0.95, (ys[0] + y) / 2, "shortcut", rotation=90, va="center", fontsize=9.5, color="#d62728")
+                # shortcut: branches off the input arrow below the input's label (a dot marks
+                # the branch), runs round the right-hand side and into the adder
+                y0 = (ys[0] + ys[1]) / 2
+                ax.plot([0.45, 0.9, 0.9, 0.485], [y0, y0, y, y], color="#d62728", lw=1.2)
+                ax.plot([0.45], [y0], "o", color="#d62728", ms=4)
+                ax.text(0.95, (y0 + y) / 2, "shortcut", rotation=90, va="center", fontsize=9.5, color="#d62728")
             else:
                 label, colour = _KIND_STYLE.get(f["kinds"].get(step, ""), (step, "#dddddd"))
                 ax.add_patch(FancyBboxPatch((0.05, y - 0.03), 0.8, 0.06, boxstyle="round,pad=0.005",
@@ -53,12 +67,25 @@ def draw_block_flows(flows: dict, order=("plain", "vanilla", "wolif", "ms", "sr_
         ax.annotate("", xy=(0.45, ys[n - 1] + 0.03), xytext=(0.45, prev - 0.035),
                     arrowprops=dict(arrowstyle="->", lw=1.0, color="#333"))
         ax.text(0.45, ys[n - 1], f"output\n({out})", ha="center", va="center", fontsize=10)
-        ax.set_title(BLOCK_LABELS.get(name, name), fontsize=12)
+        ax.set_title(BLOCK_LABELS.get(name, name), fontsize=11)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         ax.axis("off")
     fig.suptitle("Residual blocks as built: forward order traced on the modules", fontsize=12.5)
     return fig
+
+
+def model_label(label: str) -> str:
+    """A structure row's model in the paper's words: ``cifar_resnet20 (ms)`` ->
+    ``MS-ResNet20``, ``cifar_resnet20 (wolif)`` -> ``W/O interblock LIF, 20 layers``
+    (:data:`msr.book.BLOCK_LABELS`), ``dvs_resnet20`` -> ``MS-ResNet20 (DVS)``."""
+    from msr.models import paper_name
+
+    name, _, block = label.partition(" (")
+    block = block.removesuffix(")")
+    if not block or block in ("ms", "sr_a"):
+        return paper_name(name)
+    return f"{BLOCK_LABELS.get(block, block)}, {name.rpartition('_resnet')[2]} layers"
 
 
 def models_frame(structure: dict):
@@ -71,7 +98,7 @@ def models_frame(structure: dict):
     for r in structure["models"]:
         p = paper.TABLE_V.get(r["label"], {})
         rows.append({
-            "model": r["label"], "input": "x".join(map(str, r["input_size"])),
+            "model": model_label(r["label"]), "input": "x".join(map(str, r["input_size"])),
             "params (M)": r["params"] / 1e6,
             "paper params (M)": paper.DVS_PARAMS / 1e6 if r["label"] == "dvs_resnet20" else None,
             "residual MACs (M)": r["macs_residual"] / 1e6,

@@ -27,8 +27,8 @@ def benchmark_frames(R: dict, profile: str):
         return "not run: not in this profile's sweep", None
 
     cited = "cited work, not reproduced"
-    rows = [{"method": m, "work": w, "model": mo, "T": t, "paper / cited top-1 (%)": a, "ours top-1 (%)": cited}
-            for m, w, mo, t, a in paper.TABLE_III_OTHERS]
+    rows = [{"method": m, "work": w + (" †" if w in paper.TABLE_III_DAGGER_WORKS else ""), "model": mo, "T": t,
+             "paper / cited top-1 (%)": a, "ours top-1 (%)": cited} for m, w, mo, t, a in paper.TABLE_III_OTHERS]
     for (model, T), acc in paper.TABLE_III.items():
         o, b = ours("imagenet", model)
         rows.append({"method": "direct training", "work": "MS-ResNet (paper)", "model": paper_name(model), "T": str(T),
@@ -50,14 +50,25 @@ def benchmark_frames(R: dict, profile: str):
     return t3, pd.DataFrame(rows)
 
 
+#: What each benchmark experiment trains, as a reader names it.
+BENCHMARK_NAMES = {"imagenet": "ImageNet (Table III)", "dvs": "event data (Table IV)"}
+
+
 def benchmark_commands(R: dict) -> str:
-    """Markdown: the command that trains each benchmark run that is not stored."""
-    cmds = sorted({b["command"] for e in R.values() for b in e if not b["result"]})
-    whys = sorted({str(b["why"]).split(":")[0] for e in R.values() for b in e if not b["result"] and b["why"]})
-    if not cmds:
-        return ""
-    return (f"Runs not stored ({', '.join(whys)}) are trained with " + " and ".join(f"`{c}`" for c in cmds)
-            + " on a machine with the data.")
+    """Markdown, one line per benchmark experiment with runs not stored: how many, why (the
+    first clause of each reason) and the command that trains them."""
+    from msr.book import count
+
+    lines = []
+    for exp, runs in R.items():
+        missing = [b for b in runs if not b["result"]]
+        if not missing:
+            continue
+        whys = "; ".join(sorted({str(b["why"]).split(":")[0] for b in missing if b["why"]})) or "not stored"
+        cmds = " and ".join(f"`{c}`" for c in sorted({b["command"] for b in missing}))
+        lines.append(f"- {BENCHMARK_NAMES.get(exp, exp)}: {count(len(missing), 'run')} not stored: {whys}; "
+                     f"{cmds} trains {'it' if len(missing) == 1 else 'them'}.")
+    return "\n".join(lines)
 
 
 def cited_points() -> list[tuple[str, str, float, float]]:
@@ -177,38 +188,56 @@ def plot_benchmarks(R: dict, ours_label: str):
     return fig
 
 
-def plot_event_frames(ex: dict, image: bool = True):
-    """Emulated DVS samples (:func:`msr.data.emulated_examples`), one row per sample: its
-    source image (``image``), then its T event frames in time order (equal event count each),
-    T read from the frames; ON events orange, OFF events blue."""
-    import matplotlib.pyplot as plt
+def distinct_classes(classes: list) -> list[int]:
+    """The indices of the first sample of each class, in order: a figure of a few samples
+    shows as many classes as it can (Trouser, Trouser shows one twice)."""
+    return [i for i, c in enumerate(classes) if c not in classes[:i]]
 
-    frames = np.asarray(ex["frames"])  # [n, T, 2, S, S]
+
+def plot_event_frames(ex: dict, image: bool = True):
+    """Emulated DVS samples (:func:`msr.data.emulated_examples`), one row per class (the first
+    sample of each, :func:`distinct_classes`): its source image (``image``), then its T event
+    frames in time order (equal event count each), T read from the frames; ON events orange,
+    OFF events blue, a pixel with both their mix (the legend shows all three)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    rows = distinct_classes(list(ex["classes"]))
+    frames = np.asarray(ex["frames"])[rows]  # [n, T, 2, S, S]
     n, T = frames.shape[:2]
     ncol = T + int(image)
     cell = max(6.4 / ncol, 0.75)  # inches: the column's width, wider (then scaled down) only at large T
     on_c, off_c = np.array([0.90, 0.62, 0.0]), np.array([0.0, 0.45, 0.70])  # colour-blind safe pair
+
+    def colour(on, off):
+        """A pixel's colour from its ON and OFF counts (each scaled to [0, 1]): white, tinted
+        toward orange by ON and toward blue by OFF; both give a dark olive mix."""
+        return np.clip(1.0 - on * (1.0 - on_c) - off * (1.0 - off_c), 0, 1)
+
     fig, axes = plt.subplots(n, ncol, figsize=(cell * ncol, n * (cell + 0.45) + 0.6), squeeze=False)
-    for i in range(n):
+    for i, j in enumerate(rows):
         scale = max(float(np.percentile(frames[i][frames[i] > 0], 99)) if (frames[i] > 0).any() else 1.0, 1.0)
         if image:
             src = axes[i, 0]
-            src.imshow(ex["images"][i], cmap="gray", vmin=0, vmax=255)
-            src.set_title(f"{ex['classes'][i]}", fontsize=9)
-            src.set_xlabel(f"{ex['counts'][i]:,} events", fontsize=8.5)
+            src.imshow(ex["images"][j], cmap="gray", vmin=0, vmax=255)
+            src.set_title(f"{ex['classes'][j]}", fontsize=9)
+            src.set_xlabel(f"{ex['counts'][j]:,} events", fontsize=8.5)
         for k in range(T):
             ax = axes[i, int(image) + k]
             on = np.clip(frames[i, k, 1] / scale, 0, 1)[..., None]
             off = np.clip(frames[i, k, 0] / scale, 0, 1)[..., None]
-            rgb = np.clip(1.0 - on * (1.0 - on_c) - off * (1.0 - off_c), 0, 1)
-            ax.imshow(rgb, interpolation="nearest")
+            ax.imshow(colour(on, off), interpolation="nearest")
             ax.set_title(f"frame {k + 1}", fontsize=8.5)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
         ax.grid(False)
     p = ex["params"]
-    fig.suptitle(f"{ex['label']}: T = {T} frames of equal event count, in time order left to right (ON orange, "
-                 f"OFF blue); {p['sensor']}x{p['sensor']} sensor, C = {p['threshold']}, saccades of "
-                 f"{p['amplitude']:g} px x 3 x {p['move_ms']:g} ms", fontsize=10.5)
+    fig.suptitle(f"{ex['label']}: T = {T} frames of equal event count, in time order left to right; "
+                 f"{p['sensor']}x{p['sensor']} sensor, contrast threshold C = {p['threshold']:g}; "
+                 f"{len(p['path']) - 1} saccades of {p['amplitude']:g} px, {p['move_ms']:g} ms each",
+                 fontsize=10.5)
+    fig.legend(handles=[Patch(fc=colour(1.0, 0.0), label="ON events"), Patch(fc=colour(0.0, 1.0), label="OFF events"),
+                        Patch(fc=colour(0.5, 0.5), label="ON and OFF in one pixel")],
+               loc="upper center", ncol=3, fontsize=9, frameon=False, bbox_to_anchor=(0.5, 0.0))
     return fig

@@ -20,19 +20,22 @@ def _ratio_decimals() -> int:
 
 def energy_frame(rows: list[dict]):
     """Table V, one row per number of the paper beside ours (:func:`msr.chapters.energy.table_v_rows`),
-    each in the paper's unit (mJ or µJ, G or M); :func:`energy_digits` says how it prints."""
+    each in the paper's unit (mJ or µJ, G or M), as it prints: the paper's values as numbers
+    (:func:`energy_digits` gives their decimals), ours and the difference written out with one
+    decimal more (:func:`msr.render.report.with_decimals`; all decimals are in the report's CSV)."""
     import pandas as pd
 
     from msr.chapters.energy import table_v_rows
-    from msr.render.report import report_frame
+    from msr.render.report import report_frame, with_decimals
 
     df = report_frame(table_v_rows(rows), "")[["quantity", "unit", "paper", "ours", "ours − paper"]]
-    return df.assign(ours=pd.to_numeric(df["ours"], errors="coerce"))  # "not run" reads as an empty cell here
+    df = df.assign(ours=pd.to_numeric(df["ours"], errors="coerce"))  # "not run" reads as an empty cell here
+    return with_decimals(df, energy_digits(rows))
 
 
 def energy_digits(rows: list[dict]) -> dict:
     """Per column of :func:`energy_frame`, the decimals of each row: the paper's as Table V prints
-    them, ours with one more (:func:`msr.render.report.report_digits`)."""
+    them, ours and the difference with one more (:func:`msr.render.report.report_digits`)."""
     from msr.chapters.energy import table_v_rows
     from msr.render.report import report_digits
 
@@ -46,11 +49,27 @@ def energy_unit(measured: dict) -> tuple[str, float]:
     return ("µJ", 1e3) if small else ("mJ", 1.0)
 
 
+def with_note(name: str, note: str) -> str:
+    """``name`` with ``note`` inside its closing bracket, one bracket, not two:
+    ``MS-ResNet20 (DVS)`` and ``per frame`` give ``MS-ResNet20 (DVS, per frame)``."""
+    return f"{name[:-1]}, {note})" if name.endswith(")") else f"{name} ({note})"
+
+
 def measured_label(label: str, m: dict) -> str:
-    """A measured model's name with its data and how it is counted: ``MS-ResNet20 (short run)
-    (Fashion-MNIST, per sample)``, so that a static model's ratio is not read as an event
+    """A measured model's name with its data and how it is counted: ``MS-ResNet20 (short run,
+    Fashion-MNIST, per sample)``, so that a static model's ratio is not read as an event
     model's (per frame, Sec. IV-C)."""
-    return f"{paper_name(label)} ({dataset_name(m['dataset'])}, per {'frame' if m.get('per_frame') else 'sample'})"
+    per = "frame" if m.get("per_frame") else "sample"
+    return with_note(paper_name(label), f"{dataset_name(m['dataset'])}, per {per}")
+
+
+def _tick_label(label: str) -> str:
+    """A model's label on the energy figure's axis: the name, then its bracket on lines of at
+    most 26 characters, so the labels leave the plot most of the figure's width."""
+    import textwrap
+
+    name, _, rest = label.partition(" (")
+    return name + ("\n" + textwrap.fill("(" + rest, 26, break_on_hyphens=False) if rest else "")
 
 
 def measured_energy_frame(measured: dict):
@@ -96,11 +115,11 @@ def plot_energy(rows: list[dict], measured: dict | None = None):
     from matplotlib.lines import Line2D
 
     ratio_decimals = _ratio_decimals()
-    frame = " (per frame)"  # event data: both sides counted per frame (Sec. IV-C)
-    # (label, paper E(ANN), E(SNN), ratio, ours E(ANN), E(SNN))
-    cats = [(paper_name(r["model"]) + (frame if r["model"].startswith("dvs") else ""), r.get("paper E(ANN) mJ"),
-             r.get("paper E(SNN) mJ"), r.get("paper ratio"), r.get("our E(ANN) mJ"), r.get("our E(SNN) mJ"))
-            for r in rows]
+    # (label, paper E(ANN), E(SNN), ratio, ours E(ANN), E(SNN)); event data: both sides per frame (Sec. IV-C)
+    names = [with_note(paper_name(r["model"]), "per frame") if r["model"].startswith("dvs") else paper_name(r["model"])
+             for r in rows]
+    cats = [(name, r.get("paper E(ANN) mJ"), r.get("paper E(SNN) mJ"), r.get("paper ratio"), r.get("our E(ANN) mJ"),
+             r.get("our E(SNN) mJ")) for name, r in zip(names, rows, strict=True)]
     cats += [(measured_label(k, m), None, None, None, m["e_ann_mj"], m["e_snn_mj"])
              for k, m in (measured or {}).items()]
     fig, ax = plt.subplots(figsize=(6.4, 2.4 + 0.6 * len(cats)))
@@ -125,15 +144,15 @@ def plot_energy(rows: list[dict], measured: dict | None = None):
     ax.set_xscale("log")
     ax.set_xlim(right=max(right) * 12 if right else None)
     ax.set_yticks(range(len(cats)))
-    ax.set_yticklabels([c[0].replace(" (", "\n(") for c in cats], fontsize=10)
+    ax.set_yticklabels([_tick_label(c[0]) for c in cats], fontsize=10)
     ax.set_ylim(len(cats) - 0.5, -0.5)
     ax.grid(axis="y", visible=False)  # a model's two pairs sit either side of its tick
-    ax.set_xlabel(f"energy per sample or frame (mJ, log scale; {paper.ENERGY_PJ['mac']:g} pJ per MAC, "
-                  f"{paper.ENERGY_PJ['ac']:g} pJ per AC)")
+    ax.set_xlabel(f"energy per sample or frame (mJ, log scale)\n{paper.ENERGY_PJ['mac']:g} pJ per MAC, "
+                  f"{paper.ENERGY_PJ['ac']:g} pJ per AC")
     ax.set_title("Table V: energy of the ANN and the SNN")
     handles = [Line2D([], [], ls="", marker=m, ms=7, mew=1.5, label=f"{src} {what}", **styles[src])
                for src in ("paper", "ours") for m, what in (("s", "E(ANN)"), ("o", "E(SNN)"))]
     handles.append(Line2D([], [], ls="", marker=r"$n\times$", ms=16, color="#636363",
-                          label="beside a pair: E(ANN) / E(SNN)"))
-    ax.legend(handles=handles, fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, frameon=False)
+                          label="E(ANN) / E(SNN)"))
+    ax.legend(handles=handles, fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.24), ncol=3, frameon=False)
     return fig

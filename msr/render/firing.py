@@ -26,9 +26,25 @@ def raster_title(rasters: dict, T: int | None = None) -> str:
     return text
 
 
+def timestep_axis(ax, steps: int, T: int) -> None:
+    """The x axis of a raster of samples laid side by side, ``T`` steps each: ticks count the
+    timesteps of each sample from 1 to T (the first and last only where there are many), and
+    the samples are named above the axes, so the reader sees T, not one long time line."""
+    n = -(-steps // T)
+    every = range(T) if n * T <= 48 else (0, T - 1)
+    ticks = [k * T + t for k in range(n) for t in every if k * T + t < steps]
+    ax.set_xticks(ticks, [str(x % T + 1) for x in ticks], fontsize=8.5 if len(ticks) > 24 else 9.5)
+    ax.set_xlim(-0.5, steps - 0.5)
+    ax.set_xlabel(f"timestep, 1 … {T} per sample (dashed lines separate the samples)")
+    top = ax.secondary_xaxis("top")
+    top.set_xticks([k * T + (T - 1) / 2 for k in range(n)], [f"sample {k + 1}" for k in range(n)], fontsize=9)
+    top.tick_params(length=0)
+
+
 def plot_firing(models: dict, rasters: dict):
     """Per model: firing rate per block and LIF (Fig. 3a) above the spike raster (Fig. 3b),
-    layers named in the paper's words (:func:`msr.structure.layer_label`)."""
+    layers named in the paper's words (:func:`msr.structure.layer_label`), the raster's
+    timesteps counted per sample (:func:`timestep_axis`)."""
     import matplotlib.pyplot as plt
 
     from msr.analysis.firing import plot_block_rates, plot_raster
@@ -40,11 +56,13 @@ def plot_firing(models: dict, rasters: dict):
     for i, (label, m) in enumerate(models.items()):
         a, b = axes[2 * i, 0], axes[2 * i + 1, 0]
         plot_block_rates(a, m["blocks"], label=layer_label)
-        a.set_title(f"{paper_name(label)}: firing rate per block and LIF\n(network rate {m['network_rate']:.3f})")
+        a.set_title(f"{paper_name(label)}: firing rate per block\n(network rate {m['network_rate']:.3f})")
         r = {layer_label(m["kept"][j]): rasters[f"{label}__{j}"] for j in range(len(m["kept"]))
              if f"{label}__{j}" in rasters}
         if r:
             plot_raster(b, r, T=m["T"])
+            if m["T"]:
+                timestep_axis(b, max(x.shape[1] for x in r.values()), m["T"])
         else:
             b.set_axis_off()
         b.set_title(f"{paper_name(label)}: spikes of\n{raster_title(r, m['T'])}" if r

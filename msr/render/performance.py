@@ -37,10 +37,11 @@ def bench_frames(result: dict) -> dict:
     training steps."""
     import pandas as pd
 
-    from msr.bench import summarize
+    from msr.bench import summarize, target_text
 
-    targets = pd.DataFrame([{"target": t["target"], "measured": t["value"], "threshold": t["threshold"],
-                             "met": t["met"]} for t in summarize(result)])  # today's rules on the stored rows
+    targets = pd.DataFrame([{"target": t["target"], "measured": target_text(t),  # formatted: digits per target
+                             "threshold": target_text(t, "threshold"), "met": t["met"]}
+                            for t in summarize(result)])  # today's rules on the stored rows
     lif = pd.DataFrame([r for r in result["lif"] if r.get("median_ms") is not None])
     lif = lif.pivot_table(index=["neurons", "T"], columns="backend", values="median_ms")
     lif.columns = [f"{c} (ms)" for c in lif.columns]
@@ -96,20 +97,32 @@ def jobs_frame(result: dict):
     return jobs[[c for c in cols if c in jobs]].rename(columns=cols)
 
 
-def series_colour(kind: str, name: str) -> str:
-    """One colour per LIF backend (``kind="backend"``) or training strategy (``"strategy"``),
-    the same on every machine's figure: the name's place among all the names the bench knows
-    (:data:`LIF_BACKENDS`, :func:`msr.bench.steps.strategies` on CPU and CUDA); grey if unknown."""
+#: Distinct colours for the bench's series: matplotlib's tab10, then four dark tab20b hues.
+SERIES_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+                  "#bcbd22", "#7f7f7f", "#393b79", "#637939", "#8c6d31", "#843c39"]
+
+
+def series_names() -> list[str]:
+    """Every series the bench figures can show, once: the training strategies of
+    :func:`msr.bench.steps.strategies` (CPU and CUDA), then the LIF backends
+    (:data:`LIF_BACKENDS`); a name in both (``spikingjelly``: SpikingJelly's neuron) is one series."""
     import torch
 
     from msr.bench.steps import strategies
 
-    if kind == "backend":
-        names = list(LIF_BACKENDS)
-    else:
-        names = list(dict.fromkeys(s["strategy"] for d in ("cpu", "cuda") for s in strategies(torch.device(d))))
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
-    return palette[names.index(name) % len(palette)] if name in names else "#7f7f7f"
+    named = [s["strategy"] for d in ("cpu", "cuda") for s in strategies(torch.device(d))] + list(LIF_BACKENDS)
+    return list(dict.fromkeys(named))
+
+
+def series_colour(kind: str, name: str) -> str:
+    """One colour per training strategy or LIF backend (``kind``: ``"strategy"`` or
+    ``"backend"``, kept for the callers; both draw from one list), the same on every
+    machine's figure and never shared by two series of one figure: the name's place in
+    :func:`series_names`; black if unknown (no series of :data:`SERIES_PALETTE` is black)."""
+    if kind not in ("strategy", "backend"):
+        raise ValueError(f"series_colour: kind {kind!r}; valid: 'strategy', 'backend'")
+    names = series_names()
+    return SERIES_PALETTE[names.index(name) % len(SERIES_PALETTE)] if name in names else "#000000"
 
 
 def plot_bench(result: dict):
@@ -227,6 +240,84 @@ def lif_legend(rows: list[dict], device: str) -> str:
     return "LIF backends: " + "; ".join(f"`{b}`: {lif_backend_words(b, device)}" for b in shown) + "."
 
 
+#: A fused-LIF call that takes more than this many times what its kernels alone take at the
+#: bandwidth the bench measured is bound by the fixed cost of a call, not by memory traffic.
+FIXED_COST_FACTOR = 2.0
+
+
+def bandwidth_frame(result: dict):
+    """The LIF kernels alone (``lif_bandwidth``, GPU benches): milliseconds, bytes moved and
+    the share of the device's copy bandwidth they reach; None where the bench has none."""
+    import pandas as pd
+
+    rows = (result.get("lif_bandwidth") or {}).get("rows") or []
+    if not rows:
+        return None
+    cols = {"kernel": "kernel", "dtype": "dtype", "T": "T", "neurons": "neurons", "median_ms": "ms",
+            "bytes": "MB moved", "GBps": "GB/s", "fraction_of_copy": "share of copy bandwidth (%)"}
+    df = pd.DataFrame(rows)[list(cols)].rename(columns=cols)
+    df["MB moved"] = df["MB moved"] / 1e6
+    df["share of copy bandwidth (%)"] = 100 * df["share of copy bandwidth (%)"]
+    return df
+
+
+def fixed_cost_note(result: dict, backend: str = "msr-triton") -> str | None:
+    """Which of ``backend``'s LIF rows are bound by the fixed cost of a call: each row's time
+    against what its forward and backward kernels alone take at the bandwidth the bench
+    measured (fp32, scaled by neurons x T); a row over :data:`FIXED_COST_FACTOR` times that
+    is named. None where the bench measured no bandwidth or no row is that slow."""
+    bw = {r["kernel"]: r for r in (result.get("lif_bandwidth") or {}).get("rows") or [] if r["dtype"] == "float32"}
+    if not {"forward", "backward"} <= set(bw):
+        return None
+    per_step = sum(bw[k]["median_ms"] / (bw[k]["neurons"] * bw[k]["T"]) for k in ("forward", "backward"))
+    slow = [(r, per_step * r["neurons"] * r["T"]) for r in result.get("lif") or []
+            if r["backend"] == backend and r.get("median_ms") and r.get("dtype", "float32") == "float32"]
+    slow = [(r, k) for r, k in slow if r["median_ms"] > FIXED_COST_FACTOR * k]
+    if not slow:
+        return None
+    def span(xs):
+        return f"{min(xs):.3f}" if min(xs) == max(xs) else f"{min(xs):.3f} to {max(xs):.3f}"
+
+    by_n: dict[int, list] = {}
+    for r, k in slow:
+        by_n.setdefault(r["neurons"], []).append((r, k))
+    cases = "; ".join(f"{n:,} neurons at T = {', '.join(str(r['T']) for r, _ in g)}: "
+                      f"{span([r['median_ms'] for r, _ in g])} ms against {span([k for _, k in g])} ms"
+                      for n, g in by_n.items())
+    total = sum(r["backend"] == backend and bool(r.get("median_ms")) for r in result.get("lif") or [])
+    return (f"`{backend}`: {len(slow)} of its {total} LIF rows take more than {FIXED_COST_FACTOR:g} times what its "
+            f"forward and backward kernels alone take at the bandwidth measured below ({cases}). The rest is the "
+            "fixed cost of a call (launches, autograd, Python; not measured apart), so at those sizes its times "
+            "barely grow with neurons or T and scatter between neighbouring rows, and a ratio over another backend "
+            "there compares overheads. The kernels themselves are the bandwidth table's rows.")
+
+
+#: The bench sections whose rows carry a status, as a reader names them.
+ROW_SECTIONS = {"lif": "LIF", "train": "training step", "loop": "training loop", "jobs": "runs at once"}
+
+
+def failed_rows(result: dict) -> str | None:
+    """Why a measurement of this bench reads —: its rows that measured nothing (an error, or a
+    skip such as SpikingJelly not installed; not the rows its time budget left out, which
+    :func:`performance_section` names), grouped by what they ran and why, and the notes stored
+    with the bench. None where every row measured and no note is stored."""
+    from msr.bench.loop import NOT_RUN
+
+    groups: dict[tuple[str, str], int] = {}
+    for key, section in ROW_SECTIONS.items():
+        for r in result.get(key) or []:
+            status = r.get("status", "ok")
+            if status in ("ok", NOT_RUN):
+                continue
+            what = r.get("backend") or r.get("strategy") or f"jobs {r.get('jobs')}"
+            name = f"{section} `{what}`" + (f" ({r['model']})" if r.get("model") and key != "lif" else "")
+            groups[(name, status)] = groups.get((name, status), 0) + 1
+    lines = [f"- {name}, {n} row{'s' if n > 1 else ''}: {status}" for (name, status), n in groups.items()]
+    if result.get("notes"):
+        lines.append(f"- The bench's note: {result['notes']}")
+    return ("**What this bench did not measure, and why:**\n\n" + "\n".join(lines) + "\n") if lines else None
+
+
 def performance_section(result: dict, page: "Page", slug: str) -> None:
     """One machine's bench results: heading, speed-up figure, then its tables."""
     from IPython.display import display
@@ -234,10 +325,12 @@ def performance_section(result: dict, page: "Page", slug: str) -> None:
     p = result["provenance"]
     footer = bench_footer(result)
     t = bench_frames(result)
-    display(md(f"### {hardware_of(p)}\n"))
+    display(md(f"## On {hardware_of(p)}\n"))
     if result.get("not_run"):
         display(md(f"Not run within this bench's time budget ({result['environment'].get('budget_s', 0):.0f} s): "
                    + "; ".join(result["not_run"]) + ".\n"))
+    if (why := failed_rows(result)) is not None:
+        display(md(why))
     display(page.figure(plot_bench(result), f"bench_{slug}", footer,
                         what=f"On {hardware_of(p)}: the speed-up of a training step over the authors' "
                              "execution for each model, one bar per msr strategy (top), and of the LIF neuron's "
@@ -263,5 +356,14 @@ def performance_section(result: dict, page: "Page", slug: str) -> None:
     display(page.table(t["lif"], f"bench_{slug}_lif",
                        f"LIF forward + backward on {hardware_of(p)}: median time per call", footer, digits=3))
     display(md(lif_legend(result["lif"], p.get("device", "cpu"))))
-    display(page.table(t["targets"], f"bench_{slug}_targets", f"Speed targets on {hardware_of(p)}: measured ratios",
+    if (note := fixed_cost_note(result)) is not None:
+        display(md(note))
+    if (bw := bandwidth_frame(result)) is not None:
+        copy = (result.get("lif_bandwidth") or {}).get("device_copy_GBps")
+        display(page.table(bw, f"bench_{slug}_bandwidth",
+                           f"The fused LIF kernels alone on {hardware_of(p)}: bytes moved per call and the share of "
+                           f"the device's copy bandwidth ({copy:,.0f} GB/s measured) they reach", footer,
+                           digits={"ms": 3, "MB moved": 0, "GB/s": 0, "share of copy bandwidth (%)": 1}))
+    display(page.table(t["targets"], f"bench_{slug}_targets",
+                       f"Speed targets on {hardware_of(p)}: measured value, threshold, met",
                        footer, digits=2))

@@ -33,20 +33,50 @@ def report_frame(rows: list, profile: str):
 
 def report_digits(rows: list, profile: str) -> dict:
     """Per column, the decimals each row prints with: the paper's value with those the
-    paper gives it, ours and the difference with one more (at least three significant
-    digits of ours; :class:`msr.chapters.report.Row`)."""
-    ds = [r.as_dict(profile) for r in rows]
-    ours = [d["ours decimals"] for d in ds]
-    return {"paper": [d["paper decimals"] for d in ds], "ours": ours, "ours − paper": ours}
+    paper gives it, ours and the difference with one more."""
+    paper_decimals = [r.as_dict(profile)["paper decimals"] for r in rows]
+    more = [d + 1 for d in paper_decimals]
+    return {"paper": paper_decimals, "ours": more, "ours − paper": more}
+
+
+#: The columns :func:`with_decimals` writes out: ours and the difference, at a fixed number of decimals.
+FIXED_COLUMNS = ("ours", "ours − paper")
+
+
+def fixed(value, decimals: int):
+    """``value`` as text with exactly ``decimals`` decimals (0.040, -0.004; a difference that
+    rounds to zero as 0.000, not -0.000); anything but a finite number comes back as it is.
+    :func:`msr.book.fmt` writes a number below 0.1 with three significant digits, which would
+    print -0.00403 beside a paper value printed as 3.53."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value):
+        return value
+    text = f"{float(value):,.{decimals}f}"
+    return text.lstrip("-") if float(text.replace(",", "")) == 0 else text
+
+
+def with_decimals(df, digits: dict, columns=FIXED_COLUMNS):
+    """``df`` with ``columns`` written as text, each cell with its row's decimals of ``digits``
+    (:func:`fixed`): the cells as the table prints them."""
+    return df.assign(**{c: [fixed(v, d) for v, d in zip(df[c], digits[c], strict=True)] for c in columns})
 
 
 def report_table(rows: list, profile: str, caption: str, footer: str, command: str | None = None):
-    """The table "Every number" as printed (:func:`report_digits`); its CSV, the file beside
-    the book's tables and the download, holds all decimals."""
+    """The table "Every number" as printed (:func:`report_digits`: ours and the difference
+    written out by :func:`with_decimals`); its CSV, the file beside the book's tables and the
+    download, holds all decimals."""
+    import base64
+    import re
+
     from msr import book
 
-    return book.table(report_frame(rows, profile), "report", profile, caption, footer,
-                      digits=report_digits(rows, profile), command=command)
+    frame, digits = report_frame(rows, profile), report_digits(rows, profile)
+    out = book.table(frame, "report", profile, caption, footer, digits=digits, command=command)  # the CSV
+    shown = book.table_html(with_decimals(frame, digits), "report", caption, footer, digits=digits,
+                            command=command)
+    csv = base64.b64encode(book.flat_frame(frame).to_csv(index=False).encode()).decode()
+    shown = re.sub(r'(href="data:text/csv;base64,)[^"]*"', lambda m: f'{m.group(1)}{csv}"', shown)
+    return book.Output(shown, out.text)
 
 
 def plotted_rows(rows: list, profile: str) -> list:
@@ -69,12 +99,30 @@ def report_footer(rows: list, profile: str) -> str:
     return book.provenance_line(profile, [r.prov for r in shown], dataset=data or None)
 
 
+def _axis_limits(ratios, bars, log: bool) -> tuple[float, float]:
+    """The x range of :func:`plot_report`: every dot and 1 with a margin, widened to each bar end
+    that lies within half that range beyond it (a longer bar is clipped and marked at the edge)."""
+    f = np.log if log else (lambda v: v)
+    g = np.exp if log else (lambda v: v)
+    lo, hi = f(min(ratios)), f(max(ratios))
+    pad = max(0.08 * (hi - lo), 0.01)
+    lo, hi = lo - pad, hi + pad
+    reach = 0.5 * (hi - lo)
+    ends = [f(e) for bar in bars for e in bar if 0 < e < np.inf]
+    lo = min([lo] + [e for e in ends if lo - reach <= e < lo])
+    hi = max([hi] + [e for e in ends if hi < e <= hi + reach])
+    return float(g(lo)), float(g(hi))
+
+
 def plot_report(rows: list, profile: str):
     """Every number we have beside the paper's, as ours / paper by section (1 = equal). A dot is
     hollow where the paper prints its value coarsely (:attr:`msr.chapters.report.Row.coarse`);
-    the bar through each dot spans the ratios the paper's rounding allows
-    (:attr:`~msr.chapters.report.Row.paper_bounds`), clipped to the axis."""
+    the pale bar through each dot spans the ratios the paper's rounding allows
+    (:attr:`~msr.chapters.report.Row.paper_bounds`); a bar longer than the axis is cut at its
+    edge and marked there with a triangle.  The dots of a section sit at fixed, evenly spread
+    heights within its row, so that equal ratios stay apart."""
     import matplotlib.pyplot as plt
+    from matplotlib.legend_handler import HandlerTuple
     from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
@@ -85,37 +133,48 @@ def plot_report(rows: list, profile: str):
         pts.append((d["section"], d["ours"] / d["paper"], d["ours"] / hi, d["ours"] / lo if lo > 0 else np.inf,
                     d["unit"] == "%", r.coarse))
     sections = list(dict.fromkeys(p[0] for p in pts))
-    fig, ax = plt.subplots(figsize=(6.4, 1.3 + 0.5 * max(len(sections), 3)))
-    rng = np.random.default_rng(0)
+    fig, ax = plt.subplots(figsize=(6.4, 1.3 + 0.4 * max(len(sections), 3) + 0.2 * len(pts)))
     colours = {True: ("#1f77b4", "accuracy (%), on our data set"), False: ("#ff7f0e", "counts, rates, energy")}
-    used = set()
-    for section, ratio, lo, hi, acc, coarse in pts:
-        y, colour = sections.index(section) + rng.uniform(-0.15, 0.15), colours[acc][0]
-        ax.plot([lo, min(hi, 1e6)], [y, y], color=colour, lw=3, alpha=0.3, solid_capstyle="butt")
-        ax.plot([ratio], [y], "o", ms=6, alpha=0.85, color=colour, mfc="white" if coarse else colour, mew=1.5)
-        used.add(acc)
     ratios = np.array([p[1] for p in pts] + [1.0])
-    log = len(pts) and ratios.max() / max(ratios.min(), 1e-300) > 4
+    log = bool(len(pts)) and ratios.max() / max(ratios.min(), 1e-300) > 4
+    left, right = _axis_limits(ratios, [(p[2], p[3]) for p in pts], log)
+    used, cut = set(), False
+    for section in sections:
+        mine = [p for p in pts if p[0] == section]
+        step = min(0.2, 0.8 / max(len(mine) - 1, 1))
+        offsets = [(i - (len(mine) - 1) / 2) * step for i in range(len(mine))]
+        for (_, ratio, lo, hi, acc, coarse), dy in zip(mine, offsets, strict=True):
+            y, colour = sections.index(section) + dy, colours[acc][0]
+            ax.plot([max(lo, left), min(hi, right)], [y, y], color=colour, lw=3, alpha=0.3, solid_capstyle="butt")
+            for end, edge, marker in ((lo, left, "<"), (hi, right, ">")):
+                if (end < edge) if marker == "<" else (end > edge):
+                    ax.plot([edge], [y], marker, ms=5, color=colour, alpha=0.6, clip_on=False)
+                    cut = True
+            ax.plot([ratio], [y], "o", ms=5.5, alpha=0.85, color=colour, mfc="white" if coarse else colour,
+                    mew=1.5)
+            used.add(acc)
     if log:
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlim(ratios.min() / 1.3, ratios.max() * 1.3)
         ax.set_xlabel("ours / paper (log scale; 1 = the paper's value)")
     else:
-        pad = max(0.08 * (ratios.max() - ratios.min()), 0.01)
-        ax.set_xlim(ratios.min() - pad, ratios.max() + pad)
         ax.set_xlabel("ours / paper (1 = the paper's value)")
+    ax.set_xlim(left, right)
     ax.axvline(1.0, color="k", lw=0.8, ls="--")
     ax.set_yticks(range(len(sections)))
     ax.set_yticklabels([f"{s} ({sum(p[0] == s for p in pts)})" for s in sections], fontsize=10)
     ax.set_ylim(len(sections) - 0.5, -0.5)
-    handles = [Line2D([], [], ls="", marker="o", color=colours[acc][0], label=colours[acc][1])
-               for acc in (True, False) if acc in used]
+    kinds = [acc for acc in (True, False) if acc in used]
+    handles = [Line2D([], [], ls="", marker="o", color=colours[acc][0], label=colours[acc][1]) for acc in kinds]
     if any(p[5] for p in pts):
         handles.append(Line2D([], [], ls="", marker="o", color="grey", mfc="white", mew=1.5,
                               label=f"paper value printed with ≤ {COARSE_FIGURES} significant figures"))
-    handles.append(Line2D([], [], color="grey", lw=3, alpha=0.3, label="ratios the paper's rounding allows"))
+    # the rounding bars' swatch in the bars' own colours (one per kind drawn)
+    bars = tuple(Line2D([], [], color=colours[acc][0], lw=3, alpha=0.3) for acc in kinds)
+    labels = [h.get_label() for h in handles] + [
+        "ratios the paper's rounding allows" + (" (◂ ▸: cut at the axis)" if cut else "")]
     ax.set_title("Our numbers relative to the paper's")
-    ax.legend(handles=handles, fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2, frameon=False)
+    ax.legend(handles=handles + [bars], labels=labels, handler_map={tuple: HandlerTuple(ndivide=None, pad=0)},
+              fontsize=9, loc="upper left", bbox_to_anchor=(0.0, -0.2), ncol=1, frameon=False)
     return fig

@@ -68,11 +68,15 @@ def _network(label: str) -> str:
 
 
 def plot_state_change(rows_by_label: dict, eq8: float):
+    """Per block, the share of firing states it flips: the fraction of (neuron, timestep)
+    pairs whose output spike differs from the input spike
+    (:func:`msr.analysis.unavailing.state_change_fraction`), as the y label says, with its unit."""
     import matplotlib.pyplot as plt
 
     from msr.analysis.unavailing import plot_state_changes
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     plot_state_changes(ax, {_network(k): v for k, v in rows_by_label.items()}, eq8=eq8)
-    ax.set_title("How often a vanilla block changes a neuron's firing state")
+    ax.set_ylabel("firing states the block flips\n(% of neurons × timesteps)")
+    ax.set_title("How often a vanilla block flips a firing state")
     return fig
