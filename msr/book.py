@@ -567,12 +567,12 @@ VERDICTS = {
 
 def verdict_badge(claim: dict) -> str:
     """A claim's verdict badge (:data:`VERDICTS`); ``not judged yet`` where the verdict waits
-    for runs but the evidence already holds a measurement (an untrained or early network),
-    so that the badge does not say "not run" beside measured numbers; then the claim's
-    ``scope`` where it has one (``shown (at depth 482 only)``)."""
+    for runs but the claim holds a measurement already (``measured``: an untrained or early
+    network, some of the depths it needs), so that the badge does not say "not run" beside
+    measured numbers; then the claim's ``scope`` where it has one (``shown (at depth 482 only)``)."""
     kind = claim_kind(claim)
     badge = VERDICTS[kind][claim["shown"]]
-    if claim["shown"] is None and claim.get("evidence") not in (None, "not run"):
+    if claim["shown"] is None and claim.get("measured"):
         badge = "{bdg-muted}`not judged yet`"
     return badge + (f" ({claim['scope']})" if claim.get("scope") else "")
 
@@ -633,8 +633,13 @@ def verdict_md(claims: list[dict], profile: str) -> str:
     on = ("" if not untrained else " (both measured on untrained networks)" if untrained == n["shown"] == 2 else
           " (all measured on untrained networks)" if untrained == n["shown"] else
           f" ({untrained} of them measured on untrained networks)")
-    return (f"**Of the paper's {n['evidence']} claims that a run can show, our stored `{profile}` results show "
-            f"{n['shown']}{on}, do not show {n['not shown']}, and {n['not run']} are not judged yet.**{other}")
+    partial = sum(claim_kind(c) == "evidence" and c.get("shown") is None and bool(c.get("measured")) for c in claims)
+    waiting = (f"{n['not run']} are not decided yet" + (f" ({n['not run'] - partial} not run, {partial} with "
+                                                         "measurements but not the runs that decide them)"
+                                                         if partial else ""))
+    return (f"**Of {n['evidence']} tests of the paper's claims that a run can decide, our stored `{profile}` results "
+            f"show {n['shown']}{on}, do not show {n['not shown']}, and {waiting}.**{other} A claim may be tested "
+            "in more than one way; each test is one row.")
 
 
 @dataclass(frozen=True)

@@ -237,7 +237,11 @@ def test_bench_commit_falls_back_to_the_commit_that_stored_the_result(monkeypatc
 
 def test_claims_know_their_chapter_and_verdicts_count_evidence_only():
     claims = chapters.report.claims({})
-    assert {c["chapter"] for c in claims} == {"degradation", "unavailing"}
+    assert {c["chapter"] for c in claims} == {"degradation"}
+    # Eq. 8's arithmetic row is chapter 3's own, so the report lists it once, where ch. 3 does
+    eq8 = chapters.unavailing.eq8_claim({"at_vth": {"analytic": 0.1587, "monte_carlo": 0.159}})
+    rows = chapters.report.claims({"unavailing": {"claims": [eq8]}})
+    assert [c["kind"] for c in rows if c["chapter"] == "unavailing"] == ["arithmetic"]
     res = {"shortcuts": {"claims": [{"paper": "x", "shown": True, "evidence": "e"}]}}
     assert chapters.report.claims(res)[-1]["chapter"] == "shortcuts"
     mixed = [{"paper": "a", "shown": True, "evidence": "1"},
@@ -246,7 +250,7 @@ def test_claims_know_their_chapter_and_verdicts_count_evidence_only():
              {"paper": "d", "shown": None, "evidence": "not run", "chapter": "init"}]
     assert book.verdict_counts(mixed) == {"evidence": 3, "shown": 1, "not shown": 1, "not run": 1, "other": 1}
     text = book.verdict_md(mixed, "smoke")
-    assert "3 claims" in text and "show 1, do not show 1, and 1 are not judged yet" in text and "1 more" in text
+    assert "Of 3 tests" in text and "show 1, do not show 1, and 1 are not decided yet." in text and "1 more" in text
     t = book.claims_table(mixed)
     assert "  - Kind" in t and "  - by construction" in t and "{doc}`ch. 9 <init>`" in t
     assert "{bdg-success}`shown`" in t and "{bdg-danger}`not shown`" in t
@@ -264,13 +268,16 @@ def test_verdicts_say_where_they_hold_and_what_waits():
     reports a measurement reads "not judged yet", not "not run"; the headline says how many
     shown claims rest on untrained networks."""
     scoped = {"paper": "a", "shown": True, "evidence": "1", "scope": "at depth 482 only", "untrained": True}
-    waiting = {"paper": "b", "shown": None, "evidence": "untrained: 15.4 % measured"}
+    waiting = {"paper": "b", "shown": None, "evidence": "untrained: 15.4 % measured", "measured": True}
     empty = {"paper": "c", "shown": None, "evidence": "not run"}
     assert book.verdict_badge(scoped) == "{bdg-success}`shown` (at depth 482 only)"
     assert book.verdict_badge(waiting) == "{bdg-muted}`not judged yet`"
     assert book.verdict_badge(empty) == "{bdg-muted}`not run`"
+    assert book.verdict_badge({**waiting, "measured": False}) == "{bdg-muted}`not run`"  # the flag decides
     assert "{bdg-muted}`not judged yet`" in book.claims_table([scoped, waiting, empty])
     assert "show 1 (all measured on untrained networks)," in book.verdict_md([scoped, waiting], "fmnist")
+    assert ("and 2 are not decided yet (1 not run, 1 with measurements but not the runs that decide them)"
+            in book.verdict_md([scoped, waiting, empty], "fmnist"))
     two = [scoped, {**scoped, "paper": "d"}, {"paper": "e", "shown": True, "evidence": "trained"}]
     assert "show 3 (2 of them measured on untrained networks)," in book.verdict_md(two, "fmnist")
     assert "show 2 (both measured on untrained networks)," in book.verdict_md(two[:2], "fmnist")

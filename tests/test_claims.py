@@ -72,9 +72,15 @@ def test_table2_peak_within_the_seed_spread_counts_as_the_peak():
 
 
 def test_table2_claims_missing():
-    for t2 in ({}, _t2(plain=[81, 85], vanilla=[81, None, None, None, None, None], ms=[None] * 6)):
-        for c in chapters.degradation._table2_claims(t2):
-            assert "fewer than 3 depths" in _check(c, None)["evidence"]
+    """Nothing stored reads "not run"; one or two depths say how many of the 3 needed are run
+    and count as measured (their badge: "not judged yet")."""
+    for c in chapters.degradation._table2_claims({}):
+        assert _check(c, None)["evidence"] == "not run" and not c.get("measured")
+    plain, vanilla, ms = chapters.degradation._table2_claims(
+        _t2(plain=[81, 85], vanilla=[81, None, None, None, None, None], ms=[None] * 6))
+    assert _check(plain, None)["evidence"] == "2 of the 3 depths it needs run (8, 14)" and plain["measured"]
+    assert _check(vanilla, None)["evidence"] == "1 of the 3 depths it needs run (8)"
+    assert _check(ms, None)["evidence"] == "not run"
 
 
 def test_peak_needs_three_depths():
@@ -105,7 +111,7 @@ def test_state_change_claim():
     # untrained networks agree almost by construction (TDBN sets the RMS of F to V_th): reported, not judged
     alone = _check(claim({"rows": {"vanilla-20 init": [row(0.15), row(0.16)]}}), None)
     assert "no trained vanilla network" in alone["evidence"] and "a check and not evidence" in alone["evidence"]
-    assert alone["key"] == "no trained network yet; untrained vanilla-20 init 15.5 vs 15.9 %"
+    assert alone["key"] == "no trained network yet; untrained vanilla-20 init 15.5 vs 15.9 %" and alone["measured"]
     beside = _check(claim({"rows": {"vanilla-20 init": [row(0.05)], "vanilla-56 trained": [row(0.16)]}}), True)
     assert beside["evidence"].index("trained") < beside["evidence"].index("vanilla-20 init: 5.0 %")
     # one network far off is enough to fail
@@ -184,7 +190,7 @@ def test_isometry_claims_ms_by_construction_vanilla_measured():
     assert vanilla["key"] == "depth 56: vanilla 6.00 decades, MS 0.09 decades; depth 8: vanilla at most 0.30 decades"
     assert "wider by more than 1 decade at depth 56 only; at depth 8 within 0.30 decades, under the 0.5 decades" \
         in vanilla["evidence"]
-    assert vanilla["scope"] == "at depth 56 only" and vanilla["untrained"] is True  # beside the verdict
+    assert vanilla["scope"] == "at depth 56 only, not at 8" and vanilla["untrained"] is True  # beside the verdict
     # vanilla as flat as MS: not shown; MS spread at any depth beyond the bound: does not hold
     flat = claims(_iso([1.0, 1.5], [1.0, 2.0], ms_shallow=[1.0, 1e3]))
     _check(flat[0], False, "by construction")
@@ -224,6 +230,7 @@ def test_firing_claim():
     short = {"models": {"s": {"experiment": "short", "blocks": blocks([(0.3, 0.1), (0.3, 0.05)])}}}
     assert "not judged until the trained Table II" in _check(chapters.firing._firing_claim(short), None)["evidence"]
     assert "only the short run (early in training): s 2/2" in chapters.firing._firing_claim(short)["key"]
+    assert chapters.firing._firing_claim(short)["measured"] and not chapters.firing._firing_claim(None).get("measured")
     mixed = {"models": {**short["models"], "m": {"experiment": "table2", "blocks": blocks([(0.1, 0.3), (0.1, 0.2)])}}}
     _check(chapters.firing._firing_claim(mixed), False)
     init = {"models": {"cifar_resnet20": {"blocks": blocks([(0.19, 0.17)])}}}
@@ -246,6 +253,7 @@ def test_landscape_claim():
     assert holds["key"] == "local extrema, vanilla 20: 0, 56: 6; MS 20: 0, 56: 1"
     _check(chapters.landscape._landscape_claim(ls(4, 1, 0, 0)), False)  # vanilla grows smoother
     _check(chapters.landscape._landscape_claim(ls(0, 6, 0, 6)), False)  # MS as rough as vanilla
+    _check(chapters.landscape._landscape_claim(ls(4, 6, 0, 3)), False)  # MS fewer, but grows faster than vanilla
     _check(chapters.landscape._landscape_claim(None), None)
     _check(chapters.landscape._landscape_claim({"landscapes": {"vanilla-20": {"extrema": 0, "nonconvexity": 0.1},
                                                                "ms-20": {"extrema": 0, "nonconvexity": 0.1}}}), None)
@@ -292,8 +300,9 @@ def test_init_claims():
     _, neither_learns = chapters.init._init_claims([], curves(flat, flat))  # an under-trained pair shows nothing
     _check(neither_learns, False)
     _, no_contrast = chapters.init._init_claims([], curves(flat, None))
-    assert _check(no_contrast, None)["evidence"] == "not run (gamma2 = 0)"
+    assert _check(no_contrast, None)["evidence"] == "not run (gamma2 = 0)" and no_contrast["measured"]
     missing_a, missing_b = chapters.init._init_claims([], [])
+    assert missing_b["evidence"] == "not run" and not missing_b["measured"]
     _check(missing_a, None)
     _check(missing_b, None)
     _, short = chapters.init._init_claims([], curves([2.3], falls))
@@ -348,7 +357,8 @@ def test_two_phase_claim():
 # --------------------------------------------------------------------- report counting
 def test_claims_carry_kinds_and_the_report_counts_evidence_only():
     results = {"degradation": {"table2": _t2(plain=[81, 85, 84, 76, 60, 50], vanilla=[81, 85, 84, 88, 84, 72])},
-               "unavailing": {"eq8": {"at_vth": {"analytic": 0.1587, "monte_carlo": 0.1588}}, "claims": []},
+               "unavailing": {"claims": [chapters.unavailing.eq8_claim(
+                   {"at_vth": {"analytic": 0.1587, "monte_carlo": 0.1588}})]},
                "isometry": {"claims": chapters.isometry._isometry_claims(_iso([1.0, 1.0], [1.0, 1e-5]))}}
     claims = chapters.report.claims(results)
     assert all(c["kind"] in KINDS for c in claims)
@@ -387,24 +397,29 @@ def test_claims_name_layers_in_the_papers_words_not_module_paths():
     assert "stages." not in claim["evidence"] + claim["key"]
 
 
-def test_varphi_claim_asks_vanilla_far_from_zero_at_every_depth():
+def test_varphi_claim_asks_vanilla_far_from_zero_and_above_its_control():
     """Definition 1's second condition: shown when vanilla's median varphi of its identity-shortcut
-    blocks is above VARPHI_FAR at every depth; MS-ResNet's is reported beside as holding by
-    construction and does not decide; a stage start is left out."""
-    def rows(va, ms):
+    blocks is above VARPHI_FAR and VARPHI_CONTROL_RATIO times the control's (MS-ResNet with gamma2
+    = 1) at every depth; MS-ResNet at gamma2 = 0 is reported beside as holding by construction and
+    does not decide; a stage start is left out."""
+    def rows(**blocks):
         out = []
-        for block, values in (("vanilla", va), ("ms", ms)):
+        for block, values in blocks.items():
             for depth, v in values.items():  # two identity blocks, then a stage start (left out)
-                out.append({"block": block, "depth": depth, "varphi": [v, v, 99.0], "stages": [0, 0, 1]})
+                out.append({"block": chapters.isometry.VARPHI_CONTROL if block == "ctl" else block,
+                            "depth": depth, "varphi": [v, v, 99.0], "stages": [0, 0, 1]})
         return {"rows": out}
 
     claim = chapters.isometry._varphi_claim
-    far = _check(claim(rows({8: 3.0, 20: 2.5}, {8: 0.0, 20: -1e-9})), True)
-    assert "vanilla 2.5 to 3 (shown: above 0.1 at every depth); MS-ResNet's 0 holds by construction" in far["evidence"]
-    assert "depth 8 to 20" in far["evidence"] and far["untrained"] is True
+    far = _check(claim(rows(vanilla={8: 3.0, 20: 2.5}, ms={8: 0.0, 20: -1e-9}, ctl={8: 0.5, 20: 1.0})), True)
+    assert "vanilla 2.5 to 3; the control, MS-ResNet with gamma2 = 1" in far["evidence"]
+    assert ": 0.5 to 1, so vanilla's is 2.5 to 6 times the control's (shown:" in far["evidence"]
+    assert "gamma2 = 0): 0, which holds by construction" in far["evidence"] and far["untrained"] is True
     assert "does not use" in far["paper"] and "Eq. 15" in far["paper"]
-    _check(claim(rows({8: 3.0, 20: 0.05}, {8: 0.0, 20: 0.0})), False)  # one depth near 0 is enough
-    _check(claim(rows({8: 3.0}, {})), True)  # vanilla alone decides
-    assert "by construction" not in claim(rows({8: 3.0}, {}))["evidence"]
+    # as spread as the control at one depth: the interblock LIF is not what makes it spread
+    _check(claim(rows(vanilla={8: 3.0, 20: 2.5}, ctl={8: 0.5, 20: 2.0})), False)
+    _check(claim(rows(vanilla={8: 3.0, 20: 0.05}, ctl={8: 0.01, 20: 0.01})), False)  # one depth near 0
+    waiting = _check(claim(rows(vanilla={8: 3.0, 20: 2.5}, ctl={8: 0.5})), None)  # the control lacks depth 20
+    assert waiting["measured"] and "control (ms, gamma2 = 1) not run at every depth" in waiting["evidence"]
     _check(claim(None), None)
-    _check(claim(rows({}, {8: 0.0})), None)
+    _check(claim(rows(ms={8: 0.0})), None)

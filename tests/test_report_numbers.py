@@ -234,6 +234,24 @@ def test_report_figure_keeps_dots_apart_marks_cut_bars_and_colours_the_swatch_li
     plt.close(fig)
 
 
+def test_report_figure_draws_a_zero_of_ours_as_cut_on_a_log_axis():
+    """A run whose number is 0 (a smoke run's accuracy) has no place on the log axis that a wide
+    spread of ratios calls for: the figure still draws, with that point cut at the left edge."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t2 = {("ms", 8): {"acc": 0.0, "n": 1, "provenance": None}, ("plain", 8): {"acc": 10.0, "n": 1, "provenance": None}}
+    rows = chapters.report.report_rows("smoke", {"degradation": {"table2": t2}, "energy": {"structure": _structure()}})
+    fig = draw.plot_report(rows, "smoke")
+    ax = fig.axes[0]
+    left, right = ax.get_xlim()
+    assert ax.get_xscale() == "log" and 0 < left < right < float("inf")
+    assert [ln.get_xdata()[0] for ln in ax.lines if ln.get_marker() == "<"][:1] == [left]
+    plt.close(fig)
+
+
 def test_the_count_of_held_numbers_says_whether_any_is_trained():
     eq8 = {"at_vth": {"analytic": 0.1587, "monte_carlo": 0.1592}, "provenance": None}
     untrained = {"unavailing": {"eq8": eq8}, "energy": {"structure": _structure()}}
@@ -295,7 +313,7 @@ def test_the_report_prose_accounts_for_every_row_it_lists():
     rows = chapters.report.report_rows("fmnist", {})
     n = chapters.report.tally(rows)
     assert n["no paper value"] == 1
-    assert "one row where the paper gives no number (Table II's PlainNet, depth 56: — as the paper's value" in text
+    assert "one row where the paper gives no number (Table II's PlainNet, depth 56, whose paper cell reads —)" in text
     numbers = [int(x) for x in re.findall(r"\*\*(\d+)\*\*", text)]
     assert numbers == [n["results"], n["holds"], n["not run"], n["setting"], n["out of scope"]]
     assert n["results"] + n["setting"] + n["out of scope"] + 1 == len(rows)

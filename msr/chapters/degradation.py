@@ -46,6 +46,15 @@ def paper_peak(block: str) -> int:
     return max(accs, key=accs.get)
 
 
+def _too_few(text: str, rows: dict) -> dict:
+    """A Table II claim that fewer than the 3 depths it needs decide: ``not run`` where no
+    depth is stored, else how many are (``measured``: its badge says "not judged yet")."""
+    if not rows:
+        return {"paper": text, "shown": None, "kind": "evidence", "evidence": "not run"}
+    return {"paper": text, "shown": None, "kind": "evidence", "measured": True,
+            "evidence": f"{len(rows)} of the 3 depths it needs run ({', '.join(map(str, sorted(rows)))})"}
+
+
 def _table2_claims(t2: dict) -> list[dict]:
     """The three Table II claims from ``t2`` ({(block, depth): {"acc", "std", "n"} or None,
     :func:`msr.chapters._runs.seed_summary`}): where PlainNet and the vanilla ResNet peak
@@ -61,12 +70,12 @@ def _table2_claims(t2: dict) -> list[dict]:
         rows = {d: r for (b, d), r in t2.items() if b == block and r}
         pk = _peak({d: r["acc"] for d, r in rows.items()})
         if pk is None:
-            out.append({"paper": text, "shown": None, "kind": "evidence", "evidence": "fewer than 3 depths run"})
+            out.append(_too_few(text, rows))
             continue
         peak, deepest, seeds = rows[pk[0]], max(rows), seeds_note(rows.values())
         ev, key = f"ours peaks at depth {pk[0]} ({pm(peak)} %)", f"peak at depth {pk[0]}"
         if depth not in rows:
-            out.append({"paper": text, "shown": None, "kind": "evidence",
+            out.append({"paper": text, "shown": None, "kind": "evidence", "measured": True,
                         "evidence": f"{ev}; depth {depth} not run; {seeds}", "key": f"{key}; depth {depth} not run"})
             continue
         at = rows[depth]
@@ -85,7 +94,7 @@ def _table2_claims(t2: dict) -> list[dict]:
     pk = _peak({d: r["acc"] for d, r in ms.items()})
     text = "MS-ResNet keeps improving with depth (its deepest model is its best)"
     if pk is None:
-        out.append({"paper": text, "shown": None, "kind": "evidence", "evidence": "fewer than 3 depths run"})
+        out.append(_too_few(text, ms))
         return out
     deepest, shallowest = max(ms), min(ms)
     beaten = [d for d in ms if d != deepest and clearly_above(ms[d], ms[deepest])]

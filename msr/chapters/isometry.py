@@ -13,14 +13,14 @@ if TYPE_CHECKING:
     from msr.chapters import ChapterContext
 
 
-def _untrained(base_cfg, depths, **replace):
-    """``(block, depth, model)`` of vanilla and MS at every depth of ``depths``, each as it
-    starts (seed 0), ``replace`` applied to ``base_cfg``."""
+def _untrained(base_cfg, depths, blocks=("vanilla", "ms"), **replace):
+    """``(block, depth, model)`` of each block type of ``blocks`` at every depth of ``depths``,
+    each as it starts (seed 0), ``replace`` applied to ``base_cfg``."""
     import torch
 
     from msr.train import build_model, model_info
 
-    for block in ("vanilla", "ms"):
+    for block in blocks:
         for depth in depths:
             cfg = base_cfg.replace(block=block, depth=depth, **replace)
             torch.manual_seed(0)
@@ -49,8 +49,16 @@ def _payload(ctx, base_cfg, depths) -> dict:
 VARPHI_MAX_DEPTH = 110
 
 
-def _varphi_payload(ctx, base_cfg, depths) -> dict:
-    """Rows ``{block, depth, phi, varphi, stages}`` of vanilla and MS at initialisation:
+#: The control of the varphi claim: MS-ResNet with the BN that ends its residual path at the
+#: standard scale (gamma2 = 1 x standard, as vanilla's), so that its blocks are not the identity.
+VARPHI_CONTROL = "ms, gamma2 = 1"
+#: Vanilla's median varphi must exceed the control's by this factor at every depth.
+VARPHI_CONTROL_RATIO = 2.0
+
+
+def _varphi_payload(ctx, base_cfg, depths, blocks=("vanilla", "ms"), label=None, **replace) -> dict:
+    """Rows ``{block, depth, phi, varphi, stages}`` of the ``blocks`` at initialisation (``label``:
+    the block name rows carry instead, ``replace``: config changes, e.g. ``gamma2``):
     varphi(J J^T) = phi((J J^T)^2) - phi(J J^T)^2 per block, Definition 1's second condition,
     with the reference LIF (the only backend whose backward can be differentiated again)."""
     from msr.analysis.isometry import block_isometry
@@ -58,9 +66,9 @@ def _varphi_payload(ctx, base_cfg, depths) -> dict:
     sizes = per_run.analysis_sizes(ctx.profile)
     x, _ = test_batch(base_cfg, sizes["iso_batch"], train_split=True)
     rows = []
-    for block, depth, model in _untrained(base_cfg, depths, lif_backend="reference"):
+    for block, depth, model in _untrained(base_cfg, depths, blocks, lif_backend="reference", **replace):
         iso = block_isometry(model, x, probes=sizes["probes"], spread=True)
-        rows.append({"block": block, "depth": depth, "phi": [r["phi"] for r in iso],
+        rows.append({"block": label or block, "depth": depth, "phi": [r["phi"] for r in iso],
                      "varphi": [r["varphi"] for r in iso], "stages": [r["stage"] for r in iso]})
     return {"rows": rows}
 
@@ -79,12 +87,16 @@ def compute(ctx: ChapterContext) -> dict:
     vdepths = tuple(d for d in sizes["iso_depths"] if d <= VARPHI_MAX_DEPTH)
     cv = {**c, "kind": "isometry_varphi", "depths": vdepths, "lif_backend": "reference"}
     var = ctx.item("isometry_varphi", cv, lambda: _varphi_payload(ctx, base, vdepths))
+    control = ctx.item("isometry_varphi", {**cv, "kind": "isometry_varphi_control", "gamma2": 1.0},
+                       lambda: _varphi_payload(ctx, base, vdepths, ("ms",), VARPHI_CONTROL, gamma2=1.0))
     trained = per_run_items(ctx, "isometry", {(cf.block, cf.depth): (cf, r) for cf, r, _ in sorted(
         runs, key=lambda run: (run[0].block, run[0].depth)) if cf.block in ("vanilla", "ms")})
     rows = (init["rows"] if init else []) + [per_run.payload(item) for item, _ in trained.values()]
     provs = [p["provenance"] for p in [init] + [item for item, _ in trained.values()] if p]
     res = {"rows": rows, "provenances": provs} if rows else None
-    varphi = {"rows": var["rows"], "provenance": var.get("provenance")} if var else None
+    varphi = ({"rows": var["rows"] + (control["rows"] if control else []),
+               "provenances": [p["provenance"] for p in (var, control) if p and p.get("provenance")]}
+              if var else None)
     return {"isometry": res, "varphi": varphi, "claims": _isometry_claims(res) + [_varphi_claim(varphi)]}
 
 
@@ -105,18 +117,23 @@ def _varphi_claim(varphi: dict | None) -> dict:
     """Proposition 1's "the vanilla spiking ResNet does not achieve block dynamical isometry",
     tested on Definition 1's second condition, varphi(J J^T) close to 0. That test is msr's:
     the paper argues from phi and the firing probability p, and derives varphi only for the
-    interblock LIF's own gate, (p - p^2)/a^4 (Eq. 15, at most 1/(4 a^4)). Shown when, at
-    every depth measured, vanilla's median varphi exceeds :data:`VARPHI_FAR` (``evidence``).
-    MS-ResNet's value is reported beside it: at gamma2 = 0 its identity-shortcut blocks are the
-    identity, so its varphi is 0 by construction. Each network is measured at its own
-    initialisation (vanilla's second BN at standard TDBN), so the measurement does not separate
-    the interblock LIF from the residual path."""
+    interblock LIF's own gate, (p - p^2)/a^4 (Eq. 15, at most 1/(4 a^4)).  A block that is not
+    the identity has varphi above 0 whatever its shortcut, so the test has a control: MS-ResNet
+    with the BN that ends its residual path at the standard scale (:data:`VARPHI_CONTROL`), whose
+    residual path is as active as vanilla's but which has no interblock LIF.  Shown when, at
+    every depth measured, vanilla's median varphi exceeds :data:`VARPHI_FAR` and
+    :data:`VARPHI_CONTROL_RATIO` times the control's (``evidence``).  MS-ResNet as msr starts
+    it (gamma2 = 0) is reported beside: its identity-shortcut blocks are the identity, so its
+    varphi is 0 by construction."""
     text = ("the vanilla spiking ResNet does not achieve block dynamical isometry (Proposition 1); tested here on "
             "Definition 1's second condition, varphi(J J^T) ≈ 0, which the paper's argument does not use (it "
             "derives varphi only for the interblock LIF itself, Eq. 15)")
     rows = (varphi or {}).get("rows") or []
-    va = {r["depth"]: median_varphi(r) for r in rows if r["block"] == "vanilla"}
-    ms = {r["depth"]: median_varphi(r) for r in rows if r["block"] == "ms"}
+
+    def medians(block):
+        return {r["depth"]: median_varphi(r) for r in rows if r["block"] == block}
+
+    va, ms, ctl = medians("vanilla"), medians("ms"), medians(VARPHI_CONTROL)
     if not va:
         return {"paper": text, "shown": None, "evidence": "not run", "kind": "evidence"}
 
@@ -124,17 +141,24 @@ def _varphi_claim(varphi: dict | None) -> dict:
         lo, hi = (0.0 if abs(x) < 1e-6 else x for x in (min(v.values()), max(v.values())))
         return f"{lo:.3g}" if lo == hi else f"{lo:.3g} to {hi:.3g}"
 
-    shown = min(va.values()) > VARPHI_FAR
     depths = f"depth {min(va)} to {max(va)}" if len(va) > 1 else f"depth {min(va)}"
-    beside = (f"; MS-ResNet's {span(ms)} holds by construction (its identity-shortcut blocks start as the "
-              "identity, gamma2 = 0)" if ms else "")
+    beside = (f"; MS-ResNet as msr starts it (gamma2 = 0): {span(ms)}, which holds by construction (its "
+              "identity-shortcut blocks are the identity)" if ms else "")
+    head = ("untrained, median varphi(J J^T) of the identity-shortcut blocks at " + depths + f": vanilla {span(va)}")
+    if not set(va) <= set(ctl):
+        return {"paper": text, "shown": None, "kind": "evidence", "measured": True, "untrained": True,
+                "evidence": f"{head}; the control ({VARPHI_CONTROL}) not run at every depth{beside}",
+                "key": f"untrained, median varphi: vanilla {span(va)}; control not run"}
+    ratios = {d: va[d] / max(ctl[d], 1e-12) for d in va}
+    shown = min(va.values()) > VARPHI_FAR and min(ratios.values()) > VARPHI_CONTROL_RATIO
+    lo, hi = min(ratios.values()), max(ratios.values())
+    times = f"{lo:.2g}" if f"{lo:.2g}" == f"{hi:.2g}" else f"{lo:.2g} to {hi:.2g}"
     return {"paper": text, "shown": shown, "kind": "evidence", "untrained": True,
-            "evidence": f"untrained, each network at its own initialisation (vanilla's second BN at standard TDBN, "
-                        f"so the interblock LIF and the residual path are not told apart), median varphi(J J^T) "
-                        f"of the identity-shortcut blocks at {depths}: vanilla {span(va)} (shown: above "
-                        f"{VARPHI_FAR:g} at every depth){beside}",
-            "key": f"untrained, median varphi: vanilla {span(va)}"
-                   + (f", MS {span(ms)} (by construction)" if ms else "")}
+            "evidence": f"{head}; the control, MS-ResNet with gamma2 = 1 (its residual path as active as vanilla's, "
+                        f"no interblock LIF): {span(ctl)}, so vanilla's is {times} times the control's (shown: "
+                        f"vanilla above {VARPHI_FAR:g} and above {VARPHI_CONTROL_RATIO:g} times the control at every "
+                        f"depth){beside}",
+            "key": f"untrained, median varphi: vanilla {span(va)}, control {span(ctl)} ({times} x)"}
 
 
 def phi_ratio(row: dict) -> float | None:
@@ -226,7 +250,8 @@ def _isometry_claims(res: dict | None) -> list[dict]:
                 if narrow else "")
              if wide else f"at no depth wider by more than {VANILLA_DRIFT:g} decade")
     va_row = {"paper": va_text, "shown": gap > VANILLA_DRIFT, "kind": "evidence", "untrained": True,
-              "scope": f"at depth {depths(wide)} only" if gap > VANILLA_DRIFT and narrow else None,
+              "scope": f"at depth {depths(wide)} only, not at {depths(narrow)}" if gap > VANILLA_DRIFT and narrow
+                       else None,
               "evidence": f"untrained, gradient norms across blocks span (decades, by depth) {per_depth} in the "
                           f"vanilla network; at depth {deep}: {va[deep][1]}, against MS-ResNet's {ms[deep][1]}; "
                           f"{where} (shown: at the deepest depth more than {VANILLA_DRIFT:g} decade wider than MS)",

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from msr import paper
-from msr.chapters import degradation, unavailing
+from msr.chapters import degradation
 from msr.models import paper_name
 from msr.profiles import get_profile
 from msr.provenance import commit_of, date_of, hardware_of
@@ -23,7 +23,6 @@ def claims(results: dict) -> list[dict]:
     (:data:`msr.chapters.CLAIM_KINDS`), computed from the store, and the ``chapter`` that
     checks it."""
     out = [{**c, "chapter": "degradation"} for c in degradation.claims(results.get("degradation"))]
-    out.append({**unavailing.eq8_claim((results.get("unavailing") or {}).get("eq8")), "chapter": "unavailing"})
     for chapter, res in results.items():
         for c in (res or {}).get("claims", []) if isinstance(res, dict) else []:
             out.append({**c, "chapter": chapter})

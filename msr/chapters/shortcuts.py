@@ -25,8 +25,8 @@ def _shortcuts_claim(t6: dict) -> dict:
     the seed spread, or clearly worse (:data:`msr.chapters.SPREAD_RULE`).  Sec. V-C: "the
     accuracy of SR-B is a little behind", at every depth of Table VI; shown when SR-A is
     clearly worse at none.  ``t6``: {(dataset, block, depth): {"acc", "std", "n"} or None}."""
-    text = ("SR-B is a little behind SR-A (MS-ResNet): SR-A is at least as accurate at every depth on both data "
-            "sets (Sec. V-C, Table VI)")
+    text = ("the accuracy of SR-B is a little behind SR-A's (MS-ResNet) (Sec. V-C; in Table VI at every depth of "
+            "both data sets)")
     pairs = [(f"{ds} {d}", t6[(ds, "ms", d)], t6[(ds, "sr_b", d)]) for ds, b, d in t6
              if b == "ms" and t6.get((ds, "ms", d)) and t6.get((ds, "sr_b", d))]
     if not pairs:
@@ -38,8 +38,9 @@ def _shortcuts_claim(t6: dict) -> dict:
             "evidence": "; ".join(f"{d}: {pm(a)} vs {pm(b)}" for d, a, b in pairs)
                         + f" (SR-A clearly better at {better}, within the seed spread at "
                           f"{len(pairs) - better - worse}, clearly worse at {worse}; shown: clearly worse at none of "
-                          f"the {len(pairs)}); {seeds}; SR-A starts at gamma2 = 0 and SR-B at "
-                          f"standard TDBN, so the comparison is of position and initialisation together",
+                          f"the {len(pairs)} (data set, depth) pairs run, ties within the seed spread passing); "
+                          f"{seeds}; SR-A starts at gamma2 = 0 and SR-B at standard TDBN, so the comparison is of "
+                          "position and initialisation together",
             "key": f"SR-A against SR-B at {len(pairs)} (data set, depth): clearly better at {better}, clearly "
                    f"worse at {worse}; {seeds}"}
 

@@ -101,10 +101,13 @@ def report_footer(rows: list, profile: str) -> str:
 
 def _axis_limits(ratios, bars, log: bool) -> tuple[float, float]:
     """The x range of :func:`plot_report`: every dot and 1 with a margin, widened to each bar end
-    that lies within half that range beyond it (a longer bar is clipped and marked at the edge)."""
+    that lies within half that range beyond it (a longer bar is clipped and marked at the edge).
+    On a log axis a ratio of 0 (ours is 0) has no place: it is left out here, and its dot is
+    drawn as cut at the left edge."""
     f = np.log if log else (lambda v: v)
     g = np.exp if log else (lambda v: v)
-    lo, hi = f(min(ratios)), f(max(ratios))
+    shown = [r for r in ratios if r > 0] if log else list(ratios)
+    lo, hi = f(min(shown)), f(max(shown))
     pad = max(0.08 * (hi - lo), 0.01)
     lo, hi = lo - pad, hi + pad
     reach = 0.5 * (hi - lo)
@@ -150,8 +153,12 @@ def plot_report(rows: list, profile: str):
                 if (end < edge) if marker == "<" else (end > edge):
                     ax.plot([edge], [y], marker, ms=5, color=colour, alpha=0.6, clip_on=False)
                     cut = True
-            ax.plot([ratio], [y], "o", ms=5.5, alpha=0.85, color=colour, mfc="white" if coarse else colour,
-                    mew=1.5)
+            if log and ratio <= 0:  # ours is 0: no place on a log axis, so marked as cut at the left edge
+                ax.plot([left], [y], "<", ms=7, color=colour, clip_on=False)
+                cut = True
+            else:
+                ax.plot([ratio], [y], "o", ms=5.5, alpha=0.85, color=colour, mfc="white" if coarse else colour,
+                        mew=1.5)
             used.add(acc)
     if log:
         ax.set_xscale("log")
