@@ -630,8 +630,8 @@ def verdict_md(claims: list[dict], profile: str) -> str:
              f"({parts}): listed with {'their' if many else 'its'} kind and not counted." if n["other"] else "")
     untrained = sum(claim_kind(c) == "evidence" and c.get("shown") is True and bool(c.get("untrained"))
                     for c in claims)
-    on = ("" if not untrained else " (both measured on untrained networks)" if untrained == n["shown"] == 2 else
-          " (all measured on untrained networks)" if untrained == n["shown"] else
+    every = {1: "", 2: "both "}.get(untrained, "all ")  # how many of the shown tests, in words
+    on = ("" if not untrained else f" ({every}measured on untrained networks)" if untrained == n["shown"] else
           f" ({untrained} of them measured on untrained networks)")
     partial = sum(claim_kind(c) == "evidence" and c.get("shown") is None and bool(c.get("measured")) for c in claims)
     waiting = (f"{n['not run']} are not decided yet" + (f" ({n['not run'] - partial} not run, {partial} with "

@@ -275,7 +275,7 @@ def test_verdicts_say_where_they_hold_and_what_waits():
     assert book.verdict_badge(empty) == "{bdg-muted}`not run`"
     assert book.verdict_badge({**waiting, "measured": False}) == "{bdg-muted}`not run`"  # the flag decides
     assert "{bdg-muted}`not judged yet`" in book.claims_table([scoped, waiting, empty])
-    assert "show 1 (all measured on untrained networks)," in book.verdict_md([scoped, waiting], "fmnist")
+    assert "show 1 (measured on untrained networks)," in book.verdict_md([scoped, waiting], "fmnist")
     assert ("and 2 are not decided yet (1 not run, 1 with measurements but not the runs that decide them)"
             in book.verdict_md([scoped, waiting, empty], "fmnist"))
     two = [scoped, {**scoped, "paper": "d"}, {"paper": "e", "shown": True, "evidence": "trained"}]
