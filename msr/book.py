@@ -460,12 +460,15 @@ def _is_paper_column(name: Any) -> bool:
     return "paper" in low and "ours" not in low
 
 
-def table_html(df, name: str, caption: str, footer: str, digits: int | dict = 2, command: str | None = None) -> str:
+def table_html(df, name: str, caption: str, footer: str, digits: int | dict = 2, command: str | None = None,
+               csv=None) -> str:
     """The HTML of a formatted table: no index, formatted cells (names breakable after an
     underscore, numbers never broken), the paper's columns or rows in grey italics, the
     caption above, the provenance line and a CSV download below.  ``digits``: decimals of
     every cell, or per column (default 2) an int or a list with one per row.  ``command``: the
-    command that regenerates the table, after the provenance line (as under a figure)."""
+    command that regenerates the table, after the provenance line (as under a figure).
+    ``csv``: the frame the download holds where it is not ``df`` (``df`` with cells written
+    out as text, ``csv`` with all decimals)."""
     import pandas as pd
     from pandas.io.formats.style import Styler
 
@@ -496,8 +499,8 @@ def table_html(df, name: str, caption: str, footer: str, digits: int | dict = 2,
             for c, n in longest.items() if n > 8}
     if long:
         sty = sty.set_table_styles({label[c]: v for c, v in long.items()}, overwrite=False)
-    csv = base64.b64encode(raw.to_csv(index=False).encode()).decode()
-    link = f'<a class="msr-csv" download="{name}.csv" href="data:text/csv;base64,{csv}">CSV</a>'
+    data = base64.b64encode((raw if csv is None else flat_frame(csv)).to_csv(index=False).encode()).decode()
+    link = f'<a class="msr-csv" download="{name}.csv" href="data:text/csv;base64,{data}">CSV</a>'
     return (f'<div class="msr-table-wrap"><p class="msr-table-caption">{html.escape(caption)}</p>{sty.to_html()}'
             f'<p class="msr-provenance">{html.escape(footer)}'
             + (f' · regenerate: <code>{html.escape(command)}</code>' if command else "")
@@ -505,15 +508,16 @@ def table_html(df, name: str, caption: str, footer: str, digits: int | dict = 2,
 
 
 def table(df, name: str, profile: str, caption: str, footer: str, digits: int | dict = 2,
-          command: str | None = None) -> Output:
-    """Write ``results/<profile>/tables/<name>.csv`` (all decimals, no index) and return
-    the formatted table (:func:`table_html`).  Columns from the paper are named ``paper ...``."""
+          command: str | None = None, csv=None) -> Output:
+    """Write ``results/<profile>/tables/<name>.csv`` (all decimals, no index; ``csv`` where
+    given, else ``df``) and return the formatted table (:func:`table_html`).  Columns from the
+    paper are named ``paper ...``."""
     from msr.results import default_root
 
     out = default_root() / profile / "tables"
     out.mkdir(parents=True, exist_ok=True)
-    flat_frame(df).to_csv(out / f"{name}.csv", index=False)
-    return Output(table_html(df, name, caption, footer, digits, command),
+    flat_frame(df if csv is None else csv).to_csv(out / f"{name}.csv", index=False)
+    return Output(table_html(df, name, caption, footer, digits, command, csv),
                   f"[table {name}: results/{profile}/tables/{name}.csv]")
 
 

@@ -277,6 +277,14 @@ def cifar(name: str, root: Path, train: bool, transform) -> Dataset:
         raise MissingDataError(f"{missing} (download failed: {err})") from err
 
 
+def first_of_each_class(labels) -> list[int]:
+    """The index of the first sample of each class, in the order the classes first appear."""
+    first: dict = {}
+    for i, c in enumerate(labels):
+        first.setdefault(c, i)
+    return list(first.values())
+
+
 def imagenet_available(root: str | Path = "data") -> bool:
     """Whether ``root`` holds ImageNet in the layout :func:`imagenet` reads (msr does not ship it)."""
     root = Path(root).expanduser()
@@ -431,8 +439,7 @@ def emulated_examples(name: str, root: str | Path, n: int = 4, T: int = 10, seed
     else:
         raise ValueError(f"unknown emulated event data set {name!r}; valid: {', '.join(EMULATED_EVENTS)}")
     all_labels = np.asarray(all_labels)
-    ids = [int(i) for i in np.unique(all_labels, return_index=True)[1]]  # the first of each class
-    ids = sorted(ids)[:n]
+    ids = first_of_each_class(all_labels.tolist())[:n]
     images, labels = np.asarray(all_images[ids]), all_labels[ids]
     params = SaccadeParams()
     ev = emulate(images, params, ids=ids, stream=1)

@@ -80,20 +80,22 @@ def _stages(b: list[dict]) -> list[tuple[float, float]]:
             for _, g in sorted(groups.items())]
 
 
-def _n_lower(b: list[dict]) -> int:
-    """How many stages of the blocks ``b`` have lif2 firing less than lif1 on average."""
-    return sum(l2 < l1 for l1, l2 in _stages(b))
+def _n_lower(stages: list[tuple[float, float]]) -> int:
+    """How many of the ``stages`` (:func:`_stages`) have lif2 firing less than lif1 on average."""
+    return sum(l2 < l1 for l1, l2 in stages)
 
 
 def _lower(name: str, b: list[dict]) -> str:
     """``MS-ResNet56 2/3``: the stages whose second LIF fires less on average, of all."""
-    return f"{name} {_n_lower(b)}/{len(_stages(b))}"
+    st = _stages(b)
+    return f"{name} {_n_lower(st)}/{len(st)}"
 
 
 def _pattern(name: str, b: list[dict]) -> str:
-    rates = ", ".join(f"{l1:.3f} / {l2:.3f}" for l1, l2 in _stages(b))
-    return (f"{name}: the second LIF fires less than the first on average in {_n_lower(b)} of "
-            f"{len(_stages(b))} stages (mean rate first / second, by stage: {rates})")
+    st = _stages(b)
+    rates = ", ".join(f"{l1:.3f} / {l2:.3f}" for l1, l2 in st)
+    return (f"{name}: the second LIF fires less than the first on average in {_n_lower(st)} of "
+            f"{len(st)} stages (mean rate first / second, by stage: {rates})")
 
 
 def _firing_claim(res, init=None) -> dict:
@@ -124,7 +126,7 @@ def _firing_claim(res, init=None) -> dict:
                             f"(early in training) is measured: {early}{untrained}",
                 "key": "stages whose second LIF fires less, only the short run (early in training): "
                        + ", ".join(_lower(paper_name(k), b) for k, b in models.items()) + before_key}
-    ok = all(_n_lower(b) > len(_stages(b)) / 2 for b in judged.values())
+    ok = all(_n_lower(st) > len(st) / 2 for st in map(_stages, judged.values()))
     evidence = "trained: " + "; ".join(_pattern(paper_name(k), b) for k, b in judged.items()) + untrained
     evidence += (" (shown: the second LIF's stage average is lower in more than half the stages of every trained "
                  "model; the paper: about 5 times lower in stage 3 of MS-ResNet104)")

@@ -122,14 +122,6 @@ class Row:
         v, half = round(self.paper / self.shown[0], self.paper_decimals), 0.5 * 10.0 ** -self.paper_decimals
         return v - half, v + half
 
-    @property
-    def ours_decimals(self) -> int:
-        """One decimal more than the paper prints, and at least three significant digits of ours."""
-        d = self.paper_decimals + 1
-        if self.ours and math.isfinite(self.ours):
-            d = max(d, 2 - math.floor(math.log10(abs(self.ours / self.shown[0]))))
-        return d
-
     def as_dict(self, profile: str) -> dict:
         """The row in the unit it is shown in, with all decimals (the paper's value rounded to
         the decimals it is printed with) and the decimals to print each number with."""
@@ -140,7 +132,7 @@ class Row:
         delta = (ours - paper_v) if run and paper_v is not None else None
         return {"section": self.section, "quantity": self.quantity, "paper": paper_v,
                 "ours": ours if run else "not run", "delta": delta, "unit": unit,
-                "paper decimals": self.paper_decimals, "ours decimals": self.ours_decimals,
+                "paper decimals": self.paper_decimals,
                 "profile": profile if run else "", "data set": self.dataset if run else "",
                 "hardware": hardware_of(self.prov) if run else "", "date": date_of(self.prov)[:10] if run else "",
                 "commit": commit_of(self.prov) if run else "", "note": self.note}

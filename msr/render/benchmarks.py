@@ -189,9 +189,12 @@ def plot_benchmarks(R: dict, ours_label: str):
 
 
 def distinct_classes(classes: list) -> list[int]:
-    """The indices of the first sample of each class, in order: a figure of a few samples
-    shows as many classes as it can (Trouser, Trouser shows one twice)."""
-    return [i for i, c in enumerate(classes) if c not in classes[:i]]
+    """The rows :func:`plot_event_frames` draws: the first sample of each class
+    (:func:`msr.data.first_of_each_class`), so that a few samples show as many classes as they
+    can (examples from :func:`msr.data.emulated_examples` are one per class already)."""
+    from msr.data import first_of_each_class
+
+    return first_of_each_class(classes)
 
 
 def plot_event_frames(ex: dict, image: bool = True):

@@ -6,6 +6,7 @@ this module draws (figures and tables from what its ``compute`` returned). The s
 """
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -102,7 +103,7 @@ SERIES_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564
                   "#bcbd22", "#7f7f7f", "#393b79", "#637939", "#8c6d31", "#843c39"]
 
 
-def series_names() -> list[str]:
+def series_names() -> tuple[str, ...]:
     """Every series the bench figures can show, once: the training strategies of
     :func:`msr.bench.steps.strategies` (CPU and CUDA), then the LIF backends
     (:data:`LIF_BACKENDS`); a name in both (``spikingjelly``: SpikingJelly's neuron) is one series."""
@@ -111,17 +112,18 @@ def series_names() -> list[str]:
     from msr.bench.steps import strategies
 
     named = [s["strategy"] for d in ("cpu", "cuda") for s in strategies(torch.device(d))] + list(LIF_BACKENDS)
-    return list(dict.fromkeys(named))
+    return tuple(dict.fromkeys(named))
 
 
-def series_colour(kind: str, name: str) -> str:
+def series_colour(kind: str, name: str, names: tuple[str, ...] | None = None) -> str:
     """One colour per training strategy or LIF backend (``kind``: ``"strategy"`` or
     ``"backend"``, kept for the callers; both draw from one list), the same on every
     machine's figure and never shared by two series of one figure: the name's place in
-    :func:`series_names`; black if unknown (no series of :data:`SERIES_PALETTE` is black)."""
+    ``names`` (:func:`series_names`, which a figure asking for many colours passes once);
+    black if unknown (no series of :data:`SERIES_PALETTE` is black)."""
     if kind not in ("strategy", "backend"):
         raise ValueError(f"series_colour: kind {kind!r}; valid: 'strategy', 'backend'")
-    names = series_names()
+    names = names or series_names()
     return SERIES_PALETTE[names.index(name) % len(SERIES_PALETTE)] if name in names else "#000000"
 
 
@@ -143,6 +145,7 @@ def plot_bench(result: dict):
     ref = lif[lif["backend"] == "msr-reference"].set_index("neurons")["median_ms"]
     lif = lif.assign(speedup=[ref.get(n, np.nan) / ms for n, ms in zip(lif["neurons"], lif["median_ms"], strict=True)])
     fig, (ax, bx) = plt.subplots(2, 1, figsize=(6.4, 8.6))
+    names = series_names()  # once for every bar's colour
     for axis, df, group, hue, title in (
             (ax, train, "model", "strategy", "Training step: speed-up over the authors' execution"),
             (bx, lif, "neurons", "backend", f"LIF forward + backward, T = {T}: speed-up over msr-reference")):
@@ -152,7 +155,7 @@ def plot_bench(result: dict):
         for j, h in enumerate(hues):
             vals = [df[(df[group] == g) & (df[hue] == h)]["speedup"].mean() for g in groups]
             xs = np.arange(len(groups)) + (j - (len(hues) - 1) / 2) * w
-            bars = axis.bar(xs, vals, width=w, label=h, color=series_colour(hue, h))
+            bars = axis.bar(xs, vals, width=w, label=h, color=series_colour(hue, h, names))
             axis.bar_label(bars, labels=[("" if np.isnan(v) else f"{v:.1f}") for v in vals], fontsize=8.5, padding=1)
         axis.axhline(1.0, color="k", lw=0.8)
         axis.set_xticks(np.arange(len(groups)))
@@ -270,9 +273,9 @@ def fixed_cost_note(result: dict, backend: str = "msr-triton") -> str | None:
     if not {"forward", "backward"} <= set(bw):
         return None
     per_step = sum(bw[k]["median_ms"] / (bw[k]["neurons"] * bw[k]["T"]) for k in ("forward", "backward"))
-    slow = [(r, per_step * r["neurons"] * r["T"]) for r in result.get("lif") or []
-            if r["backend"] == backend and r.get("median_ms") and r.get("dtype", "float32") == "float32"]
-    slow = [(r, k) for r, k in slow if r["median_ms"] > FIXED_COST_FACTOR * k]
+    timed = [r for r in result.get("lif") or [] if r["backend"] == backend and r.get("median_ms")]
+    kernels = [(r, per_step * r["neurons"] * r["T"]) for r in timed if r.get("dtype", "float32") == "float32"]
+    slow = [(r, k) for r, k in kernels if r["median_ms"] > FIXED_COST_FACTOR * k]
     if not slow:
         return None
     def span(xs):
@@ -284,9 +287,8 @@ def fixed_cost_note(result: dict, backend: str = "msr-triton") -> str | None:
     cases = "; ".join(f"{n:,} neurons at T = {', '.join(str(r['T']) for r, _ in g)}: "
                       f"{span([r['median_ms'] for r, _ in g])} ms against {span([k for _, k in g])} ms"
                       for n, g in by_n.items())
-    total = sum(r["backend"] == backend and bool(r.get("median_ms")) for r in result.get("lif") or [])
-    return (f"`{backend}`: {len(slow)} of its {total} LIF rows take more than {FIXED_COST_FACTOR:g} times what its "
-            f"forward and backward kernels alone take at the bandwidth measured below ({cases}). The rest is the "
+    return (f"`{backend}`: {len(slow)} of its {len(timed)} LIF rows take more than {FIXED_COST_FACTOR:g} times what "
+            f"its forward and backward kernels alone take at the bandwidth measured below ({cases}). The rest is the "
             "fixed cost of a call (launches, autograd, Python; not measured apart), so at those sizes its times "
             "barely grow with neurons or T and scatter between neighbouring rows, and a ratio over another backend "
             "there compares overheads. The kernels themselves are the bandwidth table's rows.")
@@ -303,7 +305,7 @@ def failed_rows(result: dict) -> str | None:
     with the bench. None where every row measured and no note is stored."""
     from msr.bench.loop import NOT_RUN
 
-    groups: dict[tuple[str, str], int] = {}
+    groups: Counter = Counter()  # (what ran, why it measured nothing) -> rows
     for key, section in ROW_SECTIONS.items():
         for r in result.get(key) or []:
             status = r.get("status", "ok")
@@ -311,7 +313,7 @@ def failed_rows(result: dict) -> str | None:
                 continue
             what = r.get("backend") or r.get("strategy") or f"jobs {r.get('jobs')}"
             name = f"{section} `{what}`" + (f" ({r['model']})" if r.get("model") and key != "lif" else "")
-            groups[(name, status)] = groups.get((name, status), 0) + 1
+            groups[(name, status)] += 1
     lines = [f"- {name}, {n} row{'s' if n > 1 else ''}: {status}" for (name, status), n in groups.items()]
     if result.get("notes"):
         lines.append(f"- The bench's note: {result['notes']}")

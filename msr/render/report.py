@@ -34,7 +34,7 @@ def report_frame(rows: list, profile: str):
 def report_digits(rows: list, profile: str) -> dict:
     """Per column, the decimals each row prints with: the paper's value with those the
     paper gives it, ours and the difference with one more."""
-    paper_decimals = [r.as_dict(profile)["paper decimals"] for r in rows]
+    paper_decimals = [r.paper_decimals for r in rows]
     more = [d + 1 for d in paper_decimals]
     return {"paper": paper_decimals, "ours": more, "ours − paper": more}
 
@@ -65,18 +65,11 @@ def report_table(rows: list, profile: str, caption: str, footer: str, command: s
     """The table "Every number" as printed (:func:`report_digits`: ours and the difference
     written out by :func:`with_decimals`); its CSV, the file beside the book's tables and the
     download, holds all decimals."""
-    import base64
-    import re
-
     from msr import book
 
     frame, digits = report_frame(rows, profile), report_digits(rows, profile)
-    out = book.table(frame, "report", profile, caption, footer, digits=digits, command=command)  # the CSV
-    shown = book.table_html(with_decimals(frame, digits), "report", caption, footer, digits=digits,
-                            command=command)
-    csv = base64.b64encode(book.flat_frame(frame).to_csv(index=False).encode()).decode()
-    shown = re.sub(r'(href="data:text/csv;base64,)[^"]*"', lambda m: f'{m.group(1)}{csv}"', shown)
-    return book.Output(shown, out.text)
+    return book.table(with_decimals(frame, digits), "report", profile, caption, footer, digits=digits,
+                      command=command, csv=frame)
 
 
 def plotted_rows(rows: list, profile: str) -> list:
