@@ -671,8 +671,8 @@ class Page:
         return save_figure(fig, name, self.profile, footer, command=self.command(), paper_only=paper_only,
                            what=what)
 
-    def table(self, df, name: str, caption: str, footer: str, digits: int | dict = 2) -> Output:
-        return table(df, name, self.profile, caption, footer, digits, command=self.command())
+    def table(self, df, name: str, caption: str, footer: str, digits: int | dict = 2, csv=None) -> Output:
+        return table(df, name, self.profile, caption, footer, digits, command=self.command(), csv=csv)
 
     def box(self, what: str, needs: str | None = None):
         return box(self.chapter, self.profile, what, needs)

@@ -159,6 +159,22 @@ def test_energy_table_prints_the_difference_with_one_decimal_more_than_the_paper
     assert t.loc["MS-ResNet34 FLOPs (residual-path MACs)", "ours − paper"] == "-0.004"
 
 
+
+def test_energy_csv_holds_every_decimal_the_table_rounds(tmp_path, monkeypatch):
+    """The table prints 16.219 mJ; its CSV (the download) holds the number itself."""
+    import pandas as pd
+
+    from msr import book
+    from msr.render import energy as draw
+
+    monkeypatch.setenv("MSR_RESULTS", str(tmp_path))
+    rows = energy_rows(_structure(imagenet_resnet34=3_525_967_872), None)
+    book.table(draw.energy_frame(rows), "table5_energy", "fmnist", "c", "f", digits=draw.energy_digits(rows),
+               csv=draw.energy_numbers(rows))
+    t = pd.read_csv(tmp_path / "fmnist" / "tables" / "table5_energy.csv").set_index("quantity")
+    ours = t.loc["MS-ResNet34 E(ANN)", "ours"]
+    assert isinstance(ours, float) and f"{ours:.3f}" == "16.219" and ours != 16.219
+
 def test_mac_notes_write_the_papers_flops_as_the_paper_does():
     structure = {"models": {n: {"macs_residual": p["flops"], "macs_total": p["flops"] * 1.04,
                                 "excluded_share": 0.0385} for n, p in paper.TABLE_V.items()}}

@@ -14,7 +14,7 @@ from msr.render import report as draw
 
 def _printed(results: dict) -> pd.DataFrame:
     rows = chapters.report.report_rows("fmnist", results)
-    digits = draw.report_digits(rows, "fmnist")
+    digits = draw.report_digits(rows)
     df = draw.with_decimals(draw.report_frame(rows, "fmnist"), digits)  # each cell as the table prints it
     df["paper"] = [book.fmt(v, d) for v, d in zip(df["paper"], digits["paper"], strict=True)]
     return df.set_index("quantity")

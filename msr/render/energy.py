@@ -18,19 +18,25 @@ def _ratio_decimals() -> int:
     return max(decimals(p["ratio"]) for p in paper.TABLE_V.values())
 
 
-def energy_frame(rows: list[dict]):
+def energy_numbers(rows: list[dict]):
     """Table V, one row per number of the paper beside ours (:func:`msr.chapters.energy.table_v_rows`),
-    each in the paper's unit (mJ or µJ, G or M), as it prints: the paper's values as numbers
-    (:func:`energy_digits` gives their decimals), ours and the difference written out with one
-    decimal more (:func:`msr.render.report.with_decimals`; all decimals are in the report's CSV)."""
+    each in the paper's unit (mJ or µJ, G or M), all decimals: the table's CSV."""
     import pandas as pd
 
     from msr.chapters.energy import table_v_rows
-    from msr.render.report import report_frame, with_decimals
+    from msr.render.report import report_frame
 
     df = report_frame(table_v_rows(rows), "")[["quantity", "unit", "paper", "ours", "ours − paper"]]
-    df = df.assign(ours=pd.to_numeric(df["ours"], errors="coerce"))  # "not run" reads as an empty cell here
-    return with_decimals(df, energy_digits(rows))
+    return df.assign(ours=pd.to_numeric(df["ours"], errors="coerce"))  # "not run" reads as an empty cell here
+
+
+def energy_frame(rows: list[dict]):
+    """:func:`energy_numbers` as it prints: the paper's values as numbers (:func:`energy_digits`
+    gives their decimals), ours and the difference written out with one decimal more
+    (:func:`msr.render.report.with_decimals`)."""
+    from msr.render.report import with_decimals
+
+    return with_decimals(energy_numbers(rows), energy_digits(rows))
 
 
 def energy_digits(rows: list[dict]) -> dict:
@@ -39,7 +45,7 @@ def energy_digits(rows: list[dict]) -> dict:
     from msr.chapters.energy import table_v_rows
     from msr.render.report import report_digits
 
-    return report_digits(table_v_rows(rows), "")
+    return report_digits(table_v_rows(rows))
 
 
 def energy_unit(measured: dict) -> tuple[str, float]:

@@ -31,7 +31,7 @@ def report_frame(rows: list, profile: str):
     return pd.DataFrame(out)
 
 
-def report_digits(rows: list, profile: str) -> dict:
+def report_digits(rows: list) -> dict:
     """Per column, the decimals each row prints with: the paper's value with those the
     paper gives it, ours and the difference with one more."""
     paper_decimals = [r.paper_decimals for r in rows]
@@ -67,7 +67,7 @@ def report_table(rows: list, profile: str, caption: str, footer: str, command: s
     download, holds all decimals."""
     from msr import book
 
-    frame, digits = report_frame(rows, profile), report_digits(rows, profile)
+    frame, digits = report_frame(rows, profile), report_digits(rows)
     return book.table(with_decimals(frame, digits), "report", profile, caption, footer, digits=digits,
                       command=command, csv=frame)
 
