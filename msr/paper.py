@@ -151,6 +151,8 @@ TWO_PHASE = {"T1_pretrained": 71.72, "T1_weights_at_T6": 72.8, "finetuned_T6": 7
 #: The T each of Appendix B's accuracies is measured at: the finetuned model's 74.21 % is
 #: Table III's MS-ResNet104 row, at T = 5 ("T = 5 at inference for ResNet-104").
 TWO_PHASE_EVAL_T = {"T1_pretrained": 1, "T1_weights_at_T6": 6, "finetuned_T6": 5}
+#: The T each phase's network runs at (Appendix B: pretrained at T = 1, then run and finetuned at T = 6).
+TWO_PHASE_RUN_T = {"T1_pretrained": 1, "T1_weights_at_T6": 6, "finetuned_T6": 6}
 #: Appendix B's phases in words.
 TWO_PHASE_NAMES = {"T1_pretrained": "trained at T = 1", "T1_weights_at_T6": "T = 1 weights run at T = 6",
                    "finetuned_T6": "finetuned at T = 6"}

@@ -222,6 +222,60 @@ def experiment_configs(name: str, profile: str | Profile, seeds=None) -> list[Tr
     return [c.replace(seed=s) for s in seeds for c in configs]
 
 
+def parse_where(items) -> dict[str, tuple[str, ...]]:
+    """``["block=ms", "depth=8,14"]`` (``--where``) as ``{"block": ("ms",), "depth": ("8", "14")}``."""
+    out: dict[str, tuple[str, ...]] = {}
+    for item in items or ():
+        field, sep, values = item.partition("=")
+        if not sep or not field or not values:
+            raise ValueError(f"--where takes FIELD=VALUE[,VALUE...], got {item!r}; e.g. --where block=ms depth=8,14")
+        out[field.strip()] = out.get(field.strip(), ()) + tuple(v.strip() for v in values.split(","))
+    return out
+
+
+def _read(text: str, like):
+    """``text`` as a value of the type of ``like`` (a config field's value): ``0`` is 0.0 for
+    a float field, ``none`` is None, ``true`` True for a bool; text that does not read stays text."""
+    if text.lower() == "none":
+        return None
+    if isinstance(like, bool):
+        return {"true": True, "false": False}.get(text.lower(), text)
+    if isinstance(like, (int, float)):
+        try:
+            return type(like)(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _matches(value, wanted: tuple[str, ...]) -> bool:
+    """Whether a config field's ``value`` is one of ``wanted`` (each read by :func:`_read`)."""
+    return any(_read(text, value) == value for text in wanted)
+
+
+def select(configs: list[TrainConfig], where: dict[str, tuple[str, ...]], name: str = "the experiment") \
+        -> list[TrainConfig]:
+    """The configs of ``configs`` whose every field named in ``where`` has one of its values
+    (``msr sweep table2 --where block=ms depth=8,14,20``: a slice of an experiment, e.g. the
+    runs a CPU can train); each config keeps its hash, so the slice's results are the
+    experiment's.  An unknown field, or a value no config has, is an error naming the valid ones."""
+    from dataclasses import fields
+
+    valid = [f.name for f in fields(TrainConfig)]
+    for field, wanted in where.items():
+        if field not in valid:
+            raise ValueError(f"--where: unknown config field {field!r}; valid: {', '.join(valid)}")
+        have = {getattr(c, field) for c in configs}
+        try:
+            have = sorted(have)
+        except TypeError:  # e.g. None beside numbers
+            have = sorted(have, key=str)
+        missing = [w for w in wanted if not any(_matches(h, (w,)) for h in have)]
+        if missing:
+            raise ValueError(f"--where: no run of {name} has {field}={','.join(missing)}; "
+                             f"valid: {', '.join(map(str, have))}")
+    return [c for c in configs if all(_matches(getattr(c, f), w) for f, w in where.items())]
+
 def describe(cfg: TrainConfig) -> str:
     parts = [cfg.model.replace("cifar_resnet", "resnet") + (str(cfg.depth) if cfg.model == "cifar_resnet" else ""),
              cfg.block, cfg.dataset, f"T={cfg.T}"]
@@ -234,9 +288,10 @@ def describe(cfg: TrainConfig) -> str:
 
 def run_sweep(name: str, profile: str | Profile, force: bool = False, device: str | None = None,
               store: ResultsStore | None = None, run_dir: str = "runs", data_root: str | None = None,
-              seeds=None, jobs: int = 1) -> list[dict]:
+              seeds=None, jobs: int = 1, where: dict | None = None) -> list[dict]:
     """Train every config of experiment ``name`` under ``profile`` for each of ``seeds``
-    (default: the profile's) and analyse each trained model at once (:mod:`msr.per_run`);
+    (default: the profile's; ``where``: only the configs :func:`select` keeps) and analyse
+    each trained model at once (:mod:`msr.per_run`);
     finished runs are skipped.  ``jobs`` > 1: that many runs at once in worker processes
     (:mod:`msr.jobs`); a run that fails is reported and the others finish, then the first
     failure is raised (``TrainingDiverged`` as such)."""
@@ -244,7 +299,7 @@ def run_sweep(name: str, profile: str | Profile, force: bool = False, device: st
     from msr.jobs import check_jobs
 
     p = get_profile(profile)
-    configs = experiment_configs(name, p, seeds)
+    configs = select(experiment_configs(name, p, seeds), where or {}, name)
     name = experiment_of(name)
     runtime = {k: v for k, v in (("device", device), ("data_root", data_root)) if v is not None}
     configs = [c.replace(**runtime) for c in configs]  # runtime fields only: hashes unchanged

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -213,3 +214,38 @@ def test_sweep_list_and_unknown(tmp_path):
     p = subprocess.run([sys.executable, "-m", "msr.cli", "sweep", "table9"], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "unknown experiment 'table9'; valid: table2, table6, init" in p.stderr
+
+
+def test_where_selects_a_slice_of_an_experiment_with_its_own_hashes():
+    from msr.sweep import parse_where, select
+
+    configs = experiment_configs("table2", "fmnist", (0,))
+    picked = select(configs, parse_where(["block=ms", "depth=8,14", "depth=20"]), "table2")
+    assert picked == [c for c in configs if c.block == "ms" and c.depth in (8, 14, 20)]  # its order, its hashes
+    assert [c.depth for c in picked] == [8, 14, 20]
+    # a value is read as its field's type: gamma2=0 matches 0.0, none an unset field
+    assert len(select(experiment_configs("ablation", "fmnist", (0,)), parse_where(["gamma2=0"]))) == 12
+    assert select(configs, parse_where(["gamma2=none"])) == configs
+
+
+@pytest.mark.parametrize("where, message", [
+    (["dpth=8"], "unknown config field 'dpth'; valid: model, depth, block"),
+    (["depth=9"], "no run of table2 has depth=9; valid: 8, 14, 20, 32, 44, 56"),
+    (["block=MS"], "no run of table2 has block=MS; valid: ms, plain, vanilla, wolif"),
+    (["depth"], "--where takes FIELD=VALUE[,VALUE...], got 'depth'"),
+])
+def test_where_rejects_what_no_run_has(where, message):
+    from msr.sweep import parse_where, select
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        select(experiment_configs("table2", "fmnist", (0,)), parse_where(where), "table2")
+
+
+def test_sweep_where_trains_only_the_slice(tmp_path):
+    listed = _sweep(tmp_path, "table2", "--profile", "fmnist", "--list", "--seeds", "0", "--where", "block=ms",
+                    "depth=8,14,20")
+    assert len(listed) == 3 and all(" ms " in line for line in listed)
+    lines = [line for line in _sweep(tmp_path, "table2", "--profile", "smoke", "--seeds", "0", "--where",
+                                     "block=vanilla", "depth=8") if line.startswith("[")]
+    assert len(lines) == 1 and "resnet8 vanilla" in lines[0] and ": trained, acc" in lines[0]
+    assert len(list((tmp_path / "results" / "smoke" / "table2").glob("*.json"))) == 1

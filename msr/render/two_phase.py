@@ -6,21 +6,19 @@ module draws (figures and tables from what its ``compute`` returned). The shared
 """
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from msr.paper import TWO_PHASE_NAMES as PHASES
+from msr.paper import TWO_PHASE_RUN_T as RUN_T
 
 
 def phase_label(key: str, eval_T: int | None = None, whose: str = "") -> str:
     """A phase in words (:data:`msr.paper.TWO_PHASE_NAMES`), with the T it is tested at where
-    that differs from the T it runs at (the last ``T<n>`` of its key): the paper's finetuned
+    that differs from the T it runs at (:data:`msr.paper.TWO_PHASE_RUN_T`): the paper's finetuned
     model runs at T = 6 but its 74.21 % is measured at T = 5, so ``finetuned at T = 6, tested
     at T = 5``, or with ``whose="paper"`` ``finetuned at T = 6 (paper: tested at T = 5)``."""
     name = PHASES.get(key, key)
-    runs_at = re.findall(r"T(\d+)", key)
-    if eval_T is None or not runs_at or int(runs_at[-1]) == eval_T:
+    if eval_T is None or RUN_T.get(key, eval_T) == eval_T:
         return name
     return f"{name} ({whose}: tested at T = {eval_T})" if whose else f"{name}, tested at T = {eval_T}"
 
