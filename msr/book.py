@@ -632,11 +632,16 @@ def verdict_md(claims: list[dict], profile: str) -> str:
     many = n["other"] > 1
     other = (f" {n['other']} more {'are checks, not reproductions' if many else 'is a check, not a reproduction'} "
              f"({parts}): listed with {'their' if many else 'its'} kind and not counted." if n["other"] else "")
-    untrained = sum(claim_kind(c) == "evidence" and c.get("shown") is True and bool(c.get("untrained"))
-                    for c in claims)
-    every = {1: "", 2: "both "}.get(untrained, "all ")  # how many of the shown tests, in words
-    on = ("" if not untrained else f" ({every}measured on untrained networks)" if untrained == n["shown"] else
-          f" ({untrained} of them measured on untrained networks)")
+    shown = [c for c in claims if claim_kind(c) == "evidence" and c.get("shown") is True]
+
+    def share(k: int) -> str:  # how many of the shown tests, in words
+        return "" if k == n["shown"] == 1 else "both " if k == n["shown"] == 2 else "all " if k == n["shown"] \
+            else f"{k} of them "
+
+    untrained, scoped = sum(bool(c.get("untrained")) for c in shown), sum(bool(c.get("scope")) for c in shown)
+    quals = ([f"{share(untrained)}measured on untrained networks"] if untrained else []) + (
+        [f"{share(scoped)}only where {'its badge says' if scoped == 1 else 'their badges say'}"] if scoped else [])
+    on = f" ({'; '.join(quals)})" if quals else ""
     partial = sum(claim_kind(c) == "evidence" and c.get("shown") is None and bool(c.get("measured")) for c in claims)
     waiting = (f"{n['not run']} are not decided yet" + (f" ({n['not run'] - partial} not run, {partial} with "
                                                          "measurements but not the runs that decide them)"

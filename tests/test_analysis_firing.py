@@ -127,6 +127,8 @@ def test_plots_draw():
     assert sum(len(c.get_offsets()) for c in a1.collections) == sum(int(r.sum()) for r in rasters.values())
     plot_block_rates(a2, rec.block_rates())
     assert len(a2.lines) >= 2
+    fig.canvas.draw()  # a 3-block network: ticks at whole blocks only (no 1.25)
+    assert all(float(t).is_integer() for t in a2.get_xticks())
     plt.close(fig)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import pytest
 
@@ -275,13 +276,16 @@ def test_verdicts_say_where_they_hold_and_what_waits():
     assert book.verdict_badge(empty) == "{bdg-muted}`not run`"
     assert book.verdict_badge({**waiting, "measured": False}) == "{bdg-muted}`not run`"  # the flag decides
     assert "{bdg-muted}`not judged yet`" in book.claims_table([scoped, waiting, empty])
-    assert "show 1 (measured on untrained networks)," in book.verdict_md([scoped, waiting], "fmnist")
+    assert ("show 1 (measured on untrained networks; only where its badge says),"
+            in book.verdict_md([scoped, waiting], "fmnist"))
     assert ("and 2 are not decided yet (1 not run, 1 with measurements but not the runs that decide them)"
             in book.verdict_md([scoped, waiting, empty], "fmnist"))
     two = [scoped, {**scoped, "paper": "d"}, {"paper": "e", "shown": True, "evidence": "trained"}]
-    assert "show 3 (2 of them measured on untrained networks)," in book.verdict_md(two, "fmnist")
-    assert "show 2 (both measured on untrained networks)," in book.verdict_md(two[:2], "fmnist")
-    assert "untrained" not in book.verdict_md([two[2]], "fmnist")
+    assert ("show 3 (2 of them measured on untrained networks; 2 of them only where their badges say),"
+            in book.verdict_md(two, "fmnist"))
+    assert ("show 2 (both measured on untrained networks; both only where their badges say),"
+            in book.verdict_md(two[:2], "fmnist"))
+    assert "show 1, do not show" in book.verdict_md([two[2]], "fmnist")  # trained, everywhere: no qualifier
 
 
 def test_figure_is_an_svg_with_provenance_and_command(tmp_path, monkeypatch):
@@ -379,6 +383,30 @@ def test_figures_of_the_paper_alone_say_so():
     assert "paper's numbers only" in two_phase.plot_two_phase({}, "ours")._suptitle.get_text()
     assert len(benchmarks.plot_benchmarks({"imagenet": [], "dvs": []}, "ours").axes) == 2
 
+
+
+def test_our_few_depths_stand_under_the_papers_on_one_depth_axis():
+    """One run of ours at depth 8 is drawn where the paper's depth 8 is, on the paper's six
+    ticks, not alone in the middle of its own axis."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    matplotlib.use("Agg")
+    fig = degradation.plot_depth({("ms", 8): {"acc": 84.8}}, paper.TABLE_II, paper.TABLE_II_LABELS, "Table II")
+    ours, theirs = fig.axes[:2]
+    assert list(ours.get_xticks()) == list(theirs.get_xticks()) == list(paper.TABLE_II_DEPTHS)
+    assert ours.get_xlim() == theirs.get_xlim() and ours.get_xlim()[0] < 8 < 56 < ours.get_xlim()[1]
+    fig6 = shortcuts.plot_table6({("fashion_mnist", "ms", 32): {"acc": 90.0}}, ["fashion_mnist"], "ours")
+    assert len({ax.get_xlim() for ax in fig6.axes if ax.get_xticks().size}) == 1
+    plt.close("all")
+
+
+def test_no_committed_figure_names_a_data_set_by_its_code_name():
+    """``fashion_mnist`` appears in a figure only in brackets after the data set's name."""
+    root = Path(__file__).resolve().parents[1] / "figures" / "fmnist"
+    bare = {f.name: m for f in sorted(root.glob("*.svg"))
+            for m in re.findall(r"(?<!\()\bfashion_mnist\w*", f.read_text())}
+    assert not bare, bare
 
 def test_bench_figure_and_tables_from_a_stored_result():
     import json

@@ -44,6 +44,14 @@ def test_table2_claims_hold():
     assert c[1]["paper"] == "the vanilla spiking ResNet peaks at 20 layers and degrades beyond"
     _check(c[2], True)
     assert c[2]["key"].startswith("best at depth 56; depth 56 below no depth, clearly above 8")
+    assert not any("scope" in x for x in c)  # all six depths: no scope on the badge
+
+
+def test_a_table2_verdict_on_fewer_depths_names_them():
+    """MS-ResNet best at the deepest of depths 8-20: shown, and the badge says on which depths."""
+    ms = _check(chapters.degradation._table2_claims(_t2(ms=[82, 85, 86]))[2], True)
+    assert ms["scope"] == "at depths 8, 14 and 20 only"
+    assert chapters.degradation._scope({8: 1, 14: 1}) == {"scope": "at depths 8 and 14 only"}
 
 
 def test_table2_claims_fail():
@@ -217,6 +225,7 @@ def test_firing_claim():
     holds = {"models": {"m": {"blocks": blocks([(0.3, 0.1), (0.3, 0.05), (0.2, 0.3)])}}}
     assert "2 of 3 stages" in _check(chapters.firing._firing_claim(holds), True)["evidence"]
     assert chapters.firing._firing_claim(holds)["key"] == "stages whose second LIF fires less, trained: m 2/3"
+    assert chapters.firing._firing_claim(holds)["scope"] == "on m only"  # one model of the six Table II depths
     # one stage: two blocks lower, one much higher; its average decides, not the block count
     one_stage = {"models": {"m": {"blocks": blocks([(0.3, 0.25), (0.3, 0.25), (0.1, 0.6)], [0, 0, 0])}}}
     assert chapters.firing._firing_claim(one_stage)["key"].endswith("m 0/1")

@@ -292,6 +292,8 @@ def plot_block_rates(ax, block_rates: list[dict], roles: Iterable[str] | None = 
                      label: Callable[[str], str] = str):
     """Fig. 3a: firing rate of each LIF role against block index, stage boundaries marked;
     ``label(role)`` names a role in the legend (e.g. :func:`msr.structure.layer_label`)."""
+    from matplotlib.ticker import MaxNLocator
+
     roles = list(roles) if roles else sorted({k for b in block_rates for k in b} - {"block", "stage", "index"})
     x = np.arange(1, len(block_rates) + 1)  # counted from 1, as the paper counts blocks and stages
     for role in roles:
@@ -299,6 +301,7 @@ def plot_block_rates(ax, block_rates: list[dict], roles: Iterable[str] | None = 
     for i in range(1, len(block_rates)):
         if block_rates[i]["stage"] != block_rates[i - 1]["stage"]:
             ax.axvline(i + 0.5, color="0.7", lw=0.8, ls="--")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # blocks are whole: no 1.25 for a 3-block network
     ax.set_xlabel("block (from the input, counted across stages)")
     ax.set_ylabel("firing rate")
     ax.legend()

@@ -46,6 +46,17 @@ def paper_peak(block: str) -> int:
     return max(accs, key=accs.get)
 
 
+def _scope(rows: dict) -> dict:
+    """``{"scope": "at depths 8, 14 and 20 only"}`` for a verdict on fewer than Table II's six
+    depths (the badge says which depths decided it), else nothing."""
+    from msr.sweep import TABLE2_DEPTHS
+
+    if set(rows) >= set(TABLE2_DEPTHS):
+        return {}
+    ds = [str(d) for d in sorted(rows)]
+    return {"scope": f"at depths {', '.join(ds[:-1])} and {ds[-1]} only" if len(ds) > 1 else f"at depth {ds[0]} only"}
+
+
 def _too_few(text: str, rows: dict) -> dict:
     """A Table II claim that fewer than the 3 depths it needs decide: ``not run`` where no
     depth is stored, else how many are (``measured``: its badge says "not judged yet")."""
@@ -89,7 +100,7 @@ def _table2_claims(t2: dict) -> list[dict]:
             ev += f"; drop from depth {depth} to {deepest}: {drop:.2f} points, {side} the seed spread ({noise:.2f})"
             key += f"; depth {deepest} {drop:.2f} points below depth {depth} ({side} the spread)"
         out.append({"paper": text, "shown": not above and deepest > depth and drop > noise, "kind": "evidence",
-                    "evidence": f"{ev}; {seeds}", "key": f"{key}; {seeds}"})
+                    "evidence": f"{ev}; {seeds}", "key": f"{key}; {seeds}", **_scope(rows)})
     ms = {d: r for (b, d), r in t2.items() if b == "ms" and r}
     pk = _peak({d: r["acc"] for d, r in ms.items()})
     text = "MS-ResNet keeps improving with depth (its deepest model is its best)"
@@ -107,5 +118,6 @@ def _table2_claims(t2: dict) -> list[dict]:
                             + (f"clearly below depth(s) {below}" if beaten else "below no depth beyond the seed spread")
                             + f" and {vs} depth {shallowest} ({pm(ms[shallowest])} %); {seeds}",
                 "key": f"best at depth {pk[0]}; depth {deepest} "
-                       + (f"clearly below {below}" if beaten else "below no depth") + f", {vs} {shallowest}; {seeds}"})
+                       + (f"clearly below {below}" if beaten else "below no depth") + f", {vs} {shallowest}; {seeds}",
+                **_scope(ms)})
     return out

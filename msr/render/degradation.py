@@ -71,9 +71,10 @@ def _log_depth_axis(ax, xs, legend_below: bool = False) -> None:
             ax.legend(fontsize=10)
 
 
-def depth_panel(ax, series: dict, labels: dict, style: str, colours: dict | None = None):
+def depth_panel(ax, series: dict, labels: dict, style: str, colours: dict | None = None, depths=None):
     """One panel of accuracy against depth: ``series`` {block: [(depth, value)]}, where a
-    value is a number (the paper's) or a seed summary (ours: mean ± std, seeds as dots)."""
+    value is a number (the paper's) or a seed summary (ours: mean ± std, seeds as dots);
+    ``depths``: the axis' ticks and span (:func:`shared_depths`), else the panel's own depths."""
     for block, label in labels.items():
         pts = series.get(block, [])
         colour = (colours or PALETTE).get(block)
@@ -82,7 +83,17 @@ def depth_panel(ax, series: dict, labels: dict, style: str, colours: dict | None
         elif pts:
             ax.plot(*zip(*sorted(pts), strict=True), style, color=colour, label=label, lw=1.8, ms=6)
     ours = any(pts and isinstance(pts[0][1], dict) for pts in series.values())
-    _log_depth_axis(ax, sorted({d for pts in series.values() for d, _ in pts}), legend_below=ours)
+    xs = sorted(depths) if depths else sorted({d for pts in series.values() for d, _ in pts})
+    _log_depth_axis(ax, xs, legend_below=ours)
+    if depths:  # the same span in every panel, so that a depth sits at one place down the figure
+        ax.set_xlim(min(xs) / 1.12, max(xs) * 1.12)
+
+
+def shared_depths(*panels: dict) -> list[int]:
+    """Every depth drawn in any of ``panels`` ({block: [(depth, value)]}): the one depth axis
+    of a figure whose panels are ours and the paper's, so that ours, run at a few of the
+    paper's depths, stands under the paper's points at those depths."""
+    return sorted({d for series in panels for pts in series.values() for d, _ in pts})
 
 
 def seeds_title(table: dict) -> str:
@@ -106,8 +117,9 @@ def plot_depth(table: dict, paper_table: dict, labels: dict, title: str, ours_la
     paper_pts = {b: [(d, a) for d, a in v.items() if a is not None] for b, v in paper_table.items()}
     panels = ([(ours_label + seeds_title(table), ours, "o-")] if ours else []) + [(paper_label, paper_pts, "s--")]
     fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 3.9 * len(panels) + (0.8 if ours else 0)), squeeze=False)
+    depths = shared_depths(*(series for _, series, _ in panels))
     for ax, (name, series, style) in zip(axes[:, 0], panels, strict=False):
-        depth_panel(ax, series, labels, style)
+        depth_panel(ax, series, labels, style, depths=depths)
         ax.set_title(name)
     fig.suptitle(title if ours else f"{title}: the paper's numbers only, no run of ours stored")
     return fig

@@ -7,7 +7,7 @@ module draws (figures and tables from what its ``compute`` returned). The shared
 from __future__ import annotations
 
 from msr.book import PALETTE, acc_cell, dataset_name
-from msr.render.degradation import depth_panel, seeds_title
+from msr.render.degradation import depth_panel, seeds_title, shared_depths
 
 
 def paper_dataset(dataset: str) -> str:
@@ -63,8 +63,9 @@ def plot_table6(t6: dict, datasets: list[str], ours_label: str):
         panels.append((f"paper, {name}", s, "s--"))
     fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 3.5 * len(panels) + 0.8 * (len(panels) - 2)),
                              squeeze=False)
+    depths = shared_depths(*(s for _, s, _ in panels))
     for ax, (name, s, style) in zip(axes[:, 0], panels, strict=False):
-        depth_panel(ax, s, labels, style, colours)
+        depth_panel(ax, s, labels, style, colours, depths=depths)
         ax.set_title(name)
     ours = len(panels) > 2
     fig.suptitle("Table VI: accuracy against depth per shortcut position"
