@@ -176,6 +176,14 @@ def dataset_name(names: str) -> str:
     return ", ".join(describe_dataset(n.strip()) for n in str(names).split(","))
 
 
+def computed_on(prov: dict | None) -> str:
+    """One result's hardware and commit, for a table cell beside it where a table holds
+    results of several machines or commits (``AMD EPYC (2 threads) · 6f1dc33ed6``)."""
+    from msr.provenance import commit_of, hardware_of
+
+    return f"{hardware_of(prov)} · {commit_of(prov)}"
+
+
 def provenance_line(profile: str, provs: Iterable[dict | None], dataset: str | None = None) -> str:
     """``profile smoke · data synthetic · hardware CPU ... · commit abc · 2025-..``
     for one or more stored results (distinct values are joined)."""
@@ -428,7 +436,7 @@ def acc_cell(r: dict | None, digits: int = 2):
 
 
 #: caption note for tables of :func:`acc_cell` cells
-SEEDS_CAPTION = "ours: mean ± std over seeds (n seeds in brackets)"
+SEEDS_CAPTION = "ours: mean ± std over seeds (n seeds in brackets; 1 of 3: one of the 3 seeds planned stored)"
 
 
 def flat_frame(df):

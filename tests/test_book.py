@@ -955,3 +955,25 @@ def test_recipes_in_words_are_read_from_the_recipes():
     pytest.importorskip("myst_nb")
     with pytest.raises(TypeError, match="a str"):
         book.glue_text(x=1)
+
+
+def test_trained_gradient_norms_name_their_model_and_training():
+    from msr.render import isometry
+
+    rows = [{"block": "ms", "depth": 8, "state": "trained", "grad_norms": [2.0, 1.0, 0.5],
+             "training": "8 epochs x 20,000 images", "acc": 84.78},
+            {"block": "vanilla", "depth": 14, "state": "trained", "grad_norms": [1e-3, 0.0, 1.0]}]
+    df = isometry.trained_frame(rows)
+    assert list(df["model"]) == ["MS-ResNet8", "Vanilla spiking ResNet, 14 layers"]
+    assert df.loc[0, "grad norm first / last block"] == 4.0
+    assert math.isclose(df.loc[0, "spread across blocks (decades)"], math.log10(4))
+    assert df.loc[1, "spread across blocks (decades)"] == math.inf  # a vanished gradient
+    assert df.loc[0, "training"] == "8 epochs x 20,000 images" and df.loc[0, "test accuracy (%)"] == 84.78
+
+
+def test_a_cell_names_the_hardware_and_commit_of_its_result():
+    prov = {"hardware": "AMD EPYC (2 threads)", "git_commit": "6f1dc33ed6635adeb0a83f5d0e554a823f9d3a47",
+            "git_dirty": False}
+    assert book.computed_on(prov) == "AMD EPYC (2 threads) · 6f1dc33ed6"
+    assert book.computed_on({**prov, "git_dirty": True}) == "AMD EPYC (2 threads) · 6f1dc33ed6+dirty"
+    assert book.computed_on(None) == "unknown · not recorded"

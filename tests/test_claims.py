@@ -119,7 +119,8 @@ def test_state_change_claim():
     # untrained networks agree almost by construction (TDBN sets the RMS of F to V_th): reported, not judged
     alone = _check(claim({"rows": {"vanilla-20 init": [row(0.15), row(0.16)]}}), None)
     assert "no trained vanilla network" in alone["evidence"] and "a check and not evidence" in alone["evidence"]
-    assert alone["key"] == "no trained network yet; untrained vanilla-20 init 15.5 vs 15.9 %" and alone["measured"]
+    assert alone["key"] == "no trained vanilla network yet; untrained vanilla-20 init 15.5 vs 15.9 %"
+    assert alone["measured"]
     beside = _check(claim({"rows": {"vanilla-20 init": [row(0.05)], "vanilla-56 trained": [row(0.16)]}}), True)
     assert beside["evidence"].index("trained") < beside["evidence"].index("vanilla-20 init: 5.0 %")
     # one network far off is enough to fail

@@ -267,6 +267,17 @@ def test_the_count_of_held_numbers_says_whether_any_is_trained():
     assert chapters.report.held_kinds(chapters.report.tally(chapters.report.report_rows("fmnist", {}))) == ""
 
 
+
+def test_a_trained_accuracy_on_another_data_set_says_both():
+    """84.78 on Fashion-MNIST beside the paper's 82.0 on CIFAR-10: the note names both data sets;
+    a structural count (no data set of its own) gets no such note."""
+    t2 = {("ms", 8): {"acc": 84.78, "n": 1, "provenance": None}}
+    rows = {r.quantity: r.as_dict("fmnist") for r in chapters.report.report_rows(
+        "fmnist", {"degradation": {"table2": t2}, "energy": {"structure": _structure()}})}
+    assert rows["MS-ResNet, depth 8"]["note"] == "ours on Fashion-MNIST, the paper's on CIFAR-10; one seed"
+    assert rows["MS-ResNet, depth 14"]["note"] == ""  # not run: nothing to compare
+    assert "the paper's on" not in rows["MS-ResNet34 E(ANN)"]["note"]
+
 def test_stage3_rate_from_the_cifar_model_says_it_is_another_network():
     """Without the ImageNet MS-ResNet104, the paper's stage-3 rate is set beside the CIFAR-family
     MS-ResNet104's stage 3, the last of its three: the note says it is a different network and stage."""

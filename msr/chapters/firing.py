@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 #: Table II MS depths measured at initialisation beside the trained models (the firing claim)
-INIT_DEPTHS = (20, 56)
+INIT_DEPTHS = TABLE2_DEPTHS  # each trained Table II MS model has its untrained twin
 
 
 def compute(ctx: ChapterContext) -> dict:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from msr import per_run
-from msr.chapters._runs import per_run_items, primary, recipe_base, test_batch, train_runs
+from msr.chapters._runs import per_run_items, primary, recipe_base, run_budget, test_batch, train_runs
 
 if TYPE_CHECKING:
     from msr.chapters import ChapterContext
@@ -89,11 +89,16 @@ def compute(ctx: ChapterContext) -> dict:
     var = ctx.item("isometry_varphi", cv, lambda: _varphi_payload(ctx, base, vdepths))
     control = ctx.item("isometry_varphi", {**cv, "kind": "isometry_varphi_control", "gamma2": 1.0},
                        lambda: _varphi_payload(ctx, base, vdepths, ("ms",), VARPHI_CONTROL, gamma2=1.0))
-    trained = per_run_items(ctx, "isometry", {(cf.block, cf.depth): (cf, r) for cf, r, _ in sorted(
-        runs, key=lambda run: (run[0].block, run[0].depth)) if cf.block in ("vanilla", "ms")})
-    rows = (init["rows"] if init else []) + [per_run.payload(item) for item, _ in trained.values()]
+    chosen = {(cf.block, cf.depth): (cf, r) for cf, r, _ in sorted(runs, key=lambda run: (run[0].block, run[0].depth))
+              if cf.block in ("vanilla", "ms")}
+    trained = per_run_items(ctx, "isometry", chosen)
+    # a trained row carries its run's training and accuracy, so that a table can say which model it is
+    rows = (init["rows"] if init else []) + [
+        {**per_run.payload(item), "training": run_budget(chosen[k][0]), "acc": chosen[k][1]["final"]["reported_acc"]}
+        for k, (item, _) in trained.items()]
     provs = [p["provenance"] for p in [init] + [item for item, _ in trained.values()] if p]
-    res = {"rows": rows, "provenances": provs} if rows else None
+    res = ({"rows": rows, "provenances": provs, "init_provenances": [init["provenance"]] if init else [],
+            "trained_provenances": [item["provenance"] for item, _ in trained.values()]} if rows else None)
     varphi = ({"rows": var["rows"] + (control["rows"] if control else []),
                "provenances": [p["provenance"] for p in (var, control) if p and p.get("provenance")]}
               if var else None)

@@ -174,7 +174,7 @@ def _per_network(text: str, rows: dict, judge, rule: str, why_check: str = "", k
     if not trained:
         return {"paper": text, "shown": None, "kind": "evidence", "measured": True,
                 "evidence": "no trained vanilla network measured yet" + check,
-                "key": "no trained network yet" + check_key}
+                "key": "no trained vanilla network yet" + check_key}
     return {"paper": text, "shown": all(ok for ok, _, _ in trained), "kind": "evidence",
             "evidence": "trained: " + "; ".join(e for _, e, _ in trained) + f" ({rule}){check}",
             "key": key_prefix + "; ".join(k for _, _, k in trained) + check_key}

@@ -7,7 +7,7 @@ module draws (figures and tables from what its ``compute`` returned). The shared
 from __future__ import annotations
 
 from msr import paper
-from msr.book import dataset_name
+from msr.book import computed_on, dataset_name
 from msr.models import paper_name
 
 
@@ -92,7 +92,7 @@ def measured_energy_frame(measured: dict):
                        "our MACs (M)": m["flops"] / 1e6, "our SyOPs (M)": m["syops"] / 1e6,
                        f"our E(ANN) ({unit})": m["e_ann_mj"] * scale, f"our E(SNN) ({unit})": m["e_snn_mj"] * scale,
                        "our E(ANN) / E(SNN)": m["ratio"], "our ratio, per-conv rates": m["ratio_measured"],
-                       "paper E(ANN) / E(SNN)": p.get("ratio")}
+                       "paper E(ANN) / E(SNN)": p.get("ratio"), "hardware · commit": computed_on(m.get("provenance"))}
     df = pd.DataFrame(rows)
     df.index.name = "quantity"
     return df

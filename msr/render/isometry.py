@@ -52,3 +52,22 @@ def plot_isometry(rows: list[dict]):
     axes[2].set_title("Block dynamical isometry against depth")
     axes[2].legend(fontsize=10)
     return fig
+
+
+def trained_frame(rows: list[dict]):
+    """The gradient norms of trained models (the ``trained`` rows of :func:`msr.chapters.isometry.compute`),
+    one row per model: its training and accuracy, the first / last block's norm, and the decades
+    the norms span across blocks (log10 of largest / smallest; infinite where a gradient vanished)."""
+    import pandas as pd
+
+    from msr.chapters.isometry import first_last_ratio
+    from msr.render.architectures import model_label
+
+    def row(r):
+        g = np.asarray(r["grad_norms"], dtype=float)
+        return {"model": model_label(f"cifar_resnet{r['depth']} ({r['block']})"), "training": r.get("training", ""),
+                "test accuracy (%)": r.get("acc"),
+                "grad norm first / last block": first_last_ratio(r),
+                "spread across blocks (decades)": float(np.log10(g.max() / g.min())) if g.min() > 0 else np.inf}
+
+    return pd.DataFrame([row(r) for r in rows])
