@@ -643,7 +643,7 @@ def verdict_md(claims: list[dict], profile: str) -> str:
     shown = [c for c in claims if claim_kind(c) == "evidence" and c.get("shown") is True]
 
     def share(k: int) -> str:  # how many of the shown tests, in words
-        return "" if k == n["shown"] == 1 else "both " if k == n["shown"] == 2 else "all " if k == n["shown"] \
+        return "" if k == n["shown"] == 1 else "both " if k == n["shown"] == 2 else f"all {k} " if k == n["shown"] \
             else f"{k} of them "
 
     untrained, scoped = sum(bool(c.get("untrained")) for c in shown), sum(bool(c.get("scope")) for c in shown)

@@ -286,6 +286,9 @@ def test_verdicts_say_where_they_hold_and_what_waits():
     assert ("show 2 (both measured on untrained networks; both only where their badges say),"
             in book.verdict_md(two[:2], "fmnist"))
     assert "show 1, do not show" in book.verdict_md([two[2]], "fmnist")  # trained, everywhere: no qualifier
+    three = [scoped, {**two[2], "scope": "at depth 8 only"}, {**two[2], "paper": "f", "scope": "on m only"}]
+    assert "show 3 (1 of them measured on untrained networks; all 3 only where their badges say)," in \
+        book.verdict_md(three, "fmnist")
 
 
 def test_figure_is_an_svg_with_provenance_and_command(tmp_path, monkeypatch):
@@ -977,3 +980,24 @@ def test_a_cell_names_the_hardware_and_commit_of_its_result():
     assert book.computed_on(prov) == "AMD EPYC (2 threads) · 6f1dc33ed6"
     assert book.computed_on({**prov, "git_dirty": True}) == "AMD EPYC (2 threads) · 6f1dc33ed6+dirty"
     assert book.computed_on(None) == "unknown · not recorded"
+
+
+def test_a_landscape_pair_with_one_model_run_says_the_other_is_not_run():
+    """MS-ResNet20 alone: it stays on the right, named as the book names it; the vanilla
+    place on the left says 'not run' instead of staying blank."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from msr.render import landscape
+
+    matplotlib.use("Agg")
+    grid = np.linspace(-1, 1, 5)
+    bowl = (np.add.outer(grid ** 2, grid ** 2) + 1).tolist()
+    land = {"alphas": grid.tolist(), "betas": grid.tolist(), "loss": bowl, "acc": bowl, "seed": 0,
+            "extrema": 4, "nonconvexity": 0.63}
+    fig = landscape.plot_landscapes({"ms-20": land})
+    left, right = fig.axes
+    assert right.get_title().startswith("MS-ResNet20\n4 local extrema") and right.has_data()
+    assert [t.get_text() for t in left.texts] == ["Vanilla spiking ResNet\n20 layers\nnot run"]
+    plt.close(fig)

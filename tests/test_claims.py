@@ -248,6 +248,10 @@ def test_firing_claim():
     assert ("untrained, on the same images: MS-ResNet20: the second LIF fires less than the first on average in 1 "
             "of 1 stages (mean rate first / second, by stage: 0.190 / 0.170)") in ev
     assert chapters.firing._firing_claim(holds, init)["key"].endswith("m 2/3; untrained: MS-ResNet20 1/1")
+    # a measured model's untrained twin is listed, not the other depths
+    twin = {"models": {"cifar_resnet20": {"blocks": blocks([(0.3, 0.1)])}}}
+    both = {"models": {**init["models"], "cifar_resnet56": {"blocks": blocks([(0.2, 0.25)])}}}
+    assert chapters.firing._firing_claim(twin, both)["key"].endswith("untrained: MS-ResNet20 1/1")
 
 
 # -------------------------------------------------------------------------- landscape
@@ -264,9 +268,11 @@ def test_landscape_claim():
     _check(chapters.landscape._landscape_claim(ls(4, 1, 0, 0)), False)  # vanilla grows smoother
     _check(chapters.landscape._landscape_claim(ls(0, 6, 0, 6)), False)  # MS as rough as vanilla
     _check(chapters.landscape._landscape_claim(ls(4, 6, 0, 3)), False)  # MS fewer, but grows faster than vanilla
-    _check(chapters.landscape._landscape_claim(None), None)
-    _check(chapters.landscape._landscape_claim({"landscapes": {"vanilla-20": {"extrema": 0, "nonconvexity": 0.1},
-                                                               "ms-20": {"extrema": 0, "nonconvexity": 0.1}}}), None)
+    assert not _check(chapters.landscape._landscape_claim(None), None).get("measured")
+    pair = {"vanilla-20": {"extrema": 0, "nonconvexity": 0.1}, "ms-20": {"extrema": 4, "nonconvexity": 0.6}}
+    one_each = _check(chapters.landscape._landscape_claim({"landscapes": pair}), None)
+    assert one_each["measured"]  # its badge: "not judged yet", with what is measured
+    assert one_each["key"] == "so far vanilla at depth 20: 0 local extrema; MS at depth 20: 4 local extrema"
 
 
 def test_local_extrema_count_minima_and_maxima_not_basin_width():

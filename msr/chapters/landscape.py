@@ -45,7 +45,14 @@ def _landscape_claim(res) -> dict:
 
     v, m = series("vanilla"), series("ms")
     if len(v) < 2 or len(m) < 2:
-        return {"paper": text, "shown": None, "evidence": "not run", "kind": "evidence"}
+        if not ls:
+            return {"paper": text, "shown": None, "evidence": "not run", "kind": "evidence"}
+        have = "; ".join(f"{name} at depth {', '.join(str(d) for d, _ in xs)}: "
+                         + ", ".join(f"{x['extrema']} local extrema" for _, x in xs)
+                         for name, xs in (("vanilla", v), ("MS", m)) if xs)
+        return {"paper": text, "shown": None, "kind": "evidence", "measured": True,
+                "evidence": f"needs two depths of each network; so far {have}",
+                "key": f"so far {have}"}
     shown = (v[-1][1]["extrema"] > v[0][1]["extrema"] and m[-1][1]["extrema"] < v[-1][1]["extrema"]
              and m[-1][1]["extrema"] - m[0][1]["extrema"] < v[-1][1]["extrema"] - v[0][1]["extrema"])
 

@@ -6,7 +6,7 @@ module draws (figures and tables from what its ``compute`` returned). The shared
 """
 from __future__ import annotations
 
-from msr.book import BLOCK_LABELS
+from msr.render.architectures import model_label
 
 
 def plot_landscapes(landscapes: dict):
@@ -18,13 +18,15 @@ def plot_landscapes(landscapes: dict):
     keys = sorted(landscapes, key=lambda k: (k.split("-")[0] != "vanilla", int(k.split("-")[1])))
     depths = sorted({int(k.split("-")[1]) for k in keys})
     fig, axes = plt.subplots(len(depths), 2, figsize=(6.4, 3.4 * len(depths)), squeeze=False)
-    for k in keys:
-        b, d = k.split("-")
-        ax = axes[depths.index(int(d))][0 if b == "vanilla" else 1]
-        plot_landscape(ax, landscapes[k], levels=15, log=True, clabel=False)
-        ax.set_title(f"{BLOCK_LABELS[b].split(' (')[0]}-{d}\n{landscapes[k]['extrema']} local extrema, "
-                     f"downward share {landscapes[k]['nonconvexity']:.2f}", fontsize=10.5)
-    for ax in axes.flat:
-        if not ax.has_data():
-            ax.axis("off")
+    for row, d in enumerate(depths):
+        for col, b in enumerate(("vanilla", "ms")):
+            ax, name, land = axes[row][col], model_label(f"cifar_resnet{d} ({b})"), landscapes.get(f"{b}-{d}")
+            if land is None:  # its place in the pair stays, saying so, so that MS stays on the right
+                ax.axis("off")
+                ax.text(0.5, 0.5, f"{name.replace(', ', chr(10))}\nnot run", ha="center", va="center",
+                        transform=ax.transAxes, fontsize=10.5, color="0.45")
+                continue
+            plot_landscape(ax, land, levels=15, log=True, clabel=False)
+            ax.set_title(f"{name}\n{land['extrema']} local extrema,\ndownward share {land['nonconvexity']:.2f}",
+                         fontsize=10.5)
     return fig
