@@ -220,15 +220,16 @@ def measured_models(ctx: ChapterContext) -> list[tuple[str, Any, str, dict | Non
     return out
 
 
-def measured_items(ctx: ChapterContext, kind: str) -> dict:
+def measured_items(ctx: ChapterContext, kind: str, every_depth: bool = False) -> dict:
     """``{label: (config, stored per-run item, arrays)}`` of analysis ``kind`` of the
     models :func:`measured_models` lists; of Table II's only the deepest that has it (while
-    the deepest is not trained or analysed yet, the next deepest stands in, under its own name)."""
+    the deepest is not trained or analysed yet, the next deepest stands in, under its own name),
+    or, with ``every_depth``, each trained Table II MS model that has it, deepest first."""
     from msr import per_run
 
     out, table2_found = {}, False
     for label, cfg, exp, r in measured_models(ctx):
-        if exp == "table2" and table2_found:
+        if exp == "table2" and table2_found and not every_depth:
             continue
         found = per_run.result(ctx, kind, exp, cfg) if r is not None else None
         if found is not None:

@@ -31,7 +31,7 @@ def compute(ctx: ChapterContext) -> dict:
 
     cfg = {"kind": "energy_structure", "version": 1}
     out = {"structure": ctx.item("energy_structure", cfg, _structure_payload, cheap=True)}
-    measured = measured_items(ctx, "energy")
+    measured = measured_items(ctx, "energy", every_depth=True)
     if measured:
         out["measured"] = {label: {**payload(item), "dataset": c.dataset, "run": item["config"]["run"],
                                    "budget": run_budget(c), "provenance": item["provenance"]}

@@ -24,14 +24,16 @@ def compute(ctx: ChapterContext) -> dict:
     from msr.per_run import payload
 
     init = _init_rates(ctx)
-    measured = measured_items(ctx, "firing")
+    measured = measured_items(ctx, "firing", every_depth=True)  # the claim judges every trained model
     if not measured:
         return {"firing": None, "rates": {}, "init": init, "claims": [_firing_claim(None, init)]}
     res = {"models": {label: {**payload(item), "dataset": c.dataset, "run": item["config"]["run"],
                               "experiment": item["config"]["experiment"], "budget": run_budget(c),
                               "provenance": item["provenance"]}
                       for label, (c, item, _) in measured.items()},
-           "provenances": [item["provenance"] for _, item, _ in measured.values()]}
+           "provenances": [item["provenance"] for _, item, _ in measured.values()],
+           # Fig. 3 draws the deepest trained Table II model and the other measured ones
+           "drawn": list(measured_items(ctx, "firing"))}
     rasters = {f"{label}__{i}": arrays[f"raster{i}"] for label, (_, item, arrays) in measured.items()
                for i in range(len(item["kept"])) if arrays and f"raster{i}" in arrays}
     rates = {label: {"rate": item["network_rate"], "provenance": item["provenance"], "dataset": c.dataset}

@@ -71,3 +71,23 @@ def trained_frame(rows: list[dict]):
                 "spread across blocks (decades)": float(np.log10(g.max() / g.min())) if g.min() > 0 else np.inf}
 
     return pd.DataFrame([row(r) for r in rows])
+
+
+def init_frame(rows: list[dict]):
+    """The networks at initialisation, one row per block type and depth: the first / last
+    block's gradient norm, measured and as the identity-shortcut blocks' phi(J J^T) predict it
+    (:func:`msr.chapters.isometry.phi_ratio`), and the median and extremes of their phi, the
+    blocks Proposition 1 speaks of (isometry: all 1)."""
+    import pandas as pd
+
+    from msr.analysis.isometry import identity_shortcut_phi
+    from msr.chapters.isometry import first_last_ratio, phi_ratio
+
+    def row(r):
+        p = identity_shortcut_phi(r["phi"], r["stages"]) if r.get("phi") and r.get("stages") else None
+        return {"block": r["block"], "depth": r["depth"], "state": r["state"],
+                "grad norm first / last block": first_last_ratio(r), "ratio from phi": phi_ratio(r),
+                "median phi": float(np.median(p)) if p else None, "lowest phi": min(p) if p else None,
+                "highest phi": max(p) if p else None}
+
+    return pd.DataFrame([row(r) for r in rows])
