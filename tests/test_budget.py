@@ -226,11 +226,13 @@ def test_chapters_assemble_per_run_items_without_checkpoints(reference, tmp_path
     assert {(r["block"], r["depth"], r["state"]) for r in iso["rows"]} == {
         (b, d, "trained") for b in ("vanilla", "ms") for d in DEPTHS}
     fi = chapters.firing.compute(ctx)
-    assert set(fi["firing"]["models"]) == {"cifar_resnet44"} and fi["rates"]["cifar_resnet44"]["provenance"]
+    # the claim and table take every trained depth; Fig. 3 draws the deepest, and only its rasters travel
+    assert set(fi["firing"]["models"]) == {f"cifar_resnet{d}" for d in DEPTHS} and fi["firing"]["drawn"] == [
+        "cifar_resnet44"] and fi["rates"]["cifar_resnet44"]["provenance"]
     assert [k for k in fi["rasters"]] == ["cifar_resnet44__0", "cifar_resnet44__1", "cifar_resnet44__2"]
     assert fi["rasters"]["cifar_resnet44__0"].shape[1] == 4 * 2  # 4 samples x T = 2
     en = chapters.energy.compute(ctx)["measured"]
-    assert set(en) == {"cifar_resnet44"} and en["cifar_resnet44"]["T"] == 2
+    assert set(en) == {f"cifar_resnet{d}" for d in DEPTHS} and en["cifar_resnet44"]["T"] == 2
     ls = chapters.landscape.compute(ctx)["landscape"]
     assert set(ls["landscapes"]) == {"vanilla-44", "ms-44"}
     assert np.asarray(ls["landscapes"]["ms-44"]["loss"]).shape == (3, 3)

@@ -35,7 +35,7 @@ def compute(ctx: ChapterContext) -> dict:
            # Fig. 3 draws the deepest trained Table II model and the other measured ones
            "drawn": list(measured_items(ctx, "firing"))}
     rasters = {f"{label}__{i}": arrays[f"raster{i}"] for label, (_, item, arrays) in measured.items()
-               for i in range(len(item["kept"])) if arrays and f"raster{i}" in arrays}
+               if label in res["drawn"] for i in range(len(item["kept"])) if arrays and f"raster{i}" in arrays}
     rates = {label: {"rate": item["network_rate"], "provenance": item["provenance"], "dataset": c.dataset}
              for label, (c, item, _) in measured.items()}
     return {"firing": res, "rasters": rasters, "rates": rates, "init": init, "claims": [_firing_claim(res, init)]}
