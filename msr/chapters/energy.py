@@ -36,6 +36,7 @@ def compute(ctx: ChapterContext) -> dict:
         out["measured"] = {label: {**payload(item), "dataset": c.dataset, "run": item["config"]["run"],
                                    "budget": run_budget(c), "provenance": item["provenance"]}
                            for label, (c, item, _) in measured.items()}
+        out["tabled"] = list(measured_items(ctx, "energy"))  # the table's models: one Table II depth, the deepest
     return out
 
 
