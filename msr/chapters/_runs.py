@@ -227,15 +227,24 @@ def measured_items(ctx: ChapterContext, kind: str, every_depth: bool = False) ->
     or, with ``every_depth``, each trained Table II MS model that has it, deepest first."""
     from msr import per_run
 
-    out, table2_found = {}, False
+    out = {}
     for label, cfg, exp, r in measured_models(ctx):
-        if exp == "table2" and table2_found and not every_depth:
-            continue
         found = per_run.result(ctx, kind, exp, cfg) if r is not None else None
         if found is not None:
             out[label] = (cfg, *found)
-            table2_found = table2_found or exp == "table2"
-    return out
+    return out if every_depth else {k: out[k] for k in one_table2_depth(out)}
+
+
+def one_table2_depth(items: dict) -> list[str]:
+    """The labels of :func:`measured_items` (``every_depth``) with one Table II model, the
+    deepest (they come deepest first), and every other measured model."""
+    keep, table2_found = [], False
+    for label, (_, item, *_) in items.items():
+        table2 = item["config"]["experiment"] == "table2"
+        if not (table2 and table2_found):
+            keep.append(label)
+        table2_found = table2_found or table2
+    return keep
 
 
 def run_budget(cfg) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from msr import paper
-from msr.chapters._runs import measured_items, run_budget
+from msr.chapters._runs import measured_items, one_table2_depth, run_budget
 
 if TYPE_CHECKING:
     from msr.chapters import ChapterContext
@@ -36,7 +36,7 @@ def compute(ctx: ChapterContext) -> dict:
         out["measured"] = {label: {**payload(item), "dataset": c.dataset, "run": item["config"]["run"],
                                    "budget": run_budget(c), "provenance": item["provenance"]}
                            for label, (c, item, _) in measured.items()}
-        out["tabled"] = list(measured_items(ctx, "energy"))  # the table's models: one Table II depth, the deepest
+        out["tabled"] = one_table2_depth(measured)  # the table's models: one Table II depth, the deepest
     return out
 
 

@@ -6,7 +6,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from msr.chapters._runs import initial_model, measured_items, primary, run_budget, test_batch, train_runs
+from msr.chapters._runs import (
+    initial_model,
+    measured_items,
+    one_table2_depth,
+    primary,
+    run_budget,
+    test_batch,
+    train_runs,
+)
 from msr.models import paper_name
 from msr.sweep import TABLE2_DEPTHS
 
@@ -33,7 +41,7 @@ def compute(ctx: ChapterContext) -> dict:
                       for label, (c, item, _) in measured.items()},
            "provenances": [item["provenance"] for _, item, _ in measured.values()],
            # Fig. 3 draws the deepest trained Table II model and the other measured ones
-           "drawn": list(measured_items(ctx, "firing"))}
+           "drawn": one_table2_depth(measured)}
     rasters = {f"{label}__{i}": arrays[f"raster{i}"] for label, (_, item, arrays) in measured.items()
                if label in res["drawn"] for i in range(len(item["kept"])) if arrays and f"raster{i}" in arrays}
     rates = {label: {"rate": item["network_rate"], "provenance": item["provenance"], "dataset": c.dataset}

@@ -191,6 +191,13 @@ MS_SPREAD_MAX = 0.5
 VANILLA_DRIFT = 1.0
 
 
+def decades(grad_norms) -> float:
+    """How many decades gradient norms span across blocks: log10 of largest / smallest
+    (infinite where a block's gradient vanished)."""
+    g = np.asarray(grad_norms, dtype=float)
+    return float(np.log10(g.max() / g.min())) if len(g) and g.min() > 0 else float("inf")
+
+
 def _spreads(res: dict | None) -> dict[str, dict[int, tuple[float, str]]]:
     """Per block type and depth at initialisation: the decades between the largest and the
     smallest gradient norm across blocks (infinite where a block's gradient vanished), and
@@ -204,7 +211,7 @@ def _spreads(res: dict | None) -> dict[str, dict[int, tuple[float, str]]]:
         if zero or not len(g):
             out[r["block"]][r["depth"]] = (float("inf"), f"without bound ({zero} of {len(g)} blocks with no gradient)")
         else:
-            d = float(np.log10(g.max() / g.min()))
+            d = decades(g)
             out[r["block"]][r["depth"]] = (d, f"{d:.2f} decades")
     return out
 

@@ -60,15 +60,13 @@ def trained_frame(rows: list[dict]):
     the norms span across blocks (log10 of largest / smallest; infinite where a gradient vanished)."""
     import pandas as pd
 
-    from msr.chapters.isometry import first_last_ratio
+    from msr.chapters.isometry import decades, first_last_ratio
     from msr.render.architectures import model_label
 
     def row(r):
-        g = np.asarray(r["grad_norms"], dtype=float)
         return {"model": model_label(f"cifar_resnet{r['depth']} ({r['block']})"), "training": r.get("training", ""),
-                "test accuracy (%)": r.get("acc"),
-                "grad norm first / last block": first_last_ratio(r),
-                "spread across blocks (decades)": float(np.log10(g.max() / g.min())) if g.min() > 0 else np.inf}
+                "test accuracy (%)": r.get("acc"), "grad norm first / last block": first_last_ratio(r),
+                "spread across blocks (decades)": decades(r["grad_norms"])}
 
     return pd.DataFrame([row(r) for r in rows])
 

@@ -15,8 +15,7 @@ def plot_landscapes(landscapes: dict):
 
     from msr.analysis.landscape import plot_landscape
 
-    keys = sorted(landscapes, key=lambda k: (k.split("-")[0] != "vanilla", int(k.split("-")[1])))
-    depths = sorted({int(k.split("-")[1]) for k in keys})
+    depths = sorted({int(k.split("-")[1]) for k in landscapes})
     fig, axes = plt.subplots(len(depths), 2, figsize=(6.4, 3.4 * len(depths)), squeeze=False)
     for row, d in enumerate(depths):
         for col, b in enumerate(("vanilla", "ms")):
