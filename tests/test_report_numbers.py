@@ -235,21 +235,49 @@ def test_report_figure_keeps_dots_apart_marks_cut_bars_and_colours_the_swatch_li
 
 
 def test_report_figure_draws_a_zero_of_ours_as_cut_on_a_log_axis():
-    """A run whose number is 0 (a smoke run's accuracy) has no place on the log axis that a wide
-    spread of ratios calls for: the figure still draws, with that point cut at the left edge."""
+    """A run whose number is 0 (a diverged run's accuracy) has no place on the log axis that a wide
+    spread of ratios calls for: the figure still draws, with that point cut at the left edge.
+    The paper profile trains on CIFAR-10, the paper's data set, so its accuracies are drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     t2 = {("ms", 8): {"acc": 0.0, "n": 1, "provenance": None}, ("plain", 8): {"acc": 10.0, "n": 1, "provenance": None}}
-    rows = chapters.report.report_rows("smoke", {"degradation": {"table2": t2}, "energy": {"structure": _structure()}})
-    fig = draw.plot_report(rows, "smoke")
+    rows = chapters.report.report_rows("paper", {"degradation": {"table2": t2}, "energy": {"structure": _structure()}})
+    fig = draw.plot_report(rows, "paper")
     ax = fig.axes[0]
     left, right = ax.get_xlim()
     assert ax.get_xscale() == "log" and 0 < left < right < float("inf")
     assert [ln.get_xdata()[0] for ln in ax.lines if ln.get_marker() == "<"][:1] == [left]
+    assert "Table II (2)" in [t.get_text() for t in ax.get_yticklabels()]
     plt.close(fig)
+
+
+def test_report_figure_leaves_out_accuracies_on_another_data_set_and_says_so():
+    """88.16 % on Fashion-MNIST over the paper's CIFAR-10 value is no ratio of like to like: the
+    figure draws no Table II row for it (nor counts it in its footer), and its legend says how
+    many it left out and on which data sets; the table still lists them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t2 = {("ms", 8): {"acc": 84.78, "n": 1, "provenance": None}, ("ms", 20): {"acc": 88.16, "n": 1, "provenance": None}}
+    rows = chapters.report.report_rows("fmnist", {"degradation": {"table2": t2}, "energy": {"structure": _structure()}})
+    assert [r.quantity for r in draw.other_data_rows(rows)] == ["MS-ResNet, depth 8", "MS-ResNet, depth 20"]
+    assert not any(r.section == "Table II" for r in draw.plotted_rows(rows, "fmnist"))
+    fig = draw.plot_report(rows, "fmnist")
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    plt.close(fig)
+    assert not any(t.startswith("Table II") for t in labels)
+    assert texts[-1] == ("not drawn: 2 trained accuracies of ours on Fashion-MNIST,\n"
+                         "the paper's on CIFAR-10 (the table lists them)")
+    assert not any(t.startswith("accuracy") for t in texts)  # no accuracy is drawn
+    table = {r.quantity: r.as_dict("fmnist") for r in rows}
+    assert table["MS-ResNet, depth 20"]["ours"] == 88.16
 
 
 def test_the_count_of_held_numbers_says_whether_any_is_trained():

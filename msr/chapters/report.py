@@ -138,12 +138,19 @@ class Row:
                 "hardware": hardware_of(self.prov) if run else "", "date": date_of(self.prov)[:10] if run else "",
                 "commit": commit_of(self.prov) if run else "", "note": self.other_data(run)}
 
+    @property
+    def on_other_data(self) -> bool:
+        """Whether ours is a trained accuracy on another data set than the paper's number (84.78 on
+        Fashion-MNIST beside 82.0 on CIFAR-10): the two are not the same quantity, so their ratio
+        measures the data sets as much as the method."""
+        return bool(self.ours is not None and self.paper_data and self.dataset and self.dataset != self.paper_data)
+
     def other_data(self, run: bool) -> str:
         """The row's note, opened by the two data sets where ours is a trained accuracy on
-        another data set than the paper's (their difference then measures more than the method)."""
+        another data set than the paper's (:attr:`on_other_data`)."""
         from msr.data import describe_dataset
 
-        if not (run and self.paper_data and self.dataset and self.dataset != self.paper_data):
+        if not (run and self.on_other_data):
             return self.note
         words = f"ours on {describe_dataset(self.dataset)}, the paper's on {describe_dataset(self.paper_data)}"
         return "; ".join(x for x in (words, self.note) if x)

@@ -73,14 +73,22 @@ def report_table(rows: list, profile: str, caption: str, footer: str, command: s
 
 
 def plotted_rows(rows: list, profile: str) -> list:
-    """The rows :func:`plot_report` draws: a number of ours beside a nonzero paper value, settings
-    left out (so that the figure's provenance line names only what it shows)."""
+    """The rows :func:`plot_report` draws: a number of ours beside a nonzero paper value of the
+    same quantity; settings are left out, and so are trained accuracies on another data set than
+    the paper's (:attr:`~msr.chapters.report.Row.on_other_data`: Fashion-MNIST over CIFAR-10 is
+    no ratio of like to like; the table lists them with both data sets named). The figure's
+    provenance line names only what it shows."""
     out = []
     for r in rows:
         d = r.as_dict(profile)
-        if r.kind != "setting" and not isinstance(d["ours"], str) and d["paper"]:
+        if r.kind != "setting" and not isinstance(d["ours"], str) and d["paper"] and not r.on_other_data:
             out.append(r)
     return out
+
+
+def other_data_rows(rows: list) -> list:
+    """The held rows :func:`plotted_rows` leaves out because ours is on another data set."""
+    return [r for r in rows if r.kind != "setting" and r.on_other_data]
 
 
 def report_footer(rows: list, profile: str) -> str:
@@ -130,7 +138,7 @@ def plot_report(rows: list, profile: str):
                     d["unit"] == "%", r.coarse))
     sections = list(dict.fromkeys(p[0] for p in pts))
     fig, ax = plt.subplots(figsize=(6.4, 1.3 + 0.4 * max(len(sections), 3) + 0.2 * len(pts)))
-    colours = {True: ("#1f77b4", "accuracy (%), on our data set"), False: ("#ff7f0e", "counts, rates, energy")}
+    colours = {True: ("#1f77b4", "accuracy (%), on the paper's data set"), False: ("#ff7f0e", "counts, rates, energy")}
     ratios = np.array([p[1] for p in pts] + [1.0])
     log = bool(len(pts)) and ratios.max() / max(ratios.min(), 1e-300) > 4
     left, right = _axis_limits(ratios, [(p[2], p[3]) for p in pts], log)
@@ -174,7 +182,17 @@ def plot_report(rows: list, profile: str):
     bars = tuple(Line2D([], [], color=colours[acc][0], lw=3, alpha=0.3) for acc in kinds)
     labels = [h.get_label() for h in handles] + [
         "ratios the paper's rounding allows" + (" (◂ ▸: cut at the axis)" if cut else "")]
+    handles.append(bars)
     ax.set_title("Our numbers relative to the paper's")
-    ax.legend(handles=handles + [bars], labels=labels, handler_map={tuple: HandlerTuple(ndivide=None, pad=0)},
+    apart = other_data_rows(rows)
+    if apart:  # said in the legend, so that a reader does not look for them on the axis
+        from msr.data import describe_dataset
+
+        ours = ", ".join(sorted({describe_dataset(r.dataset) for r in apart}))
+        theirs = ", ".join(sorted({describe_dataset(r.paper_data) for r in apart}))
+        handles.append(Line2D([], [], ls="", marker=""))
+        labels.append(f"not drawn: {len(apart)} trained {'accuracy' if len(apart) == 1 else 'accuracies'} "
+                      f"of ours on {ours},\nthe paper's on {theirs} (the table lists them)")
+    ax.legend(handles=handles, labels=labels, handler_map={tuple: HandlerTuple(ndivide=None, pad=0)},
               fontsize=9, loc="upper left", bbox_to_anchor=(0.0, -0.2), ncol=1, frameon=False)
     return fig
