@@ -286,11 +286,21 @@ def describe(cfg: TrainConfig) -> str:
     return " ".join(parts)
 
 
+def runtime(device: str | None = None, data_root: str | None = None, workers: int | None = None) -> dict:
+    """The runtime fields a sweep's command line replaces (those given): where a run trains and
+    reads its data, not what it computes, so the runs' hashes are unchanged."""
+    if workers is not None and workers < 0:
+        raise ValueError(f"workers must be 0 (load in the training process) or more, got {workers}")
+    given = {"device": device, "data_root": data_root, "workers": workers}
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def run_sweep(name: str, profile: str | Profile, force: bool = False, device: str | None = None,
               store: ResultsStore | None = None, run_dir: str = "runs", data_root: str | None = None,
-              seeds=None, jobs: int = 1, where: dict | None = None) -> list[dict]:
+              seeds=None, jobs: int = 1, where: dict | None = None, workers: int | None = None) -> list[dict]:
     """Train every config of experiment ``name`` under ``profile`` for each of ``seeds``
-    (default: the profile's; ``where``: only the configs :func:`select` keeps) and analyse
+    (default: the profile's; ``where``: only the configs :func:`select` keeps; ``device``,
+    ``data_root`` and ``workers`` replace the profile's, :func:`runtime`) and analyse
     each trained model at once (:mod:`msr.per_run`);
     finished runs are skipped.  ``jobs`` > 1: that many runs at once in worker processes
     (:mod:`msr.jobs`); a run that fails is reported and the others finish, then the first
@@ -301,8 +311,7 @@ def run_sweep(name: str, profile: str | Profile, force: bool = False, device: st
     p = get_profile(profile)
     configs = select(experiment_configs(name, p, seeds), where or {}, name)
     name = experiment_of(name)
-    runtime = {k: v for k, v in (("device", device), ("data_root", data_root)) if v is not None}
-    configs = [c.replace(**runtime) for c in configs]  # runtime fields only: hashes unchanged
+    configs = [c.replace(**runtime(device, data_root, workers)) for c in configs]
     store = store or ResultsStore(default_root())
     if check_jobs(jobs) > 1:
         return _run_sweep_jobs(name, p, configs, force, store, run_dir, jobs)

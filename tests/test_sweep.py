@@ -241,10 +241,22 @@ def test_where_rejects_what_no_run_has(where, message):
         select(experiment_configs("table2", "fmnist", (0,)), parse_where(where), "table2")
 
 
+def test_sweep_runtime_rejects_negative_workers():
+    from msr.sweep import runtime
+
+    assert runtime("cpu", None, 1) == {"device": "cpu", "workers": 1}
+    with pytest.raises(ValueError, match="workers must be 0"):
+        runtime(workers=-1)
+
+
 def test_sweep_where_trains_only_the_slice(tmp_path):
     listed = _sweep(tmp_path, "table2", "--profile", "fmnist", "--list", "--seeds", "0", "--where", "block=ms",
                     "depth=8,14,20")
     assert len(listed) == 3 and all(" ms " in line for line in listed)
+    one = _sweep(tmp_path, "table2", "--profile", "fmnist", "--list", "--seeds", "0", "--where", "block=ms",
+                 "depth=8,14,20", "--workers", "1")  # a runtime field: the same runs, the same hashes
+    assert [line.split()[0] for line in one] == [line.split()[0] for line in listed]
+    assert all(line.endswith("workers=1") for line in one) and all(line.endswith("workers=4") for line in listed)
     lines = [line for line in _sweep(tmp_path, "table2", "--profile", "smoke", "--seeds", "0", "--where",
                                      "block=vanilla", "depth=8") if line.startswith("[")]
     assert len(lines) == 1 and "resnet8 vanilla" in lines[0] and ": trained, acc" in lines[0]
