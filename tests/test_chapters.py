@@ -112,17 +112,23 @@ def test_measured_models_are_the_deepest_table2_ms_model_that_has_the_analysis(t
     from msr.train import train
 
     store, runs = ResultsStore(tmp_path / "results"), tmp_path / "runs"
-    cfgs = {c.depth: c.replace(progress=False) for c in experiment_configs("table2", get_profile("smoke"), (0,))
-            if c.block == "ms" and c.depth in (8, 14)}
-    for depth, kinds in ((8, ("firing", "energy")), (14, ("energy",))):  # depth 14: firing not analysed yet
-        train(cfgs[depth], profile="smoke", experiment="table2", store=store, run_dir=runs)
-        status = per_run.analyse(cfgs[depth], "table2", "smoke", store=store, run_dir=runs, kinds=kinds,
+    cfgs = {(c.block, c.depth): c.replace(progress=False)
+            for c in experiment_configs("table2", get_profile("smoke"), (0,))
+            if c.block in ("ms", "vanilla") and c.depth in (8, 14)}
+    for key, kinds in ((("ms", 8), ("firing", "energy")), (("ms", 14), ("energy",)),  # 14: firing not analysed
+                       (("vanilla", 8), ("firing",))):
+        train(cfgs[key], profile="smoke", experiment="table2", store=store, run_dir=runs)
+        status = per_run.analyse(cfgs[key], "table2", "smoke", store=store, run_dir=runs, kinds=kinds,
                                  log=lambda *_: None)
         assert set(status.values()) == {"computed"}, status
     ctx = chapters.ChapterContext("smoke", store=store, quiet=True, render_only=True)
     fired = chapters.firing.compute(ctx)
     assert list(fired["firing"]["models"]) == ["cifar_resnet8"]
     assert fired["claims"][0]["evidence"].startswith("trained: MS-ResNet8: the second LIF")  # the paper's name
+    # a trained vanilla network's rate goes beside MS's in the rates table, not into Fig. 3 or the claim
+    assert list(fired["others"]) == ["cifar_resnet8 (vanilla)"]
+    assert 0 <= fired["others"]["cifar_resnet8 (vanilla)"]["network_rate"] <= 1
+    assert "vanilla" not in fired["claims"][0]["evidence"].lower() and "vanilla" not in str(fired["firing"]["drawn"])
     assert fired["firing"]["drawn"] == ["cifar_resnet8"]  # Fig. 3 draws the deepest that has the analysis
     from msr.chapters._runs import measured_items
 

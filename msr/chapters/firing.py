@@ -10,6 +10,7 @@ from msr.chapters._runs import (
     initial_model,
     measured_items,
     one_table2_depth,
+    per_run_items,
     primary,
     run_budget,
     test_batch,
@@ -31,10 +32,10 @@ def compute(ctx: ChapterContext) -> dict:
     models (their per-run analyses), and the same rates of untrained MS networks."""
     from msr.per_run import payload
 
-    init = _init_rates(ctx)
+    init, others = _init_rates(ctx), _other_blocks(ctx)
     measured = measured_items(ctx, "firing", every_depth=True)  # the claim judges every trained model
     if not measured:
-        return {"firing": None, "rates": {}, "init": init, "claims": [_firing_claim(None, init)]}
+        return {"firing": None, "rates": {}, "init": init, "others": others, "claims": [_firing_claim(None, init)]}
     res = {"models": {label: {**payload(item), "dataset": c.dataset, "run": item["config"]["run"],
                               "experiment": item["config"]["experiment"], "budget": run_budget(c),
                               "provenance": item["provenance"]}
@@ -46,7 +47,21 @@ def compute(ctx: ChapterContext) -> dict:
                if label in res["drawn"] for i in range(len(item["kept"])) if arrays and f"raster{i}" in arrays}
     rates = {label: {"rate": item["network_rate"], "provenance": item["provenance"], "dataset": c.dataset}
              for label, (c, item, _) in measured.items()}
-    return {"firing": res, "rasters": rasters, "rates": rates, "init": init, "claims": [_firing_claim(res, init)]}
+    return {"firing": res, "rasters": rasters, "rates": rates, "init": init, "others": others,
+            "claims": [_firing_claim(res, init)]}
+
+
+def _other_blocks(ctx: ChapterContext) -> dict:
+    """``{"cifar_resnet20 (vanilla)": {...}}``: the network firing rates of the trained Table II
+    models of the other blocks (vanilla, PlainNet, W/O interblock LIF) that have their firing
+    analysis, deepest first. The paper measures MS models only; these go beside them in the
+    rates table, not into Fig. 3 or the claim, which are about MS's residual paths."""
+    runs = train_runs(ctx.reader(), "table2", seeds=primary())
+    chosen = {f"cifar_resnet{c.depth} ({c.block})": (c, r)
+              for c, r, _ in sorted(runs, key=lambda run: (run[0].block, -run[0].depth)) if c.block != "ms"}
+    return {label: {"network_rate": item["network_rate"], "dataset": chosen[label][0].dataset,
+                    "budget": run_budget(chosen[label][0]), "provenance": item["provenance"]}
+            for label, (item, _) in per_run_items(ctx, "firing", chosen).items()}
 
 
 def _init_rates(ctx: ChapterContext) -> dict | None:
