@@ -79,6 +79,16 @@ def test_table2_peak_within_the_seed_spread_counts_as_the_peak():
     assert chapters.degradation.paper_peak("plain") == 14 and chapters.degradation.paper_peak("vanilla") == 20
 
 
+def test_a_peak_claim_without_a_depth_beyond_the_peak_is_not_judged():
+    """Vanilla run at depths 8-20 only, best at 20 (the paper's peak): whether it degrades beyond
+    20 is not measured, so the claim is undecided, not refuted; a shallower depth clearly above
+    depth 20 refutes it without deeper runs."""
+    vanilla = _check(chapters.degradation._table2_claims(_t2(vanilla=[81, 85, 87]))[1], None)
+    assert vanilla["measured"] and "no depth beyond 20 run yet" in vanilla["evidence"]
+    assert vanilla["key"] == "peak at depth 20; no depth beyond 20 run yet; one seed"
+    _check(chapters.degradation._table2_claims(_t2(vanilla=[81, 88, 85]))[1], False)  # 14 clearly above 20
+
+
 def test_table2_claims_missing():
     """Nothing stored reads "not run"; one or two depths say how many of the 3 needed are run
     and count as measured (their badge: "not judged yet")."""

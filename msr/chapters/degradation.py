@@ -94,6 +94,12 @@ def _table2_claims(t2: dict) -> list[dict]:
         if pk[0] != depth:
             ev += f"; depth {depth} ({pm(at)} %) is {'below' if above else 'within'} the seed spread of it"
             key += f" ({'clearly' if above else 'within the spread of'} depth {depth})"
+        if deepest <= depth and not above:  # "degrades beyond" needs a depth beyond the peak
+            out.append({"paper": text, "shown": None, "kind": "evidence", "measured": True,
+                        "evidence": f"{ev}; no depth beyond {depth} run yet, so whether it degrades there is "
+                                    f"not measured; {seeds}",
+                        "key": f"{key}; no depth beyond {depth} run yet; {seeds}"})
+            continue
         drop, noise = at["acc"] - rows[deepest]["acc"], sd(at) + sd(rows[deepest])
         side = "beyond" if drop > noise else "inside"
         if deepest > depth:
