@@ -221,7 +221,9 @@ def test_chapters_assemble_per_run_items_without_checkpoints(reference, tmp_path
     un = chapters.unavailing.compute(ctx)
     assert set(un["ssim"]["series"]) == {"vanilla-44", "ms-44"} and len(un["ssim"]["provenances"]) == 2
     assert len(un["ssim"]["series"]["ms-44"]["ssim"]) == 21  # one value per block: 21 blocks
-    assert set(un["state_change"]["rows"]) == {"vanilla-44 trained"}
+    # the claims judge every trained vanilla depth; the figure draws the deepest beside the untrained
+    assert set(un["state_change"]["rows"]) == {f"vanilla-{d} trained" for d in DEPTHS}
+    assert un["state_change"]["drawn"] == ["vanilla-44 trained"] and len(un["state_change"]["drawn_provenances"]) == 1
     iso = chapters.isometry.compute(ctx)["isometry"]
     assert {(r["block"], r["depth"], r["state"]) for r in iso["rows"]} == {
         (b, d, "trained") for b in ("vanilla", "ms") for d in DEPTHS}

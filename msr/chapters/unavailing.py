@@ -73,10 +73,16 @@ def compute(ctx: ChapterContext) -> dict:
     c = {"kind": "state_change_init", "base": base.hash_dict(), "depths": init_depths, "samples": sizes["samples"],
          "inputs": per_run.inputs_of(base), "version": state_change.VERSION}
     init = ctx.item("state_change", c, lambda: _state_change_payload(ctx, base, init_depths))
-    trained = per_run_items(ctx, "state_change", {f"vanilla-{deepest} trained": runs[("vanilla", deepest)]})
+    # every trained vanilla depth, deepest first: the claims judge each; the figure draws the deepest
+    vanilla = sorted((d for b, d in runs if b == "vanilla"), reverse=True)
+    trained = per_run_items(ctx, "state_change", {f"vanilla-{d} trained": runs[("vanilla", d)] for d in vanilla})
     rows = {**(init["rows"] if init else {}), **{k: item["rows"] for k, (item, _) in trained.items()}}
+    row_provs = {**({k: init["provenance"] for k in init["rows"]} if init else {}),
+                 **{k: item["provenance"] for k, (item, _) in trained.items()}}
+    drawn = [k for k in rows if k.endswith(" init")] + list(trained)[:1]
     provs = [p["provenance"] for p in [init] + [item for item, _ in trained.values()] if p]
-    out["state_change"] = {"rows": rows, "provenances": provs} if rows else None
+    out["state_change"] = ({"rows": rows, "provenances": provs, "drawn": drawn,
+                            "drawn_provenances": [row_provs[k] for k in drawn]} if rows else None)
     out["claims"] = [eq8_claim(out.get("eq8")), _state_change_claim(out.get("state_change")),
                      _unchanged_claim(out.get("state_change")), _ssim_claim(out.get("ssim"))]
     return out
