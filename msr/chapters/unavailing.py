@@ -125,12 +125,17 @@ def _state_change_claim(sc: dict | None) -> dict:
         else:
             predicted, how = normal, "from Eq. 8 with a normal F of the measured RMS"
         return (abs(measured - predicted) < STATE_CHANGE_TOLERANCE,
-                f"{label}: {100 * measured:.1f} % measured vs {100 * predicted:.1f} % {how}, mean over {len(v)} blocks",
+                f"{label}: {100 * measured:.1f} % measured vs {100 * predicted:.1f} % {how}, mean over {blocks(v)}",
                 f"{label} {100 * measured:.1f} vs {100 * predicted:.1f} %")
 
     return _per_network(text, rows, compare, f"shown: every trained network within "
                         f"{100 * STATE_CHANGE_TOLERANCE:.0f} points on average",
                         " (TDBN makes the RMS of F equal V_th there, as Eq. 8 assumes)", "measured vs Eq. 8: ")
+
+
+def blocks(v: list) -> str:
+    """``1 block``, ``7 blocks``: how many blocks a network's mean is over."""
+    return f"{len(v)} block{'s' if len(v) != 1 else ''}"
 
 
 def _measured_rows(sc: dict | None) -> dict[str, list[dict]]:
@@ -160,7 +165,7 @@ def _unchanged_claim(sc: dict | None) -> dict:
         mean = 1.0 - float(np.mean([r["changed"] for r in v]))
         low = max(v, key=lambda r: r["changed"])
         return (mean > UNCHANGED_MAJORITY,
-                f"{label}: {100 * mean:.1f} % unchanged, mean over {len(v)} blocks (fewest "
+                f"{label}: {100 * mean:.1f} % unchanged, mean over {blocks(v)} (fewest "
                 f"{100 * (1 - low['changed']):.1f} % at {layer_label(low.get('block', '?'))})",
                 f"{label} {100 * mean:.1f} % unchanged")
 
@@ -181,7 +186,11 @@ def _per_network(text: str, rows: dict, judge, rule: str, why_check: str = "", k
         return {"paper": text, "shown": None, "kind": "evidence", "measured": True,
                 "evidence": "no trained vanilla network measured yet" + check,
                 "key": "no trained vanilla network yet" + check_key}
-    return {"paper": text, "shown": all(ok for ok, _, _ in trained), "kind": "evidence",
+    # the badge names the networks behind the verdict and how many blocks each has measured
+    # (a vanilla-8 has one block that is not a downsampling one)
+    measured = [(k.removesuffix(" trained"), len(v)) for k, v in rows.items() if not k.endswith("init")]
+    scope = "on " + ", ".join(f"{k} ({n} block{'s' if n != 1 else ''})" for k, n in measured) + " only"
+    return {"paper": text, "shown": all(ok for ok, _, _ in trained), "kind": "evidence", "scope": scope,
             "evidence": "trained: " + "; ".join(e for _, e, _ in trained) + f" ({rule}){check}",
             "key": key_prefix + "; ".join(k for _, _, k in trained) + check_key}
 
