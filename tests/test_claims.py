@@ -135,8 +135,8 @@ def test_state_change_claim():
     assert near["scope"] == "on vanilla-56 (2 blocks) only" and "scope" not in alone
     two = claim({"rows": {"vanilla-20 trained": [row(0.15)] * 7, "vanilla-8 trained": [row(0.16), {"changed": None}]}})
     assert two["scope"] == "on vanilla-20 (7 blocks), vanilla-8 (1 block) only"
-    assert "vanilla-8 trained: 16.0 % measured vs 15.9 % from Eq. 8 with a normal F of the measured RMS, mean over 1 block" \
-        in two["evidence"]
+    assert ("vanilla-8 trained: 16.0 % measured vs 15.9 % from Eq. 8 with a normal F of the measured RMS, "
+            "mean over 1 block") in two["evidence"]
     beside = _check(claim({"rows": {"vanilla-20 init": [row(0.05)], "vanilla-56 trained": [row(0.16)]}}), True)
     assert beside["evidence"].index("trained") < beside["evidence"].index("vanilla-20 init: 5.0 %")
     # one network far off is enough to fail
